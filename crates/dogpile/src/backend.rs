@@ -1,0 +1,194 @@
+//! The backend contract: bytes in, bytes out (dogpile's `CacheBackend`).
+//!
+//! A backend knows nothing of regions, expiry or codecs: it stores the bytes it is given under
+//! [`CacheKey`]s. Implement [`Backend`]; the region holds it as a [`DynBackend`] so that a
+//! backend can be chosen at run time by name (see [`registry`](crate::registry)).
+
+mod dynamic;
+mod memory;
+mod null;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use dynamic::DynBackend;
+pub use memory::{MemoryBackend, MemoryBackendBuilder};
+pub use null::{NullBackend, NullMutex};
+
+use crate::error::Result;
+use crate::key::CacheKey;
+
+/// A boxed, `Send` future (used by the object-safe traits).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a backend can do. The region and the conformance suite read these flags instead of
+/// guessing from the backend's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Stores hash keys `(name, field)`. Without it, hash keys give
+    /// [`Error::UnsupportedKey`](crate::Error::UnsupportedKey).
+    pub hash_keys: bool,
+    /// Keeps what it is given (false for the null backend).
+    pub stores_values: bool,
+    /// Offers a mutex shared with other processes through [`Backend::get_mutex`].
+    pub distributed_lock: bool,
+}
+
+impl Capabilities {
+    /// A backend that stores values and hash keys, with no distributed lock.
+    pub const fn new() -> Self {
+        Capabilities { hash_keys: true, stores_values: true, distributed_lock: false }
+    }
+
+    /// Sets [`Capabilities::hash_keys`].
+    #[must_use]
+    pub const fn with_hash_keys(mut self, yes: bool) -> Self {
+        self.hash_keys = yes;
+        self
+    }
+
+    /// Sets [`Capabilities::stores_values`].
+    #[must_use]
+    pub const fn with_stores_values(mut self, yes: bool) -> Self {
+        self.stores_values = yes;
+        self
+    }
+
+    /// Sets [`Capabilities::distributed_lock`].
+    #[must_use]
+    pub const fn with_distributed_lock(mut self, yes: bool) -> Self {
+        self.distributed_lock = yes;
+        self
+    }
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities::new()
+    }
+}
+
+/// A cache store: async, bytes in and bytes out.
+///
+/// Multi-key methods take and return values in the caller's order, duplicates included; their
+/// default implementations loop over the single-key methods, and a networked backend overrides
+/// them with one round trip.
+///
+/// # Examples
+///
+/// A backend over a `HashMap` (a shortened [`MemoryBackend`]):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use dogpile::backend::Backend;
+/// use dogpile::{Bytes, CacheKey, Region, Result};
+///
+/// #[derive(Debug, Default)]
+/// struct MapBackend(Mutex<HashMap<CacheKey, Bytes>>);
+///
+/// impl Backend for MapBackend {
+///     fn name(&self) -> &'static str {
+///         "map"
+///     }
+///     async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
+///     }
+///     async fn set(&self, key: &CacheKey, value: Bytes) -> Result<()> {
+///         self.0.lock().unwrap().insert(key.clone(), value);
+///         Ok(())
+///     }
+///     async fn delete(&self, key: &CacheKey) -> Result<()> {
+///         self.0.lock().unwrap().remove(key);
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let region = Region::builder().backend(MapBackend::default()).build()?;
+/// let n: u32 = region.get_or_create("answer", || async { Ok::<_, std::io::Error>(42) }).await?;
+/// assert_eq!(n, 42);
+/// # Ok(())
+/// # }
+/// ```
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// A short name, for errors and `Debug` output.
+    fn name(&self) -> &'static str;
+
+    /// The bytes at `key`, or `None`.
+    fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Option<Bytes>>> + Send;
+
+    /// The bytes at each key, in the order of `keys`.
+    fn get_multi(&self, keys: &[CacheKey]) -> impl Future<Output = Result<Vec<Option<Bytes>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                out.push(self.get(key).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Stores `value` at `key`.
+    fn set(&self, key: &CacheKey, value: Bytes) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores every pair; a later pair for the same key wins.
+    fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for (key, value) in items {
+                self.set(key, value.clone()).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Removes `key`; removing a missing key is not an error.
+    fn delete(&self, key: &CacheKey) -> impl Future<Output = Result<()>> + Send;
+
+    /// Removes every key.
+    fn delete_multi(&self, keys: &[CacheKey]) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for key in keys {
+                self.delete(key).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// A mutex shared with other processes for `key`, if the backend offers one. Without it
+    /// (the default), the region's in-process per-key mutex is the only lock.
+    fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
+        let _ = key;
+        None
+    }
+
+    /// What the backend can do.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+}
+
+/// A mutex offered by a backend (dogpile's `CacheMutex`), for one key. Each object holds its
+/// own ownership token, so `release` frees only what this object acquired.
+pub trait BackendMutex: Send + Sync + fmt::Debug {
+    /// Acquires the mutex. With `wait = false` returns at once; with `wait = true` waits up to
+    /// the backend's blocking timeout. Returns whether the mutex is now held by this object.
+    fn acquire(&self, wait: bool) -> BoxFuture<'_, Result<bool>>;
+
+    /// Releases the mutex acquired by this object.
+    ///
+    /// # Errors
+    ///
+    /// A backend may report a mutex that vanished before release
+    /// ([`Error::LockLost`](crate::Error::LockLost)), depending on its policy.
+    fn release(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Whether anyone holds the mutex, without acquiring it.
+    fn locked(&self) -> BoxFuture<'_, Result<bool>>;
+}

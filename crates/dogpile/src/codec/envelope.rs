@@ -1,0 +1,87 @@
+//! Envelopes: where the metadata goes.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::format::Format;
+use crate::error::{BoxError, Error, Result};
+use crate::value::{CachedValue, Metadata, VALUE_VERSION};
+
+/// The layout that carries a value's metadata next to its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Envelope {
+    /// Python dogpile.cache 1.x: `json.dumps(metadata)` `|` payload bytes.
+    Dogpile1,
+    /// The seed's `[payload, {"ct": .., "v": ..}]`, serialized whole by the payload format.
+    Seed,
+    /// `[payload, ct]` with `ct` as whole seconds (sub-second precision is dropped, so an entry
+    /// may look up to one second older than it is).
+    Compact,
+    /// The payload alone. Reads give `ct` = now, so the region never expires such entries:
+    /// expiry is left to the store (a Redis TTL).
+    Raw,
+}
+
+impl Envelope {
+    /// The configuration name: `dogpile1`, `seed`, `compact` or `raw`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Envelope::Dogpile1 => "dogpile1",
+            Envelope::Seed => "seed",
+            Envelope::Compact => "compact",
+            Envelope::Raw => "raw",
+        }
+    }
+
+    /// All envelopes.
+    pub const ALL: [Envelope; 4] = [Envelope::Dogpile1, Envelope::Seed, Envelope::Compact, Envelope::Raw];
+
+    /// True when the stored bytes keep the creation time, so the region can expire entries.
+    pub fn keeps_creation_time(self) -> bool {
+        !matches!(self, Envelope::Raw)
+    }
+
+    pub(crate) fn from_name(name: &str) -> Result<Self> {
+        Envelope::ALL.into_iter().find(|e| e.name() == name).ok_or_else(|| {
+            Error::config(
+                "envelope",
+                format!("unknown envelope {name:?}; expected one of \"dogpile1\", \"seed\", \"compact\", \"raw\""),
+            )
+        })
+    }
+
+    pub(crate) fn encode<T: Serialize>(self, format: &Format, payload: &T, ct: f64) -> Result<Vec<u8>, BoxError> {
+        match self {
+            Envelope::Dogpile1 => {
+                // Python's json.dumps(metadata): ", " and ": " separators, float repr.
+                let mut out = format!("{{\"ct\": {ct:?}, \"v\": {VALUE_VERSION}}}|").into_bytes();
+                out.extend_from_slice(&format.to_vec(payload)?);
+                Ok(out)
+            }
+            Envelope::Seed => format.to_vec(&(payload, Metadata::new(ct))),
+            Envelope::Compact => format.to_vec(&(payload, ct.floor() as i64)),
+            Envelope::Raw => format.to_vec(payload),
+        }
+    }
+
+    pub(crate) fn decode<T: DeserializeOwned>(self, format: &Format, bytes: &[u8], now: f64) -> Result<CachedValue<T>, BoxError> {
+        match self {
+            Envelope::Dogpile1 => {
+                let split = bytes.iter().position(|&b| b == b'|').ok_or("no `|` between metadata and payload")?;
+                let metadata: Metadata = serde_json::from_slice(&bytes[..split])?;
+                let payload = format.from_slice(&bytes[split + 1..])?;
+                Ok(CachedValue { payload, metadata })
+            }
+            Envelope::Seed => {
+                let (payload, metadata): (T, Metadata) = format.from_slice(bytes)?;
+                Ok(CachedValue { payload, metadata })
+            }
+            Envelope::Compact => {
+                let (payload, ct): (T, f64) = format.from_slice(bytes)?;
+                Ok(CachedValue::new(payload, ct))
+            }
+            Envelope::Raw => Ok(CachedValue::new(format.from_slice(bytes)?, now)),
+        }
+    }
+}

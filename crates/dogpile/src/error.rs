@@ -1,0 +1,219 @@
+//! The crate's error type.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::key::CacheKey;
+
+/// A boxed error from a backend, a codec or a creator.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of backend failure an [`Error::Backend`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// The backend could not be reached, or the connection broke.
+    Connection,
+    /// The backend did not answer in time.
+    Timeout,
+    /// The key holds a value of another type than the operation needs
+    /// (for example a plain key that holds a hash).
+    WrongType,
+    /// Any other backend failure.
+    Other,
+}
+
+/// Every error this crate returns.
+///
+/// Variants are by kind; each carries the cache key it concerns when there is one, and the
+/// underlying cause as its [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The backend failed.
+    #[error("cache backend error{} ({kind:?}): {source}; check that the backend is reachable and that the key holds the expected type", for_key(key))]
+    Backend {
+        /// What kind of failure.
+        kind: BackendErrorKind,
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// A value could not be encoded, or stored bytes could not be decoded.
+    #[error("cannot encode or decode the cached value{}: {source}; check that the region's codec matches what wrote the entry", for_key(key))]
+    Codec {
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// The creator function returned an error. The mutex was released.
+    #[error("the creator for{} failed: {source}", for_key(key))]
+    Creator {
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+        /// The creator's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A distributed lock vanished while its holder was creating the value (it expired, or the
+    /// store was flushed). Raised only under the `error` lock-lost policy.
+    #[error("the lock{} was lost before the creator finished; raise the lock timeout or keep extending the lock", for_key(key))]
+    LockLost {
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+    },
+    /// Waiting for a lock took longer than the configured blocking timeout.
+    #[error("timed out after {waited:?} waiting for the lock{}; another process may be stuck creating the value", for_key(key))]
+    LockTimeout {
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+    /// A configuration value is missing or invalid.
+    #[error("invalid configuration for `{name}`: {message}")]
+    Config {
+        /// The name of the argument or setting.
+        name: String,
+        /// What is wrong with it, and what is expected.
+        message: String,
+    },
+    /// The backend cannot store this kind of key (for example a hash key on a backend
+    /// without hash storage).
+    #[error("backend `{backend}` cannot store the key {key}; use a backend with hash-key support")]
+    UnsupportedKey {
+        /// The key that was refused.
+        key: CacheKey,
+        /// The backend's name.
+        backend: &'static str,
+    },
+}
+
+fn for_key(key: &Option<CacheKey>) -> KeySuffix<'_> {
+    KeySuffix(key.as_ref())
+}
+
+struct KeySuffix<'a>(Option<&'a CacheKey>);
+
+impl fmt::Display for KeySuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(key) => write!(f, " key {key}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    /// A backend error of the given kind.
+    pub fn backend(kind: BackendErrorKind, source: impl Into<BoxError>) -> Self {
+        Error::Backend { kind, key: None, source: source.into() }
+    }
+
+    /// A codec error.
+    pub fn codec(source: impl Into<BoxError>) -> Self {
+        Error::Codec { key: None, source: source.into() }
+    }
+
+    /// A configuration error for the setting `name`.
+    pub fn config(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config { name: name.into(), message: message.into() }
+    }
+
+    /// Attaches `key` to the error if it has room for one and none is set yet.
+    #[must_use]
+    pub fn with_key(mut self, new: impl Into<CacheKey>) -> Self {
+        if let Some(slot) = self.key_slot()
+            && slot.is_none()
+        {
+            *slot = Some(new.into());
+        }
+        self
+    }
+
+    fn key_slot(&mut self) -> Option<&mut Option<CacheKey>> {
+        match self {
+            Error::Backend { key, .. }
+            | Error::Codec { key, .. }
+            | Error::Creator { key, .. }
+            | Error::LockLost { key }
+            | Error::LockTimeout { key, .. } => Some(key),
+            Error::Config { .. } | Error::UnsupportedKey { .. } => None,
+        }
+    }
+
+    /// The cache key this error concerns, if any.
+    pub fn key(&self) -> Option<&CacheKey> {
+        match self {
+            Error::Backend { key, .. }
+            | Error::Codec { key, .. }
+            | Error::Creator { key, .. }
+            | Error::LockLost { key }
+            | Error::LockTimeout { key, .. } => key.as_ref(),
+            Error::UnsupportedKey { key, .. } => Some(key),
+            Error::Config { .. } => None,
+        }
+    }
+
+    /// The backend failure kind, for [`Error::Backend`].
+    pub fn backend_kind(&self) -> Option<BackendErrorKind> {
+        match self {
+            Error::Backend { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// True for a backend timeout or a lock wait that timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::LockTimeout { .. })
+            || self.backend_kind() == Some(BackendErrorKind::Timeout)
+    }
+
+    /// True when the backend could not be reached.
+    pub fn is_connection(&self) -> bool {
+        self.backend_kind() == Some(BackendErrorKind::Connection)
+    }
+
+    /// True when a distributed lock vanished during creation.
+    pub fn is_lock_lost(&self) -> bool {
+        matches!(self, Error::LockLost { .. })
+    }
+
+    /// True when stored bytes could not be decoded, or a value not encoded.
+    pub fn is_codec(&self) -> bool {
+        matches!(self, Error::Codec { .. })
+    }
+
+    /// True when the creator function failed.
+    pub fn is_creator(&self) -> bool {
+        matches!(self, Error::Creator { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_key_fills_an_empty_slot_only() {
+        let err = Error::codec("bad bytes").with_key("a").with_key("b");
+        assert_eq!(err.key(), Some(&CacheKey::from("a")));
+        assert!(err.to_string().contains("key a"), "{err}");
+    }
+
+    #[test]
+    fn predicates() {
+        let err = Error::backend(BackendErrorKind::Timeout, "slow");
+        assert!(err.is_timeout() && !err.is_connection());
+        let err = Error::LockTimeout { key: None, waited: Duration::from_secs(1) };
+        assert!(err.is_timeout());
+        assert!(Error::LockLost { key: None }.is_lock_lost());
+    }
+}

@@ -1,0 +1,367 @@
+//! Building a region, in code or from configuration.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::invalidation::DefaultInvalidation;
+use super::{ErrorSink, Inner, InvalidationStrategy, Region, stats};
+use crate::backend::{Backend, DynBackend, MemoryBackend};
+use crate::clock::{Clock, SystemClock};
+use crate::codec::{Codec, DecodeErrorPolicy};
+use crate::error::{Error, Result};
+use crate::key::KeyMangler;
+use crate::mutex::LocalMutexMap;
+use crate::registry::{self, Arguments, ConfigValue};
+
+enum BackendChoice {
+    Default,
+    Instance(Arc<dyn DynBackend>),
+    Named(String, Arguments),
+}
+
+/// Builds a [`Region`] (dogpile's `make_region().configure(...)`).
+///
+/// # Examples
+///
+/// In code:
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile::backend::MemoryBackend;
+/// use dogpile::codec::{Codec, Envelope, Format};
+/// use dogpile::{KeyMangler, Region};
+///
+/// let region = Region::builder()
+///     .name("users")
+///     .backend(MemoryBackend::builder().capacity(10_000).build())
+///     .expiration_time(Duration::from_secs(300))
+///     .codec(Codec::new(Format::Json, Envelope::Dogpile1))
+///     .key_mangler(KeyMangler::sha1_if_longer_than(200))
+///     .build()?;
+/// # Ok::<(), dogpile::Error>(())
+/// ```
+///
+/// From a backend name and arguments, as dogpile's `configure` does:
+///
+/// ```
+/// use dogpile::registry::Arguments;
+/// use dogpile::Region;
+///
+/// let args = Arguments::new().with("capacity", 1_000).with("serializer", "json");
+/// let region = Region::builder().configure("dogpile.cache.memory", args).build()?;
+/// assert_eq!(region.codec().format().name(), "json");
+/// # Ok::<(), dogpile::Error>(())
+/// ```
+#[must_use]
+pub struct RegionBuilder {
+    name: Option<String>,
+    backend: BackendChoice,
+    codec: Option<Codec>,
+    expiration: Option<Duration>,
+    mangler: Option<KeyMangler>,
+    clock: Arc<dyn Clock>,
+    invalidator: Arc<dyn InvalidationStrategy>,
+    decode_errors: DecodeErrorPolicy,
+    error_sink: Option<ErrorSink>,
+}
+
+impl RegionBuilder {
+    /// A builder with the defaults: memory backend, msgpack codec, no expiration.
+    pub fn new() -> Self {
+        RegionBuilder {
+            name: None,
+            backend: BackendChoice::Default,
+            codec: None,
+            expiration: None,
+            mangler: None,
+            clock: Arc::new(SystemClock),
+            invalidator: Arc::new(DefaultInvalidation::default()),
+            decode_errors: DecodeErrorPolicy::default(),
+            error_sink: None,
+        }
+    }
+
+    /// Names the region (for logs and `Debug`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Uses `backend`.
+    pub fn backend(self, backend: impl Backend) -> Self {
+        self.backend_arc(Arc::new(backend))
+    }
+
+    /// Uses a backend already behind an `Arc`.
+    pub fn backend_arc(mut self, backend: Arc<dyn DynBackend>) -> Self {
+        self.backend = BackendChoice::Instance(backend);
+        self
+    }
+
+    /// Uses the backend registered as `name`, made from `arguments` when the region is built.
+    /// The arguments `serializer` and `envelope` choose the codec unless [`codec`] is called.
+    ///
+    /// [`codec`]: RegionBuilder::codec
+    pub fn configure(mut self, name: &str, arguments: Arguments) -> Self {
+        self.backend = BackendChoice::Named(name.to_owned(), arguments);
+        self
+    }
+
+    /// Values older than `ttl` are expired (dogpile's `expiration_time`).
+    pub fn expiration_time(mut self, ttl: Duration) -> Self {
+        self.expiration = Some(ttl);
+        self
+    }
+
+    /// The codec (default: msgpack in the seed's envelope).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
+    /// Rewrites keys before they reach the backend.
+    pub fn key_mangler(mut self, mangler: KeyMangler) -> Self {
+        self.mangler = Some(mangler);
+        self
+    }
+
+    /// The time source (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The invalidation strategy (default: [`DefaultInvalidation`]).
+    pub fn invalidation_strategy(mut self, strategy: impl InvalidationStrategy) -> Self {
+        self.invalidator = Arc::new(strategy);
+        self
+    }
+
+    /// What to do with stored bytes that do not decode (default: treat as a miss).
+    pub fn on_decode_error(mut self, policy: DecodeErrorPolicy) -> Self {
+        self.decode_errors = policy;
+        self
+    }
+
+    /// Receives errors that no caller sees (background regeneration, storing a created
+    /// value, releasing a lock). They are also emitted as `tracing` events with the
+    /// `tracing` feature.
+    pub fn on_background_error(mut self, sink: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.error_sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// Builds the region.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an unknown backend name or codec name, or the backend factory's
+    /// error for invalid arguments.
+    pub fn build(self) -> Result<Region> {
+        let (backend, codec) = match self.backend {
+            BackendChoice::Default => (Arc::new(MemoryBackend::default()) as Arc<dyn DynBackend>, self.codec),
+            BackendChoice::Instance(backend) => (backend, self.codec),
+            BackendChoice::Named(name, args) => {
+                let codec = match self.codec {
+                    Some(codec) => codec,
+                    None => Codec::from_names(args.get_str("serializer")?, args.get_str("envelope")?)?,
+                };
+                (registry::make_backend(&name, &args)?, Some(codec))
+            }
+        };
+        Ok(Region {
+            inner: Arc::new(Inner {
+                name: self.name,
+                capabilities: DynBackend::capabilities(&*backend),
+                backend,
+                codec: codec.unwrap_or_default(),
+                expiration: self.expiration.map(|d| d.as_secs_f64()),
+                mangler: self.mangler,
+                clock: self.clock,
+                invalidator: self.invalidator,
+                locks: LocalMutexMap::new(),
+                decode_errors: self.decode_errors,
+                error_sink: self.error_sink,
+                stats: stats::Counters::default(),
+            }),
+        })
+    }
+
+    /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:
+    /// `{prefix}backend`, `{prefix}expiration_time` (seconds) and `{prefix}arguments.NAME`.
+    /// Values are coerced like dogpile's `coerce_string_conf`; other keys are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::Region;
+    ///
+    /// let settings = [
+    ///     ("cache.local.backend", "dogpile.cache.memory"),
+    ///     ("cache.local.expiration_time", "60"),
+    ///     ("cache.local.arguments.capacity", "5000"),
+    /// ];
+    /// let region = Region::builder_from_config(settings, "cache.local.")?.build()?;
+    /// assert_eq!(region.expiration_time(), Some(60.0));
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the setting when `backend` is missing or `expiration_time` is
+    /// not a number of seconds.
+    pub fn from_config<K: AsRef<str>, V: AsRef<str>>(settings: impl IntoIterator<Item = (K, V)>, prefix: &str) -> Result<Self> {
+        let arg_prefix = format!("{prefix}arguments.");
+        let mut backend = None;
+        let mut expiration = ConfigValue::None;
+        let mut arguments = Arguments::new();
+        for (key, value) in settings {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            if let Some(arg) = key.strip_prefix(arg_prefix.as_str()) {
+                arguments.insert(arg, ConfigValue::coerce(value));
+            } else if let Some(rest) = key.strip_prefix(prefix) {
+                match rest {
+                    "backend" => backend = Some(value.trim().to_owned()),
+                    "expiration_time" => expiration = ConfigValue::coerce(value),
+                    _ => {}
+                }
+            }
+        }
+        let backend = backend.ok_or_else(|| Error::config(format!("{prefix}backend"), "missing: name the backend"))?;
+        RegionBuilder::new().configure(&backend, arguments).with_expiration_value(&expiration, &format!("{prefix}expiration_time"))
+    }
+
+    pub(crate) fn with_expiration_value(mut self, value: &ConfigValue, name: &str) -> Result<Self> {
+        let secs = match value {
+            ConfigValue::None => return Ok(self),
+            ConfigValue::Int(n) => *n as f64,
+            ConfigValue::Float(x) => *x,
+            other => return Err(Error::config(name, format!("expected a number of seconds, got {other:?}"))),
+        };
+        if secs == -1.0 {
+            return Ok(self);
+        }
+        self.expiration = Some(
+            Duration::try_from_secs_f64(secs)
+                .map_err(|_| Error::config(name, format!("expected a non-negative number of seconds, got {secs}")))?,
+        );
+        Ok(self)
+    }
+}
+
+impl Default for RegionBuilder {
+    fn default() -> Self {
+        RegionBuilder::new()
+    }
+}
+
+impl Region {
+    /// [`RegionBuilder::from_config`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RegionBuilder::from_config`].
+    pub fn builder_from_config<K: AsRef<str>, V: AsRef<str>>(settings: impl IntoIterator<Item = (K, V)>, prefix: &str) -> Result<RegionBuilder> {
+        RegionBuilder::from_config(settings, prefix)
+    }
+}
+
+impl fmt::Debug for RegionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.backend {
+            BackendChoice::Default => "memory (default)".to_owned(),
+            BackendChoice::Instance(b) => DynBackend::name(&**b).to_owned(),
+            BackendChoice::Named(name, args) => format!("{name} {args:?}"),
+        };
+        f.debug_struct("RegionBuilder")
+            .field("name", &self.name)
+            .field("backend", &backend)
+            .field("codec", &self.codec)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "toml")]
+mod toml_config {
+    use super::*;
+
+    fn to_config(value: &toml::Value) -> ConfigValue {
+        match value {
+            toml::Value::String(s) => ConfigValue::Str(s.clone()),
+            toml::Value::Integer(n) => ConfigValue::Int(*n),
+            toml::Value::Float(x) => ConfigValue::Float(*x),
+            toml::Value::Boolean(b) => ConfigValue::Bool(*b),
+            toml::Value::Table(t) => ConfigValue::Map(to_arguments(t)),
+            toml::Value::Array(items) => ConfigValue::List(items.iter().map(to_config).collect()),
+            toml::Value::Datetime(d) => ConfigValue::Str(d.to_string()),
+        }
+    }
+
+    fn to_arguments(table: &toml::Table) -> Arguments {
+        let mut args = Arguments::new();
+        for (k, v) in table {
+            args.insert(k.clone(), to_config(v));
+        }
+        args
+    }
+
+    impl RegionBuilder {
+        /// A builder from TOML text: the table at `table` (dotted path; `""` for the top level)
+        /// holds `backend`, `expiration_time` (seconds) and an `arguments` table.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let text = r#"
+        ///     [cache.users]
+        ///     backend = "memory"
+        ///     expiration_time = 300
+        ///     arguments = { capacity = 10000, serializer = "json", unknown_key = "ignored" }
+        /// "#;
+        /// let region = dogpile::RegionBuilder::from_toml_str(text, "cache.users")?.build()?;
+        /// assert_eq!(region.expiration_time(), Some(300.0));
+        /// # Ok::<(), dogpile::Error>(())
+        /// ```
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Config`] for TOML that does not parse, a missing table or `backend`, or a
+        /// value of the wrong type (naming it).
+        pub fn from_toml_str(text: &str, table: &str) -> Result<Self> {
+            let root: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::config("toml", e.to_string()))?;
+            let mut current = &root;
+            for part in table.split('.').filter(|p| !p.is_empty()) {
+                current = match current.get(part) {
+                    Some(toml::Value::Table(t)) => t,
+                    _ => return Err(Error::config(table, "no such table in the TOML text")),
+                };
+            }
+            let at = |name: &str| if table.is_empty() { name.to_owned() } else { format!("{table}.{name}") };
+            let backend = match current.get("backend") {
+                Some(toml::Value::String(s)) => s.clone(),
+                Some(other) => return Err(Error::config(at("backend"), format!("expected a string, got {}", other.type_str()))),
+                None => return Err(Error::config(at("backend"), "missing: name the backend")),
+            };
+            let arguments = match current.get("arguments") {
+                None => Arguments::new(),
+                Some(toml::Value::Table(t)) => to_arguments(t),
+                Some(other) => return Err(Error::config(at("arguments"), format!("expected a table, got {}", other.type_str()))),
+            };
+            let expiration = current.get("expiration_time").map(to_config).unwrap_or(ConfigValue::None);
+            RegionBuilder::new().configure(&backend, arguments).with_expiration_value(&expiration, &at("expiration_time"))
+        }
+
+        /// [`RegionBuilder::from_toml_str`] on the contents of the file at `path`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Config`] when the file cannot be read, or as [`RegionBuilder::from_toml_str`].
+        pub fn from_toml_file(path: impl AsRef<std::path::Path>, table: &str) -> Result<Self> {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path).map_err(|e| Error::config(path.display().to_string(), e.to_string()))?;
+            RegionBuilder::from_toml_str(&text, table)
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Read-through creation under the dogpile lock: single key, background, multi-key.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{CreateOptions, Region};
+use crate::error::{BackendErrorKind, BoxError, Error, Result};
+use crate::key::CacheKey;
+use crate::lock::{Lock, LockMutex, is_expired};
+use crate::mutex::{KeyGuard, lock_key, try_lock_key};
+
+/// The region's mutex for one key, as the lock algorithm sees it.
+struct RegionMutex<'a> {
+    region: &'a Region,
+    key: &'a CacheKey,
+}
+
+impl LockMutex for RegionMutex<'_> {
+    type Guard = KeyGuard;
+
+    fn try_acquire(&self) -> impl Future<Output = Result<Option<KeyGuard>>> + Send {
+        let inner = &self.region.inner;
+        try_lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+    }
+
+    fn acquire(&self) -> impl Future<Output = Result<KeyGuard>> + Send {
+        let inner = &self.region.inner;
+        lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+    }
+
+    fn release(&self, guard: KeyGuard) -> impl Future<Output = Result<()>> + Send {
+        let key = self.key;
+        async move { guard.release().await.map_err(|e| e.with_key(key)) }
+    }
+}
+
+fn creator_error(key: Option<&CacheKey>, source: impl Into<BoxError>) -> Error {
+    Error::Creator { key: key.cloned(), source: source.into() }
+}
+
+impl Region {
+    /// The value at `key`; if it is missing or expired, `creator` makes it, under the dogpile
+    /// lock (see [Concurrent calls on the same key](Region#concurrent-calls-on-the-same-key)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let rows: Vec<u32> = region
+    ///     .get_or_create("rows", || async { Ok::<_, std::io::Error>(vec![1, 2, 3]) })
+    ///     .await?;
+    /// assert_eq!(rows, [1, 2, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Creator`] with the creator's error (the lock is released and nothing is
+    /// stored); the backend's error on reading; [`Error::LockTimeout`] when a distributed lock
+    /// could not be had in time. A failure to store the created value does not fail the call:
+    /// it goes to the region's error sink.
+    pub async fn get_or_create<T, F, Fut, E>(&self, key: impl Into<CacheKey>, creator: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.get_or_create_with(key, &CreateOptions::new(), creator).await
+    }
+
+    /// [`Region::get_or_create`] with per-call options: expiration time and a
+    /// `should_cache` predicate.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create`].
+    pub async fn get_or_create_with<T, F, Fut, E>(&self, key: impl Into<CacheKey>, options: &CreateOptions<T>, creator: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.run_lock(key.into(), options, creator, None::<fn(KeyGuard, F)>).await
+    }
+
+    /// [`Region::get_or_create_with`], but an expired value is returned at once while a
+    /// spawned task regenerates it (dogpile's `async_creation_runner`). With no value at all,
+    /// the caller creates it as usual.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::CreateOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let n: u64 = region
+    ///     .get_or_create_in_background("n", &CreateOptions::new(), || async { Ok::<_, std::io::Error>(1) })
+    ///     .await?;
+    /// assert_eq!(n, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create`]; errors of the background task go to the error sink.
+    pub async fn get_or_create_in_background<T, F, Fut, E>(
+        &self,
+        key: impl Into<CacheKey>,
+        options: &CreateOptions<T>,
+        creator: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let key = key.into();
+        let (region, task_key, task_options) = (self.clone(), key.clone(), options.clone());
+        let spawn = move |guard: KeyGuard, creator: F| region.spawn_regeneration(task_key, task_options, guard, creator);
+        self.run_lock(key, options, creator, Some(spawn)).await
+    }
+
+    async fn run_lock<T, F, Fut, E, B>(&self, key: CacheKey, options: &CreateOptions<T>, creator: F, background: Option<B>) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        B: FnOnce(KeyGuard, F),
+    {
+        let backend_key = self.backend_key(&key)?;
+        let expiration = options.expiry.resolve(self.inner.expiration);
+        let slot = Mutex::new(Some(creator));
+        let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (this, key_ref, backend_key_ref) = (self, &key, &backend_key);
+
+        let get_value = move || async move { this.read_for_lock::<T>(key_ref, backend_key_ref, expiration).await };
+        let create = || async {
+            let creator = take().ok_or_else(|| creator_error(Some(key_ref), "creator already consumed"))?;
+            let value = creator().await.map_err(|e| creator_error(Some(key_ref), e))?;
+            if options.wants(&value) {
+                this.store(key_ref, backend_key_ref, &value).await;
+            }
+            Ok(value)
+        };
+        let background = background.map(|spawn| {
+            |guard| {
+                if let Some(creator) = take() {
+                    spawn(guard, creator);
+                }
+            }
+        });
+        let mutex = RegionMutex { region: self, key: &backend_key };
+        let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock };
+        let (value, outcome) = lock.enter(get_value, create, background).await?;
+        self.inner.stats.record(outcome);
+        Ok(value)
+    }
+
+    fn spawn_regeneration<T, F, Fut, E>(&self, key: CacheKey, options: CreateOptions<T>, guard: KeyGuard, creator: F)
+    where
+        T: Serialize + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let region = self.clone();
+        let task = async move {
+            let created = creator().await.map_err(|e| creator_error(Some(&key), e));
+            match (created, region.backend_key(&key)) {
+                (Ok(value), Ok(backend_key)) => {
+                    if options.wants(&value) {
+                        region.store(&key, &backend_key, &value).await;
+                    }
+                }
+                (Err(err), _) | (_, Err(err)) => region.report(&err),
+            }
+            if let Err(err) = guard.release().await {
+                region.report(&err.with_key(&key));
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(task);
+            }
+            Err(_) => self.report(&Error::config("runtime", "background regeneration needs a tokio runtime")),
+        }
+    }
+
+    async fn read_for_lock<T: DeserializeOwned>(&self, key: &CacheKey, backend_key: &CacheKey, expiration: Option<f64>) -> Result<Option<(T, f64)>> {
+        let bytes = self.inner.backend.get(backend_key).await.map_err(|e| e.with_key(key))?;
+        let value = self.decode(key, bytes.as_deref())?;
+        self.lock_view(value, expiration)
+    }
+
+    async fn read_for_lock_multi<T: DeserializeOwned>(
+        &self,
+        keys: &[&CacheKey],
+        backend_keys: &[CacheKey],
+        expiration: Option<f64>,
+    ) -> Result<Vec<Option<(T, f64)>>> {
+        let found = self.inner.backend.get_multi(backend_keys).await?;
+        keys.iter()
+            .zip(found)
+            .map(|(key, bytes)| self.lock_view(self.decode(key, bytes.as_deref())?, expiration))
+            .collect()
+    }
+
+    /// Stores a created value; a failure goes to the error sink, not to the caller, who has
+    /// the value already.
+    async fn store<T: Serialize>(&self, key: &CacheKey, backend_key: &CacheKey, value: &T) {
+        let stored = match self.inner.codec.encode_for(key, value, self.inner.clock.now()) {
+            Ok(bytes) => self.inner.backend.set(backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(key)),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = stored {
+            self.report(&err);
+        }
+    }
+
+    /// The values at `keys`, in order (duplicates included); the missing and expired ones are
+    /// made by one call of `creator` under the dogpile lock of each key.
+    ///
+    /// `creator` receives the keys it must create, sorted, and returns one value per key in
+    /// that order. Keys whose lock another caller holds are served stale if they have a value,
+    /// or waited for and then read if they have none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::CacheKey;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// region.set("b", &20).await?;
+    /// let values: Vec<i32> = region
+    ///     .get_or_create_multi(["a", "b", "a"], |missing: Vec<CacheKey>| async move {
+    ///         assert_eq!(missing, [CacheKey::from("a")]);
+    ///         Ok::<_, std::io::Error>(vec![10])
+    ///     })
+    ///     .await?;
+    /// assert_eq!(values, [10, 20, 10]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create`]; also [`Error::Creator`] when the creator returns another
+    /// number of values than it was asked for.
+    pub async fn get_or_create_multi<T, K, F, Fut, E>(&self, keys: impl IntoIterator<Item = K>, creator: F) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        K: Into<CacheKey>,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+    {
+        self.get_or_create_multi_with(keys, &CreateOptions::new(), creator).await
+    }
+
+    /// [`Region::get_or_create_multi`] with per-call options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create_multi`].
+    pub async fn get_or_create_multi_with<T, K, F, Fut, E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        options: &CreateOptions<T>,
+        creator: F,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        K: Into<CacheKey>,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+    {
+        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Sorted, unique keys: locks are always taken in this order, so two multi calls
+        // cannot deadlock each other.
+        let mut unique: Vec<&CacheKey> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let backend_keys: Vec<CacheKey> = unique.iter().map(|k| self.backend_key(k)).collect::<Result<_>>()?;
+        let expiration = options.expiry.resolve(self.inner.expiration);
+        let mut values = self.read_for_lock_multi::<T>(&unique, &backend_keys, expiration).await?;
+
+        let inner = &self.inner;
+        let mut guards: Vec<(usize, KeyGuard)> = Vec::new();
+        let mut waited: Vec<usize> = Vec::new();
+        for (i, backend_key) in backend_keys.iter().enumerate() {
+            let remote = inner.backend.get_mutex(backend_key);
+            match &values[i] {
+                Some((_, ct)) if !is_expired(*ct, expiration, inner.clock.now()) => inner.stats.hit(),
+                Some(_) => match try_lock_key(&inner.locks, remote, backend_key).await? {
+                    Some(guard) => guards.push((i, guard)),
+                    None => inner.stats.stale(),
+                },
+                None => {
+                    guards.push((i, lock_key(&inner.locks, remote, backend_key).await?));
+                    waited.push(i);
+                }
+            }
+        }
+
+        // Read the keys we had to wait for again: their creator may have just stored them.
+        if !waited.is_empty() {
+            let again_keys: Vec<&CacheKey> = waited.iter().map(|&i| unique[i]).collect();
+            let again_backend: Vec<CacheKey> = waited.iter().map(|&i| backend_keys[i].clone()).collect();
+            let again = self.read_for_lock_multi::<T>(&again_keys, &again_backend, expiration).await?;
+            for (&i, value) in waited.iter().zip(again) {
+                let fresh = value.as_ref().is_some_and(|(_, ct)| !is_expired(*ct, expiration, inner.clock.now()));
+                if value.is_some() {
+                    values[i] = value;
+                }
+                if fresh {
+                    inner.stats.wait();
+                    if let Some(pos) = guards.iter().position(|(g, _)| *g == i) {
+                        let (_, guard) = guards.remove(pos);
+                        guard.release().await?;
+                    }
+                }
+            }
+        }
+
+        if !guards.is_empty() {
+            let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
+            let wanted = to_create.len();
+            inner.stats.create();
+            let created = match creator(to_create).await {
+                Ok(created) if created.len() == wanted => created,
+                Ok(created) => {
+                    let got = created.len();
+                    return Err(creator_error(None, format!("creator returned {got} values for {wanted} keys")));
+                }
+                Err(err) => return Err(creator_error(None, err)),
+            };
+            let now = inner.clock.now();
+            let mut to_store = Vec::new();
+            for ((i, _), value) in guards.iter().zip(created) {
+                if options.wants(&value) {
+                    match inner.codec.encode_for(unique[*i], &value, now) {
+                        Ok(bytes) => to_store.push((backend_keys[*i].clone(), Bytes::from(bytes))),
+                        Err(err) => self.report(&err),
+                    }
+                }
+                values[*i] = Some((value, now));
+            }
+            if !to_store.is_empty()
+                && let Err(err) = inner.backend.set_multi(&to_store).await
+            {
+                self.report(&err);
+            }
+            let mut released = Ok(());
+            for (i, guard) in guards {
+                if let Err(err) = guard.release().await {
+                    released = released.and(Err(err.with_key(unique[i])));
+                }
+            }
+            released?;
+        }
+
+        keys.iter()
+            .map(|key| {
+                unique
+                    .binary_search(&key)
+                    .ok()
+                    .and_then(|i| values[i].as_ref())
+                    .map(|(value, _)| value.clone())
+                    .ok_or_else(|| Error::backend(BackendErrorKind::Other, "value vanished during get_or_create_multi").with_key(key))
+            })
+            .collect()
+    }
+}
+
+#[allow(dead_code)]
+fn _futures_are_send(region: &Region) {
+    fn is_send<F: Future + Send>(_: F) {}
+    let creator = || async { Ok::<u32, std::io::Error>(1) };
+    is_send(region.get_or_create("k", creator));
+    is_send(region.get_or_create_multi(["k"], |_| async { Ok::<Vec<u32>, std::io::Error>(vec![1]) }));
+    is_send(region.get::<u32>("k"));
+    is_send(region.set("k", &1u32));
+
+}

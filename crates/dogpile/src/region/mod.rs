@@ -1,0 +1,454 @@
+//! The cache region: the front end that composes a backend, a codec and the dogpile lock.
+
+mod builder;
+mod cached_fn;
+mod get_or_create;
+mod invalidation;
+mod options;
+mod stats;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use builder::RegionBuilder;
+pub use cached_fn::{CachedFn, CachedMultiFn, KeyArgs};
+pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
+pub use options::{CreateOptions, GetOptions, ShouldCache};
+pub use stats::RegionStats;
+
+use crate::backend::{Capabilities, DynBackend};
+use crate::clock::Clock;
+use crate::codec::{Codec, DecodeErrorPolicy};
+use crate::error::{Error, Result};
+use crate::key::{CacheKey, KeyMangler};
+use crate::mutex::LocalMutexMap;
+use crate::value::{CachedValue, VALUE_VERSION};
+
+/// Receives errors that no caller sees: background regeneration, a store after creation,
+/// releasing a lock.
+pub type ErrorSink = Arc<dyn Fn(&Error) + Send + Sync>;
+
+/// A cache region: typed reads and writes over a byte backend, and read-through creation
+/// under the dogpile lock.
+///
+/// A region is cheap to clone (an `Arc` inside); clones share everything. Build one with
+/// [`Region::builder`]; without a backend it uses an unbounded [`MemoryBackend`].
+///
+/// [`MemoryBackend`]: crate::backend::MemoryBackend
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile::Region;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> dogpile::Result<()> {
+/// let region = Region::builder().expiration_time(Duration::from_secs(60)).build()?;
+///
+/// let user: String = region
+///     .get_or_create("user:42", || async { Ok::<_, std::io::Error>("Ada".to_string()) })
+///     .await?;
+/// assert_eq!(user, "Ada");
+/// assert_eq!(region.get::<String>("user:42").await?, Some("Ada".to_string()));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Concurrent calls on the same key
+///
+/// At most one caller per key runs the creator at a time (one per process with the in-process
+/// mutex; one across processes when the backend offers a distributed mutex). Callers that find
+/// no value wait for it and then read what it stored. Callers that find an expired value get
+/// that value at once while it is being regenerated. If the creator fails, only its own caller
+/// gets the error; the mutex is released and the next waiter tries the creator itself.
+#[derive(Clone)]
+pub struct Region {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    name: Option<String>,
+    backend: Arc<dyn DynBackend>,
+    capabilities: Capabilities,
+    codec: Codec,
+    expiration: Option<f64>,
+    mangler: Option<KeyMangler>,
+    clock: Arc<dyn Clock>,
+    invalidator: Arc<dyn InvalidationStrategy>,
+    locks: Arc<LocalMutexMap>,
+    decode_errors: DecodeErrorPolicy,
+    error_sink: Option<ErrorSink>,
+    stats: stats::Counters,
+}
+
+impl Region {
+    /// A builder for a region.
+    pub fn builder() -> RegionBuilder {
+        RegionBuilder::new()
+    }
+
+    /// The region's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn DynBackend> {
+        &self.inner.backend
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &Codec {
+        &self.inner.codec
+    }
+
+    /// The default expiration time in seconds, if any.
+    pub fn expiration_time(&self) -> Option<f64> {
+        self.inner.expiration
+    }
+
+    /// The counters since the region was built.
+    pub fn stats(&self) -> RegionStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// The value at `key` if it is there and neither expired nor invalidated.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error; [`Error::Codec`] for undecodable bytes under
+    /// [`DecodeErrorPolicy::Error`]; [`Error::UnsupportedKey`] for a hash key on a backend
+    /// without hash storage.
+    pub async fn get<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<T>> {
+        self.get_with(key, GetOptions::new()).await
+    }
+
+    /// [`Region::get`] with per-call options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get`].
+    pub async fn get_with<T: DeserializeOwned>(&self, key: impl Into<CacheKey>, options: GetOptions) -> Result<Option<T>> {
+        Ok(self.get_value_metadata_with(key, options).await?.map(|v| v.payload))
+    }
+
+    /// The value at `key` with its metadata (creation time, version), under the same rules as
+    /// [`Region::get`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get`].
+    pub async fn get_value_metadata<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<CachedValue<T>>> {
+        self.get_value_metadata_with(key, GetOptions::new()).await
+    }
+
+    /// [`Region::get_value_metadata`] with per-call options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get`].
+    pub async fn get_value_metadata_with<T: DeserializeOwned>(
+        &self,
+        key: impl Into<CacheKey>,
+        options: GetOptions,
+    ) -> Result<Option<CachedValue<T>>> {
+        let key = key.into();
+        let backend_key = self.backend_key(&key)?;
+        let bytes = self.inner.backend.get(&backend_key).await.map_err(|e| e.with_key(&key))?;
+        let value = self.decode(&key, bytes.as_deref())?;
+        let value = value.filter(|v| self.usable(v, options));
+        self.count_read(value.is_some());
+        Ok(value)
+    }
+
+    /// The values at `keys`, in order, duplicates included; `None` where [`Region::get`] would
+    /// give `None`. One backend call.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get`].
+    pub async fn get_multi<T, K>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<T>>>
+    where
+        T: DeserializeOwned,
+        K: Into<CacheKey>,
+    {
+        self.get_multi_with(keys, GetOptions::new()).await
+    }
+
+    /// [`Region::get_multi`] with per-call options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get`].
+    pub async fn get_multi_with<T, K>(&self, keys: impl IntoIterator<Item = K>, options: GetOptions) -> Result<Vec<Option<T>>>
+    where
+        T: DeserializeOwned,
+        K: Into<CacheKey>,
+    {
+        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend_keys = self.backend_keys(&keys)?;
+        let found = self.inner.backend.get_multi(&backend_keys).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, bytes) in keys.iter().zip(found) {
+            let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(v, options));
+            self.count_read(value.is_some());
+            out.push(value.map(|v| v.payload));
+        }
+        Ok(out)
+    }
+
+    /// Stores `value` at `key`, created now.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error; [`Error::Codec`] when the value cannot be encoded.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: impl Into<CacheKey>, value: &T) -> Result<()> {
+        let key = key.into();
+        let backend_key = self.backend_key(&key)?;
+        let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
+        self.inner.backend.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
+    }
+
+    /// Stores every pair in one backend call (dogpile's `set_multi` of a mapping).
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::set`].
+    pub async fn set_multi<K, T>(&self, items: impl IntoIterator<Item = (K, T)>) -> Result<()>
+    where
+        K: Into<CacheKey>,
+        T: Serialize,
+    {
+        let now = self.inner.clock.now();
+        let mut encoded = Vec::new();
+        for (key, value) in items {
+            let key = key.into();
+            let bytes = self.inner.codec.encode_for(&key, &value, now)?;
+            encoded.push((self.backend_key(&key)?, Bytes::from(bytes)));
+        }
+        if encoded.is_empty() {
+            return Ok(());
+        }
+        self.inner.backend.set_multi(&encoded).await
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error.
+    pub async fn delete(&self, key: impl Into<CacheKey>) -> Result<()> {
+        let key = key.into();
+        let backend_key = self.backend_key(&key)?;
+        self.inner.backend.delete(&backend_key).await.map_err(|e| e.with_key(&key))
+    }
+
+    /// Removes every key in one backend call.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error.
+    pub async fn delete_multi<K: Into<CacheKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
+        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let backend_keys = self.backend_keys(&keys)?;
+        self.inner.backend.delete_multi(&backend_keys).await
+    }
+
+    /// Invalidates every value created before now. Hard: they become misses. Soft: they
+    /// become stale, regenerated by one caller while the others get the old value (soft
+    /// invalidation needs an expiration time on the calls it affects).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let clock = dogpile::MockClock::new(1_000.0);
+    /// let region = dogpile::Region::builder().clock(clock.clone()).build()?;
+    /// region.set("k", &1).await?;
+    /// clock.advance(std::time::Duration::from_millis(1));
+    /// region.invalidate(true);
+    /// assert_eq!(region.get::<i32>("k").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn invalidate(&self, hard: bool) {
+        self.inner.invalidator.invalidate(hard, self.inner.clock.now());
+    }
+
+    /// Whether someone is creating the value for `key` right now (its dogpile mutex is held).
+    /// Never acquires the mutex.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error when it asks a distributed mutex.
+    pub async fn key_is_locked(&self, key: impl Into<CacheKey>) -> Result<bool> {
+        let key = key.into();
+        let backend_key = self.backend_key(&key)?;
+        if self.inner.locks.is_locked(&backend_key) {
+            return Ok(true);
+        }
+        match self.inner.backend.get_mutex(&backend_key) {
+            Some(mutex) => mutex.locked().await.map_err(|e| e.with_key(&key)),
+            None => Ok(false),
+        }
+    }
+
+    // ---- internals shared by the read-through paths ----
+
+    fn backend_key(&self, key: &CacheKey) -> Result<CacheKey> {
+        if key.is_hash() && !self.inner.capabilities.hash_keys {
+            return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.backend.name() });
+        }
+        Ok(match &self.inner.mangler {
+            Some(mangler) => mangler.mangle(key),
+            None => key.clone(),
+        })
+    }
+
+    fn backend_keys(&self, keys: &[CacheKey]) -> Result<Vec<CacheKey>> {
+        keys.iter().map(|k| self.backend_key(k)).collect()
+    }
+
+    /// Decodes stored bytes; a wrong version is a miss, undecodable bytes follow the policy.
+    fn decode<T: DeserializeOwned>(&self, key: &CacheKey, bytes: Option<&[u8]>) -> Result<Option<CachedValue<T>>> {
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        match self.inner.codec.decode::<T>(bytes, self.inner.clock.now()) {
+            Ok(value) if value.metadata.v == VALUE_VERSION => Ok(Some(value)),
+            Ok(_) => Ok(None),
+            Err(source) => match self.inner.decode_errors {
+                DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// dogpile's `_unexpired_value_fn`: expired or invalidated values are unusable for `get`.
+    fn usable<T>(&self, value: &CachedValue<T>, options: GetOptions) -> bool {
+        if options.ignore_expiration {
+            return true;
+        }
+        let ct = value.metadata.ct;
+        let expired = options
+            .expiry
+            .resolve(self.inner.expiration)
+            .is_some_and(|exp| self.inner.clock.now() - ct > exp);
+        !expired && !self.inner.invalidator.is_invalidated(ct)
+    }
+
+    fn count_read(&self, hit: bool) {
+        if hit { self.inner.stats.hit() } else { self.inner.stats.miss() }
+    }
+
+    /// A value as the lock sees it: `(payload, creation time)`, with hard invalidation as a
+    /// miss and soft invalidation as an expired creation time.
+    fn lock_view<T>(&self, value: Option<CachedValue<T>>, expiration: Option<f64>) -> Result<Option<(T, f64)>> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let ct = value.metadata.ct;
+        if self.inner.invalidator.is_hard_invalidated(ct) {
+            return Ok(None);
+        }
+        if self.inner.invalidator.is_soft_invalidated(ct) {
+            let Some(exp) = expiration else {
+                return Err(soft_invalidation_needs_expiry());
+            };
+            return Ok(Some((value.payload, self.inner.clock.now() - exp - 0.0001)));
+        }
+        Ok(Some((value.payload, ct)))
+    }
+
+    /// Hands an error that no caller receives to the sink (and to `tracing`).
+    pub(crate) fn report(&self, error: &Error) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(region = ?self.inner.name, error = %error, "dogpile background error");
+        if let Some(sink) = &self.inner.error_sink {
+            sink(error);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn local_lock_count(&self) -> usize {
+        self.inner.locks.len()
+    }
+}
+
+fn soft_invalidation_needs_expiry() -> Error {
+    Error::config(
+        "expiration_time",
+        "soft invalidation needs an expiration time: set one on the region or on the call",
+    )
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Inner {
+            name,
+            backend,
+            capabilities,
+            codec,
+            expiration,
+            mangler,
+            clock,
+            invalidator,
+            locks,
+            decode_errors,
+            error_sink,
+            stats: _,
+        } = &*self.inner;
+        f.debug_struct("Region")
+            .field("name", name)
+            .field("backend", backend)
+            .field("capabilities", capabilities)
+            .field("codec", codec)
+            .field("expiration", expiration)
+            .field("key_mangler", &mangler.is_some())
+            .field("clock", clock)
+            .field("invalidator", invalidator)
+            .field("locks", locks)
+            .field("decode_errors", decode_errors)
+            .field("error_sink", &error_sink.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lock_table_is_empty_after_100k_distinct_keys() {
+        let region = Region::builder().build().unwrap();
+        let mut tasks = Vec::new();
+        for shard in 0..4u32 {
+            let region = region.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25_000u32 {
+                    let key = format!("k{shard}:{i}");
+                    let v: u32 = region.get_or_create(key, || async move { Ok::<_, std::io::Error>(i) }).await.unwrap();
+                    assert_eq!(v, i);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(region.stats().creates, 100_000);
+        assert!(region.local_lock_count() <= 4, "lock table still holds {} keys", region.local_lock_count());
+        assert_eq!(region.local_lock_count(), 0);
+    }
+}

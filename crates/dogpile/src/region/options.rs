@@ -1,0 +1,144 @@
+//! Per-call options.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An expiration time for one call: the region's default, a duration, or none.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) enum Expiry {
+    #[default]
+    RegionDefault,
+    After(f64),
+    Never,
+}
+
+impl Expiry {
+    pub(crate) fn resolve(self, region: Option<f64>) -> Option<f64> {
+        match self {
+            Expiry::RegionDefault => region,
+            Expiry::After(secs) => Some(secs),
+            Expiry::Never => None,
+        }
+    }
+}
+
+/// Options for [`Region::get_with`](crate::Region::get_with) and friends.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile::region::GetOptions;
+///
+/// let recent = GetOptions::new().expiration_time(Duration::from_secs(5));
+/// let anything = GetOptions::new().ignore_expiration(true);
+/// # let _ = (recent, anything);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+#[must_use]
+pub struct GetOptions {
+    pub(crate) expiry: Expiry,
+    pub(crate) ignore_expiration: bool,
+}
+
+impl GetOptions {
+    /// The region's defaults.
+    pub fn new() -> Self {
+        GetOptions::default()
+    }
+
+    /// Values older than `ttl` count as missing, whatever the region's expiration time.
+    pub fn expiration_time(mut self, ttl: Duration) -> Self {
+        self.expiry = Expiry::After(ttl.as_secs_f64());
+        self
+    }
+
+    /// No expiration for this call.
+    pub fn no_expiration(mut self) -> Self {
+        self.expiry = Expiry::Never;
+        self
+    }
+
+    /// Returns any stored value, expired or invalidated (dogpile's `ignore_expiration`).
+    pub fn ignore_expiration(mut self, yes: bool) -> Self {
+        self.ignore_expiration = yes;
+        self
+    }
+}
+
+/// A predicate that decides whether a created value is stored.
+pub type ShouldCache<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+
+/// Options for [`Region::get_or_create_with`](crate::Region::get_or_create_with) and the
+/// multi and function-caching forms.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile::region::CreateOptions;
+///
+/// // Keep answers for a minute, and never cache a `None`.
+/// let options = CreateOptions::<Option<u32>>::new()
+///     .expiration_time(Duration::from_secs(60))
+///     .should_cache(|value| value.is_some());
+/// # let _ = options;
+/// ```
+#[must_use]
+pub struct CreateOptions<T> {
+    pub(crate) expiry: Expiry,
+    pub(crate) should_cache: Option<ShouldCache<T>>,
+}
+
+impl<T> CreateOptions<T> {
+    /// The region's defaults, and every created value stored.
+    pub fn new() -> Self {
+        CreateOptions { expiry: Expiry::RegionDefault, should_cache: None }
+    }
+
+    /// Values older than `ttl` are regenerated.
+    pub fn expiration_time(mut self, ttl: Duration) -> Self {
+        self.expiry = Expiry::After(ttl.as_secs_f64());
+        self
+    }
+
+    /// Values never expire in this call (dogpile's `expiration_time=-1`).
+    pub fn no_expiration(mut self) -> Self {
+        self.expiry = Expiry::Never;
+        self
+    }
+
+    /// Stores a created value only when `predicate` returns true; the value is returned
+    /// either way (dogpile's `should_cache_fn`).
+    pub fn should_cache(mut self, predicate: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
+        self.should_cache = Some(Arc::new(predicate));
+        self
+    }
+
+    pub(crate) fn wants(&self, value: &T) -> bool {
+        self.should_cache.as_ref().is_none_or(|p| p(value))
+    }
+}
+
+impl<T> Default for CreateOptions<T> {
+    fn default() -> Self {
+        CreateOptions::new()
+    }
+}
+
+impl<T> Clone for CreateOptions<T> {
+    fn clone(&self) -> Self {
+        CreateOptions { expiry: self.expiry, should_cache: self.should_cache.clone() }
+    }
+}
+
+impl<T> fmt::Debug for CreateOptions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let CreateOptions { expiry, should_cache } = self;
+        f.debug_struct("CreateOptions")
+            .field("expiry", expiry)
+            .field("should_cache", &should_cache.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,89 @@
+//! Counters of what the region did.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::lock::Outcome;
+
+/// A snapshot of a region's counters since it was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegionStats {
+    /// Reads that found a fresh value.
+    pub hits: u64,
+    /// Reads that found no usable value.
+    pub misses: u64,
+    /// Expired values served because another caller (or a background task) was regenerating.
+    pub stale: u64,
+    /// Callers that waited for another caller's creation.
+    pub waits: u64,
+    /// Creator calls (a `get_or_create_multi` creator call counts once).
+    pub creates: u64,
+    /// Regenerations handed to a background task.
+    pub background: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale: AtomicU64,
+    waits: AtomicU64,
+    creates: AtomicU64,
+    background: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn hit(&self) {
+        bump(&self.hits);
+    }
+    pub(crate) fn miss(&self) {
+        bump(&self.misses);
+    }
+    pub(crate) fn stale(&self) {
+        bump(&self.stale);
+    }
+    pub(crate) fn wait(&self) {
+        bump(&self.waits);
+    }
+    pub(crate) fn create(&self) {
+        bump(&self.creates);
+    }
+
+    pub(crate) fn record(&self, outcome: Outcome) {
+        match outcome {
+            Outcome::Fresh => self.hit(),
+            Outcome::Stale => self.stale(),
+            Outcome::StaleBackground => {
+                self.stale();
+                bump(&self.background);
+                self.create();
+            }
+            Outcome::AfterWait => self.wait(),
+            Outcome::Created => {
+                self.miss();
+                self.create();
+            }
+            Outcome::CreatedAfterWait => {
+                self.miss();
+                self.wait();
+                self.create();
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> RegionStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RegionStats {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            stale: get(&self.stale),
+            waits: get(&self.waits),
+            creates: get(&self.creates),
+            background: get(&self.background),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Cached values and their metadata.
+
+use serde::{Deserialize, Serialize};
+
+/// The value version written into every entry's metadata (`"v"`), equal to Python
+/// dogpile.cache's `value_version`; entries with another version are misses.
+pub const VALUE_VERSION: u32 = 2;
+
+/// The metadata stored with a value: its creation time and the value version.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Creation time, seconds since the Unix epoch.
+    pub ct: f64,
+    /// The value version ([`VALUE_VERSION`] when written by this crate).
+    pub v: u32,
+}
+
+impl Metadata {
+    /// Metadata for a value created at `ct` (seconds since the epoch), at the current version.
+    pub fn new(ct: f64) -> Self {
+        Metadata { ct, v: VALUE_VERSION }
+    }
+}
+
+/// A value with its metadata, as the region stores it (dogpile's `CachedValue`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> dogpile::Result<()> {
+/// let region = dogpile::Region::builder().build()?;
+/// region.set("k", &7u32).await?;
+/// let cached = region.get_value_metadata::<u32>("k").await?.expect("just set");
+/// assert_eq!(cached.payload, 7);
+/// assert!(cached.metadata.ct > 0.0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedValue<T> {
+    /// The value.
+    pub payload: T,
+    /// Its metadata.
+    pub metadata: Metadata,
+}
+
+impl<T> CachedValue<T> {
+    /// A value created at `ct`.
+    pub fn new(payload: T, ct: f64) -> Self {
+        CachedValue { payload, metadata: Metadata::new(ct) }
+    }
+
+    /// The creation time, seconds since the Unix epoch.
+    pub fn cached_time(&self) -> f64 {
+        self.metadata.ct
+    }
+
+    /// The age in seconds at `now` (seconds since the epoch).
+    pub fn age(&self, now: f64) -> f64 {
+        now - self.metadata.ct
+    }
+}
