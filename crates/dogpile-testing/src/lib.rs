@@ -1,1 +1,25 @@
-//! placeholder
+//! Shared test suites for [`dogpile`] backends, and a harness that runs real `redis-server`s.
+//!
+//! The conformance suites are ordinary async functions over a [`Fixture`]; the
+//! [`conformance!`] macro stamps a `#[tokio::test]` for each into a module, so every backend
+//! runs the same assertions:
+//!
+//! ```ignore
+//! use dogpile::backend::MemoryBackend;
+//! use dogpile_testing::Fixture;
+//!
+//! dogpile_testing::conformance!(memory, || Fixture::new(MemoryBackend::default()));
+//! ```
+//!
+//! Backend differences go through [`Capabilities`](dogpile::backend::Capabilities) and the
+//! fixture's codec, never through edited assertions. The null backend, which stores nothing,
+//! has its own suite ([`null_conformance!`]).
+
+#![warn(missing_docs)]
+
+pub mod conformance;
+pub mod fakes;
+mod fixture;
+mod macros;
+
+pub use fixture::Fixture;

@@ -15,8 +15,9 @@ pub enum Envelope {
     Dogpile1,
     /// The seed's `[payload, {"ct": .., "v": ..}]`, serialized whole by the payload format.
     Seed,
-    /// `[payload, ct]` with `ct` as whole seconds (sub-second precision is dropped, so an entry
-    /// may look up to one second older than it is).
+    /// `[payload, ct]` with `ct` as whole seconds. Sub-second precision is dropped, so an entry
+    /// may look up to one second older than it is: it may expire up to a second early, and a
+    /// value created in the same second as a region invalidation counts as invalidated.
     Compact,
     /// The payload alone. Reads give `ct` = now, so the region never expires such entries:
     /// expiry is left to the store (a Redis TTL).
