@@ -1,0 +1,47 @@
+//! `dogpile demo` as a user runs it.
+
+use std::process::Command;
+
+fn dogpile(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dogpile")).args(args).output().expect("run the dogpile binary")
+}
+
+fn numbers_after(text: &str, label: &str) -> Vec<u64> {
+    let line = text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label:?} row in:\n{text}"));
+    line[label.len()..].split_whitespace().filter_map(|w| w.replace(',', "").parse().ok()).collect()
+}
+
+#[test]
+fn demo_shows_the_lock_saving_creator_runs() {
+    let out = dogpile(&["demo", "--callers", "200", "--duration", "1s", "--ttl", "200ms", "--creator-time", "20ms", "--keys", "4"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let runs = numbers_after(&stdout, "creator runs");
+    assert_eq!(runs.len(), 2, "{stdout}");
+    let (with, without) = (runs[0], runs[1]);
+    // 4 keys, a value lives 200 ms, 1 s per run: about 5 regenerations per key with the lock
+    // (a few more on a loaded machine), and one per caller that saw the key expired without.
+    assert!((4..=40).contains(&with), "creator runs with the lock: {with}\n{stdout}");
+    assert!(without > with * 3, "without the lock the creator must run far more often: {with} vs {without}\n{stdout}");
+    assert!(stdout.contains("The dogpile lock saved"), "{stdout}");
+    // Callers wait only while a key has no value at all: at least the first caller of each key
+    // (it waits for the free lock), at most once per caller and key.
+    let waits = numbers_after(&stdout, "waits");
+    assert!(waits.len() == 1 && (4..=800).contains(&waits[0]), "waits: {waits:?}\n{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).is_empty(), "a progress line goes to stderr");
+}
+
+#[test]
+fn demo_url_is_refused_clearly_without_leaking_the_password() {
+    let out = dogpile(&["demo", "--url", "redis://user:s3cret@127.0.0.1:1/0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redis://user:<redacted>@127.0.0.1:1/0") && !stderr.contains("s3cret"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_reported() {
+    let out = dogpile(&["demo", "--ttl", "soon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
+}
