@@ -111,7 +111,8 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
 
     let mut tasks = Vec::with_capacity(args.callers);
     for caller in 0..args.callers {
-        let (region, keys, calls, runs, creator_time) = (region.clone(), keys.clone(), calls.clone(), runs.clone(), args.creator_time);
+        let (region, keys, calls, runs, creator_time) =
+            (region.clone(), keys.clone(), calls.clone(), runs.clone(), args.creator_time);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::default();
             let mut i = caller;

@@ -13,7 +13,19 @@ fn numbers_after(text: &str, label: &str) -> Vec<u64> {
 
 #[test]
 fn demo_shows_the_lock_saving_creator_runs() {
-    let out = dogpile(&["demo", "--callers", "200", "--duration", "1s", "--ttl", "200ms", "--creator-time", "20ms", "--keys", "4"]);
+    let out = dogpile(&[
+        "demo",
+        "--callers",
+        "200",
+        "--duration",
+        "1s",
+        "--ttl",
+        "200ms",
+        "--creator-time",
+        "20ms",
+        "--keys",
+        "4",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     let runs = numbers_after(&stdout, "creator runs");
@@ -24,10 +36,10 @@ fn demo_shows_the_lock_saving_creator_runs() {
     assert!((4..=40).contains(&with), "creator runs with the lock: {with}\n{stdout}");
     assert!(without > with * 3, "without the lock the creator must run far more often: {with} vs {without}\n{stdout}");
     assert!(stdout.contains("The dogpile lock saved"), "{stdout}");
-    // Callers wait only while a key has no value at all: at least the first caller of each key
-    // (it waits for the free lock), at most once per caller and key.
+    // Callers wait only while a key has no value and another caller is creating it: some do
+    // at the start, and at most once per caller and key.
     let waits = numbers_after(&stdout, "waits");
-    assert!(waits.len() == 1 && (4..=800).contains(&waits[0]), "waits: {waits:?}\n{stdout}");
+    assert!(waits.len() == 1 && (1..=800).contains(&waits[0]), "waits: {waits:?}\n{stdout}");
     assert!(!String::from_utf8_lossy(&out.stderr).is_empty(), "a progress line goes to stderr");
 }
 

@@ -34,7 +34,10 @@ pub enum BackendErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// The backend failed.
-    #[error("cache backend error{} ({kind:?}): {source}; check that the backend is reachable and that the key holds the expected type", for_key(key))]
+    #[error(
+        "cache backend error{} ({kind:?}): {source}; check that the backend is reachable and that the key holds the expected type",
+        for_key(key)
+    )]
     Backend {
         /// What kind of failure.
         kind: BackendErrorKind,
@@ -45,7 +48,10 @@ pub enum Error {
         source: BoxError,
     },
     /// A value could not be encoded, or stored bytes could not be decoded.
-    #[error("cannot encode or decode the cached value{}: {source}; check that the region's codec matches what wrote the entry", for_key(key))]
+    #[error(
+        "cannot encode or decode the cached value{}: {source}; check that the region's codec matches what wrote the entry",
+        for_key(key)
+    )]
     Codec {
         /// The key concerned, if any.
         key: Option<CacheKey>,
@@ -64,13 +70,19 @@ pub enum Error {
     },
     /// A distributed lock vanished while its holder was creating the value (it expired, or the
     /// store was flushed). Raised only under the `error` lock-lost policy.
-    #[error("the lock{} was lost before the creator finished; raise the lock timeout or keep extending the lock", for_key(key))]
+    #[error(
+        "the lock{} was lost before the creator finished; raise the lock timeout or keep extending the lock",
+        for_key(key)
+    )]
     LockLost {
         /// The key concerned, if any.
         key: Option<CacheKey>,
     },
     /// Waiting for a lock took longer than the configured blocking timeout.
-    #[error("timed out after {waited:?} waiting for the lock{}; another process may be stuck creating the value", for_key(key))]
+    #[error(
+        "timed out after {waited:?} waiting for the lock{}; another process may be stuck creating the value",
+        for_key(key)
+    )]
     LockTimeout {
         /// The key concerned, if any.
         key: Option<CacheKey>,
@@ -172,8 +184,7 @@ impl Error {
 
     /// True for a backend timeout or a lock wait that timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::LockTimeout { .. })
-            || self.backend_kind() == Some(BackendErrorKind::Timeout)
+        matches!(self, Error::LockTimeout { .. }) || self.backend_kind() == Some(BackendErrorKind::Timeout)
     }
 
     /// True when the backend could not be reached.

@@ -156,9 +156,7 @@ impl KeyMangler {
     pub fn mangle(&self, key: &CacheKey) -> CacheKey {
         match key {
             CacheKey::Plain(k) => CacheKey::Plain((self.inner)(k)),
-            CacheKey::Hash { name, field } => {
-                CacheKey::Hash { name: (self.inner)(name), field: field.clone() }
-            }
+            CacheKey::Hash { name, field } => CacheKey::Hash { name: (self.inner)(name), field: field.clone() },
         }
     }
 }

@@ -89,6 +89,10 @@ pub mod region;
 pub mod registry;
 mod value;
 
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use bytes::Bytes;
 pub use erased_serde;
 

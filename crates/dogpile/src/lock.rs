@@ -36,11 +36,11 @@ pub(crate) enum Outcome {
     Stale,
     /// Expired value returned while a background task regenerates it.
     StaleBackground,
-    /// The caller waited for the mutex and then found a value created meanwhile.
+    /// The caller waited for the mutex and then found the value its holder created.
     AfterWait,
     /// The caller ran the creator.
     Created,
-    /// The caller waited for the mutex, then ran the creator.
+    /// The caller waited for the mutex (another caller held it), then ran the creator.
     CreatedAfterWait,
 }
 
@@ -64,7 +64,12 @@ impl<M: LockMutex> Lock<'_, M> {
 
     /// Runs the algorithm. `get_value` reads `(value, creation time)` or `None`; `creator`
     /// makes a value; `background`, if given, takes the mutex and regenerates elsewhere.
-    pub(crate) async fn enter<T, G, GF, C, CF, B>(&self, get_value: G, creator: C, background: Option<B>) -> Result<(T, Outcome)>
+    pub(crate) async fn enter<T, G, GF, C, CF, B>(
+        &self,
+        get_value: G,
+        creator: C,
+        background: Option<B>,
+    ) -> Result<(T, Outcome)>
     where
         G: Fn() -> GF,
         GF: Future<Output = Result<Option<(T, f64)>>>,
@@ -79,14 +84,18 @@ impl<M: LockMutex> Lock<'_, M> {
                 None => return Ok((value, Outcome::Stale)),
                 Some(guard) => (guard, Some((value, ct)), false),
             },
-            None => (self.mutex.acquire().await?, None, true),
+            // No value: take the mutex, waiting if someone holds it (most likely creating).
+            None => match self.mutex.try_acquire().await? {
+                Some(guard) => (guard, None, false),
+                None => (self.mutex.acquire().await?, None, true),
+            },
         };
-        if waited {
+        if current.is_none() {
             // Read again: the previous holder has most likely just created the value.
             match get_value().await {
                 Ok(Some((value, ct))) if !self.is_expired(ct) => {
                     self.mutex.release(guard).await?;
-                    return Ok((value, Outcome::AfterWait));
+                    return Ok((value, if waited { Outcome::AfterWait } else { Outcome::Fresh }));
                 }
                 Ok(found) => current = found,
                 Err(err) => {
@@ -161,10 +170,8 @@ mod tests {
     #[tokio::test]
     async fn fresh_value_takes_no_mutex() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
-        let got = lock(&mutex, &clock)
-            .enter(|| async { Ok(Some((1, 95.0))) }, || async { Ok(2) }, NO_BG)
-            .await
-            .unwrap();
+        let got =
+            lock(&mutex, &clock).enter(|| async { Ok(Some((1, 95.0))) }, || async { Ok(2) }, NO_BG).await.unwrap();
         assert_eq!(got, (1, Outcome::Fresh));
         assert_eq!(mutex.acquisitions.load(Ordering::SeqCst), 0);
     }
@@ -173,26 +180,22 @@ mod tests {
     async fn expired_value_with_mutex_held_elsewhere_is_stale() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
         mutex.held.store(true, Ordering::SeqCst);
-        let got = lock(&mutex, &clock)
-            .enter(|| async { Ok(Some((1, 50.0))) }, || async { Ok(2) }, NO_BG)
-            .await
-            .unwrap();
+        let got =
+            lock(&mutex, &clock).enter(|| async { Ok(Some((1, 50.0))) }, || async { Ok(2) }, NO_BG).await.unwrap();
         assert_eq!(got, (1, Outcome::Stale));
     }
 
     #[tokio::test]
     async fn expired_value_with_free_mutex_is_regenerated_and_released() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
-        let got = lock(&mutex, &clock)
-            .enter(|| async { Ok(Some((1, 50.0))) }, || async { Ok(2) }, NO_BG)
-            .await
-            .unwrap();
+        let got =
+            lock(&mutex, &clock).enter(|| async { Ok(Some((1, 50.0))) }, || async { Ok(2) }, NO_BG).await.unwrap();
         assert_eq!(got, (2, Outcome::Created));
         assert!(!mutex.held.load(Ordering::SeqCst));
     }
 
     #[tokio::test]
-    async fn missing_value_rereads_after_the_wait() {
+    async fn missing_value_is_read_again_under_the_mutex() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
         let reads = AtomicUsize::new(0);
         let got = lock(&mutex, &clock)
@@ -206,7 +209,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(got, (7, Outcome::AfterWait));
+        assert_eq!(got, (7, Outcome::Fresh), "the mutex was free: no wait");
         assert!(!mutex.held.load(Ordering::SeqCst));
     }
 
@@ -214,11 +217,7 @@ mod tests {
     async fn creator_error_releases_the_mutex() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
         let got = lock(&mutex, &clock)
-            .enter(
-                || async { Ok(None::<(u8, f64)>) },
-                || async { Err(crate::Error::codec("boom")) },
-                NO_BG,
-            )
+            .enter(|| async { Ok(None::<(u8, f64)>) }, || async { Err(crate::Error::codec("boom")) }, NO_BG)
             .await;
         assert!(got.is_err());
         assert!(!mutex.held.load(Ordering::SeqCst));

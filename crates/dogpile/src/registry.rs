@@ -61,10 +61,11 @@ impl ConfigValue {
     pub fn coerce(text: &str) -> ConfigValue {
         let t = text.trim();
         let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = t.parse::<i64>() {
-                return ConfigValue::Int(n);
-            }
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = t.parse::<i64>()
+        {
+            return ConfigValue::Int(n);
         }
         let looks_numeric = !digits.is_empty()
             && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
@@ -160,11 +161,19 @@ impl Arguments {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    fn typed<'a, T>(&'a self, key: &str, expected: &str, f: impl FnOnce(&'a ConfigValue) -> Option<T>) -> Result<Option<T>> {
+    fn typed<'a, T>(
+        &'a self,
+        key: &str,
+        expected: &str,
+        f: impl FnOnce(&'a ConfigValue) -> Option<T>,
+    ) -> Result<Option<T>> {
         match self.get(key) {
             None | Some(ConfigValue::None) => Ok(None),
             Some(value) => f(value).map(Some).ok_or_else(|| {
-                Error::config(key, format!("expected {expected}, got {} ({})", value.type_name(), redact_value(key, value)))
+                Error::config(
+                    key,
+                    format!("expected {expected}, got {} ({})", value.type_name(), redact_value(key, value)),
+                )
             }),
         }
     }

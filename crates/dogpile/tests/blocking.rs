@@ -26,7 +26,9 @@ fn multi_operations_and_errors() {
     let region = Region::builder().build().unwrap();
     region.set_multi([("a", 1), ("b", 2)]).unwrap();
     assert_eq!(region.get_multi::<i32, _>(["b", "x", "a"]).unwrap(), vec![Some(2), None, Some(1)]);
-    let got: Vec<i32> = region.get_or_create_multi(["a", "c"], |keys: Vec<CacheKey>| Ok::<_, std::io::Error>(vec![3; keys.len()])).unwrap();
+    let got: Vec<i32> = region
+        .get_or_create_multi(["a", "c"], |keys: Vec<CacheKey>| Ok::<_, std::io::Error>(vec![3; keys.len()]))
+        .unwrap();
     assert_eq!(got, [1, 3]);
     let err = region.get_or_create::<i32, _>("z", || Err(std::io::Error::other("db down"))).unwrap_err();
     assert!(err.is_creator() && err.to_string().contains("db down"), "{err}");

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use dogpile::VALUE_VERSION;
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::{VALUE_VERSION};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -120,16 +120,19 @@ fn compact_and_raw_layouts() {
 #[test]
 fn python_written_entries_decode() {
     // msgpack.packb(CachedValue({"one": 399, "two": "foo"}, {"ct": 1700000000.25, "v": 2}))
-    let mut bytes = vec![0x92, 0x82, 0xa3, b'o', b'n', b'e', 0xcd, 0x01, 0x8f, 0xa3, b't', b'w', b'o', 0xa3, b'f', b'o', b'o'];
+    let mut bytes =
+        vec![0x92, 0x82, 0xa3, b'o', b'n', b'e', 0xcd, 0x01, 0x8f, 0xa3, b't', b'w', b'o', 0xa3, b'f', b'o', b'o'];
     bytes.extend_from_slice(&[0x82, 0xa2, b'c', b't', 0xcb]);
     bytes.extend_from_slice(&1_700_000_000.25f64.to_be_bytes());
     bytes.extend_from_slice(&[0xa1, b'v', 0x02]);
-    let got = Codec::new(Format::Msgpack, Envelope::Seed).decode::<BTreeMap<String, serde_json::Value>>(&bytes, 0.0).unwrap();
+    let got =
+        Codec::new(Format::Msgpack, Envelope::Seed).decode::<BTreeMap<String, serde_json::Value>>(&bytes, 0.0).unwrap();
     assert_eq!(got.metadata.ct, 1_700_000_000.25);
     assert_eq!(got.payload["one"], 399);
     assert_eq!(got.payload["two"], "foo");
     // An integer ct (a hand-written entry) is accepted too.
-    let got = Codec::new(Format::Json, Envelope::Dogpile1).decode::<u8>(br#"{"ct": 1700000000, "v": 2}|5"#, 0.0).unwrap();
+    let got =
+        Codec::new(Format::Json, Envelope::Dogpile1).decode::<u8>(br#"{"ct": 1700000000, "v": 2}|5"#, 0.0).unwrap();
     assert_eq!((got.payload, got.metadata.ct), (5, 1_700_000_000.0));
 }
 

@@ -31,7 +31,10 @@ async fn toml_file_configures_backend_expiry_and_codec() {
 fn wrong_types_are_errors_naming_the_key() {
     let err = RegionBuilder::from_toml_str("backend = \"memory\"\nexpiration_time = \"soon\"", "").unwrap_err();
     assert!(matches!(&err, Error::Config { name, .. } if name == "expiration_time"), "{err:?}");
-    let err = RegionBuilder::from_toml_str("[c]\nbackend = \"memory\"\narguments = { capacity = \"big\" }", "c").unwrap().build().unwrap_err();
+    let err = RegionBuilder::from_toml_str("[c]\nbackend = \"memory\"\narguments = { capacity = \"big\" }", "c")
+        .unwrap()
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("`capacity`"), "{err}");
     let err = RegionBuilder::from_toml_str("[c]\nbackend = 5", "c").unwrap_err();
     assert!(matches!(&err, Error::Config { name, .. } if name == "c.backend"), "{err:?}");
@@ -39,7 +42,10 @@ fn wrong_types_are_errors_naming_the_key() {
     assert!(err.to_string().contains("`d`"), "{err}");
     let err = RegionBuilder::from_toml_str("not toml [", "").unwrap_err();
     assert!(matches!(err, Error::Config { .. }));
-    let err = RegionBuilder::from_toml_str("backend = \"memory\"\narguments = { serializer = \"pickle\" }", "").unwrap().build().unwrap_err();
+    let err = RegionBuilder::from_toml_str("backend = \"memory\"\narguments = { serializer = \"pickle\" }", "")
+        .unwrap()
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("serializer"), "{err}");
 }
 

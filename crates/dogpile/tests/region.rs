@@ -110,7 +110,10 @@ async fn background_regeneration_serves_stale_and_regenerates_once() {
         .unwrap();
         answers.push(got);
     }
-    assert!(answers.iter().all(|a| a == "old"), "every caller, the one that started regeneration too, gets the stale value");
+    assert!(
+        answers.iter().all(|a| a == "old"),
+        "every caller, the one that started regeneration too, gets the stale value"
+    );
     assert!(region.key_is_locked("k").await.unwrap(), "the background task holds the lock");
     release.add_permits(1);
     within(async {
@@ -138,7 +141,8 @@ async fn background_creator_errors_go_to_the_sink() {
         .unwrap();
     region.set("k", &1u8).await.unwrap();
     clock.advance(Duration::from_secs(11));
-    let got: u8 = region.get_or_create_in_background("k", &CreateOptions::new(), || async { Err::<u8, _>(Boom) }).await.unwrap();
+    let got: u8 =
+        region.get_or_create_in_background("k", &CreateOptions::new(), || async { Err::<u8, _>(Boom) }).await.unwrap();
     assert_eq!(got, 1);
     within(async {
         while seen.lock().unwrap().is_empty() {

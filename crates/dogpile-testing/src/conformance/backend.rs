@@ -58,7 +58,10 @@ pub async fn delete_multi(f: Fixture) {
     backend.delete_multi(&[CacheKey::from("k1"), CacheKey::from("k3"), CacheKey::from("nope")]).await.unwrap();
     let keys: Vec<CacheKey> = items.iter().map(|(k, _)| k.clone()).collect();
     let got = backend.get_multi(&keys).await.unwrap();
-    assert_eq!(got, vec![Some(Bytes::from(vec![0])), None, Some(Bytes::from(vec![2])), None, Some(Bytes::from(vec![4]))]);
+    assert_eq!(
+        got,
+        vec![Some(Bytes::from(vec![0])), None, Some(Bytes::from(vec![2])), None, Some(Bytes::from(vec![4]))]
+    );
 }
 
 /// Any bytes, empty and non-UTF-8 included, come back unchanged.
@@ -79,13 +82,19 @@ pub async fn hash_keys(f: Fixture) {
         region.set(("h", "f1"), &"field one").await.unwrap();
         region.set(("h", "f2"), &"field two").await.unwrap();
         assert_eq!(region.get::<String>(("h", "f1")).await.unwrap().as_deref(), Some("field one"));
-        let got: Vec<Option<String>> =
-            region.get_multi([CacheKey::hash("h", "f2"), CacheKey::hash("h", "zz"), CacheKey::hash("h", "f1")]).await.unwrap();
+        let got: Vec<Option<String>> = region
+            .get_multi([CacheKey::hash("h", "f2"), CacheKey::hash("h", "zz"), CacheKey::hash("h", "f1")])
+            .await
+            .unwrap();
         assert_eq!(got, vec![Some("field two".into()), None, Some("field one".into())]);
         region.delete(("h", "f1")).await.unwrap();
         assert_eq!(region.get::<String>(("h", "f1")).await.unwrap(), None);
         assert_eq!(region.get::<String>(("h", "f2")).await.unwrap().as_deref(), Some("field two"));
-        assert_eq!(region.get::<String>("h,f1").await.unwrap().as_deref(), Some("plain"), "plain keys are apart from fields");
+        assert_eq!(
+            region.get::<String>("h,f1").await.unwrap().as_deref(),
+            Some("plain"),
+            "plain keys are apart from fields"
+        );
     } else {
         let err = region.set(("h", "f"), &1).await.unwrap_err();
         assert!(matches!(err, Error::UnsupportedKey { .. }), "expected UnsupportedKey, got {err:?}");

@@ -61,7 +61,10 @@ pub async fn independent_locks_per_key(f: Fixture) {
     within("the slow creator to start", entered_rx).await.unwrap();
     assert!(region.key_is_locked("slow").await.unwrap());
     assert!(!region.key_is_locked("fast").await.unwrap());
-    let fast: u8 = within("another key while one is locked", region.get_or_create("fast", || async { Ok::<_, Boom>(2u8) })).await.unwrap();
+    let fast: u8 =
+        within("another key while one is locked", region.get_or_create("fast", || async { Ok::<_, Boom>(2u8) }))
+            .await
+            .unwrap();
     assert_eq!(fast, 2);
     release_tx.send(()).unwrap();
     assert_eq!(within("the slow creator", slow).await.unwrap().unwrap(), 1);

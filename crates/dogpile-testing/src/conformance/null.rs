@@ -25,10 +25,16 @@ pub async fn creator_called_every_time(f: Fixture) {
     let region = f.region(|b| b);
     let calls = AtomicUsize::new(0);
     for i in 1..=3 {
-        let v: usize = region.get_or_create("k", || async { Ok::<_, Boom>(calls.fetch_add(1, Ordering::SeqCst) + 1) }).await.unwrap();
+        let v: usize = region
+            .get_or_create("k", || async { Ok::<_, Boom>(calls.fetch_add(1, Ordering::SeqCst) + 1) })
+            .await
+            .unwrap();
         assert_eq!(v, i);
     }
-    let multi: Vec<u8> = region.get_or_create_multi(["a", "b"], |keys: Vec<CacheKey>| async move { Ok::<_, Boom>(vec![1; keys.len()]) }).await.unwrap();
+    let multi: Vec<u8> = region
+        .get_or_create_multi(["a", "b"], |keys: Vec<CacheKey>| async move { Ok::<_, Boom>(vec![1; keys.len()]) })
+        .await
+        .unwrap();
     assert_eq!(multi, [1, 1]);
 }
 

@@ -62,7 +62,9 @@ pub async fn empty_multi_operations(f: Fixture) {
     region.set_multi(Vec::<(CacheKey, u8)>::new()).await.unwrap();
     region.delete_multi(none.clone()).await.unwrap();
     let created: Vec<u8> = region
-        .get_or_create_multi(none, |_keys: Vec<CacheKey>| async { panic!("creator called for no keys") as Result<Vec<u8>, Boom> })
+        .get_or_create_multi(none, |_keys: Vec<CacheKey>| async {
+            panic!("creator called for no keys") as Result<Vec<u8>, Boom>
+        })
         .await
         .unwrap();
     assert!(created.is_empty());
@@ -138,12 +140,22 @@ pub async fn get_or_create_multi_should_cache_refuses_none(f: Fixture) {
     let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let creator = |keys: Vec<CacheKey>| {
         asked.lock().unwrap().push(keys.clone());
-        async move { ok(keys.iter().map(|k| if k.to_string().starts_with("some") { Some(k.to_string()) } else { None }).collect()) }
+        async move {
+            ok(keys
+                .iter()
+                .map(|k| if k.to_string().starts_with("some") { Some(k.to_string()) } else { None })
+                .collect())
+        }
     };
-    let first: Vec<Option<String>> = region.get_or_create_multi_with(["some1", "none1", "some2"], &options, creator).await.unwrap();
+    let first: Vec<Option<String>> =
+        region.get_or_create_multi_with(["some1", "none1", "some2"], &options, creator).await.unwrap();
     assert_eq!(first, vec![Some("some1".into()), None, Some("some2".into())]);
-    assert_eq!(region.get_multi::<Option<String>, _>(["some1", "none1", "some2"]).await.unwrap(), vec![Some(Some("some1".into())), None, Some(Some("some2".into()))]);
-    let _: Vec<Option<String>> = region.get_or_create_multi_with(["some1", "none1", "some2"], &options, creator).await.unwrap();
+    assert_eq!(
+        region.get_multi::<Option<String>, _>(["some1", "none1", "some2"]).await.unwrap(),
+        vec![Some(Some("some1".into())), None, Some(Some("some2".into()))]
+    );
+    let _: Vec<Option<String>> =
+        region.get_or_create_multi_with(["some1", "none1", "some2"], &options, creator).await.unwrap();
     let asked = asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 2);
     assert_eq!(asked[1], vec![CacheKey::from("none1")], "only the uncached key is created again");
@@ -162,10 +174,7 @@ pub async fn get_or_create_multi_creates_only_missing(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(got, ["C", "B", "A", "C"]);
-    let err = region
-        .get_or_create_multi(["x", "y"], |_keys: Vec<CacheKey>| async { ok(vec![1u8]) })
-        .await
-        .unwrap_err();
+    let err = region.get_or_create_multi(["x", "y"], |_keys: Vec<CacheKey>| async { ok(vec![1u8]) }).await.unwrap_err();
     assert!(err.is_creator(), "a creator returning too few values is an error: {err}");
     assert!(!region.key_is_locked("x").await.unwrap() && !region.key_is_locked("y").await.unwrap());
 }
@@ -226,7 +235,8 @@ pub async fn creator_error_reaches_caller_and_frees_lock(f: Fixture) {
     assert!(std::error::Error::source(&err).is_some_and(|s| s.to_string() == "boom"));
     assert!(!region.key_is_locked("k").await.unwrap());
     assert_eq!(region.get::<u32>("k").await.unwrap(), None);
-    let v: u32 = within("get_or_create after a failed creator", region.get_or_create("k", || async { ok(9u32) })).await.unwrap();
+    let v: u32 =
+        within("get_or_create after a failed creator", region.get_or_create("k", || async { ok(9u32) })).await.unwrap();
     assert_eq!(v, 9);
 }
 
@@ -254,12 +264,14 @@ pub async fn key_is_locked_only_during_creation(f: Fixture) {
     let region = f.region(|b| b);
     assert!(!region.key_is_locked("k").await.unwrap());
     let inner = region.clone();
-    let v: bool = region.get_or_create("k", || async move { ok(inner.key_is_locked("k").await.unwrap()) }).await.unwrap();
+    let v: bool =
+        region.get_or_create("k", || async move { ok(inner.key_is_locked("k").await.unwrap()) }).await.unwrap();
     assert!(v, "the key is locked while its creator runs");
     assert!(!region.key_is_locked("k").await.unwrap());
     // Asking did not take the lock: a creator can still run.
     region.delete("k").await.unwrap();
-    let again: bool = within("get_or_create after key_is_locked", region.get_or_create("k", || async { ok(false) })).await.unwrap();
+    let again: bool =
+        within("get_or_create after key_is_locked", region.get_or_create("k", || async { ok(false) })).await.unwrap();
     assert!(!again);
 }
 
@@ -324,7 +336,9 @@ pub async fn soft_invalidation(f: Fixture) {
         }
     });
     within("the regenerating creator to start", entered_rx).await.unwrap();
-    let other: i32 = within("a second caller during soft regeneration", region.get_or_create("k", || async { ok(99) })).await.unwrap();
+    let other: i32 = within("a second caller during soft regeneration", region.get_or_create("k", || async { ok(99) }))
+        .await
+        .unwrap();
     assert_eq!(other, 1, "others get the old value while one regenerates");
     release_tx.send(()).unwrap();
     assert_eq!(within("regeneration", regen).await.unwrap().unwrap(), 2);

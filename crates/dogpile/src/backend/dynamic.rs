@@ -62,8 +62,6 @@ impl<B: Backend> DynBackend for B {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,10 +222,7 @@ impl Backend for MemoryBackend {
 
 impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryBackend")
-            .field("len", &self.len())
-            .field("capacity", &self.inner.capacity)
-            .finish()
+        f.debug_struct("MemoryBackend").field("len", &self.len()).field("capacity", &self.inner.capacity).finish()
     }
 }
 

@@ -141,7 +141,10 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get_multi<T: DeserializeOwned, K: Into<CacheKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<T>>> {
+    pub fn get_multi<T: DeserializeOwned, K: Into<CacheKey>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<Vec<Option<T>>> {
         self.runtime.block_on(self.inner.get_multi(keys))
     }
 

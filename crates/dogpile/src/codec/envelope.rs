@@ -57,32 +57,37 @@ impl Envelope {
             Envelope::Dogpile1 => {
                 // Python's json.dumps(metadata): ", " and ": " separators, float repr.
                 let mut out = format!("{{\"ct\": {ct:?}, \"v\": {VALUE_VERSION}}}|").into_bytes();
-                out.extend_from_slice(&format.to_vec(payload)?);
+                out.extend_from_slice(&format.serialize_value(payload)?);
                 Ok(out)
             }
-            Envelope::Seed => format.to_vec(&(payload, Metadata::new(ct))),
-            Envelope::Compact => format.to_vec(&(payload, ct.floor() as i64)),
-            Envelope::Raw => format.to_vec(payload),
+            Envelope::Seed => format.serialize_value(&(payload, Metadata::new(ct))),
+            Envelope::Compact => format.serialize_value(&(payload, ct.floor() as i64)),
+            Envelope::Raw => format.serialize_value(payload),
         }
     }
 
-    pub(crate) fn decode<T: DeserializeOwned>(self, format: &Format, bytes: &[u8], now: f64) -> Result<CachedValue<T>, BoxError> {
+    pub(crate) fn decode<T: DeserializeOwned>(
+        self,
+        format: &Format,
+        bytes: &[u8],
+        now: f64,
+    ) -> Result<CachedValue<T>, BoxError> {
         match self {
             Envelope::Dogpile1 => {
                 let split = bytes.iter().position(|&b| b == b'|').ok_or("no `|` between metadata and payload")?;
                 let metadata: Metadata = serde_json::from_slice(&bytes[..split])?;
-                let payload = format.from_slice(&bytes[split + 1..])?;
+                let payload = format.deserialize_value(&bytes[split + 1..])?;
                 Ok(CachedValue { payload, metadata })
             }
             Envelope::Seed => {
-                let (payload, metadata): (T, Metadata) = format.from_slice(bytes)?;
+                let (payload, metadata): (T, Metadata) = format.deserialize_value(bytes)?;
                 Ok(CachedValue { payload, metadata })
             }
             Envelope::Compact => {
-                let (payload, ct): (T, f64) = format.from_slice(bytes)?;
+                let (payload, ct): (T, f64) = format.deserialize_value(bytes)?;
                 Ok(CachedValue::new(payload, ct))
             }
-            Envelope::Raw => Ok(CachedValue::new(format.from_slice(bytes)?, now)),
+            Envelope::Raw => Ok(CachedValue::new(format.deserialize_value(bytes)?, now)),
         }
     }
 }

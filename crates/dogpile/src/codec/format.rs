@@ -10,14 +10,18 @@ use super::custom::PayloadCodec;
 use crate::error::{BoxError, Error, Result};
 
 /// How the payload (and, in array envelopes, the whole entry) is serialized.
-#[derive(Clone)]
+///
+/// The default is msgpack, or JSON when the `msgpack` feature is off.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum Format {
     /// MessagePack, with structs as maps (what Python's `msgpack.packb` of a dict gives).
     #[cfg(feature = "msgpack")]
+    #[default]
     Msgpack,
     /// JSON.
     #[cfg(feature = "json")]
+    #[cfg_attr(not(feature = "msgpack"), default)]
     Json,
     /// A user-supplied format.
     Custom(Arc<dyn PayloadCodec>),
@@ -51,12 +55,14 @@ impl Format {
             "json" => Ok(Format::Json),
             other => Err(Error::config(
                 "serializer",
-                format!("unknown serializer {other:?}; expected \"msgpack\" or \"json\" (with the crate feature of that name)"),
+                format!(
+                    "unknown serializer {other:?}; expected \"msgpack\" or \"json\" (with the crate feature of that name)"
+                ),
             )),
         }
     }
 
-    pub(crate) fn to_vec<S: Serialize>(&self, value: &S) -> Result<Vec<u8>, BoxError> {
+    pub(crate) fn serialize_value<S: Serialize>(&self, value: &S) -> Result<Vec<u8>, BoxError> {
         match self {
             #[cfg(feature = "msgpack")]
             Format::Msgpack => Ok(rmp_serde::to_vec_named(value)?),
@@ -66,7 +72,7 @@ impl Format {
         }
     }
 
-    pub(crate) fn from_slice<D: DeserializeOwned>(&self, bytes: &[u8]) -> Result<D, BoxError> {
+    pub(crate) fn deserialize_value<D: DeserializeOwned>(&self, bytes: &[u8]) -> Result<D, BoxError> {
         match self {
             #[cfg(feature = "msgpack")]
             Format::Msgpack => Ok(rmp_serde::from_slice(bytes)?),
@@ -81,19 +87,6 @@ impl Format {
                 codec.deserialize(bytes, super::custom::PayloadSink::new(&mut visit))?;
                 out.ok_or_else(|| format!("custom codec `{}` did not call PayloadSink::accept", codec.name()).into())
             }
-        }
-    }
-}
-
-impl Default for Format {
-    fn default() -> Self {
-        #[cfg(feature = "msgpack")]
-        {
-            Format::Msgpack
-        }
-        #[cfg(not(feature = "msgpack"))]
-        {
-            Format::Json
         }
     }
 }

@@ -211,7 +211,10 @@ impl RegionBuilder {
     ///
     /// [`Error::Config`] naming the setting when `backend` is missing or `expiration_time` is
     /// not a number of seconds.
-    pub fn from_config<K: AsRef<str>, V: AsRef<str>>(settings: impl IntoIterator<Item = (K, V)>, prefix: &str) -> Result<Self> {
+    pub fn from_config<K: AsRef<str>, V: AsRef<str>>(
+        settings: impl IntoIterator<Item = (K, V)>,
+        prefix: &str,
+    ) -> Result<Self> {
         let arg_prefix = format!("{prefix}arguments.");
         let mut backend = None;
         let mut expiration = ConfigValue::None;
@@ -229,7 +232,9 @@ impl RegionBuilder {
             }
         }
         let backend = backend.ok_or_else(|| Error::config(format!("{prefix}backend"), "missing: name the backend"))?;
-        RegionBuilder::new().configure(&backend, arguments).with_expiration_value(&expiration, &format!("{prefix}expiration_time"))
+        RegionBuilder::new()
+            .configure(&backend, arguments)
+            .with_expiration_value(&expiration, &format!("{prefix}expiration_time"))
     }
 
     pub(crate) fn with_expiration_value(mut self, value: &ConfigValue, name: &str) -> Result<Self> {
@@ -262,7 +267,10 @@ impl Region {
     /// # Errors
     ///
     /// As [`RegionBuilder::from_config`].
-    pub fn builder_from_config<K: AsRef<str>, V: AsRef<str>>(settings: impl IntoIterator<Item = (K, V)>, prefix: &str) -> Result<RegionBuilder> {
+    pub fn builder_from_config<K: AsRef<str>, V: AsRef<str>>(
+        settings: impl IntoIterator<Item = (K, V)>,
+        prefix: &str,
+    ) -> Result<RegionBuilder> {
         RegionBuilder::from_config(settings, prefix)
     }
 }
@@ -341,16 +349,22 @@ mod toml_config {
             let at = |name: &str| if table.is_empty() { name.to_owned() } else { format!("{table}.{name}") };
             let backend = match current.get("backend") {
                 Some(toml::Value::String(s)) => s.clone(),
-                Some(other) => return Err(Error::config(at("backend"), format!("expected a string, got {}", other.type_str()))),
+                Some(other) => {
+                    return Err(Error::config(at("backend"), format!("expected a string, got {}", other.type_str())));
+                }
                 None => return Err(Error::config(at("backend"), "missing: name the backend")),
             };
             let arguments = match current.get("arguments") {
                 None => Arguments::new(),
                 Some(toml::Value::Table(t)) => to_arguments(t),
-                Some(other) => return Err(Error::config(at("arguments"), format!("expected a table, got {}", other.type_str()))),
+                Some(other) => {
+                    return Err(Error::config(at("arguments"), format!("expected a table, got {}", other.type_str())));
+                }
             };
             let expiration = current.get("expiration_time").map(to_config).unwrap_or(ConfigValue::None);
-            RegionBuilder::new().configure(&backend, arguments).with_expiration_value(&expiration, &at("expiration_time"))
+            RegionBuilder::new()
+                .configure(&backend, arguments)
+                .with_expiration_value(&expiration, &at("expiration_time"))
         }
 
         /// [`RegionBuilder::from_toml_str`] on the contents of the file at `path`.
@@ -360,7 +374,8 @@ mod toml_config {
         /// [`Error::Config`] when the file cannot be read, or as [`RegionBuilder::from_toml_str`].
         pub fn from_toml_file(path: impl AsRef<std::path::Path>, table: &str) -> Result<Self> {
             let path = path.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|e| Error::config(path.display().to_string(), e.to_string()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| Error::config(path.display().to_string(), e.to_string()))?;
             RegionBuilder::from_toml_str(&text, table)
         }
     }

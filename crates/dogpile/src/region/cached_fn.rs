@@ -224,7 +224,8 @@ where
     /// [`Error::Creator`] with the function's error; the backend's error on storing.
     pub async fn refresh(&self, args: A) -> Result<T> {
         let key = self.key(&args);
-        let value = (self.function)(args).await.map_err(|e| Error::Creator { key: Some(key.clone()), source: e.into() })?;
+        let value =
+            (self.function)(args).await.map_err(|e| Error::Creator { key: Some(key.clone()), source: e.into() })?;
         self.region.set(key, &value).await?;
         Ok(value)
     }
@@ -325,7 +326,8 @@ where
     /// [`Error::Creator`] with the function's error, or when it returns another number of
     /// values than arguments; the backend's error on storing.
     pub async fn refresh(&self, args: &[A]) -> Result<Vec<T>> {
-        let values = (self.function)(args.to_vec()).await.map_err(|e| Error::Creator { key: None, source: e.into() })?;
+        let values =
+            (self.function)(args.to_vec()).await.map_err(|e| Error::Creator { key: None, source: e.into() })?;
         if values.len() != args.len() {
             let message = format!("function returned {} values for {} arguments", values.len(), args.len());
             return Err(Error::Creator { key: None, source: message.into() });
@@ -346,6 +348,9 @@ where
 
 impl<A, T, F> fmt::Debug for CachedMultiFn<A, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedMultiFn").field("prefix", &self.prefix).field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("CachedMultiFn")
+            .field("prefix", &self.prefix)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }

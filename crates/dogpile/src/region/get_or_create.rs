@@ -82,7 +82,12 @@ impl Region {
     /// # Errors
     ///
     /// As [`Region::get_or_create`].
-    pub async fn get_or_create_with<T, F, Fut, E>(&self, key: impl Into<CacheKey>, options: &CreateOptions<T>, creator: F) -> Result<T>
+    pub async fn get_or_create_with<T, F, Fut, E>(
+        &self,
+        key: impl Into<CacheKey>,
+        options: &CreateOptions<T>,
+        creator: F,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -129,11 +134,18 @@ impl Region {
     {
         let key = key.into();
         let (region, task_key, task_options) = (self.clone(), key.clone(), options.clone());
-        let spawn = move |guard: KeyGuard, creator: F| region.spawn_regeneration(task_key, task_options, guard, creator);
+        let spawn =
+            move |guard: KeyGuard, creator: F| region.spawn_regeneration(task_key, task_options, guard, creator);
         self.run_lock(key, options, creator, Some(spawn)).await
     }
 
-    async fn run_lock<T, F, Fut, E, B>(&self, key: CacheKey, options: &CreateOptions<T>, creator: F, background: Option<B>) -> Result<T>
+    async fn run_lock<T, F, Fut, E, B>(
+        &self,
+        key: CacheKey,
+        options: &CreateOptions<T>,
+        creator: F,
+        background: Option<B>,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -200,7 +212,12 @@ impl Region {
         }
     }
 
-    async fn read_for_lock<T: DeserializeOwned>(&self, key: &CacheKey, backend_key: &CacheKey, expiration: Option<f64>) -> Result<Option<(T, f64)>> {
+    async fn read_for_lock<T: DeserializeOwned>(
+        &self,
+        key: &CacheKey,
+        backend_key: &CacheKey,
+        expiration: Option<f64>,
+    ) -> Result<Option<(T, f64)>> {
         let bytes = self.inner.backend.get(backend_key).await.map_err(|e| e.with_key(key))?;
         let value = self.decode(key, bytes.as_deref())?;
         self.lock_view(value, expiration)
@@ -264,7 +281,11 @@ impl Region {
     ///
     /// As [`Region::get_or_create`]; also [`Error::Creator`] when the creator returns another
     /// number of values than it was asked for.
-    pub async fn get_or_create_multi<T, K, F, Fut, E>(&self, keys: impl IntoIterator<Item = K>, creator: F) -> Result<Vec<T>>
+    pub async fn get_or_create_multi<T, K, F, Fut, E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        creator: F,
+    ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone,
         K: Into<CacheKey>,
@@ -308,7 +329,8 @@ impl Region {
 
         let inner = &self.inner;
         let mut guards: Vec<(usize, KeyGuard)> = Vec::new();
-        let mut waited: Vec<usize> = Vec::new();
+        let mut missing: Vec<usize> = Vec::new();
+        let mut contended: Vec<usize> = Vec::new();
         // Once one expired key is being regenerated elsewhere, the other expired keys are
         // served stale too: the concurrent caller that holds the first lock is regenerating
         // the batch, so identical batches call the creator once.
@@ -325,24 +347,37 @@ impl Region {
                     }
                 },
                 None => {
-                    guards.push((i, lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await?));
-                    waited.push(i);
+                    let guard =
+                        match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await? {
+                            Some(guard) => guard,
+                            None => {
+                                contended.push(i);
+                                lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await?
+                            }
+                        };
+                    guards.push((i, guard));
+                    missing.push(i);
                 }
             }
         }
 
-        // Read the keys we had to wait for again: their creator may have just stored them.
-        if !waited.is_empty() {
-            let again_keys: Vec<&CacheKey> = waited.iter().map(|&i| unique[i]).collect();
-            let again_backend: Vec<CacheKey> = waited.iter().map(|&i| backend_keys[i].clone()).collect();
+        // Read the missing keys again under their locks: whoever held a lock before us has
+        // most likely just stored the value.
+        if !missing.is_empty() {
+            let again_keys: Vec<&CacheKey> = missing.iter().map(|&i| unique[i]).collect();
+            let again_backend: Vec<CacheKey> = missing.iter().map(|&i| backend_keys[i].clone()).collect();
             let again = self.read_for_lock_multi::<T>(&again_keys, &again_backend, expiration).await?;
-            for (&i, value) in waited.iter().zip(again) {
+            for (&i, value) in missing.iter().zip(again) {
                 let fresh = value.as_ref().is_some_and(|(_, ct)| !is_expired(*ct, expiration, inner.clock.now()));
                 if value.is_some() {
                     values[i] = value;
                 }
                 if fresh {
-                    inner.stats.wait();
+                    if contended.contains(&i) {
+                        inner.stats.wait()
+                    } else {
+                        inner.stats.hit()
+                    }
                     if let Some(pos) = guards.iter().position(|(g, _)| *g == i) {
                         let (_, guard) = guards.remove(pos);
                         guard.release().await?;
@@ -366,6 +401,7 @@ impl Region {
             let now = inner.clock.now();
             let mut to_store = Vec::new();
             for ((i, _), value) in guards.iter().zip(created) {
+                inner.stats.miss();
                 if options.wants(&value) {
                     match inner.codec.encode_for(unique[*i], &value, now) {
                         Ok(bytes) => to_store.push((backend_keys[*i].clone(), Bytes::from(bytes))),
@@ -395,7 +431,10 @@ impl Region {
                     .ok()
                     .and_then(|i| values[i].as_ref())
                     .map(|(value, _)| value.clone())
-                    .ok_or_else(|| Error::backend(BackendErrorKind::Other, "value vanished during get_or_create_multi").with_key(key))
+                    .ok_or_else(|| {
+                        Error::backend(BackendErrorKind::Other, "value vanished during get_or_create_multi")
+                            .with_key(key)
+                    })
             })
             .collect()
     }
@@ -409,5 +448,4 @@ fn _futures_are_send(region: &Region) {
     is_send(region.get_or_create_multi(["k"], |_| async { Ok::<Vec<u32>, std::io::Error>(vec![1]) }));
     is_send(region.get::<u32>("k"));
     is_send(region.set("k", &1u32));
-
 }

@@ -133,7 +133,11 @@ impl Region {
     /// # Errors
     ///
     /// As [`Region::get`].
-    pub async fn get_with<T: DeserializeOwned>(&self, key: impl Into<CacheKey>, options: GetOptions) -> Result<Option<T>> {
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        key: impl Into<CacheKey>,
+        options: GetOptions,
+    ) -> Result<Option<T>> {
         Ok(self.get_value_metadata_with(key, options).await?.map(|v| v.payload))
     }
 
@@ -143,7 +147,10 @@ impl Region {
     /// # Errors
     ///
     /// As [`Region::get`].
-    pub async fn get_value_metadata<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<CachedValue<T>>> {
+    pub async fn get_value_metadata<T: DeserializeOwned>(
+        &self,
+        key: impl Into<CacheKey>,
+    ) -> Result<Option<CachedValue<T>>> {
         self.get_value_metadata_with(key, GetOptions::new()).await
     }
 
@@ -185,7 +192,11 @@ impl Region {
     /// # Errors
     ///
     /// As [`Region::get`].
-    pub async fn get_multi_with<T, K>(&self, keys: impl IntoIterator<Item = K>, options: GetOptions) -> Result<Vec<Option<T>>>
+    pub async fn get_multi_with<T, K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        options: GetOptions,
+    ) -> Result<Vec<Option<T>>>
     where
         T: DeserializeOwned,
         K: Into<CacheKey>,
@@ -342,10 +353,8 @@ impl Region {
             return true;
         }
         let ct = value.metadata.ct;
-        let expired = options
-            .expiry
-            .resolve(self.inner.expiration)
-            .is_some_and(|exp| self.inner.clock.now() - ct > exp);
+        let expired =
+            options.expiry.resolve(self.inner.expiration).is_some_and(|exp| self.inner.clock.now() - ct > exp);
         !expired && !self.inner.invalidator.is_invalidated(ct)
     }
 
@@ -388,10 +397,7 @@ impl Region {
 }
 
 fn soft_invalidation_needs_expiry() -> Error {
-    Error::config(
-        "expiration_time",
-        "soft invalidation needs an expiration time: set one on the region or on the call",
-    )
+    Error::config("expiration_time", "soft invalidation needs an expiration time: set one on the region or on the call")
 }
 
 impl fmt::Debug for Region {

@@ -136,9 +136,6 @@ impl<T> Clone for CreateOptions<T> {
 impl<T> fmt::Debug for CreateOptions<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let CreateOptions { expiry, should_cache } = self;
-        f.debug_struct("CreateOptions")
-            .field("expiry", expiry)
-            .field("should_cache", &should_cache.is_some())
-            .finish()
+        f.debug_struct("CreateOptions").field("expiry", expiry).field("should_cache", &should_cache.is_some()).finish()
     }
 }

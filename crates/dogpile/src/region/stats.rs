@@ -14,7 +14,7 @@ pub struct RegionStats {
     pub misses: u64,
     /// Expired values served because another caller (or a background task) was regenerating.
     pub stale: u64,
-    /// Callers that waited for another caller's creation.
+    /// Callers that found no value and had to wait while another caller held the key's lock.
     pub waits: u64,
     /// Creator calls (a `get_or_create_multi` creator call counts once).
     pub creates: u64,
