@@ -21,5 +21,7 @@ pub mod conformance;
 pub mod fakes;
 mod fixture;
 mod macros;
+pub mod server;
 
 pub use fixture::Fixture;
+pub use server::RedisServer;
