@@ -1,9 +1,104 @@
-//! Redis backends for [`dogpile`]: `dogpile_backend_redis_advanced` and
-//! `dogpile_backend_redis_advanced_hstore`.
+//! Redis backends for [`dogpile`], after the Python plugin `dogpile_backend_redis_advanced`:
 //!
-//! This crate is being built; its backends are not available yet.
+//! - [`RedisAdvancedBackend`] (`dogpile_backend_redis_advanced`, alias `redis_advanced`):
+//!   values in Redis strings, an optional Redis TTL, and an optional distributed lock.
+//! - [`RedisAdvancedHstoreBackend`] (`dogpile_backend_redis_advanced_hstore`, alias
+//!   `redis_advanced_hstore`): the same, plus hash keys `(name, field)` stored as fields of
+//!   Redis hashes, with a TTL policy for the hashes.
+//!
+//! The seed's `loads`/`dumps` are the region's [codec](dogpile::codec): choose it with the
+//! `serializer` and `envelope` arguments (for example `envelope = "raw"` to keep only the
+//! payload and leave expiry to `redis_expiration_time`).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use dogpile::registry::Arguments;
+//! use dogpile::Region;
+//!
+//! # async fn run() -> dogpile::Result<()> {
+//! dogpile_redis::register();
+//! let args = Arguments::new()
+//!     .with("url", "redis://127.0.0.1:6379/0")
+//!     .with("redis_expiration_time", 3600)
+//!     .with("distributed_lock", true)
+//!     .with("envelope", "seed");
+//! let region = Region::builder().configure("dogpile_backend_redis_advanced_hstore", args).build()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Arguments
+//!
+//! | name | type | default | meaning |
+//! |---|---|---|---|
+//! | `url` | string | none | `redis://[user:password@]host:port/db`, or `rediss://` (feature `tls`); replaces the next five |
+//! | `host` | string | `localhost` | server host |
+//! | `port` | integer | `6379` | server port |
+//! | `db` | integer | `0` | database number |
+//! | `username` | string | none | ACL user |
+//! | `password` | string | none | password (never shown in `Debug` output, logs or errors) |
+//! | `socket_timeout` | seconds | none | reply timeout of each command |
+//! | `socket_connect_timeout` | seconds | none | connection timeout |
+//! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |
+//! | `redis_expiration_time_hash` | `true` / `false` / none | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write |
+//! | `distributed_lock` | bool | `false` | the dogpile lock in Redis, shared by all processes |
+//! | `lock_timeout` | seconds | `30` | the lock's TTL; a running creator keeps extending it |
+//! | `lock_sleep` | seconds | `0.1` | pause between attempts while waiting for the lock |
+//! | `lock_blocking` | bool | `true` | whether waiting for the lock waits at all |
+//! | `lock_blocking_timeout` | seconds | none | longest wait for the lock (then [`Error::LockTimeout`](dogpile::Error::LockTimeout)) |
+//! | `lock_prefix` | string | `_lock` | lock names are prefix + key, or prefix + `name,field` for hash keys |
+//! | `lock_extend` | bool | `true` | extend the lock while the creator runs |
+//! | `lock_lost` | `ignore` / `error` | `ignore` | what to do when the lock vanished during creation (the seed's `lock_class`); a callback is set in code |
+//! | `serializer` | `msgpack` / `json` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
+//! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |
+//!
+//! Unknown arguments are ignored (so a dogpile configuration with Python-only arguments
+//! works). Hash TTLs with policy none use `EXPIRE .. NX`, which needs Redis 7.0 or newer.
+//!
+//! # Optional features
+//!
+//! - `tls`: `rediss://` URLs, through rustls with the system's root certificates.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-/// The registry names this crate will provide.
-pub const BACKEND_NAMES: [&str; 2] = ["dogpile_backend_redis_advanced", "dogpile_backend_redis_advanced_hstore"];
+mod advanced;
+mod config;
+mod connection;
+mod error;
+mod hstore;
+mod lock;
+mod store;
+mod ttl;
+
+use std::sync::Arc;
+
+pub use redis;
+
+pub use advanced::{ADVANCED, RedisAdvancedBackend};
+pub use config::{DEFAULT_LOCK_TIMEOUT, LockLostPolicy, RedisConfig};
+pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
+pub use ttl::HashTtlPolicy;
+
+/// Registers both backends with [`dogpile::registry`] under their names and short aliases
+/// (`redis_advanced`, `redis_advanced_hstore`). Calling it again is harmless.
+///
+/// # Examples
+///
+/// ```
+/// dogpile_redis::register();
+/// assert!(dogpile::registry::registered_backends().contains(&"dogpile_backend_redis_advanced".to_string()));
+/// ```
+pub fn register() {
+    for name in [ADVANCED, "redis_advanced"] {
+        dogpile::registry::register_backend(name, |args| Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?)));
+    }
+    for name in [HSTORE, "redis_advanced_hstore"] {
+        dogpile::registry::register_backend(name, |args| {
+            Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))
+        });
+    }
+}

@@ -71,7 +71,9 @@ pub async fn expired_key_stale_without_waiting(f: Fixture) {
         let got = within("stale answers while the creator is held", rx.recv()).await.unwrap();
         assert_eq!(got, "old", "callers other than the creator get the stale value");
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // The creator may still be taking a distributed lock here, so it may not have started;
+    // it cannot have finished, since it waits for the release below.
+    assert!(runs.load(Ordering::SeqCst) <= 1);
     release.add_permits(1);
     assert_eq!(within("the creator's own answer", rx.recv()).await.unwrap(), "new");
     assert_eq!(runs.load(Ordering::SeqCst), 1, "the creator must run exactly once");

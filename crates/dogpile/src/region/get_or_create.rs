@@ -394,9 +394,13 @@ impl Region {
                 Ok(created) if created.len() == wanted => created,
                 Ok(created) => {
                     let got = created.len();
+                    release_all(guards).await;
                     return Err(creator_error(None, format!("creator returned {got} values for {wanted} keys")));
                 }
-                Err(err) => return Err(creator_error(None, err)),
+                Err(err) => {
+                    release_all(guards).await;
+                    return Err(creator_error(None, err));
+                }
             };
             let now = inner.clock.now();
             let mut to_store = Vec::new();
@@ -437,6 +441,14 @@ impl Region {
                     })
             })
             .collect()
+    }
+}
+
+/// Releases every guard before an error is returned, so the caller's next call finds the keys
+/// free (a dropped guard would release a backend's mutex only in the background).
+async fn release_all(guards: Vec<(usize, KeyGuard)>) {
+    for (_, guard) in guards {
+        let _ = guard.release().await;
     }
 }
 

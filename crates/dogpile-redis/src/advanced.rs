@@ -1,0 +1,118 @@
+//! `dogpile_backend_redis_advanced`: plain keys as Redis strings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use dogpile::backend::{Backend, BackendMutex, Capabilities};
+use dogpile::registry::Arguments;
+use dogpile::{Bytes, CacheKey, Error, Result};
+
+use crate::config::RedisConfig;
+use crate::store::Store;
+
+/// The registry name of [`RedisAdvancedBackend`].
+pub const ADVANCED: &str = "dogpile_backend_redis_advanced";
+
+/// Values in Redis strings: GET, MGET, SET [EX|PX], MSET or one pipeline of SETs, DEL; with
+/// `distributed_lock`, a lock in Redis shared by every process. Hash keys are refused with
+/// [`Error::UnsupportedKey`]: use [`RedisAdvancedHstoreBackend`](crate::RedisAdvancedHstoreBackend)
+/// for them.
+///
+/// Cheap to clone; clones share one multiplexed connection, made on first use.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use dogpile::Region;
+/// use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
+///
+/// # async fn run() -> dogpile::Result<()> {
+/// let backend = RedisAdvancedBackend::new(
+///     RedisConfig::from_url("redis://127.0.0.1:6379/0")
+///         .redis_expiration_time(Duration::from_secs(3600))
+///         .distributed_lock(true),
+/// )?;
+/// let region = Region::builder().backend(backend).expiration_time(Duration::from_secs(600)).build()?;
+/// let n: u64 = region.get_or_create("answer", || async { Ok::<_, std::io::Error>(42) }).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisAdvancedBackend {
+    store: Arc<Store>,
+}
+
+impl RedisAdvancedBackend {
+    /// A backend for `config`. Connects on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a URL that does not parse (shown without its password).
+    pub fn new(config: RedisConfig) -> Result<Self> {
+        Ok(RedisAdvancedBackend { store: Store::new(config)? })
+    }
+
+    /// A backend from configuration arguments (see the crate documentation's table).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the argument with a wrong value.
+    pub fn from_arguments(args: &Arguments) -> Result<Self> {
+        RedisAdvancedBackend::new(RedisConfig::from_arguments(args)?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RedisConfig {
+        &self.store.config
+    }
+
+    fn refuse_hash(&self, keys: &[&CacheKey]) -> Result<()> {
+        match keys.iter().find(|k| k.is_hash()) {
+            Some(key) => Err(Error::UnsupportedKey { key: (*key).clone(), backend: ADVANCED }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Backend for RedisAdvancedBackend {
+    fn name(&self) -> &'static str {
+        ADVANCED
+    }
+    async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
+        self.refuse_hash(&[key])?;
+        self.store.get(key).await
+    }
+    async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
+        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
+        self.store.get_multi(keys).await
+    }
+    async fn set(&self, key: &CacheKey, value: Bytes) -> Result<()> {
+        self.refuse_hash(&[key])?;
+        self.store.set(key, value).await
+    }
+    async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
+        self.refuse_hash(&items.iter().map(|(k, _)| k).collect::<Vec<_>>())?;
+        self.store.set_multi(items).await
+    }
+    async fn delete(&self, key: &CacheKey) -> Result<()> {
+        self.refuse_hash(&[key])?;
+        self.store.delete(key).await
+    }
+    async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
+        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
+        self.store.delete_multi(keys).await
+    }
+    fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
+        self.store.mutex(key)
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().with_hash_keys(false).with_distributed_lock(self.store.config.distributed_lock)
+    }
+}
+
+impl fmt::Debug for RedisAdvancedBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisAdvancedBackend").field("store", &self.store).finish()
+    }
+}

@@ -1,0 +1,398 @@
+//! The backends' configuration, with the seed's argument names.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dogpile::registry::{Arguments, redact_url};
+use dogpile::{Error, Result};
+
+use crate::ttl::HashTtlPolicy;
+
+/// What to do when a distributed lock vanished before its holder released it (it expired, or
+/// the server was flushed): the seed's `lock_class` need, as a policy.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum LockLostPolicy {
+    /// Carry on (the value was created and stored all the same).
+    #[default]
+    Ignore,
+    /// Return [`Error::LockLost`](dogpile::Error::LockLost) to the creating caller.
+    Error,
+    /// Call the function with the lock's name, then carry on.
+    Callback(Arc<dyn Fn(&str) + Send + Sync>),
+}
+
+impl LockLostPolicy {
+    /// A callback policy.
+    pub fn callback(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        LockLostPolicy::Callback(Arc::new(f))
+    }
+
+    fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "ignore" => Ok(LockLostPolicy::Ignore),
+            "error" | "raise" => Ok(LockLostPolicy::Error),
+            other => Err(Error::config(
+                "lock_lost",
+                format!("unknown policy {other:?}; expected \"ignore\" or \"error\" (callbacks are set in code)"),
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for LockLostPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LockLostPolicy::Ignore => "Ignore",
+            LockLostPolicy::Error => "Error",
+            LockLostPolicy::Callback(_) => "Callback(..)",
+        })
+    }
+}
+
+/// Configuration of [`RedisAdvancedBackend`](crate::RedisAdvancedBackend) and
+/// [`RedisAdvancedHstoreBackend`](crate::RedisAdvancedHstoreBackend).
+///
+/// Build it in code, or from configuration arguments with [`RedisConfig::from_arguments`]
+/// (the names in the crate documentation's table). `Debug` output hides the password and the
+/// credentials in the URL.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile_redis::RedisConfig;
+///
+/// let config = RedisConfig::from_url("redis://:s3cret@cache.internal:6379/2")
+///     .redis_expiration_time(Duration::from_secs(3600))
+///     .distributed_lock(true);
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct RedisConfig {
+    pub(crate) url: Option<String>,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) db: i64,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) socket_timeout: Option<Duration>,
+    pub(crate) socket_connect_timeout: Option<Duration>,
+    pub(crate) redis_expiration_time: Option<Duration>,
+    pub(crate) redis_expiration_time_hash: HashTtlPolicy,
+    pub(crate) distributed_lock: bool,
+    pub(crate) lock_timeout: Option<Duration>,
+    pub(crate) lock_sleep: Duration,
+    pub(crate) lock_blocking: bool,
+    pub(crate) lock_blocking_timeout: Option<Duration>,
+    pub(crate) lock_prefix: String,
+    pub(crate) lock_extend: bool,
+    pub(crate) lock_lost: LockLostPolicy,
+}
+
+/// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: None,
+            host: "localhost".into(),
+            port: 6379,
+            db: 0,
+            username: None,
+            password: None,
+            socket_timeout: None,
+            socket_connect_timeout: None,
+            redis_expiration_time: None,
+            redis_expiration_time_hash: HashTtlPolicy::OnCreate,
+            distributed_lock: false,
+            lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
+            lock_sleep: Duration::from_millis(100),
+            lock_blocking: true,
+            lock_blocking_timeout: None,
+            lock_prefix: "_lock".into(),
+            lock_extend: true,
+            lock_lost: LockLostPolicy::Ignore,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident = $value:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $field: $ty) -> Self {
+            self.$field = $value;
+            self
+        }
+    )*};
+}
+
+impl RedisConfig {
+    /// `redis://localhost:6379/0` and the defaults of the table in the crate docs.
+    pub fn new() -> Self {
+        RedisConfig::default()
+    }
+
+    /// Connects to `url` (`redis://[user:password@]host:port/db` or `rediss://` for TLS);
+    /// host, port, db and credentials given separately are then ignored.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        RedisConfig { url: Some(url.into()), ..RedisConfig::default() }
+    }
+
+    setters! {
+        /// The server's host (without `url`).
+        host: impl Into<String> => host = host.into();
+        /// The server's port (without `url`).
+        port: u16 => port = port;
+        /// The database number (without `url`).
+        db: i64 => db = db;
+        /// The ACL user name.
+        username: impl Into<String> => username = Some(username.into());
+        /// The password.
+        password: impl Into<String> => password = Some(password.into());
+        /// How long to wait for a reply before the command fails with a timeout.
+        socket_timeout: Duration => socket_timeout = Some(socket_timeout);
+        /// How long to wait for a connection.
+        socket_connect_timeout: Duration => socket_connect_timeout = Some(socket_connect_timeout);
+        /// A Redis TTL on every value written (SET with EX or PX; fractions of a second use PX).
+        redis_expiration_time: Duration => redis_expiration_time = Some(redis_expiration_time);
+        /// When hashes get the TTL (hstore backend only).
+        redis_expiration_time_hash: HashTtlPolicy => redis_expiration_time_hash = redis_expiration_time_hash;
+        /// Use a lock in Redis, shared by every process, for the dogpile lock.
+        distributed_lock: bool => distributed_lock = distributed_lock;
+        /// The lock's TTL in Redis (default 30 s); a long creator keeps extending it.
+        lock_timeout: Duration => lock_timeout = Some(lock_timeout);
+        /// How long to sleep between attempts while waiting for the lock (default 0.1 s).
+        lock_sleep: Duration => lock_sleep = lock_sleep;
+        /// Whether waiting for the lock waits at all (default true).
+        lock_blocking: bool => lock_blocking = lock_blocking;
+        /// The longest wait for the lock (default: no limit).
+        lock_blocking_timeout: Duration => lock_blocking_timeout = Some(lock_blocking_timeout);
+        /// Whether a holder extends its lock while its creator runs (default true).
+        lock_extend: bool => lock_extend = lock_extend;
+        /// What to do when a lock vanished during creation.
+        lock_lost: LockLostPolicy => lock_lost = lock_lost;
+    }
+
+    /// Locks carry no TTL in Redis (the seed's default; a crashed holder's lock then stays
+    /// until deleted by hand). Not recommended.
+    pub fn lock_without_timeout(mut self) -> Self {
+        self.lock_timeout = None;
+        self
+    }
+
+    /// The prefix of lock names (default `_lock`); the lock of key `k` is `{prefix}k`, of hash
+    /// key `(h, f)` `{prefix}h,f`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an empty prefix or one with spaces or control characters.
+    pub fn lock_prefix(mut self, prefix: impl Into<String>) -> Result<Self> {
+        let prefix = prefix.into();
+        if prefix.is_empty() || prefix.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::config(
+                "lock_prefix",
+                format!("{prefix:?} is not a usable prefix: give one or more printable characters without spaces"),
+            ));
+        }
+        self.lock_prefix = prefix;
+        Ok(self)
+    }
+
+    /// The configuration from backend arguments (the names in the crate docs' table). Unknown
+    /// keys are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the argument whose value has the wrong type or range.
+    pub fn from_arguments(args: &Arguments) -> Result<Self> {
+        let mut config = match args.get_str("url")? {
+            Some(url) => RedisConfig::from_url(url),
+            None => RedisConfig::new(),
+        };
+        if let Some(host) = args.get_str("host")? {
+            config.host = host.to_owned();
+        }
+        if let Some(port) = args.get_u64("port")? {
+            config.port = u16::try_from(port).map_err(|_| Error::config("port", "expected a port number (0-65535)"))?;
+        }
+        if let Some(db) = args.get_u64("db")? {
+            config.db = i64::try_from(db).map_err(|_| Error::config("db", "expected a database number"))?;
+        }
+        config.username = args.get_str("username")?.map(str::to_owned);
+        config.password = args.get_str("password")?.map(str::to_owned);
+        config.socket_timeout = args.get_seconds("socket_timeout")?;
+        config.socket_connect_timeout = args.get_seconds("socket_connect_timeout")?;
+        config.redis_expiration_time = positive(args, "redis_expiration_time")?;
+        if args.get("redis_expiration_time_hash").is_some() {
+            config.redis_expiration_time_hash =
+                HashTtlPolicy::from_argument(args.get_bool("redis_expiration_time_hash")?);
+        }
+        if let Some(on) = args.get_bool("distributed_lock")? {
+            config.distributed_lock = on;
+        }
+        if args.contains("lock_timeout") {
+            config.lock_timeout = positive(args, "lock_timeout")?;
+        }
+        if let Some(sleep) = args.get_seconds("lock_sleep")? {
+            config.lock_sleep = sleep;
+        }
+        if let Some(on) = args.get_bool("lock_blocking")? {
+            config.lock_blocking = on;
+        }
+        config.lock_blocking_timeout = args.get_seconds("lock_blocking_timeout")?;
+        if let Some(on) = args.get_bool("lock_extend")? {
+            config.lock_extend = on;
+        }
+        if let Some(prefix) = args.get_str("lock_prefix")? {
+            config = config.lock_prefix(prefix)?;
+        }
+        if let Some(policy) = args.get_str("lock_lost")? {
+            config.lock_lost = LockLostPolicy::from_name(policy)?;
+        }
+        Ok(config)
+    }
+
+    /// The URL the client connects to, credentials included (never print it; see
+    /// [`RedisConfig::redacted_url`]).
+    pub(crate) fn connection_url(&self) -> String {
+        if let Some(url) = &self.url {
+            return url.clone();
+        }
+        let auth = match (&self.username, &self.password) {
+            (Some(user), Some(pass)) => format!("{}:{}@", percent(user), percent(pass)),
+            (None, Some(pass)) => format!(":{}@", percent(pass)),
+            (Some(user), None) => format!("{}@", percent(user)),
+            (None, None) => String::new(),
+        };
+        format!("redis://{auth}{}:{}/{}", self.host, self.port, self.db)
+    }
+
+    /// The URL with the password hidden.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.connection_url())
+    }
+}
+
+fn positive(args: &Arguments, name: &str) -> Result<Option<Duration>> {
+    match args.get_seconds(name)? {
+        Some(d) if d.is_zero() => {
+            Err(Error::config(name, "expected a positive number of seconds; leave it out for no expiration"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn percent(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let RedisConfig {
+            url: _,
+            host: _,
+            port: _,
+            db: _,
+            username,
+            password,
+            socket_timeout,
+            socket_connect_timeout,
+            redis_expiration_time,
+            redis_expiration_time_hash,
+            distributed_lock,
+            lock_timeout,
+            lock_sleep,
+            lock_blocking,
+            lock_blocking_timeout,
+            lock_prefix,
+            lock_extend,
+            lock_lost,
+        } = self;
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| "<redacted>"))
+            .field("socket_timeout", socket_timeout)
+            .field("socket_connect_timeout", socket_connect_timeout)
+            .field("redis_expiration_time", redis_expiration_time)
+            .field("redis_expiration_time_hash", redis_expiration_time_hash)
+            .field("distributed_lock", distributed_lock)
+            .field("lock_timeout", lock_timeout)
+            .field("lock_sleep", lock_sleep)
+            .field("lock_blocking", lock_blocking)
+            .field("lock_blocking_timeout", lock_blocking_timeout)
+            .field("lock_prefix", lock_prefix)
+            .field("lock_extend", lock_extend)
+            .field("lock_lost", lock_lost)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_with_the_seed_names() {
+        let args = Arguments::new()
+            .with("host", "cache")
+            .with("port", 6380)
+            .with("db", 3)
+            .with("password", "pw")
+            .with("redis_expiration_time", 60)
+            .with("redis_expiration_time_hash", true)
+            .with("distributed_lock", true)
+            .with("lock_timeout", 5)
+            .with("lock_sleep", 0.05)
+            .with("lock_prefix", "_")
+            .with("loads", "ignored")
+            .with("lock_lost", "error");
+        let config = RedisConfig::from_arguments(&args).unwrap();
+        assert_eq!(config.connection_url(), "redis://:pw@cache:6380/3");
+        assert_eq!(config.redis_expiration_time, Some(Duration::from_secs(60)));
+        assert_eq!(config.redis_expiration_time_hash, HashTtlPolicy::OnEveryWrite);
+        assert_eq!(config.lock_sleep, Duration::from_millis(50));
+        assert_eq!(config.lock_prefix, "_");
+        assert!(matches!(config.lock_lost, LockLostPolicy::Error));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pw@") && shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn bad_values_name_the_argument() {
+        for (key, value) in [("port", "x"), ("redis_expiration_time", "soon"), ("distributed_lock", "maybe")] {
+            let err = RedisConfig::from_arguments(&Arguments::new().with(key, value)).unwrap_err();
+            assert!(err.to_string().contains(&format!("`{key}`")), "{err}");
+        }
+        assert!(RedisConfig::from_arguments(&Arguments::new().with("lock_prefix", "")).is_err());
+        assert!(RedisConfig::from_arguments(&Arguments::new().with("lock_prefix", "a b")).is_err());
+        assert!(RedisConfig::from_arguments(&Arguments::new().with("redis_expiration_time", 0)).is_err());
+    }
+
+    #[test]
+    fn hash_policy_from_none_true_false() {
+        let none = Arguments::new().with("redis_expiration_time_hash", dogpile::registry::ConfigValue::None);
+        assert_eq!(RedisConfig::from_arguments(&none).unwrap().redis_expiration_time_hash, HashTtlPolicy::OnCreate);
+        let off = Arguments::new().with("redis_expiration_time_hash", false);
+        assert_eq!(RedisConfig::from_arguments(&off).unwrap().redis_expiration_time_hash, HashTtlPolicy::Never);
+    }
+
+    #[test]
+    fn credentials_are_escaped_and_hidden() {
+        let config = RedisConfig::new().username("u").password("p@ss:word");
+        assert_eq!(config.connection_url(), "redis://u:p%40ss%3Aword@localhost:6379/0");
+        assert_eq!(config.redacted_url(), "redis://u:<redacted>@localhost:6379/0");
+    }
+}

@@ -1,0 +1,84 @@
+//! The shared, self-reconnecting connection.
+
+use std::fmt;
+use std::time::Duration;
+
+use dogpile::{BackendErrorKind, Error, Result};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::config::RedisConfig;
+use crate::error::backend_error;
+
+/// One multiplexed connection for the whole backend, made on first use; it reconnects by
+/// itself after the server went away.
+pub(crate) struct Connection {
+    client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+    settings: ConnectionManagerConfig,
+    shown_url: String,
+}
+
+impl Connection {
+    pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
+        let url = config.connection_url();
+        let shown_url = config.redacted_url();
+        if url.starts_with("rediss://") && !cfg!(feature = "tls") {
+            return Err(Error::config(
+                "url",
+                format!("{shown_url}: rediss:// needs the `tls` feature of dogpile-redis"),
+            ));
+        }
+        #[cfg(feature = "tls")]
+        {
+            // The process-wide crypto provider; already installed is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", e.kind_text())))?;
+        let mut settings = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1))
+            .set_response_timeout(config.socket_timeout);
+        if let Some(timeout) = config.socket_connect_timeout {
+            settings = settings.set_connection_timeout(Some(timeout));
+        }
+        Ok(Connection { client, manager: OnceCell::new(), settings, shown_url })
+    }
+
+    /// A handle on the connection (cheap to clone), connecting first if needed.
+    pub(crate) async fn get(&self) -> Result<ConnectionManager> {
+        self.manager
+            .get_or_try_init(|| self.client.get_connection_manager_with_config(self.settings.clone()))
+            .await
+            .cloned()
+            .map_err(|e| match backend_error(e, None) {
+                Error::Backend { kind, source, .. } => Error::Backend {
+                    kind: if kind == BackendErrorKind::Other { BackendErrorKind::Connection } else { kind },
+                    key: None,
+                    source: format!("cannot connect to {}: {source}", self.shown_url).into(),
+                },
+                other => other,
+            })
+    }
+}
+
+trait KindText {
+    fn kind_text(&self) -> String;
+}
+
+impl KindText for redis::RedisError {
+    fn kind_text(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.shown_url)
+            .field("connected", &self.manager.initialized())
+            .finish()
+    }
+}

@@ -1,0 +1,220 @@
+//! The distributed dogpile lock: a token in a Redis key, as redis-py's `Lock` keeps it.
+//!
+//! Acquire is `SET name token NX PX timeout`; release and extend run a script that acts only
+//! if the key still holds this holder's token, so a holder never frees a lock that expired and
+//! was taken by someone else. While the creator runs, a background task extends the lock every
+//! third of its timeout. Python processes using redis-py's lock with the same names and
+//! prefix exclude Rust processes and the other way round.
+//!
+//! Within one process the region takes its in-process lock first, so only one task per key
+//! polls Redis; the others wait locally.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dogpile::backend::{BackendMutex, BoxFuture};
+use dogpile::{CacheKey, Error, Result};
+use tokio::task::JoinHandle;
+
+use crate::config::LockLostPolicy;
+use crate::error::backend_error;
+use crate::store::Store;
+
+/// The release and extend scripts (loaded once per backend; EVALSHA with automatic load).
+pub(crate) struct LockScripts {
+    release: redis::Script,
+    extend: redis::Script,
+}
+
+impl LockScripts {
+    pub(crate) fn new() -> Self {
+        LockScripts {
+            release: redis::Script::new(include_str!("lock/release.lua")),
+            extend: redis::Script::new(include_str!("lock/extend.lua")),
+        }
+    }
+}
+
+/// A lock held by this object.
+struct Held {
+    token: String,
+    lost: Arc<AtomicBool>,
+    keepalive: Option<JoinHandle<()>>,
+}
+
+/// The distributed mutex of one key.
+pub(crate) struct RedisMutex {
+    store: Arc<Store>,
+    name: String,
+    key: CacheKey,
+    held: Mutex<Option<Held>>,
+}
+
+fn new_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let a = RandomState::new().hash_one((std::process::id(), nanos, n));
+    let b = RandomState::new().hash_one((n, a, nanos));
+    format!("{a:016x}{b:016x}")
+}
+
+impl RedisMutex {
+    pub(crate) fn new(store: Arc<Store>, name: String, key: CacheKey) -> Self {
+        RedisMutex { store, name, key, held: Mutex::new(None) }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn try_once(&self, token: &str) -> Result<bool> {
+        let mut conn = self.store.connection.get().await?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&self.name).arg(token).arg("NX");
+        if let Some(timeout) = self.store.config.lock_timeout {
+            cmd.arg("PX").arg(millis(timeout));
+        }
+        let reply: Option<String> = cmd.query_async(&mut conn).await.map_err(|e| self.error(e))?;
+        Ok(reply.is_some())
+    }
+
+    fn error(&self, err: redis::RedisError) -> Error {
+        backend_error(err, Some(&self.key))
+    }
+
+    async fn acquire_inner(&self, wait: bool) -> Result<bool> {
+        let config = &self.store.config;
+        let token = new_token();
+        let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
+        loop {
+            if self.try_once(&token).await? {
+                let lost = Arc::new(AtomicBool::new(false));
+                let keepalive = self.spawn_keepalive(&token, &lost);
+                *self.held() = Some(Held { token, lost, keepalive });
+                return Ok(true);
+            }
+            if !wait || !config.lock_blocking {
+                return Ok(false);
+            }
+            let sleep = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    config.lock_sleep.min(left)
+                }
+                None => config.lock_sleep,
+            };
+            tokio::time::sleep(sleep.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    fn spawn_keepalive(&self, token: &str, lost: &Arc<AtomicBool>) -> Option<JoinHandle<()>> {
+        let config = &self.store.config;
+        let timeout = config.lock_timeout.filter(|_| config.lock_extend)?;
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let (store, name, token, lost) =
+            (Arc::clone(&self.store), self.name.clone(), token.to_owned(), Arc::clone(lost));
+        let every = (timeout / 3).max(Duration::from_millis(10));
+        Some(handle.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Ok(mut conn) = store.connection.get().await else { continue };
+                let extended: RedisResult<i64> =
+                    store.scripts.extend.key(&name).arg(&token).arg(millis(timeout)).invoke_async(&mut conn).await;
+                if let Ok(0) = extended {
+                    lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }))
+    }
+
+    async fn release_inner(&self) -> Result<()> {
+        let Some(held) = self.held().take() else {
+            return Ok(());
+        };
+        if let Some(keepalive) = &held.keepalive {
+            keepalive.abort();
+        }
+        let mut conn = self.store.connection.get().await?;
+        let released: i64 = self
+            .store
+            .scripts
+            .release
+            .key(&self.name)
+            .arg(&held.token)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if released == 1 && !held.lost.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match &self.store.config.lock_lost {
+            LockLostPolicy::Error => Err(Error::LockLost { key: Some(self.key.clone()) }),
+            LockLostPolicy::Callback(f) => {
+                f(&self.name);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+type RedisResult<T> = redis::RedisResult<T>;
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl BackendMutex for RedisMutex {
+    fn acquire(&self, wait: bool) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(self.acquire_inner(wait))
+    }
+
+    fn release(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.release_inner())
+    }
+
+    fn locked(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let mut conn = self.store.connection.get().await?;
+            let exists: bool =
+                redis::cmd("EXISTS").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
+            Ok(exists)
+        })
+    }
+}
+
+impl Drop for RedisMutex {
+    fn drop(&mut self) {
+        if let Some(held) = self.held().take()
+            && let Some(keepalive) = held.keepalive
+        {
+            keepalive.abort();
+        }
+    }
+}
+
+impl fmt::Debug for RedisMutex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisMutex").field("name", &self.name).field("held", &self.held().is_some()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique() {
+        let tokens: std::collections::HashSet<String> = (0..10_000).map(|_| new_token()).collect();
+        assert_eq!(tokens.len(), 10_000);
+        assert!(tokens.iter().all(|t| t.len() == 32));
+    }
+}

@@ -1,0 +1,34 @@
+//! The conformance suite against both Redis backends, each on its own redis-server, with and
+//! without the distributed lock, in several codecs.
+
+mod support;
+
+use std::time::Duration;
+
+use dogpile::codec::{Codec, Envelope, Format};
+use dogpile::registry::Arguments;
+use dogpile_testing::{Fixture, RedisServer};
+use support::{advanced, hstore};
+
+dogpile_testing::conformance!(advanced_plain, || advanced(|c| c));
+dogpile_testing::conformance!(advanced_lock, || advanced(|c| c.distributed_lock(true)));
+dogpile_testing::conformance!(advanced_ttl_raw, || advanced(|c| c.redis_expiration_time(Duration::from_secs(60)))
+    .with_codec(Codec::new(Format::Msgpack, Envelope::Raw)));
+dogpile_testing::conformance!(hstore_plain, || hstore(|c| c));
+dogpile_testing::conformance!(hstore_lock, || hstore(|c| c.distributed_lock(true)));
+dogpile_testing::conformance!(hstore_ttl_json_dogpile1, || hstore(|c| c
+    .redis_expiration_time(Duration::from_secs(60))
+    .distributed_lock(true))
+.with_codec(Codec::new(Format::Json, Envelope::Dogpile1)));
+dogpile_testing::conformance!(hstore_configured, || {
+    dogpile_redis::register();
+    let server = RedisServer::start();
+    let args = Arguments::new()
+        .with("url", server.url())
+        .with("redis_expiration_time", 60)
+        .with("redis_expiration_time_hash", true)
+        .with("distributed_lock", true)
+        .with("lock_sleep", 0.005)
+        .with("lock_prefix", "_");
+    Fixture::configured(dogpile_redis::HSTORE, args).keep(server)
+});
