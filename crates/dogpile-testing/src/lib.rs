@@ -21,7 +21,9 @@ pub mod conformance;
 pub mod fakes;
 mod fixture;
 mod macros;
+pub mod proxy;
 pub mod server;
 
 pub use fixture::Fixture;
+pub use proxy::CountingProxy;
 pub use server::RedisServer;

@@ -181,6 +181,23 @@ impl RedisServer {
         }
     }
 
+    /// How many commands the server has run since the last `CONFIG RESETSTAT` (from
+    /// `INFO commandstats`, not counting `INFO` and `CONFIG`, which only the harness sends).
+    pub fn command_count(&self) -> u64 {
+        let info = self.must(&["INFO", "commandstats"]).as_text().unwrap_or_default();
+        info.lines()
+            .filter(|l| {
+                l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:") && !l.starts_with("cmdstat_config")
+            })
+            .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// Resets the server's command counters (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&self) {
+        self.must(&["CONFIG", "RESETSTAT"]);
+    }
+
     /// Panics with `message` and the server's log.
     pub fn fail(&self, message: &str) -> ! {
         panic!("{message}\n--- redis-server log ---\n{}", self.log())

@@ -1,0 +1,107 @@
+//! A TCP proxy that counts round trips between a client and a server.
+//!
+//! A round trip starts each time the client sends bytes after the server last spoke (or for
+//! the first time): a pipeline of a hundred commands written at once is one round trip, a
+//! command sent after reading the previous reply is another.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// A counting proxy in front of one server, listening on a free local port.
+#[derive(Debug)]
+pub struct CountingProxy {
+    addr: SocketAddr,
+    round_trips: Arc<AtomicUsize>,
+    accept: JoinHandle<()>,
+}
+
+impl CountingProxy {
+    /// Starts a proxy to `upstream` on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// When no local port can be bound.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("cannot bind the proxy: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("proxy address: {e}"),
+        };
+        let round_trips = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&round_trips);
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(upstream).await else { continue };
+                tokio::spawn(relay(client, server, Arc::clone(&counter)));
+            }
+        });
+        CountingProxy { addr, round_trips, accept }
+    }
+
+    /// `redis://` URL of the proxy.
+    pub fn url(&self) -> String {
+        format!("redis://{}/0", self.addr)
+    }
+
+    /// Round trips counted since the start or the last [`reset`](CountingProxy::reset).
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(Ordering::SeqCst)
+    }
+
+    /// Sets the count back to zero.
+    pub fn reset(&self) {
+        self.round_trips.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+async fn relay(client: TcpStream, server: TcpStream, round_trips: Arc<AtomicUsize>) {
+    let server_spoke_last = Arc::new(AtomicBool::new(true));
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let up = {
+        let last = Arc::clone(&server_spoke_last);
+        async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match client_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if last.swap(false, Ordering::SeqCst) {
+                    round_trips.fetch_add(1, Ordering::SeqCst);
+                }
+                if server_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            server_spoke_last.store(true, Ordering::SeqCst);
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(up, down);
+}
