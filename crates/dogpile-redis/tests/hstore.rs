@@ -186,7 +186,7 @@ async fn every_multi_operation_and_a_hash_write_with_its_ttl_is_one_round_trip()
             keys.iter().map(|k| (k.clone(), dogpile::Bytes::from(k.to_string()))).collect();
         backend.get(&"warm-up".into()).await.unwrap();
 
-        let mut measure =
+        let measure =
             async |what: &str,
                    expected_commands: Option<u64>,
                    op: std::pin::Pin<Box<dyn Future<Output = dogpile::Result<()>> + '_>>| {

@@ -1,0 +1,208 @@
+//! The distributed lock: names shared with Python, timeouts, takeover, extension, lost locks,
+//! and exclusion between processes.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dogpile::backend::Backend;
+use dogpile::{CacheKey, Error, Region};
+use dogpile_redis::{LockLostPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::RedisServer;
+use dogpile_testing::server::Reply;
+
+#[derive(Debug)]
+struct Boom;
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("boom")
+    }
+}
+impl std::error::Error for Boom {}
+
+fn locked_config(server: &RedisServer) -> RedisConfig {
+    support::config(server).distributed_lock(true)
+}
+
+fn hstore_region(config: RedisConfig) -> Region {
+    Region::builder().backend(RedisAdvancedHstoreBackend::new(config).unwrap()).build().unwrap()
+}
+
+async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f).await.expect("timed out")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_names_match_the_python_plugin_and_carry_a_ttl() {
+    let server = RedisServer::start();
+    let underscore = hstore_region(locked_config(&server).lock_prefix("_").unwrap());
+    let server_ref = &server;
+    let _: u8 = underscore
+        .get_or_create(("users", "42"), || async move {
+            assert_eq!(
+                server_ref.must(&["EXISTS", "_users,42"]),
+                Reply::Int(1),
+                "lock of a hash key: prefix + name,field"
+            );
+            match server_ref.must(&["PTTL", "_users,42"]) {
+                Reply::Int(ms) => assert!(ms > 0 && ms <= 30_000, "the default lock has a TTL: {ms}"),
+                other => panic!("{other:?}"),
+            }
+            Ok::<_, Boom>(1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(server.must(&["EXISTS", "_users,42"]), Reply::Int(0), "released after creation");
+    let default = hstore_region(locked_config(&server));
+    let _: u8 = default
+        .get_or_create("k", || async move {
+            assert_eq!(server_ref.must(&["EXISTS", "_lockk"]), Reply::Int(1), "default prefix _lock");
+            Ok::<_, Boom>(1)
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn non_blocking_acquire_returns_at_once_and_blocking_honours_the_timeout() {
+    let server = RedisServer::start();
+    server.must(&["SET", "_lockk", "someone-else", "PX", "60000"]);
+    let backend =
+        RedisAdvancedBackend::new(locked_config(&server).lock_blocking_timeout(Duration::from_millis(300))).unwrap();
+    let mutex = backend.get_mutex(&"k".into()).expect("distributed lock");
+    let started = Instant::now();
+    assert!(!mutex.acquire(false).await.unwrap());
+    assert!(started.elapsed() < Duration::from_millis(200), "non-blocking took {:?}", started.elapsed());
+    assert!(mutex.locked().await.unwrap());
+
+    let region = Region::builder().backend(backend).build().unwrap();
+    let started = Instant::now();
+    let err = region.get_or_create("k", || async { Ok::<_, Boom>(1u8) }).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.is_timeout() && matches!(err, Error::LockTimeout { .. }), "{err:?}");
+    assert_eq!(err.key(), Some(&CacheKey::from("k")));
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(5), "waited {waited:?}");
+
+    let not_blocking = RedisAdvancedBackend::new(locked_config(&server).lock_blocking(false)).unwrap();
+    let started = Instant::now();
+    assert!(!not_blocking.get_mutex(&"k".into()).unwrap().acquire(true).await.unwrap());
+    assert!(started.elapsed() < Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn a_lock_left_by_a_dead_process_is_taken_over_after_its_ttl() {
+    let server = RedisServer::start();
+    // What a process killed while holding the lock leaves behind: a token with a TTL.
+    server.must(&["SET", "_lockk", "dead-process-token", "PX", "400"]);
+    let region = hstore_region(locked_config(&server));
+    let started = Instant::now();
+    let v: u8 = within(region.get_or_create("k", || async { Ok::<_, Boom>(7) })).await.unwrap();
+    assert_eq!(v, 7);
+    assert!(started.elapsed() >= Duration::from_millis(300), "took over only after the TTL: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_creator_keeps_its_lock_alive() {
+    let server = RedisServer::start();
+    let region = hstore_region(locked_config(&server).lock_timeout(Duration::from_millis(300)));
+    let server_ref = &server;
+    let _: u8 = region
+        .get_or_create("slow", || async move {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                assert_eq!(
+                    server_ref.must(&["EXISTS", "_lockslow"]),
+                    Reply::Int(1),
+                    "the lock outlives its 300 ms TTL"
+                );
+            }
+            Ok::<_, Boom>(1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(server.must(&["EXISTS", "_lockslow"]), Reply::Int(0));
+}
+
+async fn create_while_the_lock_vanishes(server: &RedisServer, policy: LockLostPolicy) -> dogpile::Result<u8> {
+    let region = hstore_region(locked_config(server).lock_lost(policy));
+    region
+        .get_or_create("k", || async move {
+            // The lock expired, or someone flushed the server.
+            server.must(&["DEL", "_lockk"]);
+            Ok::<_, Boom>(5)
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_lost_lock_follows_the_policy() {
+    let server = RedisServer::start();
+    assert_eq!(create_while_the_lock_vanishes(&server, LockLostPolicy::Ignore).await.unwrap(), 5);
+    server.must(&["FLUSHALL"]);
+
+    let err = create_while_the_lock_vanishes(&server, LockLostPolicy::Error).await.unwrap_err();
+    assert!(err.is_lock_lost(), "{err:?}");
+    assert_eq!(err.key(), Some(&CacheKey::from("k")));
+    server.must(&["FLUSHALL"]);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let policy = LockLostPolicy::callback(move |name| log.lock().unwrap().push(name.to_owned()));
+    assert_eq!(create_while_the_lock_vanishes(&server, policy).await.unwrap(), 5);
+    assert_eq!(*seen.lock().unwrap(), vec!["_lockk".to_string()]);
+}
+
+#[tokio::test]
+async fn a_lock_taken_over_by_another_holder_is_not_released_by_the_first() {
+    let server = RedisServer::start();
+    let backend = RedisAdvancedBackend::new(locked_config(&server).lock_lost(LockLostPolicy::Error)).unwrap();
+    let mutex = backend.get_mutex(&"k".into()).unwrap();
+    assert!(mutex.acquire(false).await.unwrap());
+    server.must(&["SET", "_lockk", "another-holder", "PX", "60000"]);
+    assert!(mutex.release().await.unwrap_err().is_lock_lost());
+    assert_eq!(
+        server.must(&["GET", "_lockk"]),
+        Reply::Bulk(Some(b"another-holder".to_vec())),
+        "the other holder keeps its lock"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_sharing_redis_run_the_creator_once() {
+    let server = RedisServer::start();
+    // Three "processes": separate backends, connections and in-process lock tables.
+    let regions: Vec<Region> = (0..3).map(|_| hstore_region(locked_config(&server))).collect();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for region in &regions {
+        for _ in 0..50 {
+            let (region, runs) = (region.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                region
+                    .get_or_create(("report", "2026"), || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok::<_, Boom>("made once".to_string())
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    for task in tasks {
+        assert_eq!(within(task).await.unwrap(), "made once");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "one creator run across processes");
+    assert!(!regions[0].key_is_locked(("report", "2026")).await.unwrap());
+}
+
+#[tokio::test]
+async fn key_is_locked_sees_another_process_holding_the_lock() {
+    let server = RedisServer::start();
+    let region = hstore_region(locked_config(&server));
+    assert!(!region.key_is_locked("k").await.unwrap());
+    server.must(&["SET", "_lockk", "other", "PX", "60000"]);
+    assert!(region.key_is_locked("k").await.unwrap());
+}
