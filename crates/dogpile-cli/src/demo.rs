@@ -1,19 +1,28 @@
 //! `dogpile demo`: a cache stampede, with and without the dogpile lock.
+//!
+//! On the embedded memory backend by default; with `--url`, on Redis (the hstore backend with
+//! the distributed lock), optionally from several processes at once (`--processes N` runs N
+//! copies of this command and adds up what they saw).
 
 use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dogpile::Region;
+use dogpile::{CacheKey, Region};
+use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
 
 use crate::duration;
 use crate::stats::{Latencies, human, thousands};
 
+/// The Redis hash that holds the demo's values.
+const DEMO_HASH: &str = "dogpile:demo";
+
 /// Options of `dogpile demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// Concurrent callers.
+    /// Concurrent callers (per process).
     #[arg(long, default_value_t = 1000)]
     callers: usize,
     /// How long each run lasts (e.g. 3s, 1500ms).
@@ -31,54 +40,167 @@ pub struct DemoArgs {
     /// Skip the comparison run without the lock.
     #[arg(long)]
     no_compare: bool,
-    /// Redis URL: run against Redis instead of the embedded memory backend.
+    /// Redis URL: run on Redis (hstore backend, distributed lock) instead of in memory.
     #[arg(long)]
     url: Option<String>,
+    /// Processes sharing the Redis at --url; the demo runs this many copies of itself.
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// Internal: run one phase as a child process and print its figures.
+    #[arg(long, hide = true)]
+    phase: Option<Phase>,
 }
 
-/// What one run measured.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Phase {
+    With,
+    Without,
+}
+
+/// What one run measured (summed over processes).
+#[derive(Debug, Default)]
 struct RunResult {
     calls: u64,
     creator_runs: u64,
     stale: u64,
     waits: u64,
-    latencies: Latencies,
+    /// p50, p99, p99.9; over several processes, the worst process's.
+    percentiles: [Duration; 3],
+}
+
+impl RunResult {
+    fn line(&self) -> String {
+        let [a, b, c] = self.percentiles.map(|d| d.as_nanos());
+        format!("RESULT {} {} {} {} {a} {b} {c}", self.calls, self.creator_runs, self.stale, self.waits)
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let n: Vec<u64> = line.strip_prefix("RESULT ")?.split(' ').map(|w| w.parse().ok()).collect::<Option<_>>()?;
+        let [calls, creator_runs, stale, waits, a, b, c] = n.try_into().ok()?;
+        Some(RunResult { calls, creator_runs, stale, waits, percentiles: [a, b, c].map(Duration::from_nanos) })
+    }
+
+    fn add(&mut self, other: RunResult) {
+        self.calls += other.calls;
+        self.creator_runs += other.creator_runs;
+        self.stale += other.stale;
+        self.waits += other.waits;
+        for (mine, theirs) in self.percentiles.iter_mut().zip(other.percentiles) {
+            *mine = (*mine).max(theirs);
+        }
+    }
 }
 
 pub fn run(args: DemoArgs) -> Result<(), String> {
-    if let Some(url) = &args.url {
-        return Err(format!(
-            "--url {}: this build has no Redis backend yet; run `dogpile demo` without --url for the embedded memory backend",
-            dogpile::registry::redact_url(url)
-        ));
+    if args.callers == 0 || args.keys == 0 || args.processes == 0 {
+        return Err("--callers, --keys and --processes must be at least 1".into());
     }
-    if args.callers == 0 || args.keys == 0 {
-        return Err("--callers and --keys must be at least 1".into());
+    if args.processes > 1 && args.url.is_none() {
+        return Err("--processes needs --url: processes share values and locks only through Redis".into());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    if let Some(phase) = args.phase {
+        let result = runtime.block_on(run_once(&args, phase == Phase::With))?;
+        println!("{}", result.line());
+        return Ok(());
+    }
+    let backend = match &args.url {
+        Some(url) => {
+            format!("Redis at {}, hstore backend with the distributed lock", dogpile::registry::redact_url(url))
+        }
+        None => "memory backend".into(),
+    };
+    let processes = if args.processes > 1 { format!(" x {} processes", args.processes) } else { String::new() };
     println!(
-        "dogpile demo: {} callers, {} keys expiring every {}, creator takes {}, {} per run (memory backend)",
+        "dogpile demo: {} callers{processes}, {} keys expiring every {}, creator takes {}, {} per run ({backend})",
         args.callers,
         args.keys,
         human(args.ttl),
         human(args.creator_time),
         human(args.duration),
     );
-    let mut with = runtime.block_on(run_once(&args, true))?;
-    let mut without = if args.no_compare { None } else { Some(runtime.block_on(run_once(&args, false))?) };
+    let with = runtime.block_on(run_phase(&args, Phase::With))?;
+    let without = if args.no_compare { None } else { Some(runtime.block_on(run_phase(&args, Phase::Without))?) };
     println!();
-    report(&mut with, without.as_mut());
+    report(&with, without.as_ref(), args.processes);
+    Ok(())
+}
+
+/// One phase: in this process, or in `--processes` children.
+async fn run_phase(args: &DemoArgs, phase: Phase) -> Result<RunResult, String> {
+    clear(args).await?;
+    if args.processes == 1 {
+        return run_once(args, phase == Phase::With).await;
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program to start copies of it: {e}"))?;
+    let mut children = Vec::new();
+    for _ in 0..args.processes {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("demo")
+            .args(["--callers", &args.callers.to_string(), "--keys", &args.keys.to_string()])
+            .args(["--duration", &format!("{}ms", args.duration.as_millis())])
+            .args(["--ttl", &format!("{}ms", args.ttl.as_millis())])
+            .args(["--creator-time", &format!("{}ms", args.creator_time.as_millis())])
+            .args(["--phase", if phase == Phase::With { "with" } else { "without" }])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(if phase == Phase::With && children.is_empty() { Stdio::inherit() } else { Stdio::null() });
+        if let Some(url) = &args.url {
+            cmd.args(["--url", url]);
+        }
+        children.push(cmd.spawn().map_err(|e| format!("cannot start a copy of the demo: {e}"))?);
+    }
+    let mut total = RunResult::default();
+    for child in children {
+        let out = child.wait_with_output().map_err(|e| format!("a demo process failed: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let result = stdout
+            .lines()
+            .find_map(RunResult::parse)
+            .ok_or_else(|| format!("a demo process ended with {} and no result", out.status))?;
+        total.add(result);
+    }
+    Ok(total)
+}
+
+async fn make_region(args: &DemoArgs) -> Result<Region, String> {
+    let builder = Region::builder().expiration_time(args.ttl);
+    let builder = match &args.url {
+        None => builder,
+        Some(url) => {
+            let config = RedisConfig::from_url(url)
+                .distributed_lock(true)
+                .lock_sleep(Duration::from_millis(5))
+                .redis_expiration_time(Duration::from_secs(3600));
+            builder.backend(RedisAdvancedHstoreBackend::new(config).map_err(|e| e.to_string())?)
+        }
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn demo_keys(args: &DemoArgs) -> Vec<CacheKey> {
+    match args.url {
+        Some(_) => (0..args.keys).map(|i| CacheKey::hash(DEMO_HASH, format!("key:{i}"))).collect(),
+        None => (0..args.keys).map(|i| CacheKey::from(format!("demo:key:{i}"))).collect(),
+    }
+}
+
+/// Removes the demo's values, so each phase starts cold.
+async fn clear(args: &DemoArgs) -> Result<(), String> {
+    if args.url.is_some() {
+        let region = make_region(args).await?;
+        region.delete_multi(demo_keys(args)).await.map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
 async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String> {
     let label = if with_lock { "with the dogpile lock" } else { "without it (get, then create and set on a miss)" };
-    let region = Region::builder().expiration_time(args.ttl).build().map_err(|e| e.to_string())?;
-    let keys: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("demo:key:{i}")).collect());
+    let region = make_region(args).await?;
+    let keys = Arc::new(demo_keys(args));
     let calls = Arc::new(AtomicU64::new(0));
     let runs = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -126,10 +248,12 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
                 };
                 let t0 = Instant::now();
                 if with_lock {
-                    region.get_or_create::<String, _, _, _>(key.as_str(), creator).await?;
-                } else if region.get::<String>(key.as_str()).await?.is_none() {
-                    let value = creator().await.map_err(|e| dogpile::Error::Creator { key: None, source: e.into() })?;
-                    region.set(key.as_str(), &value).await?;
+                    region.get_or_create::<String, _, _, _>(key, creator).await?;
+                } else if region.get::<String>(key).await?.is_none() {
+                    let value = creator()
+                        .await
+                        .map_err(|e| dogpile::Error::Creator { key: Some(key.clone()), source: e.into() })?;
+                    region.set(key, &value).await?;
                 }
                 latencies.record(t0.elapsed());
                 calls.fetch_add(1, Ordering::Relaxed);
@@ -141,44 +265,46 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
         }));
     }
     let mut latencies = Latencies::default();
+    let mut failure = None;
     for task in tasks {
-        let part = task.await.map_err(|e| format!("a caller failed: {e}"))?.map_err(|e| e.to_string())?;
-        latencies.merge(part);
+        match task.await {
+            Ok(Ok(part)) => latencies.merge(part),
+            Ok(Err(err)) => failure = failure.or(Some(err.to_string())),
+            Err(err) => failure = failure.or(Some(format!("a caller failed: {err}"))),
+        }
     }
     done.store(true, Ordering::Relaxed);
     let _ = progress.await;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     let stats = region.stats();
     Ok(RunResult {
         calls: calls.load(Ordering::Relaxed),
         creator_runs: runs.load(Ordering::Relaxed),
         stale: stats.stale,
         waits: stats.waits,
-        latencies,
+        percentiles: [50.0, 99.0, 99.9].map(|p| latencies.percentile(p)),
     })
 }
 
-fn report(with: &mut RunResult, mut without: Option<&mut RunResult>) {
-    let dash = "-".to_string();
-    let (without_calls, without_runs, without_p50, without_p99, without_p999) = match without.as_deref_mut() {
-        Some(w) => {
-            let l = &mut w.latencies;
-            let (p50, p99, p999) = (l.percentile(50.0), l.percentile(99.0), l.percentile(99.9));
-            (thousands(w.calls), thousands(w.creator_runs), human(p50), human(p99), human(p999))
-        }
-        None => (dash.clone(), dash.clone(), dash.clone(), dash.clone(), dash.clone()),
-    };
+fn report(with: &RunResult, without: Option<&RunResult>, processes: usize) {
+    let dash = || "-".to_string();
+    let pick = |f: &dyn Fn(&RunResult) -> String| without.map_or_else(dash, f);
+    let worst = if processes > 1 { " (worst process)" } else { "" };
     let rows = [
-        ("calls", thousands(with.calls), without_calls),
-        ("creator runs", thousands(with.creator_runs), without_runs),
-        ("stale serves", thousands(with.stale), dash.clone()),
-        ("waits", thousands(with.waits), dash.clone()),
-        ("p50 latency", human(with.latencies.percentile(50.0)), without_p50),
-        ("p99 latency", human(with.latencies.percentile(99.0)), without_p99),
-        ("p99.9 latency", human(with.latencies.percentile(99.9)), without_p999),
+        ("calls".to_string(), thousands(with.calls), pick(&|w| thousands(w.calls))),
+        ("creator runs".to_string(), thousands(with.creator_runs), pick(&|w| thousands(w.creator_runs))),
+        ("stale serves".to_string(), thousands(with.stale), dash()),
+        ("waits".to_string(), thousands(with.waits), dash()),
+        (format!("p50 latency{worst}"), human(with.percentiles[0]), pick(&|w| human(w.percentiles[0]))),
+        (format!("p99 latency{worst}"), human(with.percentiles[1]), pick(&|w| human(w.percentiles[1]))),
+        (format!("p99.9 latency{worst}"), human(with.percentiles[2]), pick(&|w| human(w.percentiles[2]))),
     ];
-    println!("{:<14} {:>22} {:>22}", "", "with dogpile lock", "without");
+    let width = rows.iter().map(|(n, _, _)| n.chars().count()).max().unwrap_or(14);
+    println!("{:<width$} {:>20} {:>20}", "", "with dogpile lock", "without");
     for (name, a, b) in rows {
-        println!("{name:<14} {a:>22} {b:>22}");
+        println!("{name:<width$} {a:>20} {b:>20}");
     }
     println!();
     match without {
@@ -197,5 +323,19 @@ fn report(with: &mut RunResult, mut without: Option<&mut RunResult>) {
             thousands(w.creator_runs)
         ),
         None => println!("Creator runs with the dogpile lock: {} (comparison skipped).", thousands(with.creator_runs)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_round_trip_and_add_up() {
+        let r = RunResult { calls: 10, creator_runs: 2, stale: 3, waits: 4, percentiles: [Duration::from_nanos(5); 3] };
+        let mut total = RunResult::parse(&r.line()).unwrap();
+        total.add(RunResult::parse(&r.line()).unwrap());
+        assert_eq!((total.calls, total.creator_runs, total.stale, total.waits), (20, 4, 6, 8));
+        assert!(RunResult::parse("RESULT 1 2").is_none());
     }
 }

@@ -44,11 +44,62 @@ fn demo_shows_the_lock_saving_creator_runs() {
 }
 
 #[test]
-fn demo_url_is_refused_clearly_without_leaking_the_password() {
-    let out = dogpile(&["demo", "--url", "redis://user:s3cret@127.0.0.1:1/0"]);
+fn demo_on_redis_from_three_processes_runs_the_creator_once_per_expiry() {
+    let server = dogpile_testing::RedisServer::start();
+    let url = server.url();
+    let out = dogpile(&[
+        "demo",
+        "--url",
+        &url,
+        "--processes",
+        "3",
+        "--callers",
+        "50",
+        "--duration",
+        "1500ms",
+        "--ttl",
+        "300ms",
+        "--creator-time",
+        "20ms",
+        "--keys",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(stdout.contains("x 3 processes") && stdout.contains("distributed lock"), "{stdout}");
+    let runs = numbers_after(&stdout, "creator runs");
+    let (with, without) = (runs[0], runs[1]);
+    // 2 keys, 1.5 s, values live 300 ms: about 2 x 5 expiries (plus the first creation). Were the
+    // processes not sharing the lock, each would regenerate on its own: three times as many.
+    assert!((2..=16).contains(&with), "creator runs with the lock across 3 processes: {with}\n{stdout}");
+    assert!(without > with * 2, "{with} vs {without}\n{stdout}");
+    assert_eq!(
+        server.must(&["EXISTS", "dogpile:demo"]),
+        dogpile_testing::server::Reply::Int(1),
+        "values live in one hash"
+    );
+}
+
+#[test]
+fn processes_need_redis() {
+    let out = dogpile(&["demo", "--processes", "2"]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("redis://user:<redacted>@127.0.0.1:1/0") && !stderr.contains("s3cret"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--processes needs --url"));
+}
+
+#[test]
+fn an_unreachable_redis_is_reported_without_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = dogpile(&["demo", "--url", &format!("redis://user:s3cret@127.0.0.1:{port}/0"), "--duration", "200ms"]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("<redacted>") && !all.contains("s3cret"), "{all}");
+    assert!(all.to_lowercase().contains("connect"), "{all}");
 }
 
 #[test]

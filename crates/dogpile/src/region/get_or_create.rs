@@ -329,7 +329,6 @@ impl Region {
 
         let inner = &self.inner;
         let mut guards: Vec<(usize, KeyGuard)> = Vec::new();
-        let mut missing: Vec<usize> = Vec::new();
         let mut contended: Vec<usize> = Vec::new();
         // Once one expired key is being regenerated elsewhere, the other expired keys are
         // served stale too: the concurrent caller that holds the first lock is regenerating
@@ -356,18 +355,19 @@ impl Region {
                             }
                         };
                     guards.push((i, guard));
-                    missing.push(i);
                 }
             }
         }
 
-        // Read the missing keys again under their locks: whoever held a lock before us has
-        // most likely just stored the value.
-        if !missing.is_empty() {
-            let again_keys: Vec<&CacheKey> = missing.iter().map(|&i| unique[i]).collect();
-            let again_backend: Vec<CacheKey> = missing.iter().map(|&i| backend_keys[i].clone()).collect();
+        // Read the locked keys again under their locks: whoever held a lock before us has
+        // most likely just stored the value (for a missing key), or may have regenerated it
+        // between our first read and our lock (for an expired one).
+        let locked: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
+        if !locked.is_empty() {
+            let again_keys: Vec<&CacheKey> = locked.iter().map(|&i| unique[i]).collect();
+            let again_backend: Vec<CacheKey> = locked.iter().map(|&i| backend_keys[i].clone()).collect();
             let again = self.read_for_lock_multi::<T>(&again_keys, &again_backend, expiration).await?;
-            for (&i, value) in missing.iter().zip(again) {
+            for (&i, value) in locked.iter().zip(again) {
                 let fresh = value.as_ref().is_some_and(|(_, ct)| !is_expired(*ct, expiration, inner.clock.now()));
                 if value.is_some() {
                     values[i] = value;
