@@ -90,6 +90,7 @@ pub struct RedisConfig {
     pub(crate) lock_prefix: String,
     pub(crate) lock_extend: bool,
     pub(crate) lock_lost: LockLostPolicy,
+    pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
 }
 
 /// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
@@ -116,6 +117,7 @@ impl Default for RedisConfig {
             lock_prefix: "_lock".into(),
             lock_extend: true,
             lock_lost: LockLostPolicy::Ignore,
+            tls_root_certificate: None,
         }
     }
 }
@@ -175,6 +177,13 @@ impl RedisConfig {
         lock_extend: bool => lock_extend = lock_extend;
         /// What to do when a lock vanished during creation.
         lock_lost: LockLostPolicy => lock_lost = lock_lost;
+    }
+
+    /// Trusts the CA certificate in this PEM file for `rediss://` (instead of the system's
+    /// root certificates); redis-py's `ssl_ca_certs`.
+    pub fn tls_root_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_root_certificate = Some(pem_file.into());
+        self
     }
 
     /// Locks carry no TTL in Redis (the seed's default; a crashed holder's lock then stays
@@ -250,6 +259,9 @@ impl RedisConfig {
         if let Some(prefix) = args.get_str("lock_prefix")? {
             config = config.lock_prefix(prefix)?;
         }
+        if let Some(path) = args.get_str("ssl_ca_certs")? {
+            config.tls_root_certificate = Some(path.into());
+        }
         if let Some(policy) = args.get_str("lock_lost")? {
             config.lock_lost = LockLostPolicy::from_name(policy)?;
         }
@@ -319,6 +331,7 @@ impl fmt::Debug for RedisConfig {
             lock_prefix,
             lock_extend,
             lock_lost,
+            tls_root_certificate,
         } = self;
         f.debug_struct("RedisConfig")
             .field("url", &self.redacted_url())
@@ -336,6 +349,7 @@ impl fmt::Debug for RedisConfig {
             .field("lock_prefix", lock_prefix)
             .field("lock_extend", lock_extend)
             .field("lock_lost", lock_lost)
+            .field("tls_root_certificate", tls_root_certificate)
             .finish()
     }
 }

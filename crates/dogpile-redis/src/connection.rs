@@ -23,18 +23,7 @@ impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
         let url = config.connection_url();
         let shown_url = config.redacted_url();
-        if url.starts_with("rediss://") && !cfg!(feature = "tls") {
-            return Err(Error::config(
-                "url",
-                format!("{shown_url}: rediss:// needs the `tls` feature of dogpile-redis"),
-            ));
-        }
-        #[cfg(feature = "tls")]
-        {
-            // The process-wide crypto provider; already installed is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-        let client = redis::Client::open(url.as_str())
+        let client = open_client(config, &url)
             .map_err(|e| Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", e.kind_text())))?;
         let mut settings = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
@@ -64,13 +53,47 @@ impl Connection {
     }
 }
 
+#[cfg(feature = "tls")]
+fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
+    // The process-wide crypto provider; one installed already is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match &config.tls_root_certificate {
+        None => redis::Client::open(url),
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "cannot read the TLS root certificate",
+                    format!("{}: {e}", path.display()),
+                ))
+            })?;
+            redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
+    if url.starts_with("rediss://") || config.tls_root_certificate.is_some() {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "TLS (rediss://, ssl_ca_certs) needs the `tls` feature of dogpile-redis",
+        )));
+    }
+    redis::Client::open(url)
+}
+
 trait KindText {
     fn kind_text(&self) -> String;
 }
 
 impl KindText for redis::RedisError {
+    /// The error without anything from the URL: its kind and detail.
     fn kind_text(&self) -> String {
-        format!("{:?}", self.kind())
+        match self.detail() {
+            Some(detail) if !detail.contains('@') => format!("{:?}: {detail}", self.kind()),
+            _ => format!("{:?}", self.kind()),
+        }
     }
 }
 

@@ -49,6 +49,7 @@
 //! | `lock_blocking_timeout` | seconds | none | longest wait for the lock (then [`Error::LockTimeout`](dogpile::Error::LockTimeout)) |
 //! | `lock_prefix` | string | `_lock` | lock names are prefix + key, or prefix + `name,field` for hash keys |
 //! | `lock_extend` | bool | `true` | extend the lock while the creator runs |
+//! | `ssl_ca_certs` | path | none | PEM CA certificate to trust for `rediss://` instead of the system roots (feature `tls`) |
 //! | `lock_lost` | `ignore` / `error` | `ignore` | what to do when the lock vanished during creation (the seed's `lock_class`); a callback is set in code |
 //! | `serializer` | `msgpack` / `json` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
 //! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |

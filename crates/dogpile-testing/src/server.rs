@@ -204,7 +204,12 @@ impl RedisServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A local port that was free a moment ago.
+///
+/// # Panics
+///
+/// When no port can be bound.
+pub fn free_port() -> u16 {
     match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
         Ok(addr) => addr.port(),
         Err(err) => panic!("cannot find a free port: {err}"),
