@@ -46,6 +46,9 @@ pub struct DemoArgs {
     /// Processes sharing the Redis at --url; the demo runs this many copies of itself.
     #[arg(long, default_value_t = 1)]
     processes: usize,
+    /// The distributed lock's TTL in Redis (with --url); a holder extends it while it creates.
+    #[arg(long, value_parser = duration::parse)]
+    lock_timeout: Option<Duration>,
     /// Internal: run one phase as a child process and print its figures.
     #[arg(long, hide = true)]
     phase: Option<Phase>,
@@ -145,6 +148,7 @@ async fn run_phase(args: &DemoArgs, phase: Phase) -> Result<RunResult, String> {
             .args(["--ttl", &format!("{}ms", args.ttl.as_millis())])
             .args(["--creator-time", &format!("{}ms", args.creator_time.as_millis())])
             .args(["--phase", if phase == Phase::With { "with" } else { "without" }])
+            .args(args.lock_timeout.map(|t| format!("--lock-timeout={}ms", t.as_millis())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(if phase == Phase::With && children.is_empty() { Stdio::inherit() } else { Stdio::null() });
@@ -171,10 +175,13 @@ async fn make_region(args: &DemoArgs) -> Result<Region, String> {
     let builder = match &args.url {
         None => builder,
         Some(url) => {
-            let config = RedisConfig::from_url(url)
+            let mut config = RedisConfig::from_url(url)
                 .distributed_lock(true)
                 .lock_sleep(Duration::from_millis(5))
                 .redis_expiration_time(Duration::from_secs(3600));
+            if let Some(timeout) = args.lock_timeout {
+                config = config.lock_timeout(timeout);
+            }
             builder.backend(RedisAdvancedHstoreBackend::new(config).map_err(|e| e.to_string())?)
         }
     };

@@ -85,6 +85,47 @@ fn demo_on_redis_from_three_processes_runs_the_creator_once_per_expiry() {
     );
 }
 
+#[tokio::test]
+async fn a_lock_left_by_a_killed_process_is_taken_over() {
+    use dogpile_testing::server::Reply;
+    let server = dogpile_testing::RedisServer::start();
+    // A demo process whose creator takes a minute: it takes the lock and is killed holding it.
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_dogpile"))
+        .args(["demo", "--url", &server.url(), "--callers", "1", "--keys", "1", "--duration", "60s"])
+        .args(["--creator-time", "60s", "--lock-timeout", "1s", "--no-compare"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let lock = "_lockdogpile:demo,key:0";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.must(&["EXISTS", lock]) != Reply::Int(1) {
+        assert!(std::time::Instant::now() < deadline, "the demo never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    holder.kill().expect("kill the holder");
+    holder.wait().expect("reap the holder");
+    assert_eq!(server.must(&["EXISTS", lock]), Reply::Int(1), "the dead holder's lock is still there");
+
+    let config = dogpile_redis::RedisConfig::from_url(server.url())
+        .distributed_lock(true)
+        .lock_sleep(std::time::Duration::from_millis(20));
+    let region = dogpile::Region::builder()
+        .backend(dogpile_redis::RedisAdvancedHstoreBackend::new(config).unwrap())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let value: String = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        region.get_or_create(("dogpile:demo", "key:0"), || async { Ok::<_, std::io::Error>("taken over".to_string()) }),
+    )
+    .await
+    .expect("the lock was never taken over")
+    .unwrap();
+    assert_eq!(value, "taken over");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
 #[test]
 fn processes_need_redis() {
     let out = dogpile(&["demo", "--processes", "2"]);

@@ -1,7 +1,8 @@
 //! A private `redis-server` per test: free port, no persistence, stopped on drop.
 //!
 //! The binary is `redis-server` from `PATH`, or the one named by `DOGPILE_REDIS_SERVER_BIN`.
-//! A missing binary fails the test with an install hint; it never skips.
+//! A missing binary fails the test with an install hint; it never skips. When a test fails
+//! while a server is alive, the server's log is printed with the failure.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -253,6 +254,10 @@ fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        // Dropped while a test fails: the server's side of the story goes with the failure.
+        if std::thread::panicking() {
+            eprintln!("--- redis-server log (port {}) ---\n{}", self.port, self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
