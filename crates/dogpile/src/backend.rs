@@ -124,6 +124,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The bytes at `key`, or `None`.
     fn get(&self, key: &CacheKey) -> impl Future<Output = Result<Option<Bytes>>> + Send;
 
+    /// The bytes at `key` if the backend can answer without waiting (an in-process store);
+    /// `None` means "ask [`Backend::get`]". The region tries this first on every read, so a
+    /// memory backend's hit costs no future and no allocation.
+    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+        let _ = key;
+        None
+    }
+
     /// The bytes at each key, in the order of `keys`.
     fn get_multi(&self, keys: &[CacheKey]) -> impl Future<Output = Result<Vec<Option<Bytes>>>> + Send {
         async move {

@@ -16,6 +16,8 @@ pub trait DynBackend: Send + Sync + fmt::Debug + 'static {
     fn name(&self) -> &'static str;
     /// See [`Backend::get`].
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Bytes>>>;
+    /// See [`Backend::get_ready`].
+    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>>;
     /// See [`Backend::get_multi`].
     fn get_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>>;
     /// See [`Backend::set`].
@@ -38,6 +40,9 @@ impl<B: Backend> DynBackend for B {
     }
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(Backend::get(self, key))
+    }
+    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+        Backend::get_ready(self, key)
     }
     fn get_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>> {
         Box::pin(Backend::get_multi(self, keys))

@@ -44,11 +44,15 @@ pub struct MemoryBackend {
 
 #[derive(Default)]
 struct Inner {
-    map: RwLock<IndexMap<CacheKey, Entry>>,
+    map: RwLock<Map>,
     capacity: Option<usize>,
     tick: AtomicU64,
     rng: AtomicU64,
 }
+
+/// Keys are hashed with foldhash: fast on short keys. Keys come from the application, and the
+/// map is in-process, so a DoS-resistant hash buys nothing here.
+type Map = IndexMap<CacheKey, Entry, foldhash::fast::RandomState>;
 
 struct Entry {
     value: Bytes,
@@ -120,11 +124,11 @@ impl MemoryBackend {
         self.write().clear();
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, IndexMap<CacheKey, Entry>> {
+    fn read(&self) -> RwLockReadGuard<'_, Map> {
         self.inner.map.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, IndexMap<CacheKey, Entry>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Map> {
         self.inner.map.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -132,7 +136,7 @@ impl MemoryBackend {
         self.inner.tick.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn lookup(&self, map: &IndexMap<CacheKey, Entry>, key: &CacheKey) -> Option<Bytes> {
+    fn lookup(&self, map: &Map, key: &CacheKey) -> Option<Bytes> {
         map.get(key).map(|entry| {
             if self.inner.capacity.is_some() {
                 entry.last_used.store(self.tick(), Ordering::Relaxed);
@@ -141,7 +145,7 @@ impl MemoryBackend {
         })
     }
 
-    fn insert(&self, map: &mut IndexMap<CacheKey, Entry>, key: &CacheKey, value: Bytes) {
+    fn insert(&self, map: &mut Map, key: &CacheKey, value: Bytes) {
         let last_used = AtomicU64::new(self.tick());
         if let Some(entry) = map.get_mut(key) {
             *entry = Entry { value, last_used };
@@ -156,7 +160,7 @@ impl MemoryBackend {
         map.insert(key.clone(), Entry { value, last_used });
     }
 
-    fn pick_victim(&self, map: &IndexMap<CacheKey, Entry>) -> usize {
+    fn pick_victim(&self, map: &Map) -> usize {
         let len = map.len() as u64;
         (0..EVICTION_SAMPLE)
             .map(|_| (self.random() % len) as usize)
@@ -182,6 +186,10 @@ impl Backend for MemoryBackend {
 
     async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
         Ok(self.lookup(&self.read(), key))
+    }
+
+    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+        Some(Ok(self.lookup(&self.read(), key)))
     }
 
     async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {

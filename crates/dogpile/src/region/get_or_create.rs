@@ -155,6 +155,17 @@ impl Region {
     {
         let backend_key = self.backend_key(&key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
+        // else goes through the lock, which reads again; for such a backend that read is cheap.)
+        if let Some(ready) = self.inner.backend.get_ready(&backend_key) {
+            let bytes = ready.map_err(|e| e.with_key(&key))?;
+            if let Some((value, ct)) = self.lock_view(self.decode::<T>(&key, bytes.as_deref())?, expiration)?
+                && !is_expired(ct, expiration, self.inner.clock.now())
+            {
+                self.inner.stats.hit();
+                return Ok(value);
+            }
+        }
         let slot = Mutex::new(Some(creator));
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let (this, key_ref, backend_key_ref) = (self, &key, &backend_key);
@@ -218,7 +229,7 @@ impl Region {
         backend_key: &CacheKey,
         expiration: Option<f64>,
     ) -> Result<Option<(T, f64)>> {
-        let bytes = self.inner.backend.get(backend_key).await.map_err(|e| e.with_key(key))?;
+        let bytes = self.read_bytes(key, backend_key).await?;
         let value = self.decode(key, bytes.as_deref())?;
         self.lock_view(value, expiration)
     }
@@ -323,7 +334,8 @@ impl Region {
         let mut unique: Vec<&CacheKey> = keys.iter().collect();
         unique.sort();
         unique.dedup();
-        let backend_keys: Vec<CacheKey> = unique.iter().map(|k| self.backend_key(k)).collect::<Result<_>>()?;
+        let backend_keys: Vec<CacheKey> =
+            unique.iter().map(|k| self.backend_key(k).map(std::borrow::Cow::into_owned)).collect::<Result<_>>()?;
         let expiration = options.expiry.resolve(self.inner.expiration);
         let mut values = self.read_for_lock_multi::<T>(&unique, &backend_keys, expiration).await?;
 

@@ -7,6 +7,7 @@ mod invalidation;
 mod options;
 mod stats;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -166,7 +167,7 @@ impl Region {
     ) -> Result<Option<CachedValue<T>>> {
         let key = key.into();
         let backend_key = self.backend_key(&key)?;
-        let bytes = self.inner.backend.get(&backend_key).await.map_err(|e| e.with_key(&key))?;
+        let bytes = self.read_bytes(&key, &backend_key).await?;
         let value = self.decode(&key, bytes.as_deref())?;
         let value = value.filter(|v| self.usable(v, options));
         self.count_read(value.is_some());
@@ -243,7 +244,7 @@ impl Region {
         for (key, value) in items {
             let key = key.into();
             let bytes = self.inner.codec.encode_for(&key, &value, now)?;
-            encoded.push((self.backend_key(&key)?, Bytes::from(bytes)));
+            encoded.push((self.backend_key(&key)?.into_owned(), Bytes::from(bytes)));
         }
         if encoded.is_empty() {
             return Ok(());
@@ -318,18 +319,28 @@ impl Region {
 
     // ---- internals shared by the read-through paths ----
 
-    fn backend_key(&self, key: &CacheKey) -> Result<CacheKey> {
+    /// The stored bytes: from the backend's ready answer if it has one, else its future.
+    async fn read_bytes(&self, key: &CacheKey, backend_key: &CacheKey) -> Result<Option<Bytes>> {
+        let read = match self.inner.backend.get_ready(backend_key) {
+            Some(ready) => ready,
+            None => self.inner.backend.get(backend_key).await,
+        };
+        read.map_err(|e| e.with_key(key))
+    }
+
+    /// The key as the backend sees it: mangled if the region has a mangler, else borrowed.
+    fn backend_key<'k>(&self, key: &'k CacheKey) -> Result<Cow<'k, CacheKey>> {
         if key.is_hash() && !self.inner.capabilities.hash_keys {
             return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.backend.name() });
         }
         Ok(match &self.inner.mangler {
-            Some(mangler) => mangler.mangle(key),
-            None => key.clone(),
+            Some(mangler) => Cow::Owned(mangler.mangle(key)),
+            None => Cow::Borrowed(key),
         })
     }
 
     fn backend_keys(&self, keys: &[CacheKey]) -> Result<Vec<CacheKey>> {
-        keys.iter().map(|k| self.backend_key(k)).collect()
+        keys.iter().map(|k| self.backend_key(k).map(Cow::into_owned)).collect()
     }
 
     /// Decodes stored bytes; a wrong version is a miss, undecodable bytes follow the policy.
@@ -337,7 +348,9 @@ impl Region {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        match self.inner.codec.decode::<T>(bytes, self.inner.clock.now()) {
+        // Only the raw envelope takes the time from the clock.
+        let now = if self.inner.codec.envelope().keeps_creation_time() { 0.0 } else { self.inner.clock.now() };
+        match self.inner.codec.decode::<T>(bytes, now) {
             Ok(value) if value.metadata.v == VALUE_VERSION => Ok(Some(value)),
             Ok(_) => Ok(None),
             Err(source) => match self.inner.decode_errors {
