@@ -1,8 +1,10 @@
 //! `dogpile`: the runnable face of the dogpile cache library.
 
+mod bench;
 mod demo;
 mod duration;
 mod stats;
+mod target;
 
 use std::process::ExitCode;
 
@@ -21,12 +23,16 @@ enum Command {
     /// Sends many concurrent callers at keys that keep expiring, with and without the dogpile
     /// lock, and shows how many creator runs the lock saved.
     Demo(demo::DemoArgs),
+    /// Measures the standard workloads through dogpile and straight on the `redis` crate, side
+    /// by side, and prints ops/s, latency, round trips and Redis commands per operation.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -61,7 +61,11 @@ impl Store {
 
     /// Runs `pipe` (one round trip) with per-command results; the first failed command is
     /// reported with the key it concerned.
-    async fn run(&self, pipe: &mut Pipeline, keys_of_commands: &[Option<CacheKey>]) -> Result<Vec<redis::Value>> {
+    async fn run<'k>(
+        &self,
+        pipe: &mut Pipeline,
+        key_of_command: impl Fn(usize) -> Option<&'k CacheKey>,
+    ) -> Result<Vec<redis::Value>> {
         let mut conn = self.connection.get().await?;
         let results: Vec<RedisResult<redis::Value>> =
             pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| backend_error(e, None))?;
@@ -69,7 +73,7 @@ impl Store {
         for (i, result) in results.into_iter().enumerate() {
             match result {
                 Ok(value) => values.push(value),
-                Err(err) => return Err(backend_error(err, keys_of_commands.get(i).cloned().flatten().as_ref())),
+                Err(err) => return Err(backend_error(err, key_of_command(i))),
             }
         }
         Ok(values)
@@ -96,8 +100,19 @@ impl Store {
     /// MGET for the plain keys and one HMGET per hash, in one pipeline.
     pub(crate) async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
         let parts = split(keys.iter())?;
+        if parts.hashes.is_empty() && !parts.plain.is_empty() {
+            // Plain keys only: one MGET, no pipeline.
+            let mut conn = self.connection.get().await?;
+            let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                .arg(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| backend_error(e, None))?;
+            return Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect());
+        }
         let mut pipe = redis::pipe();
-        let mut owners: Vec<Option<CacheKey>> = Vec::new();
+        // For each command: the index of the key it is reported under, if any.
+        let mut owners: Vec<Option<usize>> = Vec::new();
         let mut layout: Vec<Vec<usize>> = Vec::new();
         if !parts.plain.is_empty() {
             pipe.cmd("MGET").arg(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>());
@@ -106,14 +121,14 @@ impl Store {
         }
         for (name, fields) in &parts.hashes {
             pipe.cmd("HMGET").arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
-            owners.push(fields.first().map(|(i, _)| keys[*i].clone()));
+            owners.push(fields.first().map(|(i, _)| *i));
             layout.push(fields.iter().map(|(i, _)| *i).collect());
         }
         let mut out = vec![None; keys.len()];
         if layout.is_empty() {
             return Ok(out);
         }
-        let replies = self.run(&mut pipe, &owners).await?;
+        let replies = self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &keys[i])).await?;
         for (positions, reply) in layout.iter().zip(replies) {
             let values: Vec<Option<Vec<u8>>> =
                 redis::from_redis_value(reply).map_err(|e| backend_error(e.into(), None))?;
@@ -143,19 +158,20 @@ impl Store {
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
         let parts = split(items.iter().map(|(k, _)| k))?;
         let mut pipe = redis::pipe();
-        let mut owners: Vec<Option<CacheKey>> = Vec::new();
+        let mut owners: Vec<Option<usize>> = Vec::new();
         let value = |i: usize| items[i].1.as_ref();
         match self.ttl() {
             Some(ttl) => {
+                let options = ttl.set_options();
                 for &(i, key) in &parts.plain {
-                    pipe.set_options(key, value(i), ttl.set_options());
-                    owners.push(Some(items[i].0.clone()));
+                    pipe.set_options(key, value(i), options.clone());
+                    owners.push(Some(i));
                 }
             }
             None if parts.plain.len() == 1 => {
                 let (i, key) = parts.plain[0];
                 pipe.set(key, value(i));
-                owners.push(Some(items[i].0.clone()));
+                owners.push(Some(i));
             }
             None if !parts.plain.is_empty() => {
                 pipe.mset(&parts.plain.iter().map(|&(i, k)| (k, value(i))).collect::<Vec<_>>());
@@ -166,8 +182,8 @@ impl Store {
         let hash_ttl = self.hash_ttl();
         for (name, fields) in &parts.hashes {
             pipe.hset_multiple(*name, &fields.iter().map(|&(i, f)| (f, value(i))).collect::<Vec<_>>());
-            let owner = fields.first().map(|(i, _)| items[*i].0.clone());
-            owners.push(owner.clone());
+            let owner = fields.first().map(|(i, _)| *i);
+            owners.push(owner);
             if let Some((ttl, only_if_none)) = hash_ttl {
                 pipe.add_command(ttl.expire_cmd(name, only_if_none));
                 owners.push(owner);
@@ -179,7 +195,7 @@ impl Store {
         if hash_ttl.is_some() && !parts.hashes.is_empty() {
             pipe.atomic();
         }
-        self.run(&mut pipe, &owners).await.map(drop)
+        self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &items[i].0)).await.map(drop)
     }
 
     pub(crate) async fn delete(&self, key: &CacheKey) -> Result<()> {
@@ -190,19 +206,19 @@ impl Store {
     pub(crate) async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
         let parts = split(keys.iter())?;
         let mut pipe = redis::pipe();
-        let mut owners = Vec::new();
+        let mut owners: Vec<Option<usize>> = Vec::new();
         if !parts.plain.is_empty() {
             pipe.del(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>());
             owners.push(None);
         }
         for (name, fields) in &parts.hashes {
             pipe.hdel(*name, fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
-            owners.push(fields.first().map(|(i, _)| keys[*i].clone()));
+            owners.push(fields.first().map(|(i, _)| *i));
         }
         if owners.is_empty() {
             return Ok(());
         }
-        self.run(&mut pipe, &owners).await.map(drop)
+        self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &keys[i])).await.map(drop)
     }
 
     pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {

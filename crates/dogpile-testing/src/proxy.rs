@@ -46,6 +46,11 @@ impl CountingProxy {
         CountingProxy { addr, round_trips, accept }
     }
 
+    /// `host:port` of the proxy.
+    pub fn addr_string(&self) -> String {
+        self.addr.to_string()
+    }
+
     /// `redis://` URL of the proxy.
     pub fn url(&self) -> String {
         format!("redis://{}/0", self.addr)

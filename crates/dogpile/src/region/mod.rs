@@ -206,14 +206,18 @@ impl Region {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let backend_keys = self.backend_keys(&keys)?;
-        let found = self.inner.backend.get_multi(&backend_keys).await?;
+        let found = match self.mangled_keys(&keys)? {
+            Some(mangled) => self.inner.backend.get_multi(&mangled).await?,
+            None => self.inner.backend.get_multi(&keys).await?,
+        };
         let mut out = Vec::with_capacity(keys.len());
+        let mut hits = 0;
         for (key, bytes) in keys.iter().zip(found) {
             let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(v, options));
-            self.count_read(value.is_some());
+            hits += usize::from(value.is_some());
             out.push(value.map(|v| v.payload));
         }
+        self.inner.stats.hits_and_misses(hits, keys.len() - hits);
         Ok(out)
     }
 
@@ -243,8 +247,12 @@ impl Region {
         let mut encoded = Vec::new();
         for (key, value) in items {
             let key = key.into();
-            let bytes = self.inner.codec.encode_for(&key, &value, now)?;
-            encoded.push((self.backend_key(&key)?.into_owned(), Bytes::from(bytes)));
+            let bytes = Bytes::from(self.inner.codec.encode_for(&key, &value, now)?);
+            let backend_key = match self.backend_key(&key)? {
+                Cow::Owned(mangled) => mangled,
+                Cow::Borrowed(_) => key,
+            };
+            encoded.push((backend_key, bytes));
         }
         if encoded.is_empty() {
             return Ok(());
@@ -273,8 +281,10 @@ impl Region {
         if keys.is_empty() {
             return Ok(());
         }
-        let backend_keys = self.backend_keys(&keys)?;
-        self.inner.backend.delete_multi(&backend_keys).await
+        match self.mangled_keys(&keys)? {
+            Some(mangled) => self.inner.backend.delete_multi(&mangled).await,
+            None => self.inner.backend.delete_multi(&keys).await,
+        }
     }
 
     /// Invalidates every value created before now. Hard: they become misses. Soft: they
@@ -341,6 +351,18 @@ impl Region {
 
     fn backend_keys(&self, keys: &[CacheKey]) -> Result<Vec<CacheKey>> {
         keys.iter().map(|k| self.backend_key(k).map(Cow::into_owned)).collect()
+    }
+
+    /// The keys as the backend sees them, when they differ from `keys` (a mangler); `None`
+    /// when `keys` can go to the backend as they are. Checks hash-key support either way.
+    fn mangled_keys(&self, keys: &[CacheKey]) -> Result<Option<Vec<CacheKey>>> {
+        if self.inner.mangler.is_some() {
+            return self.backend_keys(keys).map(Some);
+        }
+        for key in keys {
+            self.backend_key(key)?;
+        }
+        Ok(None)
     }
 
     /// Decodes stored bytes; a wrong version is a miss, undecodable bytes follow the policy.

@@ -43,6 +43,14 @@ impl Counters {
     pub(crate) fn miss(&self) {
         bump(&self.misses);
     }
+    pub(crate) fn hits_and_misses(&self, hits: usize, misses: usize) {
+        if hits > 0 {
+            self.hits.fetch_add(hits as u64, Ordering::Relaxed);
+        }
+        if misses > 0 {
+            self.misses.fetch_add(misses as u64, Ordering::Relaxed);
+        }
+    }
     pub(crate) fn stale(&self) {
         bump(&self.stale);
     }

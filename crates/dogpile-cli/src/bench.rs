@@ -1,0 +1,521 @@
+//! `dogpile bench`: the standard workloads through dogpile and straight on the `redis` crate,
+//! side by side in one run.
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dogpile::codec::{Codec, Envelope, Format};
+use dogpile::{CacheKey, Region};
+use dogpile_redis::redis::{self, AsyncCommands};
+use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::CountingProxy;
+use serde::{Deserialize, Serialize};
+
+use crate::duration;
+use crate::stats::{Latencies, thousands};
+use crate::target::{Target, command_total};
+
+/// Options of `dogpile bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The Redis to measure against (its data under `bench:` is overwritten).
+    #[arg(long)]
+    url: Option<String>,
+    /// Start a private redis-server for the run instead.
+    #[arg(long)]
+    spawn: bool,
+    /// How long each workload runs, per layer.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
+    duration: Duration,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Run only the workloads whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// The small value every single-key workload reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Small {
+    id: u64,
+    name: String,
+    score: f64,
+}
+
+fn small(id: u64) -> Small {
+    Small { id, name: format!("row {id}"), score: 0.5 }
+}
+
+type OpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type Op = Arc<dyn Fn() -> OpFuture + Send + Sync>;
+
+/// One measured row.
+#[derive(Debug, Clone, Serialize)]
+struct Row {
+    workload: &'static str,
+    layer: &'static str,
+    ops_per_s: f64,
+    keys_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    round_trips_per_op: f64,
+    commands_per_op: f64,
+    tasks: usize,
+    keys_per_op: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio_to_raw: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Dogpile,
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    GetHit,
+    Set,
+    GetOrCreateHit,
+    GetMultiPlain,
+    GetMultiMixed,
+    SetMultiMixed(HashTtlPolicy),
+    RawCodecGetMultiMixed,
+}
+
+struct Workload {
+    name: &'static str,
+    kind: Kind,
+    tasks: usize,
+    keys_per_op: usize,
+}
+
+const WORKLOADS: [Workload; 9] = [
+    Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
+    Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit_64_tasks", kind: Kind::GetOrCreateHit, tasks: 64, keys_per_op: 1 },
+    Workload { name: "get_multi_plain_100", kind: Kind::GetMultiPlain, tasks: 1, keys_per_op: 100 },
+    Workload { name: "get_multi_mixed_100", kind: Kind::GetMultiMixed, tasks: 1, keys_per_op: 100 },
+    Workload {
+        name: "set_multi_mixed_100_ttl_hash_none",
+        kind: Kind::SetMultiMixed(HashTtlPolicy::OnCreate),
+        tasks: 1,
+        keys_per_op: 100,
+    },
+    Workload {
+        name: "set_multi_mixed_100_ttl_hash_true",
+        kind: Kind::SetMultiMixed(HashTtlPolicy::OnEveryWrite),
+        tasks: 1,
+        keys_per_op: 100,
+    },
+    Workload { name: "raw_get_multi_mixed_100", kind: Kind::RawCodecGetMultiMixed, tasks: 1, keys_per_op: 100 },
+];
+
+const TTL: Duration = Duration::from_secs(3600);
+
+/// Rounds per workload; each layer runs `duration / ROUNDS` per round.
+const ROUNDS: usize = 4;
+
+fn plain_keys(prefix: &str) -> Vec<CacheKey> {
+    (0..100).map(|i| CacheKey::from(format!("{prefix}plain:{i}"))).collect()
+}
+
+/// 50 plain keys and 50 fields over 10 hashes.
+fn mixed_keys(prefix: &str) -> Vec<CacheKey> {
+    let mut keys: Vec<CacheKey> = (0..50).map(|i| CacheKey::from(format!("{prefix}plain:{i}"))).collect();
+    keys.extend((0..50).map(|i| CacheKey::hash(format!("{prefix}hash:{}", i % 10), format!("f{i}"))));
+    keys
+}
+
+fn key_name(key: &CacheKey) -> (String, Option<String>) {
+    match key {
+        CacheKey::Hash { name, field } => (name.clone(), Some(field.clone())),
+        other => (other.to_string(), None),
+    }
+}
+
+/// The raw pipeline that reads `keys`: MGET of the plain keys, one HMGET per hash.
+fn read_pipeline(keys: &[CacheKey]) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    let mut plain = Vec::new();
+    let mut hashes: Vec<(String, Vec<String>)> = Vec::new();
+    for key in keys {
+        match key_name(key) {
+            (name, None) => plain.push(name),
+            (name, Some(field)) => match hashes.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, fields)) => fields.push(field),
+                None => hashes.push((name, vec![field])),
+            },
+        }
+    }
+    if !plain.is_empty() {
+        pipe.cmd("MGET").arg(plain);
+    }
+    for (name, fields) in hashes {
+        pipe.cmd("HMGET").arg(name).arg(fields);
+    }
+    pipe
+}
+
+/// The raw pipeline that writes `items` the way the hstore backend does with a TTL.
+fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    let mut hashes: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+    for (key, value) in items {
+        match key_name(key) {
+            (name, None) => {
+                pipe.cmd("SET").arg(name).arg(value).arg("EX").arg(TTL.as_secs());
+            }
+            (name, Some(field)) => match hashes.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, fields)) => fields.push((field, value.clone())),
+                None => hashes.push((name, vec![(field, value.clone())])),
+            },
+        }
+    }
+    for (name, fields) in hashes {
+        pipe.hset_multiple(&name, &fields);
+        let mut expire = redis::cmd("EXPIRE");
+        expire.arg(&name).arg(TTL.as_secs());
+        if policy == HashTtlPolicy::OnCreate {
+            expire.arg("NX");
+        }
+        pipe.add_command(expire);
+    }
+    pipe
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Result<Region, String> {
+    let config = RedisConfig::from_url(url).redis_expiration_time(TTL).redis_expiration_time_hash(policy);
+    let builder = Region::builder().codec(codec);
+    let builder = if hstore {
+        builder.backend(RedisAdvancedHstoreBackend::new(config).map_err(err)?)
+    } else {
+        builder.backend(RedisAdvancedBackend::new(config).map_err(err)?)
+    };
+    builder.build().map_err(err)
+}
+
+/// Builds the operation of `kind` on `layer`, connected to `url`.
+async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
+    let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
+    let encoded = Codec::default().encode(&small(1), 1_700_000_000.0).map_err(err)?;
+    if layer == Layer::Raw {
+        let client = redis::Client::open(url).map_err(err)?;
+        let conn = client.get_connection_manager().await.map_err(err)?;
+        let op: Op = match kind {
+            Kind::GetHit | Kind::GetOrCreateHit => Arc::new(move || {
+                let mut conn = conn.clone();
+                Box::pin(async move {
+                    let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
+                    v.map(drop).ok_or_else(|| "bench:small is missing".to_string())
+                })
+            }),
+            Kind::Set => Arc::new(move || {
+                let (mut conn, value) = (conn.clone(), encoded.clone());
+                Box::pin(async move { conn.set::<_, _, ()>("bench:set", value).await.map_err(err) })
+            }),
+            Kind::GetMultiPlain => {
+                let keys: Vec<String> = plain_keys("bench:").iter().map(|k| k.to_string()).collect();
+                Arc::new(move || {
+                    let (mut conn, keys) = (conn.clone(), keys.clone());
+                    Box::pin(async move {
+                        let v: Vec<Option<Vec<u8>>> = conn.mget(keys).await.map_err(err)?;
+                        v.iter().all(Option::is_some).then_some(()).ok_or_else(|| "missing keys".to_string())
+                    })
+                })
+            }
+            Kind::GetMultiMixed | Kind::RawCodecGetMultiMixed => {
+                let prefix = if matches!(kind, Kind::RawCodecGetMultiMixed) { "bench:raw:" } else { "bench:" };
+                let keys = Arc::new(mixed_keys(prefix));
+                Arc::new(move || {
+                    let (mut conn, keys) = (conn.clone(), Arc::clone(&keys));
+                    Box::pin(async move {
+                        // Built per call, as a caller of the redis crate would.
+                        let pipe = read_pipeline(&keys);
+                        let v: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await.map_err(err)?;
+                        (v.iter().flatten().count() == 100).then_some(()).ok_or_else(|| "missing keys".to_string())
+                    })
+                })
+            }
+            Kind::SetMultiMixed(policy) => {
+                let items: Arc<Vec<(CacheKey, Vec<u8>)>> =
+                    Arc::new(mixed_keys("bench:w:").into_iter().map(|k| (k, encoded.clone())).collect());
+                Arc::new(move || {
+                    let (mut conn, items) = (conn.clone(), Arc::clone(&items));
+                    Box::pin(async move {
+                        let pipe = write_pipeline(&items, policy);
+                        pipe.query_async::<()>(&mut conn).await.map_err(err)
+                    })
+                })
+            }
+        };
+        return Ok(op);
+    }
+    let op: Op = match kind {
+        Kind::GetHit => {
+            let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
+            Arc::new(move || {
+                let region = region.clone();
+                Box::pin(async move {
+                    let v: Option<Small> = region.get("bench:small").await.map_err(err)?;
+                    v.map(drop).ok_or_else(|| "bench:small is missing".to_string())
+                })
+            })
+        }
+        Kind::Set => {
+            let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
+            Arc::new(move || {
+                let region = region.clone();
+                Box::pin(async move { region.set("bench:set", &small(1)).await.map_err(err) })
+            })
+        }
+        Kind::GetOrCreateHit => {
+            let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
+            Arc::new(move || {
+                let region = region.clone();
+                Box::pin(async move {
+                    let _: Small = region
+                        .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
+                        .await
+                        .map_err(err)?;
+                    Ok(())
+                })
+            })
+        }
+        Kind::GetMultiPlain => {
+            let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
+            let keys = Arc::new(plain_keys("bench:"));
+            Arc::new(move || {
+                let (region, keys) = (region.clone(), Arc::clone(&keys));
+                Box::pin(async move {
+                    let v: Vec<Option<Small>> = region.get_multi(keys.iter()).await.map_err(err)?;
+                    v.iter().all(Option::is_some).then_some(()).ok_or_else(|| "missing keys".to_string())
+                })
+            })
+        }
+        Kind::GetMultiMixed | Kind::RawCodecGetMultiMixed => {
+            let (prefix, codec) = match kind {
+                Kind::RawCodecGetMultiMixed => ("bench:raw:", raw_codec),
+                _ => ("bench:", Codec::default()),
+            };
+            let region = region(url, true, HashTtlPolicy::OnCreate, codec)?;
+            let keys = Arc::new(mixed_keys(prefix));
+            Arc::new(move || {
+                let (region, keys) = (region.clone(), Arc::clone(&keys));
+                Box::pin(async move {
+                    let v: Vec<Option<Small>> = region.get_multi(keys.iter()).await.map_err(err)?;
+                    v.iter().all(Option::is_some).then_some(()).ok_or_else(|| "missing keys".to_string())
+                })
+            })
+        }
+        Kind::SetMultiMixed(policy) => {
+            let region = region(url, true, policy, Codec::default())?;
+            let keys = Arc::new(mixed_keys("bench:w:"));
+            let value = small(1);
+            Arc::new(move || {
+                let (region, keys, value) = (region.clone(), Arc::clone(&keys), value.clone());
+                Box::pin(async move { region.set_multi(keys.iter().map(|k| (k, &value))).await.map_err(err) })
+            })
+        }
+    };
+    Ok(op)
+}
+
+/// Writes the values the read workloads expect.
+async fn prepare(url: &str) -> Result<(), String> {
+    let seed = region(url, true, HashTtlPolicy::OnCreate, Codec::default())?;
+    seed.set("bench:small", &small(1)).await.map_err(err)?;
+    let mut all = plain_keys("bench:");
+    all.extend(mixed_keys("bench:"));
+    seed.set_multi(all.iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
+    let raw = region(url, true, HashTtlPolicy::OnCreate, Codec::new(Format::Msgpack, Envelope::Raw))?;
+    raw.set_multi(mixed_keys("bench:raw:").iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
+    Ok(())
+}
+
+/// Runs `op` from `tasks` tasks for `duration`.
+async fn throughput(op: &Op, tasks: usize, duration: Duration) -> Result<(u64, Latencies, Duration), String> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let op = Arc::clone(op);
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Latencies::default();
+            let mut ops = 0u64;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                op().await?;
+                latencies.record(t0.elapsed());
+                ops += 1;
+            }
+            Ok::<_, String>((ops, latencies))
+        }));
+    }
+    let mut total = 0;
+    let mut latencies = Latencies::default();
+    for handle in handles {
+        let (ops, part) = handle.await.map_err(err)??;
+        total += ops;
+        latencies.merge(part);
+    }
+    Ok((total, latencies, started.elapsed()))
+}
+
+/// Round trips per operation, through a counting proxy.
+async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str) -> Result<f64, String> {
+    const N: usize = 20;
+    let op = build(kind, layer, &with_addr(url, &proxy.addr_string())).await?;
+    op().await?; // connects
+    proxy.reset();
+    for _ in 0..N {
+        op().await?;
+    }
+    Ok(proxy.round_trips() as f64 / N as f64)
+}
+
+/// `url` with its `host:port` replaced by `addr` (credentials and db kept).
+fn with_addr(url: &str, addr: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (userinfo, hostpart) = match rest.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), rest),
+    };
+    let path = hostpart.find('/').map_or("", |i| &hostpart[i..]);
+    format!("{scheme}://{userinfo}{addr}{path}")
+}
+
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let target = Target::new(args.url.clone(), args.spawn)?;
+    let rows = runtime.block_on(measure_all(&args, &target))?;
+    if args.json {
+        let json = serde_json::json!({ "rows": rows, "duration_s": args.duration.as_secs_f64() });
+        println!("{}", serde_json::to_string_pretty(&json).map_err(err)?);
+    } else {
+        print_table(&rows, &args, &target);
+    }
+    Ok(())
+}
+
+async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, String> {
+    prepare(&target.url).await?;
+    let proxy = CountingProxy::start(target.addr().await?).await;
+    let mut admin = target.admin().await?;
+    let selected: Vec<&Workload> =
+        WORKLOADS.iter().filter(|w| args.only.as_deref().is_none_or(|only| w.name.contains(only))).collect();
+    let mut rows = Vec::new();
+    for (n, workload) in selected.iter().enumerate() {
+        eprint!("\r\x1b[K  [{}/{}] {} ...", n + 1, selected.len(), workload.name);
+        let _ = std::io::stderr().flush();
+        let ops = [
+            build(workload.kind, Layer::Raw, &target.url).await?,
+            build(workload.kind, Layer::Dogpile, &target.url).await?,
+        ];
+        for op in &ops {
+            op().await?; // connects, warms up
+        }
+        // The layers take turns in short rounds (raw first, then dogpile first, ...), so that
+        // drift on a shared machine does not favour either.
+        let mut totals =
+            [(0u64, Latencies::default(), Duration::ZERO, 0u64), (0, Latencies::default(), Duration::ZERO, 0)];
+        for round in 0..ROUNDS {
+            for i in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                let before = command_total(&mut admin).await?;
+                let (count, latencies, elapsed) =
+                    throughput(&ops[i], workload.tasks, args.duration / ROUNDS as u32).await?;
+                let commands = command_total(&mut admin).await?.saturating_sub(before);
+                let total = &mut totals[i];
+                total.0 += count;
+                total.1.merge(latencies);
+                total.2 += elapsed;
+                total.3 += commands;
+            }
+        }
+        for (i, (layer, label)) in [(Layer::Raw, "raw"), (Layer::Dogpile, "dogpile")].into_iter().enumerate() {
+            let (count, latencies, elapsed, commands) = &mut totals[i];
+            let ops_per_s = *count as f64 / elapsed.as_secs_f64();
+            rows.push(Row {
+                workload: workload.name,
+                layer: label,
+                ops_per_s,
+                keys_per_s: ops_per_s * workload.keys_per_op as f64,
+                p50_us: latencies.percentile(50.0).as_secs_f64() * 1e6,
+                p99_us: latencies.percentile(99.0).as_secs_f64() * 1e6,
+                round_trips_per_op: round_trips(workload.kind, layer, &proxy, &target.url).await?,
+                commands_per_op: *commands as f64 / (*count).max(1) as f64,
+                tasks: workload.tasks,
+                keys_per_op: workload.keys_per_op,
+                ratio_to_raw: None,
+            });
+        }
+        let raw_ops = rows[rows.len() - 2].ops_per_s;
+        if let Some(dogpile) = rows.last_mut() {
+            dogpile.ratio_to_raw = Some(dogpile.ops_per_s / raw_ops.max(f64::MIN_POSITIVE));
+        }
+    }
+    eprint!("\r\x1b[K");
+    Ok(rows)
+}
+
+fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
+    println!(
+        "dogpile bench: {} per workload and layer, against {}",
+        crate::stats::human(args.duration),
+        dogpile::registry::redact_url(&target.url)
+    );
+    println!();
+    println!(
+        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | round trips/op | commands/op | dogpile/raw |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {} |",
+            row.workload,
+            row.layer,
+            row.tasks,
+            thousands(row.ops_per_s.round() as u64),
+            thousands(row.keys_per_s.round() as u64),
+            row.p50_us,
+            row.p99_us,
+            row.round_trips_per_op,
+            row.commands_per_op,
+            row.ratio_to_raw.map_or_else(String::new, |r| format!("{r:.2}x")),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_addr_keeps_credentials_and_db() {
+        assert_eq!(with_addr("redis://u:p@host:1/3", "127.0.0.1:9"), "redis://u:p@127.0.0.1:9/3");
+        assert_eq!(with_addr("redis://host:1", "127.0.0.1:9"), "redis://127.0.0.1:9");
+    }
+
+    #[test]
+    fn raw_pipelines_match_the_backend_layout() {
+        let read = read_pipeline(&mixed_keys("b:"));
+        assert_eq!(read.cmd_iter().count(), 11, "MGET and one HMGET per hash");
+        let items: Vec<(CacheKey, Vec<u8>)> = mixed_keys("b:").into_iter().map(|k| (k, vec![1])).collect();
+        assert_eq!(write_pipeline(&items, HashTtlPolicy::OnCreate).cmd_iter().count(), 50 + 10 + 10);
+    }
+}
