@@ -162,11 +162,14 @@ fn read_pipeline(keys: &[CacheKey]) -> redis::Pipeline {
     pipe
 }
 
+/// A hash field and its bytes.
+type FieldValue = (String, Vec<u8>);
+
 /// The raw pipeline that writes `items` the way the hstore backend does with a TTL.
 fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     pipe.atomic();
-    let mut hashes: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+    let mut hashes: Vec<(String, Vec<FieldValue>)> = Vec::new();
     for (key, value) in items {
         match key_name(key) {
             (name, None) => {

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod duration;
+mod memory_report;
 mod stats;
 mod target;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Measures the standard workloads through dogpile and straight on the `redis` crate, side
     /// by side, and prints ops/s, latency, round trips and Redis commands per operation.
     Bench(bench::BenchArgs),
+    /// Stores the seed's demo data set under each storage strategy and prints the Redis
+    /// memory each takes.
+    MemoryReport(memory_report::MemoryReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::MemoryReport(args) => memory_report::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,7 +45,9 @@ impl Target {
     /// An admin connection (for INFO).
     pub async fn admin(&self) -> Result<redis::aio::MultiplexedConnection, String> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| e.to_string())?;
-        client.get_multiplexed_async_connection().await.map_err(|e| format!("cannot connect: {e}"))
+        // No reply timeout: FLUSHDB of a million keys takes longer than the default half second.
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+        client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| format!("cannot connect: {e}"))
     }
 }
 

@@ -1,0 +1,77 @@
+//! `dogpile bench` and `dogpile memory-report`, in short runs on private servers.
+
+use std::process::Command;
+
+fn dogpile(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dogpile")).args(args).output().expect("run the dogpile binary");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bench_json_pairs_each_dogpile_row_with_its_raw_twin() {
+    let (ok, stdout, stderr) =
+        dogpile(&["bench", "--spawn", "--duration", "400ms", "--only", "multi_mixed_100_ttl_hash_none", "--json"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{json}");
+    for (row, layer) in rows.iter().zip(["raw", "dogpile"]) {
+        assert_eq!(row["workload"], "set_multi_mixed_100_ttl_hash_none");
+        assert_eq!(row["layer"], layer);
+        assert!(row["ops_per_s"].as_f64().unwrap() > 0.0 && row["keys_per_s"].as_f64().unwrap() > 0.0);
+        assert!(
+            row["p50_us"].as_f64().unwrap() > 0.0 && row["p99_us"].as_f64().unwrap() >= row["p50_us"].as_f64().unwrap()
+        );
+        assert_eq!(row["round_trips_per_op"], 1.0, "{row}");
+        // MULTI, 50 SET EX, 10 HSET, 10 EXPIRE NX, EXEC.
+        assert_eq!(row["commands_per_op"], 72.0, "{row}");
+    }
+    assert!(rows[1]["ratio_to_raw"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_table_covers_every_workload() {
+    let (ok, stdout, stderr) = dogpile(&["bench", "--spawn", "--duration", "40ms"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    for workload in [
+        "get_hit",
+        "set",
+        "get_or_create_hit",
+        "get_or_create_hit_64_tasks",
+        "get_multi_plain_100",
+        "get_multi_mixed_100",
+        "set_multi_mixed_100_ttl_hash_none",
+        "set_multi_mixed_100_ttl_hash_true",
+        "raw_get_multi_mixed_100",
+    ] {
+        let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("| {workload} |"))).collect();
+        assert_eq!(rows.len(), 2, "{workload}:\n{stdout}");
+        assert!(rows.iter().all(|r| r.contains("| 1.00 |")), "one round trip per operation: {rows:?}");
+    }
+}
+
+#[test]
+fn memory_report_puts_hash_storage_far_below_the_dogpile_envelope() {
+    let (ok, stdout, stderr) = dogpile(&["memory-report", "--spawn", "--scale", "0.02", "--json"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows[0]["values"], 22_000);
+    let percent = |i: usize| rows[i]["percent_of_first"].as_f64().unwrap();
+    assert_eq!(percent(0), 100.0);
+    assert!(percent(1) > 100.0, "a Redis TTL costs memory");
+    assert!(percent(10) < 25.0 && percent(11) < 25.0, "hash storage: {} and {}", percent(10), percent(11));
+    assert!(rows[10]["bytes_per_value"].as_f64().unwrap() < rows[0]["bytes_per_value"].as_f64().unwrap() / 4.0);
+}
+
+#[test]
+fn memory_report_asks_before_emptying_a_given_redis() {
+    let (ok, _, stderr) = dogpile(&["memory-report", "--url", "redis://127.0.0.1:1/0"]);
+    assert!(!ok);
+    assert!(stderr.contains("--allow-flush"), "{stderr}");
+}
