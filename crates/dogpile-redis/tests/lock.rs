@@ -3,6 +3,7 @@
 
 mod support;
 
+use dogpile_testing::fakes::Boom;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,15 +13,6 @@ use dogpile::{CacheKey, Error, Region};
 use dogpile_redis::{LockLostPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::RedisServer;
 use dogpile_testing::server::Reply;
-
-#[derive(Debug)]
-struct Boom;
-impl std::fmt::Display for Boom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("boom")
-    }
-}
-impl std::error::Error for Boom {}
 
 fn locked_config(server: &RedisServer) -> RedisConfig {
     support::config(server).distributed_lock(true)

@@ -6,6 +6,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use dogpile::backend::{Backend, Capabilities, MemoryBackend};
 use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 
+/// An error for creators in tests: displays as `boom`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Boom;
+
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("boom")
+    }
+}
+
+impl std::error::Error for Boom {}
+
 /// A memory backend whose operations can be made to fail, and that counts the calls it gets.
 ///
 /// Reads and writes fail independently with a [`BackendErrorKind::Connection`] error, as a

@@ -1,6 +1,7 @@
 //! Region behaviour beyond the conformance suite: faults, cancellation, background
 //! regeneration, counters.
 
+use dogpile_testing::fakes::Boom;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,15 +10,6 @@ use dogpile::backend::{Backend, Capabilities, MemoryBackend};
 use dogpile::region::CreateOptions;
 use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, MockClock, Region, Result};
 use dogpile_testing::fakes::FaultyBackend;
-
-#[derive(Debug)]
-struct Boom;
-impl std::fmt::Display for Boom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("boom")
-    }
-}
-impl std::error::Error for Boom {}
 
 async fn within<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(30), f).await.expect("timed out")
