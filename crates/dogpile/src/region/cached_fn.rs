@@ -61,17 +61,40 @@ impl KeyArgs for () {
     fn write_key(&self, _out: &mut String) {}
 }
 
-fn key_prefix(name: &str, namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!("{name}|{ns}|"),
-        None => format!("{name}|"),
+/// What both function wrappers hold besides the function: the region, how keys are made,
+/// and the options of the read-through calls.
+struct Keyed<T> {
+    region: Region,
+    name: String,
+    prefix: String,
+    options: CreateOptions<T>,
+}
+
+impl<T> Keyed<T> {
+    fn new(region: &Region, name: &str) -> Self {
+        Keyed {
+            region: region.clone(),
+            name: name.to_owned(),
+            prefix: format!("{name}|"),
+            options: CreateOptions::new(),
+        }
+    }
+
+    fn set_namespace(&mut self, namespace: &str) {
+        self.prefix = format!("{}|{namespace}|", self.name);
+    }
+
+    fn key(&self, args: &(impl KeyArgs + ?Sized)) -> CacheKey {
+        let mut key = self.prefix.clone();
+        args.write_key(&mut key);
+        CacheKey::Plain(key)
     }
 }
 
-fn key_for(prefix: &str, args: &impl KeyArgs) -> CacheKey {
-    let mut key = prefix.to_owned();
-    args.write_key(&mut key);
-    CacheKey::Plain(key)
+impl<T> fmt::Debug for Keyed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyed").field("prefix", &self.prefix).field("options", &self.options).finish_non_exhaustive()
+    }
 }
 
 /// A function whose results are cached per argument tuple (dogpile's `cache_on_arguments`).
@@ -81,10 +104,8 @@ fn key_for(prefix: &str, args: &impl KeyArgs) -> CacheKey {
 /// `Display` with spaces: give `name` as Python's `module:function` and keys match the ones
 /// dogpile.cache derives.
 pub struct CachedFn<A, T, F> {
-    region: Region,
-    prefix: String,
+    keyed: Keyed<T>,
     function: F,
-    options: CreateOptions<T>,
     _args: PhantomData<fn(A)>,
 }
 
@@ -116,13 +137,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        CachedFn {
-            region: self.clone(),
-            prefix: key_prefix(name, None),
-            function,
-            options: CreateOptions::new(),
-            _args: PhantomData,
-        }
+        CachedFn { keyed: Keyed::new(self, name), function, _args: PhantomData }
     }
 
     /// Wraps `function`, which computes many results at once, so that its results are cached
@@ -150,13 +165,7 @@ impl Region {
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
     {
-        CachedMultiFn {
-            region: self.clone(),
-            prefix: key_prefix(name, None),
-            function,
-            options: CreateOptions::new(),
-            _args: PhantomData,
-        }
+        CachedMultiFn { keyed: Keyed::new(self, name), function, _args: PhantomData }
     }
 }
 
@@ -171,21 +180,20 @@ where
     /// Puts `namespace` into the key: `name|namespace|args`.
     #[must_use]
     pub fn namespace(mut self, namespace: &str) -> Self {
-        let name = self.prefix.trim_end_matches('|').to_owned();
-        self.prefix = key_prefix(&name, Some(namespace));
+        self.keyed.set_namespace(namespace);
         self
     }
 
     /// Per-call options used by [`CachedFn::call`] (expiration time, `should_cache`).
     #[must_use]
     pub fn options(mut self, options: CreateOptions<T>) -> Self {
-        self.options = options;
+        self.keyed.options = options;
         self
     }
 
     /// The cache key for `args`.
     pub fn key(&self, args: &A) -> CacheKey {
-        key_for(&self.prefix, args)
+        self.keyed.key(args)
     }
 
     /// The cached result for `args`, calling the function under the dogpile lock when it is
@@ -196,7 +204,7 @@ where
     /// As [`Region::get_or_create`].
     pub async fn call(&self, args: A) -> Result<T> {
         let key = self.key(&args);
-        self.region.get_or_create_with(key, &self.options, || (self.function)(args)).await
+        self.keyed.region.get_or_create_with(key, &self.keyed.options, || (self.function)(args)).await
     }
 
     /// The cached result for `args`, without calling the function.
@@ -205,7 +213,7 @@ where
     ///
     /// As [`Region::get`].
     pub async fn get(&self, args: &A) -> Result<Option<T>> {
-        self.region.get(self.key(args)).await
+        self.keyed.region.get(self.key(args)).await
     }
 
     /// Removes the cached result for `args`.
@@ -214,7 +222,7 @@ where
     ///
     /// As [`Region::delete`].
     pub async fn invalidate(&self, args: &A) -> Result<()> {
-        self.region.delete(self.key(args)).await
+        self.keyed.region.delete(self.key(args)).await
     }
 
     /// Calls the function now and stores its result for `args`, whatever is cached.
@@ -226,7 +234,7 @@ where
         let key = self.key(&args);
         let value =
             (self.function)(args).await.map_err(|e| Error::Creator { key: Some(key.clone()), source: e.into() })?;
-        self.region.set(key, &value).await?;
+        self.keyed.region.set(key, &value).await?;
         Ok(value)
     }
 
@@ -236,23 +244,21 @@ where
     ///
     /// As [`Region::set`].
     pub async fn set(&self, args: &A, value: &T) -> Result<()> {
-        self.region.set(self.key(args), value).await
+        self.keyed.region.set(self.key(args), value).await
     }
 }
 
 impl<A, T, F> fmt::Debug for CachedFn<A, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedFn").field("prefix", &self.prefix).field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("CachedFn").field("keyed", &self.keyed).finish_non_exhaustive()
     }
 }
 
 /// A function over many arguments whose results are cached per argument (dogpile's
 /// `cache_multi_on_arguments`). Made by [`Region::cache_multi_on_arguments`].
 pub struct CachedMultiFn<A, T, F> {
-    region: Region,
-    prefix: String,
+    keyed: Keyed<T>,
     function: F,
-    options: CreateOptions<T>,
     _args: PhantomData<fn(A)>,
 }
 
@@ -267,21 +273,20 @@ where
     /// Puts `namespace` into the keys: `name|namespace|arg`.
     #[must_use]
     pub fn namespace(mut self, namespace: &str) -> Self {
-        let name = self.prefix.trim_end_matches('|').to_owned();
-        self.prefix = key_prefix(&name, Some(namespace));
+        self.keyed.set_namespace(namespace);
         self
     }
 
     /// Per-call options used by [`CachedMultiFn::call`].
     #[must_use]
     pub fn options(mut self, options: CreateOptions<T>) -> Self {
-        self.options = options;
+        self.keyed.options = options;
         self
     }
 
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {
-        key_for(&self.prefix, arg)
+        self.keyed.key(arg)
     }
 
     /// The results for `args`, in order; the function is called once with the arguments
@@ -293,8 +298,9 @@ where
     pub async fn call(&self, args: &[A]) -> Result<Vec<T>> {
         let by_key: HashMap<CacheKey, &A> = args.iter().map(|a| (self.key(a), a)).collect();
         let keys: Vec<CacheKey> = args.iter().map(|a| self.key(a)).collect();
-        self.region
-            .get_or_create_multi_with(keys, &self.options, |missing: Vec<CacheKey>| {
+        self.keyed
+            .region
+            .get_or_create_multi_with(keys, &self.keyed.options, |missing: Vec<CacheKey>| {
                 let wanted: Vec<A> = missing.iter().filter_map(|k| by_key.get(k).map(|a| (*a).clone())).collect();
                 (self.function)(wanted)
             })
@@ -307,7 +313,7 @@ where
     ///
     /// As [`Region::get_multi`].
     pub async fn get(&self, args: &[A]) -> Result<Vec<Option<T>>> {
-        self.region.get_multi(args.iter().map(|a| self.key(a))).await
+        self.keyed.region.get_multi(args.iter().map(|a| self.key(a))).await
     }
 
     /// Removes the cached results for `args`.
@@ -316,7 +322,7 @@ where
     ///
     /// As [`Region::delete_multi`].
     pub async fn invalidate(&self, args: &[A]) -> Result<()> {
-        self.region.delete_multi(args.iter().map(|a| self.key(a))).await
+        self.keyed.region.delete_multi(args.iter().map(|a| self.key(a))).await
     }
 
     /// Calls the function now for `args` and stores the results.
@@ -332,7 +338,7 @@ where
             let message = format!("function returned {} values for {} arguments", values.len(), args.len());
             return Err(Error::Creator { key: None, source: message.into() });
         }
-        self.region.set_multi(args.iter().map(|a| self.key(a)).zip(values.iter())).await?;
+        self.keyed.region.set_multi(args.iter().map(|a| self.key(a)).zip(values.iter())).await?;
         Ok(values)
     }
 
@@ -342,15 +348,12 @@ where
     ///
     /// As [`Region::set_multi`].
     pub async fn set(&self, items: &[(A, T)]) -> Result<()> {
-        self.region.set_multi(items.iter().map(|(a, v)| (self.key(a), v))).await
+        self.keyed.region.set_multi(items.iter().map(|(a, v)| (self.key(a), v))).await
     }
 }
 
 impl<A, T, F> fmt::Debug for CachedMultiFn<A, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedMultiFn")
-            .field("prefix", &self.prefix)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
+        f.debug_struct("CachedMultiFn").field("keyed", &self.keyed).finish_non_exhaustive()
     }
 }
