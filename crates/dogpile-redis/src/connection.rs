@@ -24,7 +24,7 @@ impl Connection {
         let url = config.connection_url();
         let shown_url = config.redacted_url();
         let client = open_client(config, &url)
-            .map_err(|e| Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", e.kind_text())))?;
+            .map_err(|e| Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", describe(&e))))?;
         let mut settings = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
@@ -83,17 +83,11 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
     redis::Client::open(url)
 }
 
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-
-impl KindText for redis::RedisError {
-    /// The error without anything from the URL: its kind and detail.
-    fn kind_text(&self) -> String {
-        match self.detail() {
-            Some(detail) if !detail.contains('@') => format!("{:?}: {detail}", self.kind()),
-            _ => format!("{:?}", self.kind()),
-        }
+/// The error without anything from the URL: its kind and detail.
+fn describe(err: &redis::RedisError) -> String {
+    match err.detail() {
+        Some(detail) if !detail.contains('@') => format!("{:?}: {detail}", err.kind()),
+        _ => format!("{:?}", err.kind()),
     }
 }
 

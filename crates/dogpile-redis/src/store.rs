@@ -81,18 +81,18 @@ impl Store {
 
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
         let mut conn = self.connection.get().await?;
-        let cmd = match key {
+        let mut cmd;
+        match key {
+            CacheKey::Plain(k) => {
+                cmd = redis::cmd("GET");
+                cmd.arg(k);
+            }
             CacheKey::Hash { name, field } => {
-                let mut c = redis::cmd("HGET");
-                c.arg(name).arg(field);
-                c
+                cmd = redis::cmd("HGET");
+                cmd.arg(name).arg(field);
             }
-            other => {
-                let mut c = redis::cmd("GET");
-                c.arg(other.to_string());
-                c
-            }
-        };
+            other => return Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
+        }
         let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| backend_error(e, Some(key)))?;
         Ok(value.map(Bytes::from))
     }

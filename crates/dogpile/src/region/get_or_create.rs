@@ -463,13 +463,3 @@ async fn release_all(guards: Vec<(usize, KeyGuard)>) {
         let _ = guard.release().await;
     }
 }
-
-#[allow(dead_code)]
-fn _futures_are_send(region: &Region) {
-    fn is_send<F: Future + Send>(_: F) {}
-    let creator = || async { Ok::<u32, std::io::Error>(1) };
-    is_send(region.get_or_create("k", creator));
-    is_send(region.get_or_create_multi(["k"], |_| async { Ok::<Vec<u32>, std::io::Error>(vec![1]) }));
-    is_send(region.get::<u32>("k"));
-    is_send(region.set("k", &1u32));
-}
