@@ -34,7 +34,7 @@ fn value() -> impl Strategy<Value = Value> {
 
 fn codecs() -> Vec<Codec> {
     let mut all = Vec::new();
-    for format in [Format::Msgpack, Format::Json] {
+    for format in [Format::Msgpack, Format::Json, Format::Pickle] {
         for envelope in Envelope::ALL {
             all.push(Codec::new(format.clone(), envelope));
         }
@@ -68,7 +68,9 @@ proptest! {
             let _ = codec.decode::<String>(&bytes, 0.0);
             let _ = codec.decode::<Vec<u64>>(&bytes, 0.0);
             let _ = codec.decode::<serde_json::Value>(&bytes, 0.0);
+            let _ = codec.decode::<dogpile::codec::Value>(&bytes, 0.0);
         }
+        let _ = Codec::new(Format::RawProxy, Envelope::Raw).decode::<dogpile::codec::Value>(&bytes, 0.0);
     }
 
     #[test]
@@ -138,9 +140,95 @@ fn python_written_entries_decode() {
 
 #[test]
 fn unknown_names_are_config_errors() {
-    let err = Codec::from_names(Some("pickle"), None).unwrap_err();
+    let err = Codec::from_names(Some("marshal"), None).unwrap_err();
     assert!(err.to_string().contains("serializer"), "{err}");
     let err = Codec::from_names(None, Some("zip")).unwrap_err();
     assert!(err.to_string().contains("envelope"), "{err}");
     assert_eq!(Codec::from_names(Some("json"), Some("raw")).unwrap(), Codec::new(Format::Json, Envelope::Raw));
+}
+
+/// Defect: the msgpack decoder stopped after the first value, so foreign entries decoded to
+/// wrong values. A payload must take up its bytes whole.
+#[test]
+fn foreign_bytes_are_not_a_prefix_value() {
+    let msgpack_raw = Codec::new(Format::Msgpack, Envelope::Raw);
+    // Plugin 0.5.0's raw proxy `42`: 0x69 is the msgpack integer 105.
+    assert!(msgpack_raw.decode::<i64>(b"i\x7f42", 0.0).is_err());
+    // A pickled dict inside dogpile 1.x's envelope (pickle.dumps({"a": 1}, 5) from CPython
+    // 3.11): 0x80 is an empty msgpack map.
+    let pickled =
+        b"{\"ct\": 1700000000.5, \"v\": 2}|\x80\x05\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s.";
+    let msgpack_dogpile1 = Codec::new(Format::Msgpack, Envelope::Dogpile1);
+    assert!(msgpack_dogpile1.decode::<BTreeMap<String, u8>>(pickled, 0.0).is_err());
+    assert!(msgpack_dogpile1.decode::<dogpile::codec::Value>(pickled, 0.0).is_err());
+    // The same bytes are the dict they are, read as pickle.
+    let got = Codec::new(Format::Pickle, Envelope::Dogpile1).decode::<BTreeMap<String, u8>>(pickled, 0.0).unwrap();
+    assert_eq!(got.payload["a"], 1);
+    // Trailing bytes after a complete value, in every format.
+    for codec in codecs() {
+        let mut bytes = codec.encode(&7u8, 1.0).unwrap();
+        bytes.push(0);
+        assert!(codec.decode::<u8>(&bytes, 0.0).is_err(), "{codec:?}");
+    }
+}
+
+#[tokio::test]
+async fn foreign_bytes_make_get_or_create_run_the_creator() {
+    use dogpile::backend::{Backend, MemoryBackend};
+    use dogpile::{Bytes, CacheKey};
+
+    let backend = MemoryBackend::default();
+    let region = dogpile::Region::builder()
+        .backend(backend.clone())
+        .codec(Codec::new(Format::Msgpack, Envelope::Raw))
+        .build()
+        .unwrap();
+    backend.set(&CacheKey::from("k"), Bytes::from_static(b"i\x7f42")).await.unwrap();
+    let got: i64 = region.get_or_create("k", || async { Ok::<_, std::io::Error>(42) }).await.unwrap();
+    assert_eq!(got, 42);
+    assert_eq!(region.stats().creates, 1);
+}
+
+#[test]
+fn value_version_is_written_and_read() {
+    let v1 = Codec::new(Format::Msgpack, Envelope::Seed).with_value_version(1);
+    let bytes = v1.encode(&"x", 2.0).unwrap();
+    assert_eq!(*bytes.last().unwrap(), 0x01);
+    assert_eq!(v1.decode::<String>(&bytes, 0.0).unwrap().metadata.v, 1);
+    let dogpile1 = Codec::new(Format::Json, Envelope::Dogpile1).with_value_version(1);
+    assert_eq!(dogpile1.encode(&1, 2.0).unwrap(), br#"{"ct": 2.0, "v": 1}|1"#);
+    for envelope in [Envelope::Raw, Envelope::Compact] {
+        let codec = Codec::new(Format::Msgpack, envelope).with_value_version(1);
+        let bytes = codec.encode(&1, 2.0).unwrap();
+        assert_eq!(codec.decode::<u8>(&bytes, 0.0).unwrap().metadata.v, 1, "{envelope:?}");
+    }
+}
+
+#[tokio::test]
+async fn another_value_version_is_a_miss() {
+    use dogpile::backend::MemoryBackend;
+
+    let backend = MemoryBackend::default();
+    let v1 = dogpile::Region::builder()
+        .backend(backend.clone())
+        .codec(Codec::new(Format::Msgpack, Envelope::Seed).with_value_version(1))
+        .build()
+        .unwrap();
+    let v2 =
+        dogpile::Region::builder().backend(backend).codec(Codec::new(Format::Msgpack, Envelope::Seed)).build().unwrap();
+    v1.set("k", &1).await.unwrap();
+    assert_eq!(v1.get::<u8>("k").await.unwrap(), Some(1));
+    assert_eq!(v2.get::<u8>("k").await.unwrap(), None);
+}
+
+#[test]
+fn bytes_payloads_are_byte_strings() {
+    let bytes = dogpile::Bytes::from_static(b"\x00\xff");
+    let pickle = Codec::new(Format::Pickle, Envelope::Raw).encode(&bytes, 0.0).unwrap();
+    assert_eq!(pickle, b"\x80\x04C\x02\x00\xff.");
+    let msgpack = Codec::new(Format::Msgpack, Envelope::Raw).encode(&bytes, 0.0).unwrap();
+    assert_eq!(msgpack, [0xc4, 0x02, 0x00, 0xff]);
+    let back = Codec::new(Format::Msgpack, Envelope::Raw).decode::<dogpile::Bytes>(&msgpack, 0.0).unwrap();
+    assert_eq!(back.payload, bytes);
+    assert!(Codec::new(Format::Json, Envelope::Raw).encode(&bytes, 0.0).is_err());
 }

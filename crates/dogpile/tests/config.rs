@@ -42,7 +42,7 @@ fn wrong_types_are_errors_naming_the_key() {
     assert!(err.to_string().contains("`d`"), "{err}");
     let err = RegionBuilder::from_toml_str("not toml [", "").unwrap_err();
     assert!(matches!(err, Error::Config { .. }));
-    let err = RegionBuilder::from_toml_str("backend = \"memory\"\narguments = { serializer = \"pickle\" }", "")
+    let err = RegionBuilder::from_toml_str("backend = \"memory\"\narguments = { serializer = \"marshal\" }", "")
         .unwrap()
         .build()
         .unwrap_err();

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::format::Format;
 use crate::error::{BoxError, Error, Result};
-use crate::value::{CachedValue, Metadata, VALUE_VERSION};
+use crate::value::{CachedValue, Metadata};
 
 /// The layout that carries a value's metadata next to its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,15 +52,21 @@ impl Envelope {
         })
     }
 
-    pub(crate) fn encode<T: Serialize>(self, format: &Format, payload: &T, ct: f64) -> Result<Vec<u8>, BoxError> {
+    pub(crate) fn encode<T: Serialize>(
+        self,
+        format: &Format,
+        payload: &T,
+        ct: f64,
+        version: u32,
+    ) -> Result<Vec<u8>, BoxError> {
         match self {
             Envelope::Dogpile1 => {
                 // Python's json.dumps(metadata): ", " and ": " separators, float repr.
-                let mut out = format!("{{\"ct\": {ct:?}, \"v\": {VALUE_VERSION}}}|").into_bytes();
+                let mut out = format!("{{\"ct\": {ct:?}, \"v\": {version}}}|").into_bytes();
                 out.extend_from_slice(&format.serialize_value(payload)?);
                 Ok(out)
             }
-            Envelope::Seed => format.serialize_value(&(payload, Metadata::new(ct))),
+            Envelope::Seed => format.serialize_value(&SeedEntry((payload, Metadata { ct, v: version }))),
             Envelope::Compact => format.serialize_value(&(payload, ct.floor() as i64)),
             Envelope::Raw => format.serialize_value(payload),
         }
@@ -71,6 +77,7 @@ impl Envelope {
         format: &Format,
         bytes: &[u8],
         now: f64,
+        version: u32,
     ) -> Result<CachedValue<T>, BoxError> {
         match self {
             Envelope::Dogpile1 => {
@@ -80,14 +87,50 @@ impl Envelope {
                 Ok(CachedValue { payload, metadata })
             }
             Envelope::Seed => {
-                let (payload, metadata): (T, Metadata) = format.deserialize_value(bytes)?;
+                let SeedEntry((payload, metadata)) = format.deserialize_value::<SeedEntry<(T, Metadata)>>(bytes)?;
                 Ok(CachedValue { payload, metadata })
             }
             Envelope::Compact => {
                 let (payload, ct): (T, f64) = format.deserialize_value(bytes)?;
-                Ok(CachedValue::new(payload, ct))
+                Ok(CachedValue { payload, metadata: Metadata { ct, v: version } })
             }
-            Envelope::Raw => Ok(CachedValue::new(format.deserialize_value(bytes)?, now)),
+            Envelope::Raw => Ok(CachedValue {
+                payload: format.deserialize_value(bytes)?,
+                metadata: Metadata { ct: now, v: version },
+            }),
         }
+    }
+}
+
+/// The newtype name under which the seed envelope hands its `[payload, metadata]` entry to
+/// the format: transparent in msgpack and JSON, a `dogpile.cache.api.CachedValue` in pickle
+/// (what dogpile 0.9 pickles).
+pub(crate) const CACHED_VALUE: &str = "dogpile.cache.api.CachedValue";
+
+/// The seed envelope's entry, named for the formats that mark it.
+struct SeedEntry<E>(E);
+
+impl<E: Serialize> Serialize for SeedEntry<E> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(CACHED_VALUE, &self.0)
+    }
+}
+
+impl<'de, E: serde::Deserialize<'de>> serde::Deserialize<'de> for SeedEntry<E> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<E>(std::marker::PhantomData<E>);
+        impl<'de, E: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<E> {
+            type Value = SeedEntry<E>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a [payload, metadata] entry")
+            }
+            fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                E::deserialize(d).map(SeedEntry)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                E::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(SeedEntry)
+            }
+        }
+        deserializer.deserialize_newtype_struct(CACHED_VALUE, Visit(std::marker::PhantomData))
     }
 }

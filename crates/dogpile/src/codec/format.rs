@@ -7,11 +7,38 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::custom::PayloadCodec;
+use super::guard::{self, Guarded};
+use super::{pickle, raw_proxy};
 use crate::error::{BoxError, Error, Result};
 
-/// How the payload (and, in array envelopes, the whole entry) is serialized.
+/// How the payload (and, in the seed envelope, the whole entry) is serialized.
 ///
 /// The default is msgpack, or JSON when the `msgpack` feature is off.
+///
+/// | format | config name | Python counterpart |
+/// |---|---|---|
+/// | [`Format::Msgpack`] | `msgpack` | `msgpack.packb` / `msgpack.unpackb` |
+/// | [`Format::Json`] | `json` | `json.dumps` / `json.loads` |
+/// | [`Format::Pickle`] | `pickle` | `pickle.dumps` / `pickle.loads`, plain data only (see below) |
+/// | [`Format::RawProxy`] | `raw_proxy` | plugin 0.5.0's `Serializer_Raw_ProxyBackend` |
+///
+/// Every format reads a stored payload whole: bytes left over after the value make the entry
+/// undecodable (a miss or an error, per the region's
+/// [`DecodeErrorPolicy`](super::DecodeErrorPolicy)), never a value read from a prefix.
+///
+/// What each format cannot hold is refused when writing, where the other side would read
+/// another value: bytes and NaN in JSON, integers beyond 64 bits in msgpack, and the types the
+/// raw proxy format has no tag for. Store byte strings as [`Bytes`](crate::Bytes) (or with
+/// `serde_bytes`): a `Vec<u8>` is a list of integers to serde, and Python reads it as a list.
+///
+/// # Pickle, safely
+///
+/// [`Format::Pickle`] reads protocols 2 to 5 and writes protocol 4, for `None`, `bool`, `int`,
+/// `float`, `str`, `bytes`, `list`, `tuple` and `dict`, and dogpile 0.9's pickled
+/// `CachedValue` in the seed envelope. Python's `pickle.loads` of bytes from a shared Redis
+/// runs whatever those bytes name, so anyone who can write to that Redis can run code in every
+/// reader. This reader executes nothing and builds no Python objects: a reference to any class
+/// or function other than those above is a decode error, never a partial or empty value.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum Format {
@@ -23,6 +50,11 @@ pub enum Format {
     #[cfg(feature = "json")]
     #[cfg_attr(not(feature = "msgpack"), default)]
     Json,
+    /// Python's pickle for plain data: what dogpile.cache 1.x and the plugin write by default.
+    Pickle,
+    /// The plugin 0.5.0's cross-language format: `str`, `i\x7f<int>`, `b\x7f<bytes>`,
+    /// `@\x7fNone`; use it in the [raw envelope](super::Envelope::Raw).
+    RawProxy,
     /// A user-supplied format.
     Custom(Arc<dyn PayloadCodec>),
 }
@@ -43,6 +75,8 @@ impl Format {
             Format::Msgpack => "msgpack",
             #[cfg(feature = "json")]
             Format::Json => "json",
+            Format::Pickle => "pickle",
+            Format::RawProxy => "raw_proxy",
             Format::Custom(codec) => codec.name(),
         }
     }
@@ -53,10 +87,13 @@ impl Format {
             "msgpack" => Ok(Format::Msgpack),
             #[cfg(feature = "json")]
             "json" => Ok(Format::Json),
+            "pickle" => Ok(Format::Pickle),
+            "raw_proxy" => Ok(Format::RawProxy),
             other => Err(Error::config(
                 "serializer",
                 format!(
-                    "unknown serializer {other:?}; expected \"msgpack\" or \"json\" (with the crate feature of that name)"
+                    "unknown serializer {other:?}; expected \"msgpack\" or \"json\" (with the crate feature of that \
+                     name), \"pickle\" or \"raw_proxy\""
                 ),
             )),
         }
@@ -65,9 +102,11 @@ impl Format {
     pub(crate) fn serialize_value<S: Serialize>(&self, value: &S) -> Result<Vec<u8>, BoxError> {
         match self {
             #[cfg(feature = "msgpack")]
-            Format::Msgpack => Ok(rmp_serde::to_vec_named(value)?),
+            Format::Msgpack => Ok(rmp_serde::to_vec_named(&Guarded(value, guard::MSGPACK))?),
             #[cfg(feature = "json")]
-            Format::Json => Ok(serde_json::to_vec(value)?),
+            Format::Json => Ok(serde_json::to_vec(&Guarded(value, guard::JSON))?),
+            Format::Pickle => Ok(pickle::to_vec(value)?),
+            Format::RawProxy => Ok(raw_proxy::to_vec(value)?),
             Format::Custom(codec) => codec.serialize(value),
         }
     }
@@ -75,9 +114,11 @@ impl Format {
     pub(crate) fn deserialize_value<D: DeserializeOwned>(&self, bytes: &[u8]) -> Result<D, BoxError> {
         match self {
             #[cfg(feature = "msgpack")]
-            Format::Msgpack => Ok(rmp_serde::from_slice(bytes)?),
+            Format::Msgpack => msgpack_whole(bytes),
             #[cfg(feature = "json")]
             Format::Json => Ok(serde_json::from_slice(bytes)?),
+            Format::Pickle => pickle::from_slice(bytes),
+            Format::RawProxy => raw_proxy::from_slice(bytes),
             Format::Custom(codec) => {
                 let mut out = None;
                 let mut visit = |de: &mut dyn erased_serde::Deserializer<'_>| {
@@ -89,6 +130,17 @@ impl Format {
             }
         }
     }
+}
+
+/// One msgpack value that takes up all of `bytes`.
+#[cfg(feature = "msgpack")]
+fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
+    let mut rest = bytes;
+    let value = D::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the msgpack value: not a msgpack payload", rest.len()).into());
+    }
+    Ok(value)
 }
 
 impl PartialEq for Format {

@@ -1,7 +1,9 @@
 //! Codecs: how a value and its metadata become bytes, and back (the seed's `loads`/`dumps`).
 //!
-//! A [`Codec`] is a payload [`Format`] (msgpack, JSON or your own [`PayloadCodec`]) inside an
-//! [`Envelope`] (the layout that carries the metadata):
+//! A [`Codec`] is a payload [`Format`] (msgpack, JSON, pickle, the plugin 0.5.0's raw proxy
+//! format, or your own [`PayloadCodec`]) inside an [`Envelope`] (the layout that carries the
+//! metadata), with the value version the deployment writes. A [`Compat`] profile names the
+//! codec (and lock names) of a Python deployment to share entries with.
 //!
 //! | envelope | bytes | shared with |
 //! |---|---|---|
@@ -23,33 +25,69 @@
 //! # Ok::<(), dogpile::BoxError>(())
 //! ```
 
+mod compat;
 mod custom;
 mod envelope;
 mod format;
+mod guard;
+mod pickle;
+mod raw_proxy;
+mod value;
 
 use std::fmt;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use compat::Compat;
 pub use custom::{PayloadCodec, PayloadSink};
 pub use envelope::Envelope;
 pub use format::Format;
+pub use value::Value;
 
 use crate::error::{BoxError, Error, Result};
-use crate::value::CachedValue;
+use crate::registry::Arguments;
+use crate::value::{CachedValue, VALUE_VERSION};
 
-/// A payload format inside an envelope. Cheap to clone.
+/// A payload format inside an envelope, with the value version it writes and accepts. Cheap to
+/// clone.
 #[derive(Clone, PartialEq)]
 pub struct Codec {
     format: Format,
     envelope: Envelope,
+    value_version: u32,
 }
 
 impl Codec {
-    /// A codec of `format` inside `envelope`.
+    /// A codec of `format` inside `envelope`, at value version [`VALUE_VERSION`] (dogpile 1.x).
     pub fn new(format: Format, envelope: Envelope) -> Self {
-        Codec { format, envelope }
+        Codec { format, envelope, value_version: VALUE_VERSION }
+    }
+
+    /// The value version written into entries and required of entries read (dogpile's
+    /// `value_version`: 1 for dogpile 0.9.x, 2 for dogpile 1.x); entries of another version are
+    /// misses, as in dogpile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::codec::{Codec, Envelope, Format};
+    ///
+    /// // What plugin 0.4.x on dogpile 0.9.x writes with its README's msgpack loads/dumps.
+    /// let codec = Codec::new(Format::Msgpack, Envelope::Seed).with_value_version(1);
+    /// let bytes = codec.encode(&"x", 1_700_000_000.0)?;
+    /// assert_eq!(codec.decode::<String>(&bytes, 0.0)?.metadata.v, 1);
+    /// # Ok::<(), dogpile::BoxError>(())
+    /// ```
+    #[must_use]
+    pub fn with_value_version(mut self, version: u32) -> Self {
+        self.value_version = version;
+        self
+    }
+
+    /// The value version.
+    pub fn value_version(&self) -> u32 {
+        self.value_version
     }
 
     /// The payload format.
@@ -78,7 +116,45 @@ impl Codec {
             None => default.envelope,
             Some(name) => Envelope::from_name(name)?,
         };
-        Ok(Codec { format, envelope })
+        Ok(Codec { format, envelope, value_version: default.value_version })
+    }
+
+    /// The codec that configuration arguments name: `compat` picks a deployment's defaults
+    /// ([`Compat`]), and `serializer`, `envelope` and `value_version` override them one by one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::codec::{Codec, Envelope, Format};
+    /// use dogpile::registry::Arguments;
+    ///
+    /// let args = Arguments::new().with("compat", "seed-0.4").with("serializer", "msgpack");
+    /// let codec = Codec::from_arguments(&args)?;
+    /// assert_eq!((codec.format(), codec.envelope(), codec.value_version()), (&Format::Msgpack, Envelope::Seed, 1));
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the argument whose value is unknown or of the wrong type.
+    pub fn from_arguments(args: &Arguments) -> Result<Self> {
+        let base = match args.get_str("compat")? {
+            Some(name) => Compat::from_name(name)?.codec(),
+            None => Codec::default(),
+        };
+        let format = match args.get_str("serializer")? {
+            Some(name) => Format::from_name(name)?,
+            None => base.format,
+        };
+        let envelope = match args.get_str("envelope")? {
+            Some(name) => Envelope::from_name(name)?,
+            None => base.envelope,
+        };
+        let value_version = match args.get_u64("value_version")? {
+            Some(v) => u32::try_from(v).map_err(|_| Error::config("value_version", "expected 1 or 2"))?,
+            None => base.value_version,
+        };
+        Ok(Codec { format, envelope, value_version })
     }
 
     /// Encodes `payload` created at `ct` (seconds since the epoch).
@@ -87,17 +163,27 @@ impl Codec {
     ///
     /// The serializer's error, when the payload cannot be represented in the format.
     pub fn encode<T: Serialize>(&self, payload: &T, ct: f64) -> Result<Vec<u8>, BoxError> {
-        self.envelope.encode(&self.format, payload, ct)
+        self.envelope.encode(&self.format, payload, ct, self.value_version)
     }
 
     /// Decodes bytes written by [`Codec::encode`] (or by a Python process with the same
-    /// layout); `now` is the creation time given to [`Envelope::Raw`] entries.
+    /// layout); `now` is the creation time given to [`Envelope::Raw`] entries. The payload must
+    /// take up the bytes whole. The metadata's version is returned as stored: the region, not
+    /// the codec, turns another version into a miss.
     ///
     /// # Errors
     ///
-    /// The deserializer's error, for bytes that are not a value of this layout and type.
+    /// The deserializer's error, for bytes that are not a value of this layout and type; an
+    /// error for which [`Codec::is_no_value`] holds for the raw proxy format's `NO_VALUE`
+    /// marker.
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8], now: f64) -> Result<CachedValue<T>, BoxError> {
-        self.envelope.decode(&self.format, bytes, now)
+        self.envelope.decode(&self.format, bytes, now, self.value_version)
+    }
+
+    /// True for the decode error that stands for "no value" (the plugin 0.5.0 raw proxy
+    /// format's `@\x7fNO_VALUE`): a miss, not undecodable bytes.
+    pub fn is_no_value(error: &BoxError) -> bool {
+        error.is::<NoValueMarker>()
     }
 
     pub(crate) fn encode_for<T: Serialize>(&self, key: &crate::CacheKey, payload: &T, ct: f64) -> Result<Vec<u8>> {
@@ -106,18 +192,35 @@ impl Codec {
 }
 
 impl Default for Codec {
-    /// msgpack in the seed's envelope when the `msgpack` feature is on, JSON otherwise.
+    /// msgpack in the seed's envelope when the `msgpack` feature is on, JSON otherwise, at
+    /// value version 2.
     fn default() -> Self {
-        Codec { format: Format::default(), envelope: Envelope::Seed }
+        Codec::new(Format::default(), Envelope::Seed)
     }
 }
 
 impl fmt::Debug for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Codec { format, envelope } = self;
-        f.debug_struct("Codec").field("format", format).field("envelope", envelope).finish()
+        let Codec { format, envelope, value_version } = self;
+        f.debug_struct("Codec")
+            .field("format", format)
+            .field("envelope", envelope)
+            .field("value_version", value_version)
+            .finish()
     }
 }
+
+/// The stored "no value" marker of the raw proxy format, read as a miss.
+#[derive(Debug)]
+pub(crate) struct NoValueMarker;
+
+impl fmt::Display for NoValueMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the entry holds the NO_VALUE marker")
+    }
+}
+
+impl std::error::Error for NoValueMarker {}
 
 /// What the region does with stored bytes that do not decode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

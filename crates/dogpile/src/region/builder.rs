@@ -165,7 +165,7 @@ impl RegionBuilder {
             BackendChoice::Named(name, args) => {
                 let codec = match self.codec {
                     Some(codec) => codec,
-                    None => Codec::from_names(args.get_str("serializer")?, args.get_str("envelope")?)?,
+                    None => Codec::from_arguments(&args)?,
                 };
                 (registry::make_backend(&name, &args)?, Some(codec))
             }

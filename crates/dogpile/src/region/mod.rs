@@ -27,7 +27,7 @@ use crate::codec::{Codec, DecodeErrorPolicy};
 use crate::error::{Error, Result};
 use crate::key::{CacheKey, KeyMangler};
 use crate::mutex::LocalMutexMap;
-use crate::value::{CachedValue, VALUE_VERSION};
+use crate::value::CachedValue;
 
 /// Receives errors that no caller sees: background regeneration, a store after creation,
 /// releasing a lock.
@@ -373,8 +373,9 @@ impl Region {
         // Only the raw envelope takes the time from the clock.
         let now = if self.inner.codec.envelope().keeps_creation_time() { 0.0 } else { self.inner.clock.now() };
         match self.inner.codec.decode::<T>(bytes, now) {
-            Ok(value) if value.metadata.v == VALUE_VERSION => Ok(Some(value)),
+            Ok(value) if value.metadata.v == self.inner.codec.value_version() => Ok(Some(value)),
             Ok(_) => Ok(None),
+            Err(source) if Codec::is_no_value(&source) => Ok(None),
             Err(source) => match self.inner.decode_errors {
                 DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
                 _ => Ok(None),
