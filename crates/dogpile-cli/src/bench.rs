@@ -165,10 +165,11 @@ fn read_pipeline(keys: &[CacheKey]) -> redis::Pipeline {
 /// A hash field and its bytes.
 type FieldValue = (String, Vec<u8>);
 
-/// The raw pipeline that writes `items` the way the hstore backend does with a TTL.
-fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy) -> redis::Pipeline {
+/// The raw pipeline that writes `items` the way the hstore backend does with a TTL: SET EX for
+/// plain keys, and per hash the backend's script, which writes the fields and sets the TTL all
+/// or nothing (loaded once when the operation is built).
+fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy, script: &redis::Script) -> redis::Pipeline {
     let mut pipe = redis::pipe();
-    pipe.atomic();
     let mut hashes: Vec<(String, Vec<FieldValue>)> = Vec::new();
     for (key, value) in items {
         match key_name(key) {
@@ -181,14 +182,14 @@ fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy) -> redis
             },
         }
     }
+    let mode = if policy == HashTtlPolicy::OnCreate { "created" } else { "always" };
     for (name, fields) in hashes {
-        pipe.hset_multiple(&name, &fields);
-        let mut expire = redis::cmd("EXPIRE");
-        expire.arg(&name).arg(TTL.as_secs());
-        if policy == HashTtlPolicy::OnCreate {
-            expire.arg("NX");
+        let mut invocation = script.key(&name);
+        invocation.arg(TTL.as_millis() as u64).arg(mode);
+        for (field, value) in &fields {
+            invocation.arg(field).arg(value);
         }
-        pipe.add_command(expire);
+        pipe.invoke_script(&invocation);
     }
     pipe
 }
@@ -253,10 +254,12 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
             Kind::SetMultiMixed(policy) => {
                 let items: Arc<Vec<(CacheKey, Vec<u8>)>> =
                     Arc::new(mixed_keys("bench:w:").into_iter().map(|k| (k, encoded.clone())).collect());
+                let script = Arc::new(redis::Script::new(dogpile_redis::HASH_WRITE_SCRIPT));
+                script.load_async(&mut conn.clone()).await.map_err(err)?;
                 Arc::new(move || {
-                    let (mut conn, items) = (conn.clone(), Arc::clone(&items));
+                    let (mut conn, items, script) = (conn.clone(), Arc::clone(&items), Arc::clone(&script));
                     Box::pin(async move {
-                        let pipe = write_pipeline(&items, policy);
+                        let pipe = write_pipeline(&items, policy, &script);
                         pipe.query_async::<()>(&mut conn).await.map_err(err)
                     })
                 })
@@ -519,6 +522,7 @@ mod tests {
         let read = read_pipeline(&mixed_keys("b:"));
         assert_eq!(read.cmd_iter().count(), 11, "MGET and one HMGET per hash");
         let items: Vec<(CacheKey, Vec<u8>)> = mixed_keys("b:").into_iter().map(|k| (k, vec![1])).collect();
-        assert_eq!(write_pipeline(&items, HashTtlPolicy::OnCreate).cmd_iter().count(), 50 + 10 + 10);
+        let script = redis::Script::new(dogpile_redis::HASH_WRITE_SCRIPT);
+        assert_eq!(write_pipeline(&items, HashTtlPolicy::OnCreate, &script).cmd_iter().count(), 50 + 10);
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dogpile::codec::Compat;
 use dogpile::registry::{Arguments, redact_url};
 use dogpile::{Error, Result};
 
@@ -211,6 +212,26 @@ impl RedisConfig {
         Ok(self)
     }
 
+    /// Names locks as the Python deployment `compat` does (`_lok.` for plugin 0.5.0, `_lock`
+    /// for the others), so that both exclude each other. A later [`lock_prefix`] overrides it.
+    /// The codec of that deployment is the region's: see [`Compat::codec`].
+    ///
+    /// [`lock_prefix`]: RedisConfig::lock_prefix
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::codec::Compat;
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::from_url("redis://127.0.0.1:6379/0").compat(Compat::Seed05).distributed_lock(true);
+    /// assert!(format!("{config:?}").contains("_lok."));
+    /// ```
+    pub fn compat(mut self, compat: Compat) -> Self {
+        self.lock_prefix = compat.lock_prefix().to_owned();
+        self
+    }
+
     /// The configuration from backend arguments (the names in the crate docs' table). Unknown
     /// keys are ignored.
     ///
@@ -255,6 +276,9 @@ impl RedisConfig {
         config.lock_blocking_timeout = args.get_seconds("lock_blocking_timeout")?;
         if let Some(on) = args.get_bool("lock_extend")? {
             config.lock_extend = on;
+        }
+        if let Some(name) = args.get_str("compat")? {
+            config = config.compat(Compat::from_name(name)?);
         }
         if let Some(prefix) = args.get_str("lock_prefix")? {
             config = config.lock_prefix(prefix)?;
@@ -401,6 +425,16 @@ mod tests {
         assert_eq!(RedisConfig::from_arguments(&none).unwrap().redis_expiration_time_hash, HashTtlPolicy::OnCreate);
         let off = Arguments::new().with("redis_expiration_time_hash", false);
         assert_eq!(RedisConfig::from_arguments(&off).unwrap().redis_expiration_time_hash, HashTtlPolicy::Never);
+    }
+
+    #[test]
+    fn compat_names_the_locks_and_lock_prefix_overrides_it() {
+        let seed05 = RedisConfig::from_arguments(&Arguments::new().with("compat", "seed-0.5")).unwrap();
+        assert_eq!(seed05.lock_prefix, "_lok.");
+        let both = Arguments::new().with("compat", "seed-0.5").with("lock_prefix", "_mine");
+        assert_eq!(RedisConfig::from_arguments(&both).unwrap().lock_prefix, "_mine");
+        assert_eq!(RedisConfig::new().lock_prefix, "_lock");
+        assert!(RedisConfig::from_arguments(&Arguments::new().with("compat", "seed-9")).is_err());
     }
 
     #[test]

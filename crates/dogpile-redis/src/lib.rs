@@ -77,6 +77,8 @@ mod ttl;
 
 use std::sync::Arc;
 
+use dogpile::registry::Arguments;
+
 pub use redis;
 
 pub use advanced::{ADVANCED, RedisAdvancedBackend};
@@ -84,22 +86,65 @@ pub use config::{DEFAULT_LOCK_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use ttl::HashTtlPolicy;
 
-/// Registers both backends with [`dogpile::registry`] under their names and short aliases
-/// (`redis_advanced`, `redis_advanced_hstore`). Calling it again is harmless.
+/// The Lua script the hstore backend runs to write one hash's fields with its TTL, all or
+/// nothing (`KEYS[1]` the hash; `ARGV` the TTL in milliseconds, `always` or `created`, then
+/// field, value pairs). For other clients that write the same hashes and want the same
+/// guarantee.
+pub const HASH_WRITE_SCRIPT: &str = ttl::HASH_WRITE;
+
+/// The names [`register`] gives the backends, and the Python deployment each name implies
+/// (its [`Compat`](dogpile::codec::Compat) profile, as the `compat` argument's default).
+///
+/// | name | backend | implies |
+/// |---|---|---|
+/// | `dogpile_backend_redis_advanced`, `redis_advanced` | [`RedisAdvancedBackend`] | nothing (dogpile-rs defaults) |
+/// | `dogpile_backend_redis_advanced_hstore`, `redis_advanced_hstore` | [`RedisAdvancedHstoreBackend`] | nothing (dogpile-rs defaults) |
+/// | `dogpile.cache.redis` | [`RedisAdvancedBackend`] | `compat = "dogpile-1"` |
+/// | `dogpile_backend_redis_advanced.hstore` | [`RedisAdvancedHstoreBackend`] | `compat = "seed-0.5"` |
+/// | `dogpile_backend_redis_advanced.already_serialized` | [`RedisAdvancedBackend`] | `compat = "seed-0.5-raw"` |
+///
+/// The first two are the names that plugin 0.4.x and 0.5.0 share (0.5.0 registers the plain
+/// one only); set `compat` to the deployment's profile with them.
+pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 7] = [
+    (ADVANCED, ADVANCED, None),
+    ("redis_advanced", ADVANCED, None),
+    (HSTORE, HSTORE, None),
+    ("redis_advanced_hstore", HSTORE, None),
+    ("dogpile.cache.redis", ADVANCED, Some("dogpile-1")),
+    ("dogpile_backend_redis_advanced.hstore", HSTORE, Some("seed-0.5")),
+    ("dogpile_backend_redis_advanced.already_serialized", ADVANCED, Some("seed-0.5-raw")),
+];
+
+/// Registers both backends with [`dogpile::registry`] under the names of [`BACKEND_NAMES`].
+/// Calling it again is harmless.
 ///
 /// # Examples
 ///
 /// ```
+/// use dogpile::registry::Arguments;
+///
 /// dogpile_redis::register();
-/// assert!(dogpile::registry::registered_backends().contains(&"dogpile_backend_redis_advanced".to_string()));
+/// // Python's `dogpile.cache.redis` on dogpile.cache 1.x: pickle in its envelope.
+/// let region = dogpile::Region::builder()
+///     .configure("dogpile.cache.redis", Arguments::new().with("url", "redis://127.0.0.1:6379/0"))
+///     .build()?;
+/// assert_eq!(region.codec().format().name(), "pickle");
+/// # Ok::<(), dogpile::Error>(())
 /// ```
 pub fn register() {
-    for name in [ADVANCED, "redis_advanced"] {
-        dogpile::registry::register_backend(name, |args| Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?)));
-    }
-    for name in [HSTORE, "redis_advanced_hstore"] {
-        dogpile::registry::register_backend(name, |args| {
-            Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))
-        });
+    for (name, backend, compat) in BACKEND_NAMES {
+        let defaults = match compat {
+            Some(profile) => Arguments::new().with("compat", profile),
+            None => Arguments::new(),
+        };
+        if backend == HSTORE {
+            dogpile::registry::register_backend_with_defaults(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))
+            });
+        } else {
+            dogpile::registry::register_backend_with_defaults(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?))
+            });
+        }
     }
 }

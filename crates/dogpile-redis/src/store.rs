@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dogpile::backend::BackendMutex;
 use dogpile::{Bytes, CacheKey, Error, Result};
@@ -13,13 +14,15 @@ use crate::config::RedisConfig;
 use crate::connection::Connection;
 use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
-use crate::ttl::{HashTtlPolicy, Ttl};
+use crate::ttl::{HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
 
 /// The state behind a backend handle.
 pub(crate) struct Store {
     pub(crate) config: RedisConfig,
     pub(crate) connection: Connection,
     pub(crate) scripts: LockScripts,
+    /// Whether the server has the hash write script, as far as this store knows.
+    hash_write_loaded: AtomicBool,
 }
 
 /// Keys of one call, split into plain keys and per-hash fields, remembering each key's
@@ -52,7 +55,12 @@ fn split<'a>(keys: impl Iterator<Item = &'a CacheKey>) -> Result<Split<'a>> {
 impl Store {
     pub(crate) fn new(config: RedisConfig) -> Result<Arc<Self>> {
         let connection = Connection::new(&config)?;
-        Ok(Arc::new(Store { config, connection, scripts: LockScripts::new() }))
+        Ok(Arc::new(Store {
+            config,
+            connection,
+            scripts: LockScripts::new(),
+            hash_write_loaded: AtomicBool::new(false),
+        }))
     }
 
     fn ttl(&self) -> Option<Ttl> {
@@ -152,50 +160,73 @@ impl Store {
         self.set_multi(std::slice::from_ref(&(key.clone(), value))).await
     }
 
-    /// Plain keys with MSET (or SET with EX/PX each); each hash with one HSET and, per the
-    /// policy, its EXPIRE; all in one round trip, inside MULTI/EXEC when a hash gets a TTL so
-    /// the write and its TTL land together.
+    /// Plain keys with MSET (or SET with EX/PX each); each hash with one HSET, or, when it may
+    /// get a TTL, one script that writes it and sets the TTL all or nothing; all in one round
+    /// trip.
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
         let parts = split(items.iter().map(|(k, _)| k))?;
-        let mut pipe = redis::pipe();
-        let mut owners: Vec<Option<usize>> = Vec::new();
-        let value = |i: usize| items[i].1.as_ref();
-        match self.ttl() {
-            Some(ttl) => {
-                let options = ttl.set_options();
-                for &(i, key) in &parts.plain {
-                    pipe.set_options(key, value(i), options.clone());
-                    owners.push(Some(i));
-                }
-            }
-            None if parts.plain.len() == 1 => {
-                let (i, key) = parts.plain[0];
-                pipe.set(key, value(i));
-                owners.push(Some(i));
-            }
-            None if !parts.plain.is_empty() => {
-                pipe.mset(&parts.plain.iter().map(|&(i, k)| (k, value(i))).collect::<Vec<_>>());
+        let hash_ttl = self.hash_ttl();
+        let uses_script = hash_ttl.is_some() && !parts.hashes.is_empty();
+        // The pipeline, with the script loaded first in the same round trip when the server
+        // may not have it yet.
+        let build = |load_script: bool| {
+            let mut pipe = redis::pipe();
+            let mut owners: Vec<Option<usize>> = Vec::new();
+            if load_script {
+                pipe.cmd("SCRIPT").arg("LOAD").arg(HASH_WRITE);
                 owners.push(None);
             }
-            None => {}
-        }
-        let hash_ttl = self.hash_ttl();
-        for (name, fields) in &parts.hashes {
-            pipe.hset_multiple(*name, &fields.iter().map(|&(i, f)| (f, value(i))).collect::<Vec<_>>());
-            let owner = fields.first().map(|(i, _)| *i);
-            owners.push(owner);
-            if let Some((ttl, only_if_none)) = hash_ttl {
-                pipe.add_command(ttl.expire_cmd(name, only_if_none));
-                owners.push(owner);
+            let value = |i: usize| items[i].1.as_ref();
+            match self.ttl() {
+                Some(ttl) => {
+                    let options = ttl.set_options();
+                    for &(i, key) in &parts.plain {
+                        pipe.set_options(key, value(i), options.clone());
+                        owners.push(Some(i));
+                    }
+                }
+                None if parts.plain.len() == 1 => {
+                    let (i, key) = parts.plain[0];
+                    pipe.set(key, value(i));
+                    owners.push(Some(i));
+                }
+                None if !parts.plain.is_empty() => {
+                    pipe.mset(&parts.plain.iter().map(|&(i, k)| (k, value(i))).collect::<Vec<_>>());
+                    owners.push(None);
+                }
+                None => {}
             }
-        }
+            for (name, fields) in &parts.hashes {
+                let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
+                match hash_ttl {
+                    Some((ttl, only_on_create)) => {
+                        pipe.add_command(hash_write_cmd(name, ttl, !only_on_create, pairs));
+                    }
+                    None => {
+                        pipe.hset_multiple(*name, &pairs.collect::<Vec<_>>());
+                    }
+                }
+                owners.push(fields.first().map(|(i, _)| *i));
+            }
+            (pipe, owners)
+        };
+        let (mut pipe, owners) = build(uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
         if owners.is_empty() {
             return Ok(());
         }
-        if hash_ttl.is_some() && !parts.hashes.is_empty() {
-            pipe.atomic();
+        let key_of = |owners: &[Option<usize>], c: usize| owners.get(c).copied().flatten().map(|i| &items[i].0);
+        let written = match self.run(&mut pipe, |c| key_of(&owners, c)).await {
+            // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
+            Err(err) if is_no_script(&err) => {
+                let (mut pipe, owners) = build(true);
+                self.run(&mut pipe, |c| key_of(&owners, c)).await
+            }
+            other => other,
+        };
+        if written.is_ok() && uses_script {
+            self.hash_write_loaded.store(true, Ordering::Relaxed);
         }
-        self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &items[i].0)).await.map(drop)
+        written.map(drop)
     }
 
     pub(crate) async fn delete(&self, key: &CacheKey) -> Result<()> {
@@ -228,6 +259,13 @@ impl Store {
         let name = format!("{}{}", self.config.lock_prefix, key.lock_name());
         Some(Arc::new(RedisMutex::new(Arc::clone(self), name, key.clone())))
     }
+}
+
+/// True for a script that the server does not have (NOSCRIPT).
+fn is_no_script(err: &Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<redis::RedisError>())
+        .is_some_and(|e| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
 }
 
 impl fmt::Debug for Store {

@@ -5,15 +5,18 @@ use std::time::Duration;
 /// When a hash gets the Redis TTL (`redis_expiration_time_hash`). Redis keeps one TTL per
 /// hash, shared by all its fields.
 ///
-/// Every policy writes the field and its TTL atomically, in one round trip (MULTI/EXEC); with
-/// no `redis_expiration_time` set, no hash gets a TTL under any policy.
+/// Under every policy a hash write and its TTL are all or nothing and go in the round trip of
+/// the write: one script per hash that checks, writes and sets the TTL atomically, so no other
+/// client's write comes in between, and a key of another type gets neither the write nor a
+/// TTL. With no `redis_expiration_time` set, no hash gets a TTL under any policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HashTtlPolicy {
     /// `false`: hashes never get a TTL.
     Never,
-    /// `None` (the default): a hash gets the TTL when it is created, and later writes leave it
-    /// running down (`EXPIRE ... NX`, Redis 7.0 or newer).
+    /// `None` (the default): a hash gets the TTL when this write creates it, as in the Python
+    /// plugin; later writes leave the TTL running down, and a hash that exists without a TTL
+    /// keeps none.
     #[default]
     OnCreate,
     /// `true`: every write resets the hash's TTL.
@@ -57,25 +60,36 @@ impl Ttl {
         redis::SetOptions::default().with_expiration(expiry)
     }
 
-    /// `EXPIRE key n [NX]` or `PEXPIRE key n [NX]`.
-    pub(crate) fn expire_cmd(self, key: &str, only_if_none: bool) -> redis::Cmd {
-        let mut cmd = match self {
-            Ttl::Seconds(s) => {
-                let mut c = redis::cmd("EXPIRE");
-                c.arg(key).arg(s);
-                c
-            }
-            Ttl::Millis(ms) => {
-                let mut c = redis::cmd("PEXPIRE");
-                c.arg(key).arg(ms);
-                c
-            }
-        };
-        if only_if_none {
-            cmd.arg("NX");
+    pub(crate) fn millis(self) -> u64 {
+        match self {
+            Ttl::Seconds(s) => s.saturating_mul(1000),
+            Ttl::Millis(ms) => ms,
         }
-        cmd
     }
+}
+
+/// The script that writes a hash's fields with its TTL.
+pub(crate) const HASH_WRITE: &str = include_str!("ttl/hash_write.lua");
+
+fn hash_write_sha() -> &'static str {
+    static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA.get_or_init(|| redis::Script::new(HASH_WRITE).get_hash().to_owned())
+}
+
+/// `EVALSHA` of the hash write script for `fields` of the hash `name`; `always` resets the TTL,
+/// otherwise only a write that creates the hash sets it.
+pub(crate) fn hash_write_cmd<'a>(
+    name: &str,
+    ttl: Ttl,
+    always: bool,
+    fields: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(hash_write_sha()).arg(1).arg(name).arg(ttl.millis()).arg(if always { "always" } else { "created" });
+    for (field, value) in fields {
+        cmd.arg(field).arg(value);
+    }
+    cmd
 }
 
 #[cfg(test)]

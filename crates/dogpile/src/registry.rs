@@ -321,17 +321,24 @@ pub fn redact_url(url: &str) -> String {
 /// Makes a backend from its configuration arguments.
 pub type BackendFactory = Arc<dyn Fn(&Arguments) -> Result<Arc<dyn DynBackend>> + Send + Sync>;
 
-fn registry() -> &'static RwLock<HashMap<String, BackendFactory>> {
-    static REGISTRY: OnceLock<RwLock<HashMap<String, BackendFactory>>> = OnceLock::new();
+/// A registered backend: how to make it, and the arguments its name implies.
+#[derive(Clone)]
+struct Entry {
+    factory: BackendFactory,
+    defaults: Arguments,
+}
+
+fn registry() -> &'static RwLock<HashMap<String, Entry>> {
+    static REGISTRY: OnceLock<RwLock<HashMap<String, Entry>>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let memory: BackendFactory = Arc::new(|args| Ok(Arc::new(MemoryBackend::from_arguments(args)?)));
         let null: BackendFactory = Arc::new(|_| Ok(Arc::new(NullBackend)));
         let mut map = HashMap::new();
         for name in ["memory", "dogpile.cache.memory"] {
-            map.insert(name.to_owned(), Arc::clone(&memory));
+            map.insert(name.to_owned(), Entry { factory: Arc::clone(&memory), defaults: Arguments::new() });
         }
         for name in ["null", "dogpile.cache.null"] {
-            map.insert(name.to_owned(), Arc::clone(&null));
+            map.insert(name.to_owned(), Entry { factory: Arc::clone(&null), defaults: Arguments::new() });
         }
         RwLock::new(map)
     })
@@ -353,8 +360,33 @@ pub fn register_backend<F>(name: &str, factory: F)
 where
     F: Fn(&Arguments) -> Result<Arc<dyn DynBackend>> + Send + Sync + 'static,
 {
+    register_backend_with_defaults(name, Arguments::new(), factory);
+}
+
+/// Registers `factory` under `name` with arguments that the name implies (dogpile's backends
+/// bring their own serializer; `dogpile.cache.redis` implies `compat = "dogpile-1"`, say).
+/// The arguments a region is configured with override them key by key.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use dogpile::backend::MemoryBackend;
+/// use dogpile::registry::{self, Arguments};
+///
+/// registry::register_backend_with_defaults("json_memory", Arguments::new().with("serializer", "json"), |args| {
+///     Ok(Arc::new(MemoryBackend::from_arguments(args)?))
+/// });
+/// let region = dogpile::Region::builder().configure("json_memory", Arguments::new()).build()?;
+/// assert_eq!(region.codec().format().name(), "json");
+/// # Ok::<(), dogpile::Error>(())
+/// ```
+pub fn register_backend_with_defaults<F>(name: &str, defaults: Arguments, factory: F)
+where
+    F: Fn(&Arguments) -> Result<Arc<dyn DynBackend>> + Send + Sync + 'static,
+{
     let mut map = registry().write().unwrap_or_else(|p| p.into_inner());
-    map.insert(name.to_owned(), Arc::new(factory));
+    map.insert(name.to_owned(), Entry { factory: Arc::new(factory), defaults });
 }
 
 /// The registered backend names, sorted.
@@ -365,23 +397,41 @@ pub fn registered_backends() -> Vec<String> {
     names
 }
 
-/// Makes the backend registered as `name` from `args`.
+fn entry(name: &str) -> Result<Entry> {
+    let found = {
+        let map = registry().read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).cloned()
+    };
+    found.ok_or_else(|| {
+        Error::config("backend", format!("unknown backend {name:?}; registered: {}", registered_backends().join(", ")))
+    })
+}
+
+/// The arguments a backend registered as `name` is made from: the name's defaults, overridden
+/// by `args`.
+///
+/// # Errors
+///
+/// [`Error::Config`] for an unknown name (listing the known ones).
+pub fn arguments_for(name: &str, args: &Arguments) -> Result<Arguments> {
+    let mut merged = entry(name)?.defaults;
+    for (key, value) in args.iter() {
+        merged.insert(key, value.clone());
+    }
+    Ok(merged)
+}
+
+/// Makes the backend registered as `name` from `args` (over the name's defaults).
 ///
 /// # Errors
 ///
 /// [`Error::Config`] for an unknown name (listing the known ones), or the factory's error.
 pub fn make_backend(name: &str, args: &Arguments) -> Result<Arc<dyn DynBackend>> {
-    let factory = {
-        let map = registry().read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).cloned()
-    };
-    match factory {
-        Some(factory) => factory(args),
-        None => Err(Error::config(
-            "backend",
-            format!("unknown backend {name:?}; registered: {}", registered_backends().join(", ")),
-        )),
+    let Entry { factory, defaults } = entry(name)?;
+    if defaults.iter().next().is_none() {
+        return factory(args);
     }
+    factory(&arguments_for(name, args)?)
 }
 
 #[cfg(test)]

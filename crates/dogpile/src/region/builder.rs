@@ -163,6 +163,7 @@ impl RegionBuilder {
             BackendChoice::Default => (Arc::new(MemoryBackend::default()) as Arc<dyn DynBackend>, self.codec),
             BackendChoice::Instance(backend) => (backend, self.codec),
             BackendChoice::Named(name, args) => {
+                let args = registry::arguments_for(&name, &args)?;
                 let codec = match self.codec {
                     Some(codec) => codec,
                     None => Codec::from_arguments(&args)?,

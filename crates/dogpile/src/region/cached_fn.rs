@@ -1,65 +1,17 @@
 //! Function caching: dogpile's `cache_on_arguments` and `cache_multi_on_arguments`.
 
 use std::collections::HashMap;
-use std::fmt::{self, Display, Write};
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::fn_key::KeyArgs;
 use super::{CreateOptions, Region};
 use crate::error::{BoxError, Error, Result};
 use crate::key::CacheKey;
-
-/// Arguments that make up a cache key: each part's `Display`, joined by spaces (dogpile's
-/// `function_key_generator`, which joins `str()` of each argument).
-///
-/// Implemented for scalars, strings and tuples of up to six `Display` values.
-pub trait KeyArgs {
-    /// Appends this argument tuple's part of the key to `out`.
-    fn write_key(&self, out: &mut String);
-}
-
-impl<T: KeyArgs + ?Sized> KeyArgs for &T {
-    fn write_key(&self, out: &mut String) {
-        (**self).write_key(out);
-    }
-}
-
-macro_rules! key_args_scalar {
-    ($($t:ty),*) => {$(
-        impl KeyArgs for $t {
-            fn write_key(&self, out: &mut String) {
-                let _ = write!(out, "{self}");
-            }
-        }
-    )*};
-}
-key_args_scalar!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, char, str, String);
-
-macro_rules! key_args_tuple {
-    ($first:ident $(, $rest:ident)*) => {
-        impl<$first: Display, $($rest: Display),*> KeyArgs for ($first, $($rest,)*) {
-            #[allow(non_snake_case)]
-            fn write_key(&self, out: &mut String) {
-                let ($first, $($rest,)*) = self;
-                let _ = write!(out, "{}", $first);
-                $( let _ = write!(out, " {}", $rest); )*
-            }
-        }
-    };
-}
-key_args_tuple!(A);
-key_args_tuple!(A, B);
-key_args_tuple!(A, B, C);
-key_args_tuple!(A, B, C, D);
-key_args_tuple!(A, B, C, D, E);
-key_args_tuple!(A, B, C, D, E, F);
-
-impl KeyArgs for () {
-    fn write_key(&self, _out: &mut String) {}
-}
 
 /// What both function wrappers hold besides the function: the region, how keys are made,
 /// and the options of the read-through calls.
@@ -100,9 +52,9 @@ impl<T> fmt::Debug for Keyed<T> {
 /// A function whose results are cached per argument tuple (dogpile's `cache_on_arguments`).
 /// Made by [`Region::cache_on_arguments`].
 ///
-/// The key is `name|args` (or `name|namespace|args`), where `args` joins the arguments'
-/// `Display` with spaces: give `name` as Python's `module:function` and keys match the ones
-/// dogpile.cache derives.
+/// The key is `name|args` (or `name|namespace|args`), where `args` joins Python's `str()` of
+/// each argument with spaces ([`KeyArgs`]): give `name` as Python's `module:function` and keys
+/// match the ones dogpile.cache's `function_key_generator` derives.
 pub struct CachedFn<A, T, F> {
     keyed: Keyed<T>,
     function: F,

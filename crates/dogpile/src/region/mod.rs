@@ -2,6 +2,7 @@
 
 mod builder;
 mod cached_fn;
+mod fn_key;
 mod get_or_create;
 mod invalidation;
 mod options;
@@ -16,7 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use builder::RegionBuilder;
-pub use cached_fn::{CachedFn, CachedMultiFn, KeyArgs};
+pub use cached_fn::{CachedFn, CachedMultiFn};
+pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
 pub use options::{CreateOptions, GetOptions, ShouldCache};
 pub use stats::RegionStats;
