@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::registry::Arguments;
 use dogpile::{CacheKey, Error, Region};
-use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
+use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::RedisServer;
 use dogpile_testing::server::Reply;
 
@@ -127,4 +127,36 @@ async fn configured_by_name_with_python_arguments() {
     assert_eq!(region.get::<Vec<i32>>("k").await.unwrap(), Some(vec![1, 2]));
     let err = Region::builder().configure("redis_advanced", Arguments::new().with("port", "six")).build().unwrap_err();
     assert!(err.to_string().contains("`port`"), "{err}");
+}
+
+/// Defect: the backend names of dogpile 1.x and plugin 0.5.0 were not registered. Each name
+/// brings the deployment it implies: its codec and its lock names.
+#[test]
+fn python_backend_names_are_registered_with_their_deployment() {
+    use dogpile::registry;
+
+    dogpile_redis::register();
+    let names = registry::registered_backends();
+    for (name, _, _) in dogpile_redis::BACKEND_NAMES {
+        assert!(names.contains(&name.to_string()), "{name} is not registered");
+    }
+    let args = Arguments::new().with("url", "redis://127.0.0.1:1/0");
+    for (name, format, envelope, version) in [
+        ("dogpile.cache.redis", Format::Pickle, Envelope::Dogpile1, 2),
+        ("dogpile_backend_redis_advanced.hstore", Format::Pickle, Envelope::Dogpile1, 2),
+        ("dogpile_backend_redis_advanced.already_serialized", Format::RawProxy, Envelope::Raw, 2),
+        ("dogpile_backend_redis_advanced", Format::Msgpack, Envelope::Seed, 2),
+    ] {
+        let region = Region::builder().configure(name, args.clone()).build().unwrap();
+        let codec = region.codec();
+        assert_eq!((codec.format(), codec.envelope(), codec.value_version()), (&format, envelope, version), "{name}");
+    }
+    let hstore = RedisAdvancedHstoreBackend::from_arguments(
+        &registry::arguments_for("dogpile_backend_redis_advanced.hstore", &args).unwrap(),
+    )
+    .unwrap();
+    assert!(format!("{:?}", hstore.config()).contains("lock_prefix: \"_lok.\""));
+    // An explicit argument overrides what the name implies.
+    let region = Region::builder().configure("dogpile.cache.redis", args.with("serializer", "json")).build().unwrap();
+    assert_eq!(region.codec().format(), &Format::Json);
 }

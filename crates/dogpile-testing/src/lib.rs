@@ -22,6 +22,7 @@ pub mod fakes;
 mod fixture;
 mod macros;
 pub mod proxy;
+pub mod python;
 pub mod server;
 
 pub use fixture::Fixture;
