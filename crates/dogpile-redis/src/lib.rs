@@ -51,11 +51,14 @@
 //! | `lock_extend` | bool | `true` | extend the lock while the creator runs |
 //! | `ssl_ca_certs` | path | none | PEM CA certificate to trust for `rediss://` instead of the system roots (feature `tls`) |
 //! | `lock_lost` | `ignore` / `error` | `ignore` | what to do when the lock vanished during creation (the seed's `lock_class`); a callback is set in code |
-//! | `serializer` | `msgpack` / `json` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
+//! | `compat` | `native` / `dogpile-1` / `dogpile-0.9` / `seed-0.4` / `seed-0.5` / `seed-0.5-raw` | `native` | the Python deployment to share entries and locks with ([`Compat`](dogpile::codec::Compat)): the defaults of the next four and of `lock_prefix` |
+//! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
 //! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |
+//! | `value_version` | integer | `2` | dogpile's value version (1 for dogpile 0.9.x) |
 //!
 //! Unknown arguments are ignored (so a dogpile configuration with Python-only arguments
-//! works). Hash TTLs with policy none use `EXPIRE .. NX`, which needs Redis 7.0 or newer.
+//! works). The names of Python's backends imply their deployment's `compat`
+//! ([`BACKEND_NAMES`]).
 //!
 //! # Optional features
 //!

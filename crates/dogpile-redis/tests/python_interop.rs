@@ -1,6 +1,6 @@
 //! Mixed Python/Rust fleets, proven against the real Python packages from PyPI: for every
 //! Python setup, a Python process (dogpile.cache 1.5.0 with plugin 0.5.0, or dogpile.cache
-//! 0.9.2 with plugin 0.4.1) and a Rust region share one redis-server, and each reads, creates
+//! 0.9.2, with plugin 0.4.1 or alone) and a Rust region share one redis-server, and each reads, creates
 //! and locks what the other writes.
 //!
 //! The environments come from `scripts/python-envs` (run by `scripts/test`); a missing one
@@ -67,6 +67,28 @@ const SEED05_RAW: Setup = Setup {
     hash_keys: false,
     keeps_ct: false,
     lock_prefix: "_lok.",
+};
+const SEED05_PICKLE_INT_TIME: Setup = Setup {
+    name: "seed05-pickle-int-time",
+    backend: "dogpile_backend_redis_advanced",
+    args: &[("compat", "seed-0.5"), ("envelope", "seed")],
+    keeps_ct: true,
+    ..SEED05_RAW
+};
+const SEED05_PICKLE_NO_META: Setup = Setup {
+    name: "seed05-pickle-no-meta",
+    backend: "dogpile_backend_redis_advanced",
+    args: &[("compat", "seed-0.5"), ("envelope", "raw")],
+    ..SEED05_RAW
+};
+const DOGPILE09_PICKLE: Setup = Setup {
+    name: "dogpile09-pickle",
+    env: PythonEnv::Dogpile09,
+    backend: "dogpile_backend_redis_advanced",
+    args: &[("compat", "dogpile-0.9")],
+    hash_keys: false,
+    keeps_ct: true,
+    lock_prefix: "_lock",
 };
 const SEED04_PICKLE: Setup = Setup {
     name: "seed04-pickle",
@@ -578,6 +600,9 @@ interop! {
     dogpile1_json => DOGPILE1_JSON,
     seed05_hstore => SEED05_HSTORE,
     seed05_raw => SEED05_RAW,
+    seed05_pickle_int_time => SEED05_PICKLE_INT_TIME,
+    seed05_pickle_no_meta => SEED05_PICKLE_NO_META,
+    dogpile09_pickle => DOGPILE09_PICKLE,
     seed04_pickle => SEED04_PICKLE,
     seed04_msgpack => SEED04_MSGPACK,
     seed04_raw => SEED04_RAW,

@@ -119,6 +119,22 @@ def make(setup, url):
             arguments=dict(args, redis_expiration_time=60),
             wrap=[Serializer_Raw_ProxyBackend],
         )
+    if setup in ("seed05-pickle-int-time", "seed05-pickle-no-meta"):
+        import dogpile_backend_redis_advanced  # noqa: F401
+        from dogpile_backend_redis_advanced.cache import serializers
+
+        proxy = (
+            serializers.Serializer_PickleIntTime_ProxyBackend
+            if setup == "seed05-pickle-int-time"
+            else serializers.Serializer_PickleNoMeta_ProxyBackend
+        )
+        return make_region().configure(
+            "dogpile_backend_redis_advanced.already_serialized",
+            arguments=dict(args, redis_expiration_time=60),
+            wrap=[proxy],
+        )
+    if setup == "dogpile09-pickle":
+        return make_region().configure("dogpile.cache.redis", arguments=args)
     if setup == "seed04-pickle":
         import dogpile_backend_redis_advanced  # noqa: F401
 

@@ -99,8 +99,9 @@ impl RegionBuilder {
         self
     }
 
-    /// Uses the backend registered as `name`, made from `arguments` when the region is built.
-    /// The arguments `serializer` and `envelope` choose the codec unless [`codec`] is called.
+    /// Uses the backend registered as `name`, made from `arguments` (over the name's defaults)
+    /// when the region is built. The arguments `compat`, `serializer`, `envelope` and
+    /// `value_version` choose the codec ([`Codec::from_arguments`]) unless [`codec`] is called.
     ///
     /// [`codec`]: RegionBuilder::codec
     pub fn configure(mut self, name: &str, arguments: Arguments) -> Self {
