@@ -23,8 +23,9 @@ impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
         let url = config.connection_url();
         let shown_url = config.redacted_url();
-        let client = open_client(config, &url)
-            .map_err(|e| Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", describe(&e))))?;
+        let client = open_client(config, &url).map_err(|e| {
+            Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", describe(&e, &secrets(config))))
+        })?;
         let mut settings = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
@@ -83,10 +84,27 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
     redis::Client::open(url)
 }
 
-/// The error without anything from the URL: its kind and detail.
-fn describe(err: &redis::RedisError) -> String {
+/// What must never be shown: the password, and the URL's user info.
+fn secrets(config: &RedisConfig) -> Vec<String> {
+    let mut secrets: Vec<String> = config.password.iter().cloned().collect();
+    if let Some(url) = &config.url
+        && let Some((_, rest)) = url.split_once("://")
+        && let Some(at) = rest.rfind('@')
+    {
+        let userinfo = &rest[..at];
+        secrets.push(userinfo.split_once(':').map_or(userinfo, |(_, password)| password).to_owned());
+    }
+    secrets.retain(|s| !s.is_empty());
+    secrets
+}
+
+/// The error without anything from the URL: its kind, and its detail when that holds no
+/// secret.
+fn describe(err: &redis::RedisError, secrets: &[String]) -> String {
     match err.detail() {
-        Some(detail) if !detail.contains('@') => format!("{:?}: {detail}", err.kind()),
+        Some(detail) if !detail.contains('@') && !secrets.iter().any(|s| detail.contains(s.as_str())) => {
+            format!("{:?}: {detail}", err.kind())
+        }
         _ => format!("{:?}", err.kind()),
     }
 }

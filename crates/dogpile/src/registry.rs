@@ -293,27 +293,34 @@ fn redact_value(key: &str, value: &ConfigValue) -> String {
 
 /// `url` with any password (and a lone user-info token) replaced by `<redacted>`.
 ///
+/// Everything between `://` and the last `@` counts as user info, so a password with an
+/// unescaped `/`, `#`, `?`, `:` or `@` is hidden whole. A plain user name (letters, digits,
+/// `_`, `-`, `.`) before the first `:` is kept; any other user info is hidden whole. At worst a
+/// URL with an `@` in its path or query shows less than it could.
+///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(
-///     dogpile::registry::redact_url("redis://user:hunter2@cache:6379/0"),
-///     "redis://user:<redacted>@cache:6379/0"
-/// );
+/// use dogpile::registry::redact_url;
+///
+/// assert_eq!(redact_url("redis://user:hunter2@cache:6379/0"), "redis://user:<redacted>@cache:6379/0");
+/// assert_eq!(redact_url("redis://:s3cret/x#y@127.0.0.1:1/0"), "redis://:<redacted>@127.0.0.1:1/0");
 /// ```
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
+    let Some(at) = rest.rfind('@') else {
         return url.to_owned();
     };
     let userinfo = &rest[..at];
+    let plain_user = |user: &str| {
+        user.len() <= 64 && user.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
     let redacted = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:<redacted>"),
-        None => "<redacted>".to_owned(),
+        Some((user, password)) if !password.is_empty() && plain_user(user) => format!("{user}:<redacted>"),
+        _ => "<redacted>".to_owned(),
     };
     format!("{}{}{}", &url[..scheme_end + 3], redacted, &rest[at..])
 }
@@ -470,5 +477,7 @@ mod tests {
         assert_eq!(redact_url("redis://h:1"), "redis://h:1");
         assert_eq!(redact_url("rediss://tok@h/0"), "rediss://<redacted>@h/0");
         assert_eq!(redact_url("redis://:pw@h"), "redis://:<redacted>@h");
+        assert_eq!(redact_url("redis://u:p/w#x?y@z@h:1/0?q=1"), "redis://u:<redacted>@h:1/0?q=1");
+        assert_eq!(redact_url("redis://tok!en:@h"), "redis://<redacted>@h");
     }
 }
