@@ -20,7 +20,7 @@ use dogpile::{CacheKey, Error, Result};
 use tokio::task::JoinHandle;
 
 use crate::config::LockLostPolicy;
-use crate::error::backend_error;
+use crate::error::{backend_error, is_refusing_writes};
 use crate::store::Store;
 
 /// The release and extend scripts (loaded once per backend; EVALSHA with automatic load).
@@ -38,9 +38,23 @@ impl LockScripts {
     }
 }
 
-/// A lock held by this object.
+/// What one `SET NX` found.
+enum Attempt {
+    Taken,
+    HeldElsewhere,
+    WritesRefused,
+}
+
+/// True for the replies of a server that refuses every write: OOM under `noeviction`, a
+/// read-only replica, a failed background save, too few replicas.
+fn refuses_writes(err: &redis::RedisError) -> bool {
+    err.code().is_some_and(is_refusing_writes)
+}
+
+/// A lock held by this object: `token` is `None` when the server refused writes and only the
+/// in-process lock excludes.
 struct Held {
-    token: String,
+    token: Option<String>,
     lost: Arc<AtomicBool>,
     keepalive: Option<JoinHandle<()>>,
 }
@@ -71,15 +85,22 @@ impl RedisMutex {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn try_once(&self, token: &str) -> Result<bool> {
+    async fn try_once(&self, token: &str) -> Result<Attempt> {
         let mut conn = self.store.connection.get().await?;
         let mut cmd = redis::cmd("SET");
         cmd.arg(&self.name).arg(token).arg("NX");
         if let Some(timeout) = self.store.config.lock_timeout {
             cmd.arg("PX").arg(millis(timeout));
         }
-        let reply: Option<String> = cmd.query_async(&mut conn).await.map_err(|e| self.error(e))?;
-        Ok(reply.is_some())
+        match cmd.query_async::<Option<String>>(&mut conn).await {
+            Ok(reply) => Ok(if reply.is_some() { Attempt::Taken } else { Attempt::HeldElsewhere }),
+            // The server refuses writes (out of memory, a read-only replica, a failed save):
+            // no process can take a lock there, and none can store a value either. The
+            // in-process lock the region holds is the lock; the caller creates the value as
+            // without the distributed lock, and the failed store goes to the error sink.
+            Err(err) if refuses_writes(&err) => Ok(Attempt::WritesRefused),
+            Err(err) => Err(self.error(err)),
+        }
     }
 
     fn error(&self, err: redis::RedisError) -> Error {
@@ -91,11 +112,19 @@ impl RedisMutex {
         let token = new_token();
         let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
         loop {
-            if self.try_once(&token).await? {
-                let lost = Arc::new(AtomicBool::new(false));
-                let keepalive = self.spawn_keepalive(&token, &lost);
-                *self.held() = Some(Held { token, lost, keepalive });
-                return Ok(true);
+            match self.try_once(&token).await? {
+                Attempt::Taken => {
+                    let lost = Arc::new(AtomicBool::new(false));
+                    let keepalive = self.spawn_keepalive(&token, &lost);
+                    *self.held() = Some(Held { token: Some(token), lost, keepalive });
+                    return Ok(true);
+                }
+                Attempt::WritesRefused => {
+                    let lost = Arc::new(AtomicBool::new(false));
+                    *self.held() = Some(Held { token: None, lost, keepalive: None });
+                    return Ok(true);
+                }
+                Attempt::HeldElsewhere => {}
             }
             if !wait || !config.lock_blocking {
                 return Ok(false);
@@ -142,13 +171,16 @@ impl RedisMutex {
         if let Some(keepalive) = &held.keepalive {
             keepalive.abort();
         }
+        let Some(token) = &held.token else {
+            return Ok(());
+        };
         let mut conn = self.store.connection.get().await?;
         let released: i64 = self
             .store
             .scripts
             .release
             .key(&self.name)
-            .arg(&held.token)
+            .arg(token)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dogpile::backend::Backend;
-use dogpile::{CacheKey, Error, Region};
+use dogpile::{BackendErrorKind, CacheKey, Error, Region};
 use dogpile_redis::{LockLostPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::RedisServer;
 use dogpile_testing::server::Reply;
@@ -197,4 +197,47 @@ async fn key_is_locked_sees_another_process_holding_the_lock() {
     assert!(!region.key_is_locked("k").await.unwrap());
     server.must(&["SET", "_lockk", "other", "PX", "60000"]);
     assert!(region.key_is_locked("k").await.unwrap());
+}
+
+/// Defect: with Redis refusing writes (noeviction at maxmemory, a read-only replica), taking
+/// the distributed lock failed and the creator never ran. Now the lock path behaves like the
+/// no-lock path: the in-process lock excludes, the caller gets the created value, and the
+/// failed store goes to the error sink.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_writes_still_serves_created_values() {
+    for refuse in [&["CONFIG", "SET", "maxmemory", "1"][..], &["REPLICAOF", "127.0.0.1", "1"]] {
+        let server = RedisServer::start();
+        server.must(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&reported);
+        let region = Region::builder()
+            .backend(RedisAdvancedBackend::new(locked_config(&server)).unwrap())
+            .on_background_error(move |e| sink.lock().unwrap().push(e.backend_kind()))
+            .build()
+            .unwrap();
+        server.must(refuse);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (region, runs) = (region.clone(), Arc::clone(&runs));
+                tokio::spawn(async move {
+                    region
+                        .get_or_create("k", || async move {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok::<_, Boom>(7u32)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(within(task).await.unwrap().unwrap(), 7, "{refuse:?}");
+        }
+        assert!(runs.load(Ordering::SeqCst) >= 1, "{refuse:?}");
+        let reported = reported.lock().unwrap();
+        assert!(!reported.is_empty(), "{refuse:?}: the failed store was not reported");
+        assert!(reported.iter().all(|k| *k == Some(BackendErrorKind::WritesRefused)), "{reported:?}");
+        assert_eq!(server.must(&["DBSIZE"]), Reply::Int(0), "{refuse:?}: nothing was written");
+    }
 }

@@ -22,8 +22,33 @@ pub enum BackendErrorKind {
     /// The key holds a value of another type than the operation needs
     /// (for example a plain key that holds a hash).
     WrongType,
+    /// The backend refused the credentials, or the command without them (WRONGPASS, NOAUTH,
+    /// NOPERM).
+    Authentication,
+    /// The backend refuses every write: out of memory under `noeviction`, a read-only replica,
+    /// a failed background save (OOM, READONLY, MISCONF, NOREPLICAS).
+    WritesRefused,
     /// Any other backend failure.
     Other,
+}
+
+impl BackendErrorKind {
+    /// What to check, for the error message.
+    pub fn hint(self) -> &'static str {
+        match self {
+            BackendErrorKind::Connection => "check that the server is up and reachable at the configured address",
+            BackendErrorKind::Timeout => {
+                "the server answered too late: check its load and the network, or raise the socket timeout"
+            }
+            BackendErrorKind::WrongType => "another client stores a value of another type under this key",
+            BackendErrorKind::Authentication => "check the user name, the password and the user's ACL permissions",
+            BackendErrorKind::WritesRefused => {
+                "the server refuses writes: check its maxmemory and eviction policy, whether it is a replica, and \
+                 its persistence errors"
+            }
+            BackendErrorKind::Other => "see the server's reply above",
+        }
+    }
 }
 
 /// Every error this crate returns.
@@ -34,10 +59,7 @@ pub enum BackendErrorKind {
 #[non_exhaustive]
 pub enum Error {
     /// The backend failed.
-    #[error(
-        "cache backend error{} ({kind:?}): {source}; check that the backend is reachable and that the key holds the expected type",
-        for_key(key)
-    )]
+    #[error("cache backend error{} ({kind:?}): {source}; {}", for_key(key), kind.hint())]
     Backend {
         /// What kind of failure.
         kind: BackendErrorKind,
@@ -114,12 +136,24 @@ fn for_key(key: &Option<CacheKey>) -> KeySuffix<'_> {
 
 struct KeySuffix<'a>(Option<&'a CacheKey>);
 
+/// Longest key shown whole in an error message; longer ones are cut (a 1 MB key must not make
+/// a 1 MB message).
+const SHOWN_KEY: usize = 200;
+
 impl fmt::Display for KeySuffix<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(key) => write!(f, " key {key}"),
-            None => Ok(()),
+        let Some(key) = self.0 else {
+            return Ok(());
+        };
+        let shown = key.to_string();
+        if shown.len() <= SHOWN_KEY {
+            return write!(f, " key {shown}");
         }
+        let mut cut = SHOWN_KEY;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        write!(f, " key {}... ({} bytes)", &shown[..cut], shown.len())
     }
 }
 
@@ -226,5 +260,13 @@ mod tests {
         let err = Error::LockTimeout { key: None, waited: Duration::from_secs(1) };
         assert!(err.is_timeout());
         assert!(Error::LockLost { key: None }.is_lock_lost());
+    }
+
+    #[test]
+    fn long_keys_are_cut_in_messages() {
+        let err = Error::backend(BackendErrorKind::Other, "x").with_key("k".repeat(1_000_000));
+        let shown = err.to_string();
+        assert!(shown.len() < 1_000 && shown.contains("(1000000 bytes)"), "{}", shown.len());
+        assert_eq!(err.key().map(|k| k.to_string().len()), Some(1_000_000), "the key itself is kept whole");
     }
 }
