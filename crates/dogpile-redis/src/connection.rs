@@ -1,23 +1,39 @@
 //! The shared, self-reconnecting connection.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use dogpile::{BackendErrorKind, Error, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
 use crate::config::RedisConfig;
-use crate::error::backend_error;
+use crate::error::kind_of;
 
-/// One multiplexed connection for the whole backend, made on first use; it reconnects by
-/// itself after the server went away.
+/// One multiplexed connection for the whole backend, made on first use. The manager
+/// reconnects by itself after the server went away; when a reconnection cannot succeed on its
+/// own (the password was refused) or the connection is gone, [`Connection::failed`] drops the
+/// manager and the next call makes a new one. Concurrent callers share one attempt, and after a
+/// failed attempt calls fail at once until a bounded backoff has passed.
 pub(crate) struct Connection {
     client: redis::Client,
-    manager: OnceCell<ConnectionManager>,
+    current: RwLock<Option<ConnectionManager>>,
+    connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
     shown_url: String,
 }
+
+/// The state of reconnection attempts.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    retry_at: Option<Instant>,
+    last: Option<(BackendErrorKind, String)>,
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const LAST_RETRY: Duration = Duration::from_secs(2);
 
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
@@ -34,23 +50,62 @@ impl Connection {
         if let Some(timeout) = config.socket_connect_timeout {
             settings = settings.set_connection_timeout(Some(timeout));
         }
-        Ok(Connection { client, manager: OnceCell::new(), settings, shown_url })
+        Ok(Connection {
+            client,
+            current: RwLock::new(None),
+            connecting: Mutex::new(Backoff::default()),
+            settings,
+            shown_url,
+        })
+    }
+
+    fn current(&self) -> Option<ConnectionManager> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A handle on the connection (cheap to clone), connecting first if needed.
     pub(crate) async fn get(&self) -> Result<ConnectionManager> {
-        self.manager
-            .get_or_try_init(|| self.client.get_connection_manager_with_config(self.settings.clone()))
-            .await
-            .cloned()
-            .map_err(|e| match backend_error(e, None) {
-                Error::Backend { kind, source, .. } => Error::Backend {
-                    kind: if kind == BackendErrorKind::Other { BackendErrorKind::Connection } else { kind },
-                    key: None,
-                    source: format!("cannot connect to {}: {source}", self.shown_url).into(),
-                },
-                other => other,
-            })
+        if let Some(manager) = self.current() {
+            return Ok(manager);
+        }
+        let mut backoff = self.connecting.lock().await;
+        // Another caller may have connected while this one waited.
+        if let Some(manager) = self.current() {
+            return Ok(manager);
+        }
+        if let (Some(at), Some((kind, message))) = (backoff.retry_at, &backoff.last)
+            && Instant::now() < at
+        {
+            return Err(Error::backend(*kind, format!("{message} (next attempt in {:?})", at - Instant::now())));
+        }
+        match self.client.get_connection_manager_with_config(self.settings.clone()).await {
+            Ok(manager) => {
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(manager.clone());
+                *backoff = Backoff::default();
+                Ok(manager)
+            }
+            Err(err) => {
+                let kind = match kind_of(&err) {
+                    BackendErrorKind::Other => BackendErrorKind::Connection,
+                    kind => kind,
+                };
+                let message = format!("cannot connect to {}: {err}", self.shown_url);
+                backoff.failures = backoff.failures.saturating_add(1);
+                let delay = FIRST_RETRY.saturating_mul(1 << backoff.failures.min(6)).min(LAST_RETRY);
+                backoff.retry_at = Some(Instant::now() + delay);
+                backoff.last = Some((kind, message.clone()));
+                Err(Error::backend(kind, message))
+            }
+        }
+    }
+
+    /// Notes a failed command: a refused password or a lost connection drops the manager, so
+    /// that the next call connects anew instead of reusing a manager that cannot recover.
+    pub(crate) fn failed(&self, err: &redis::RedisError) {
+        let kind = kind_of(err);
+        if kind == BackendErrorKind::Authentication || (kind == BackendErrorKind::Connection && !err.is_timeout()) {
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
     }
 }
 
@@ -113,7 +168,7 @@ impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("url", &self.shown_url)
-            .field("connected", &self.manager.initialized())
+            .field("connected", &self.current().is_some())
             .finish()
     }
 }

@@ -20,7 +20,7 @@ use dogpile::{CacheKey, Error, Result};
 use tokio::task::JoinHandle;
 
 use crate::config::LockLostPolicy;
-use crate::error::{backend_error, is_refusing_writes};
+use crate::error::is_refusing_writes;
 use crate::store::Store;
 
 /// The release and extend scripts (loaded once per backend; EVALSHA with automatic load).
@@ -104,7 +104,7 @@ impl RedisMutex {
     }
 
     fn error(&self, err: redis::RedisError) -> Error {
-        backend_error(err, Some(&self.key))
+        self.store.fail(err, Some(&self.key))
     }
 
     async fn acquire_inner(&self, wait: bool) -> Result<bool> {

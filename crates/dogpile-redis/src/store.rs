@@ -63,6 +63,12 @@ impl Store {
         }))
     }
 
+    /// A failed command as the crate's error; the connection learns of it first.
+    pub(crate) fn fail(&self, err: redis::RedisError, key: Option<&CacheKey>) -> Error {
+        self.connection.failed(&err);
+        backend_error(err, key)
+    }
+
     fn ttl(&self) -> Option<Ttl> {
         self.config.redis_expiration_time.map(Ttl::new)
     }
@@ -76,12 +82,12 @@ impl Store {
     ) -> Result<Vec<redis::Value>> {
         let mut conn = self.connection.get().await?;
         let results: Vec<RedisResult<redis::Value>> =
-            pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| backend_error(e, None))?;
+            pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?;
         let mut values = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
             match result {
                 Ok(value) => values.push(value),
-                Err(err) => return Err(backend_error(err, key_of_command(i))),
+                Err(err) => return Err(self.fail(err, key_of_command(i))),
             }
         }
         Ok(values)
@@ -101,7 +107,7 @@ impl Store {
             }
             other => return Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
         }
-        let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| backend_error(e, Some(key)))?;
+        let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| self.fail(e, Some(key)))?;
         Ok(value.map(Bytes::from))
     }
 
@@ -115,7 +121,7 @@ impl Store {
                 .arg(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>())
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| backend_error(e, None))?;
+                .map_err(|e| self.fail(e, None))?;
             return Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect());
         }
         let mut pipe = redis::pipe();

@@ -23,6 +23,7 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    password: std::sync::Mutex<Option<String>>,
 }
 
 /// A reply to a command sent with [`RedisServer::command`].
@@ -100,7 +101,7 @@ impl RedisServer {
                 }
                 Err(err) => panic!("failed to run {}: {err}", binary.display()),
             };
-            let mut server = RedisServer { child, port, dir };
+            let mut server = RedisServer { child, port, dir, password: std::sync::Mutex::new(None) };
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(why) => {
@@ -163,14 +164,24 @@ impl RedisServer {
     pub fn command(&self, args: &[&str]) -> std::io::Result<Reply> {
         let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in args {
-            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            out.extend_from_slice(arg.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        let password = self.password.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut out = Vec::new();
+        if let Some(password) = &password {
+            out.extend_from_slice(&encode(&["AUTH", password]));
         }
+        out.extend_from_slice(&encode(args));
         stream.write_all(&out)?;
-        read_reply(&mut BufReader::new(stream))
+        let mut reader = BufReader::new(stream);
+        if password.is_some() {
+            read_reply(&mut reader)?;
+        }
+        read_reply(&mut reader)
+    }
+
+    /// The password the harness's own commands authenticate with from now on (after a
+    /// `CONFIG SET requirepass`); `None` for none.
+    pub fn use_password(&self, password: Option<&str>) {
+        *self.password.lock().unwrap_or_else(|p| p.into_inner()) = password.map(str::to_owned);
     }
 
     /// Sends a command, panicking (with the server log) on an I/O error or an error reply.
@@ -215,6 +226,16 @@ pub fn free_port() -> u16 {
         Ok(addr) => addr.port(),
         Err(err) => panic!("cannot find a free port: {err}"),
     }
+}
+
+fn encode(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 fn invalid(what: String) -> std::io::Error {
