@@ -38,6 +38,52 @@ impl LockScripts {
     }
 }
 
+/// An acquisition whose outcome is not known yet; dropped unsettled, it releases the token
+/// in the background.
+struct Pending<'a> {
+    mutex: &'a RedisMutex,
+    token: Option<&'a str>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token {
+            settle(Arc::clone(&self.mutex.store), self.mutex.name.clone(), token.to_owned());
+        }
+    }
+}
+
+/// True when a command failed without a reply: it may still have run, or run later.
+fn outcome_unknown(err: &redis::RedisError) -> bool {
+    err.is_timeout() || err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error()
+}
+
+/// Settles an acquisition whose outcome is unknown: releases `token` (compare-and-delete) once
+/// the server answers, and keeps checking until the lock would have expired by itself, since a
+/// paused server may run the queued `SET` later. So a lock no live caller holds never stays
+/// longer than that (a lock without a timeout: checked for a minute).
+fn settle(store: Arc<Store>, name: String, token: String) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let lifetime = store.config.lock_timeout.unwrap_or(Duration::from_secs(60));
+    let give_up = Instant::now() + lifetime + Duration::from_secs(1);
+    handle.spawn(async move {
+        let mut pause = Duration::from_millis(50);
+        while Instant::now() < give_up {
+            tokio::time::sleep(pause).await;
+            if let Ok(mut conn) = store.connection.get().await {
+                let released: RedisResult<i64> =
+                    store.scripts.release.key(&name).arg(&token).invoke_async(&mut conn).await;
+                if let Ok(1) = released {
+                    return;
+                }
+            }
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    });
+}
+
 /// What one `SET NX` found.
 enum Attempt {
     Taken,
@@ -92,7 +138,15 @@ impl RedisMutex {
         if let Some(timeout) = self.store.config.lock_timeout {
             cmd.arg("PX").arg(millis(timeout));
         }
-        match cmd.query_async::<Option<String>>(&mut conn).await {
+        // Until the server answers, the SET may have taken the lock or may yet take it (a
+        // timeout while the server is paused, a dropped connection, a cancelled caller).
+        let mut pending = Pending { mutex: self, token: Some(token) };
+        let reply = cmd.query_async::<Option<String>>(&mut conn).await;
+        if !matches!(&reply, Err(err) if outcome_unknown(err)) {
+            pending.token = None;
+        }
+        drop(pending);
+        match reply {
             Ok(reply) => Ok(if reply.is_some() { Attempt::Taken } else { Attempt::HeldElsewhere }),
             // The server refuses writes (out of memory, a read-only replica, a failed save):
             // no process can take a lock there, and none can store a value either. The

@@ -57,3 +57,42 @@ async fn a_region_recovers_after_its_password_is_valid_again() {
     let took = eventually_ok(&region, Duration::from_secs(10)).await;
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+/// Defect: a lock acquisition that timed out in the client still took the lock when the
+/// paused server ran the queued `SET NX PX`, and for the lock's 30 s every caller waited. The
+/// acquisition is settled: its token is released once the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_lock_acquisition_leaves_no_lock_behind() {
+    let server = RedisServer::start();
+    let config = RedisConfig::from_url(server.url())
+        .socket_timeout(Duration::from_millis(200))
+        .distributed_lock(true)
+        .lock_sleep(Duration::from_millis(10));
+    let region = Region::builder().backend(RedisAdvancedBackend::new(config).unwrap()).build().unwrap();
+    region.set("warm", &1u8).await.unwrap();
+
+    server.must(&["CLIENT", "PAUSE", "1500", "WRITE"]);
+    let err = region
+        .get_or_create("k", || async { Ok::<_, std::io::Error>(1u8) })
+        .await
+        .expect_err("the lock cannot be taken while writes are paused");
+    assert!(err.is_timeout(), "{err}");
+
+    // The pause ends and the server runs the queued SET; the settled acquisition removes it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    while server.must(&["EXISTS", "_lockk"]) != dogpile_testing::server::Reply::Int(0) {
+        assert!(Instant::now() < deadline, "an orphaned lock is still there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let value = tokio::time::timeout(
+        Duration::from_secs(5),
+        region.get_or_create("k", || async { Ok::<_, std::io::Error>(2u8) }),
+    )
+    .await
+    .expect("a caller waited for a lock nobody holds")
+    .unwrap();
+    assert_eq!(value, 2);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
