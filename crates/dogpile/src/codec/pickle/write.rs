@@ -265,49 +265,26 @@ impl<'a> ser::Serializer for &'a mut Writer {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
+macro_rules! elements {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = PickleError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+                value.serialize(&mut *self.writer)
+            }
+            fn end(self) -> Result<(), PickleError> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
-}
+elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -326,29 +303,22 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), PickleError> {
-        self.writer.str(key);
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = PickleError;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), PickleError> {
+                self.writer.str(key);
+                value.serialize(&mut *self.writer)
+            }
+            fn end(self) -> Result<(), PickleError> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), PickleError> {
-        self.writer.str(key);
-        value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), PickleError> {
-        Compound::end(self)
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
