@@ -137,6 +137,14 @@ mod tests {
         assert_eq!(from_slice::<Value>(ab).unwrap(), Value::Bytes(b"ab".to_vec()));
         let empty = b"\x80\x02c__builtin__\nbytes\nq\x00)Rq\x01.";
         assert_eq!(from_slice::<Value>(empty).unwrap(), Value::Bytes(vec![]));
+        // pickle.dumps(b'ab', 3), (.., 4) and (.., 5): bytes opcodes, frames, MEMOIZE.
+        for ab in [
+            &b"\x80\x03C\x02abq\x00."[..],
+            b"\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00C\x02ab\x94.",
+            b"\x80\x05\x95\x06\x00\x00\x00\x00\x00\x00\x00C\x02ab\x94.",
+        ] {
+            assert_eq!(from_slice::<Value>(ab).unwrap(), Value::Bytes(b"ab".to_vec()), "{ab:?}");
+        }
     }
 
     #[test]
