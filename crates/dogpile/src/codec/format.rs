@@ -135,12 +135,109 @@ impl Format {
 /// One msgpack value that takes up all of `bytes`.
 #[cfg(feature = "msgpack")]
 fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
-    let mut rest = bytes;
-    let value = D::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))?;
-    if !rest.is_empty() {
-        return Err(format!("{} bytes after the msgpack value: not a msgpack payload", rest.len()).into());
+    if let Some(len) = msgpack_len(bytes)
+        && len != bytes.len()
+    {
+        return Err(format!("{} bytes after the msgpack value: not a msgpack payload", bytes.len() - len).into());
     }
-    Ok(value)
+    // A truncated or malformed value: rmp-serde says what is wrong with it.
+    Ok(rmp_serde::from_slice(bytes)?)
+}
+
+/// The length of the first msgpack value in `bytes`, by its markers alone (no decoding), or
+/// `None` when it is truncated or malformed.
+#[cfg(feature = "msgpack")]
+fn msgpack_len(bytes: &[u8]) -> Option<usize> {
+    let uint = |pos: usize, width: usize| -> Option<usize> {
+        let field = bytes.get(pos..pos.checked_add(width)?)?;
+        Some(field.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)))
+    };
+    let mut pos = 0usize;
+    // Values still to skip: array items and map keys and values add to it.
+    let mut pending: usize = 1;
+    while pending > 0 {
+        let marker = *bytes.get(pos)?;
+        pos += 1;
+        pending -= 1;
+        // (bytes after the marker, of which a length field of this width, items it opens)
+        let (fixed, len_width, items) = match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0, 0),
+            0x80..=0x8f => (0, 0, 2 * usize::from(marker & 0x0f)),
+            0x90..=0x9f => (0, 0, usize::from(marker & 0x0f)),
+            0xa0..=0xbf => (usize::from(marker & 0x1f), 0, 0),
+            0xc4 | 0xd9 => (0, 1, 0),
+            0xc5 | 0xda => (0, 2, 0),
+            0xc6 | 0xdb => (0, 4, 0),
+            0xc7 => (1, 1, 0),
+            0xc8 => (1, 2, 0),
+            0xc9 => (1, 4, 0),
+            0xcc | 0xd0 => (1, 0, 0),
+            0xcd | 0xd1 => (2, 0, 0),
+            0xca | 0xce | 0xd2 => (4, 0, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0, 0),
+            0xd4..=0xd8 => (1 + (1 << (marker - 0xd4)), 0, 0),
+            0xdc | 0xde => {
+                let n = uint(pos, 2)?;
+                pos += 2;
+                (0, 0, if marker == 0xde { 2 * n } else { n })
+            }
+            0xdd | 0xdf => {
+                let n = uint(pos, 4)?;
+                pos += 4;
+                (0, 0, if marker == 0xdf { n.checked_mul(2)? } else { n })
+            }
+            _ => return None,
+        };
+        let data = if len_width > 0 {
+            let n = uint(pos, len_width)?;
+            pos += len_width;
+            n
+        } else {
+            0
+        };
+        pos = pos.checked_add(fixed)?.checked_add(data)?;
+        if pos > bytes.len() {
+            return None;
+        }
+        pending = pending.checked_add(items)?;
+        // Each pending value needs a byte at least: more than are left is malformed.
+        if pending > bytes.len() - pos {
+            return None;
+        }
+    }
+    Some(pos)
+}
+
+#[cfg(all(test, feature = "msgpack"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msgpack_lengths_by_marker() {
+        let value = (
+            "x".repeat(300),
+            vec![1u64, 300, 70_000, u64::MAX],
+            -5i64,
+            -200i64,
+            1.5f64,
+            1.5f32,
+            Some(true),
+            None::<u8>,
+            std::collections::BTreeMap::from([(1u8, vec![0u8; 20])]),
+        );
+        let bytes = rmp_serde::to_vec(&value).unwrap();
+        assert_eq!(msgpack_len(&bytes), Some(bytes.len()));
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"tail");
+        assert_eq!(msgpack_len(&longer), Some(bytes.len()));
+        for cut in 0..bytes.len() {
+            assert_eq!(msgpack_len(&bytes[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(msgpack_len(b"\xc4\x02ab"), Some(4));
+        assert_eq!(msgpack_len(b"\xd5\x01ab"), Some(4));
+        assert_eq!(msgpack_len(b"\xdd\xff\xff\xff\xff"), None);
+        assert_eq!(msgpack_len(b"\xc1"), None);
+    }
 }
 
 impl PartialEq for Format {
