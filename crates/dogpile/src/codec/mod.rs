@@ -107,16 +107,13 @@ impl Codec {
     ///
     /// [`Error::Config`] naming the setting when a name is unknown or its feature is off.
     pub fn from_names(serializer: Option<&str>, envelope: Option<&str>) -> Result<Self> {
-        let default = Codec::default();
-        let format = match serializer {
-            None => default.format,
-            Some(name) => Format::from_name(name)?,
-        };
-        let envelope = match envelope {
-            None => default.envelope,
-            Some(name) => Envelope::from_name(name)?,
-        };
-        Ok(Codec { format, envelope, value_version: default.value_version })
+        let mut args = Arguments::new();
+        for (key, name) in [("serializer", serializer), ("envelope", envelope)] {
+            if let Some(name) = name {
+                args.insert(key, name);
+            }
+        }
+        Codec::from_arguments(&args)
     }
 
     /// The codec that configuration arguments name: `compat` picks a deployment's defaults
