@@ -96,3 +96,57 @@ async fn a_timed_out_lock_acquisition_leaves_no_lock_behind() {
     assert_eq!(value, 2);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Concurrent callers of a region whose server is unreachable share one connection attempt,
+/// and calls within the backoff that follows a failed attempt fail at once, without
+/// connecting. Once the server is back, the region connects by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_share_one_reconnection_attempt() {
+    let server = RedisServer::start();
+    let proxy = dogpile_testing::CountingProxy::start(server.addr()).await;
+    proxy.refuse(true);
+    let config = RedisConfig::from_url(proxy.url()).socket_timeout(Duration::from_millis(500));
+    let region = Region::builder().backend(RedisAdvancedBackend::new(config).unwrap()).build().unwrap();
+
+    let burst = |n: usize| {
+        let region = region.clone();
+        async move {
+            let calls = (0..n).map(|_| {
+                let region = region.clone();
+                tokio::spawn(async move { region.get::<u8>("k").await })
+            });
+            let mut kinds = Vec::new();
+            for call in calls.collect::<Vec<_>>() {
+                kinds.push(call.await.unwrap().expect_err("the server is unreachable").backend_kind());
+            }
+            kinds
+        }
+    };
+    let kinds = burst(50).await;
+    assert!(kinds.iter().all(|k| *k == Some(BackendErrorKind::Connection)), "{kinds:?}");
+    let first = proxy.connections();
+    // One attempt (the connection manager tries up to 3 times), not one per caller.
+    assert!((1..=3).contains(&first), "50 callers made {first} connections");
+
+    // Within the backoff, calls fail without connecting.
+    let kinds = burst(50).await;
+    assert!(kinds.iter().all(|k| *k == Some(BackendErrorKind::Connection)), "{kinds:?}");
+    assert!(proxy.connections() - first <= 3, "{} connections within the backoff", proxy.connections() - first);
+
+    proxy.refuse(false);
+    let took = eventually_ok(&region, Duration::from_secs(10)).await;
+    assert!(took < Duration::from_secs(3), "reconnecting took {took:?} after the server was back");
+
+    // A connection lost mid-run: the callers of the moment still share the reconnection.
+    proxy.refuse(true);
+    let before = proxy.connections();
+    server.must(&["CLIENT", "KILL", "TYPE", "normal"]);
+    let kinds = burst(50).await;
+    let lost = kinds.iter().filter(|k| k.is_some()).count();
+    let made = proxy.connections() - before;
+    // The old manager's own reconnection and one new attempt (up to 3 connects each), plus a
+    // retry by a caller that still held the old manager: a handful, not one per caller.
+    assert!(made <= 9, "50 callers after a lost connection made {made} connections ({lost} failed)");
+    proxy.refuse(false);
+    eventually_ok(&region, Duration::from_secs(10)).await;
+}

@@ -3,6 +3,9 @@
 //! A round trip starts each time the client sends bytes after the server last spoke (or for
 //! the first time): a pipeline of a hundred commands written at once is one round trip, a
 //! command sent after reading the previous reply is another.
+//!
+//! The proxy also counts the connections it accepts, and can play an unreachable server: while
+//! [`refuse`](CountingProxy::refuse) is on, it closes every new connection at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use tokio::task::JoinHandle;
 pub struct CountingProxy {
     addr: SocketAddr,
     round_trips: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+    refusing: Arc<AtomicBool>,
     accept: JoinHandle<()>,
 }
 
@@ -36,14 +41,24 @@ impl CountingProxy {
             Err(e) => panic!("proxy address: {e}"),
         };
         let round_trips = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&round_trips);
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(upstream).await else { continue };
-                tokio::spawn(relay(client, server, Arc::clone(&counter)));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let accept = tokio::spawn({
+            let (round_trips, connections, refusing) =
+                (Arc::clone(&round_trips), Arc::clone(&connections), Arc::clone(&refusing));
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    connections.fetch_add(1, Ordering::SeqCst);
+                    if refusing.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let Ok(server) = TcpStream::connect(upstream).await else { continue };
+                    tokio::spawn(relay(client, server, Arc::clone(&round_trips)));
+                }
             }
         });
-        CountingProxy { addr, round_trips, accept }
+        CountingProxy { addr, round_trips, connections, refusing, accept }
     }
 
     /// `host:port` of the proxy.
@@ -64,6 +79,17 @@ impl CountingProxy {
     /// Sets the count back to zero.
     pub fn reset(&self) {
         self.round_trips.store(0, Ordering::SeqCst);
+    }
+
+    /// Connections accepted since the start (closed ones and refused ones included).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// While `true`, new connections are closed as soon as they are accepted, as by a server
+    /// that is going away; connections already relayed are kept.
+    pub fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
     }
 }
 

@@ -24,6 +24,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     password: std::sync::Mutex<Option<String>>,
+    binary: PathBuf,
+    extra: Vec<String>,
 }
 
 /// A reply to a command sent with [`RedisServer::command`].
@@ -62,9 +64,17 @@ impl RedisServer {
     /// When `redis-server` is missing (with an install hint), or does not come up; the server's
     /// log is in the message.
     pub fn start() -> Self {
-        let binary =
-            std::env::var_os(SERVER_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("redis-server"));
-        RedisServer::start_with(&binary, &[])
+        RedisServer::start_with(&default_binary(), &[])
+    }
+
+    /// Starts a server that requires `password` (`--requirepass`); the harness's own commands
+    /// authenticate with it.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_with_password(password: &str) -> Self {
+        RedisServer::launch(&default_binary(), &["--requirepass", password], Some(password))
     }
 
     /// Starts `binary` with extra arguments (for example `["--cluster-enabled", "yes"]`).
@@ -73,6 +83,10 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with(binary: &Path, extra: &[&str]) -> Self {
+        RedisServer::launch(binary, extra, None)
+    }
+
+    fn launch(binary: &Path, extra: &[&str], password: Option<&str>) -> Self {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -81,27 +95,21 @@ impl RedisServer {
             if let Err(err) = std::fs::create_dir_all(&dir) {
                 panic!("cannot create {}: {err}", dir.display());
             }
-            let log = dir.join("redis.log");
-            let spawned = Command::new(binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .arg("--logfile")
-                .arg(&log)
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn();
-            let child = match spawned {
+            let child = match spawn(binary, port, &dir, extra) {
                 Ok(child) => child,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Err(err) => {
                     let _ = std::fs::remove_dir_all(&dir);
-                    panic!("{} not found: {INSTALL_HINT}", binary.display());
+                    panic!("{err}");
                 }
-                Err(err) => panic!("failed to run {}: {err}", binary.display()),
             };
-            let mut server = RedisServer { child, port, dir, password: std::sync::Mutex::new(None) };
+            let mut server = RedisServer {
+                child,
+                port,
+                dir,
+                password: std::sync::Mutex::new(password.map(str::to_owned)),
+                binary: binary.to_owned(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+            };
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(why) => {
@@ -114,6 +122,26 @@ impl RedisServer {
             }
         }
         panic!("redis-server did not start: {last_log}");
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no save), as a crash or an OOM killer would.
+    /// The data goes with it: the server runs without persistence.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port with the same arguments, after
+    /// [`kill`](RedisServer::kill) (or a crash), and waits until it answers `PING`.
+    ///
+    /// # Errors
+    ///
+    /// Why it did not come back (the port was taken meanwhile, the binary failed), with the log.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = spawn(&self.binary, self.port, &self.dir, &extra)?;
+        self.wait_ready().map_err(|why| format!("{why}\n--- redis-server log ---\n{}", self.log()))
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -213,6 +241,31 @@ impl RedisServer {
     /// Panics with `message` and the server's log.
     pub fn fail(&self, message: &str) -> ! {
         panic!("{message}\n--- redis-server log ---\n{}", self.log())
+    }
+}
+
+fn default_binary() -> PathBuf {
+    std::env::var_os(SERVER_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[&str]) -> Result<Child, String> {
+    let spawned = Command::new(binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    match spawned {
+        Ok(child) => Ok(child),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{} not found: {INSTALL_HINT}", binary.display()))
+        }
+        Err(err) => Err(format!("failed to run {}: {err}", binary.display())),
     }
 }
 
