@@ -48,7 +48,7 @@ struct Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if let Some(token) = self.token {
-            settle(Arc::clone(&self.mutex.store), self.mutex.name.clone(), token.to_owned());
+            settle(Arc::clone(&self.mutex.store), self.mutex.name.clone(), token.to_owned(), true);
         }
     }
 }
@@ -62,7 +62,9 @@ fn outcome_unknown(err: &redis::RedisError) -> bool {
 /// the server answers, and keeps checking until the lock would have expired by itself, since a
 /// paused server may run the queued `SET` later. So a lock no live caller holds never stays
 /// longer than that (a lock without a timeout: checked for a minute).
-fn settle(store: Arc<Store>, name: String, token: String) {
+///
+/// `queued_set` is false for a release whose reply was lost: then any answer settles it.
+fn settle(store: Arc<Store>, name: String, token: String, queued_set: bool) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -75,8 +77,10 @@ fn settle(store: Arc<Store>, name: String, token: String) {
             if let Ok(mut conn) = store.connection.get().await {
                 let released: RedisResult<i64> =
                     store.scripts.release.key(&name).arg(&token).invoke_async(&mut conn).await;
-                if let Ok(1) = released {
-                    return;
+                match released {
+                    Ok(1) => return,
+                    Ok(_) if !queued_set => return,
+                    _ => {}
                 }
             }
             pause = (pause * 2).min(Duration::from_millis(500));
@@ -228,16 +232,26 @@ impl RedisMutex {
         let Some(token) = &held.token else {
             return Ok(());
         };
-        let mut conn = self.store.connection.get().await?;
-        let released: i64 = self
-            .store
-            .scripts
-            .release
-            .key(&self.name)
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.error(e))?;
+        // A release that did not reach the server, or whose reply was lost, leaves the lock
+        // to no one: it is settled in the background, like an acquisition of unknown outcome.
+        let mut conn = match self.store.connection.get().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                settle(Arc::clone(&self.store), self.name.clone(), token.clone(), false);
+                return Err(err);
+            }
+        };
+        let released: RedisResult<i64> =
+            self.store.scripts.release.key(&self.name).arg(token).invoke_async(&mut conn).await;
+        let released = match released {
+            Ok(released) => released,
+            Err(err) => {
+                if outcome_unknown(&err) {
+                    settle(Arc::clone(&self.store), self.name.clone(), token.clone(), false);
+                }
+                return Err(self.error(err));
+            }
+        };
         if released == 1 && !held.lost.load(Ordering::SeqCst) {
             return Ok(());
         }

@@ -150,3 +150,40 @@ async fn concurrent_callers_share_one_reconnection_attempt() {
     proxy.refuse(false);
     eventually_ok(&region, Duration::from_secs(10)).await;
 }
+
+/// A release whose reply was lost (the server paused while the holder finished) left the lock
+/// to no one for its whole TTL. It is settled like an acquisition of unknown outcome: the
+/// token is released once the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_release_leaves_no_lock_behind() {
+    let server = RedisServer::start();
+    let config = RedisConfig::from_url(server.url())
+        .socket_timeout(Duration::from_millis(200))
+        .distributed_lock(true)
+        .lock_sleep(Duration::from_millis(10));
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&reports);
+    let region = Region::builder()
+        .backend(RedisAdvancedBackend::new(config).unwrap())
+        .on_background_error(move |e| sink.lock().unwrap().push(e.backend_kind()))
+        .build()
+        .unwrap();
+
+    let outcome = region
+        .get_or_create("k", || async {
+            assert_eq!(server.must(&["EXISTS", "_lockk"]), dogpile_testing::server::Reply::Int(1));
+            server.must(&["CLIENT", "PAUSE", "1200", "ALL"]);
+            Ok::<_, std::io::Error>(1u8)
+        })
+        .await;
+    let paused_at = Instant::now();
+    // The value was made; its store and the release timed out and went to the error sink.
+    assert_eq!(outcome.unwrap(), 1);
+    assert_eq!(*reports.lock().unwrap(), [Some(BackendErrorKind::Timeout); 2]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.must(&["EXISTS", "_lockk"]) != dogpile_testing::server::Reply::Int(0) {
+        assert!(Instant::now() < deadline, "the lock is still there {:?} after the pause", paused_at.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(paused_at.elapsed() < Duration::from_secs(5), "{:?}", paused_at.elapsed());
+}

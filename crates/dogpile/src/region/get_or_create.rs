@@ -33,8 +33,24 @@ impl LockMutex for RegionMutex<'_> {
     }
 
     fn release(&self, guard: KeyGuard) -> impl Future<Output = Result<()>> + Send {
-        let key = self.key;
-        async move { guard.release().await.map_err(|e| e.with_key(key)) }
+        let (region, key) = (self.region, self.key);
+        async move { region.released(key, guard.release().await) }
+    }
+}
+
+impl Region {
+    /// The outcome of releasing the mutex of `key` after the caller got its value: a backend
+    /// failure (the server went away; the backend settles its lock by itself) goes to the
+    /// error sink, like a failed store, and the caller keeps the value. A lost lock under the
+    /// `error` policy is the caller's.
+    fn released(&self, key: &CacheKey, released: Result<()>) -> Result<()> {
+        match released {
+            Err(err @ Error::Backend { .. }) => {
+                self.report(&err.with_key(key));
+                Ok(())
+            }
+            other => other.map_err(|e| e.with_key(key)),
+        }
     }
 }
 
@@ -64,8 +80,10 @@ impl Region {
     ///
     /// [`Error::Creator`] with the creator's error (the lock is released and nothing is
     /// stored); the backend's error on reading; [`Error::LockTimeout`] when a distributed lock
-    /// could not be had in time. A failure to store the created value does not fail the call:
-    /// it goes to the region's error sink.
+    /// could not be had in time; [`Error::LockLost`] under that lock-lost policy. A failure to
+    /// store the created value, or to release the lock afterwards, does not fail the call: it
+    /// goes to the region's error sink (a distributed lock whose release did not reach the
+    /// server is released by the backend once the server answers again).
     pub async fn get_or_create<T, F, Fut, E>(&self, key: impl Into<CacheKey>, creator: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
@@ -392,7 +410,7 @@ impl Region {
                     }
                     if let Some(pos) = guards.iter().position(|(g, _)| *g == i) {
                         let (_, guard) = guards.remove(pos);
-                        guard.release().await?;
+                        self.released(unique[i], guard.release().await)?;
                     }
                 }
             }
@@ -433,9 +451,7 @@ impl Region {
             }
             let mut released = Ok(());
             for (i, guard) in guards {
-                if let Err(err) = guard.release().await {
-                    released = released.and(Err(err.with_key(unique[i])));
-                }
+                released = released.and(self.released(unique[i], guard.release().await));
             }
             released?;
         }
