@@ -1,6 +1,7 @@
 //! `dogpile`: the runnable face of the dogpile cache library.
 
 mod bench;
+mod chaos;
 mod demo;
 mod duration;
 mod memory_report;
@@ -30,6 +31,10 @@ enum Command {
     /// Stores the seed's demo data set under each storage strategy and prints the Redis
     /// memory each takes.
     MemoryReport(memory_report::MemoryReportArgs),
+    /// Keeps callers reading through the cache while its Redis is killed, paused, starved of
+    /// memory and re-keyed, and prints errors by kind, hung calls, wrong values and recovery
+    /// times.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::MemoryReport(args) => memory_report::run(args),
+        Command::Chaos(args) => chaos::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
