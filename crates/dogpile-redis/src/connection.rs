@@ -32,8 +32,13 @@ struct Backoff {
     last: Option<(BackendErrorKind, String)>,
 }
 
+/// The pause after the first failed attempt; it doubles with each failure up to
+/// [`LAST_RETRY`]. The cap bounds the recovery time once the server is back (at most about
+/// that long after it answers), and keeps a fleet of processes to a few attempts a second
+/// each. Each pause is shortened by a random part of up to a half, so that processes that
+/// lost the server together do not come back in lockstep.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
-const LAST_RETRY: Duration = Duration::from_secs(2);
+const LAST_RETRY: Duration = Duration::from_millis(500);
 
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
@@ -91,7 +96,7 @@ impl Connection {
                 };
                 let message = format!("cannot connect to {}: {err}", self.shown_url);
                 backoff.failures = backoff.failures.saturating_add(1);
-                let delay = FIRST_RETRY.saturating_mul(1 << backoff.failures.min(6)).min(LAST_RETRY);
+                let delay = jittered(FIRST_RETRY.saturating_mul(1 << backoff.failures.min(6)).min(LAST_RETRY));
                 backoff.retry_at = Some(Instant::now() + delay);
                 backoff.last = Some((kind, message.clone()));
                 Err(Error::backend(kind, message))
@@ -107,6 +112,13 @@ impl Connection {
             *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
+}
+
+/// `delay` less a random part of up to a half.
+fn jittered(delay: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(Instant::now());
+    delay.mul_f64(1.0 - (random % 1000) as f64 / 2000.0)
 }
 
 #[cfg(feature = "tls")]
