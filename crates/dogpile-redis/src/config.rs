@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dogpile::codec::Compat;
-use dogpile::registry::{Arguments, redact_url};
+use dogpile::registry::{Arguments, ConfigValue, redact_url};
 use dogpile::{Error, Result};
 
 use crate::ttl::HashTtlPolicy;
@@ -92,6 +92,8 @@ pub struct RedisConfig {
     pub(crate) lock_extend: bool,
     pub(crate) lock_lost: LockLostPolicy,
     pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
+    /// Redis Cluster: the startup nodes (`host:port` or URLs); `None` for one server.
+    pub(crate) cluster_nodes: Option<Vec<String>>,
 }
 
 /// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
@@ -119,6 +121,7 @@ impl Default for RedisConfig {
             lock_extend: true,
             lock_lost: LockLostPolicy::Ignore,
             tls_root_certificate: None,
+            cluster_nodes: None,
         }
     }
 }
@@ -178,6 +181,78 @@ impl RedisConfig {
         lock_extend: bool => lock_extend = lock_extend;
         /// What to do when a lock vanished during creation.
         lock_lost: LockLostPolicy => lock_lost = lock_lost;
+    }
+
+    /// Talks to a Redis Cluster that these nodes belong to (`host:port`, or `redis://` URLs that
+    /// may carry credentials); the client discovers the others. The credentials of
+    /// [`username`](RedisConfig::username) and [`password`](RedisConfig::password) apply to
+    /// nodes given as `host:port`. A cluster has only database 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::new().cluster(["10.0.0.1:7000", "10.0.0.2:7000"]).password("s3cret");
+    /// assert!(config.is_cluster());
+    /// assert!(!format!("{config:?}").contains("s3cret"));
+    /// ```
+    pub fn cluster<S: Into<String>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        self.cluster_nodes = Some(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether this configuration talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster_nodes.is_some()
+    }
+
+    /// The configuration of the cluster variants of the backends, from their arguments: as
+    /// [`from_arguments`](RedisConfig::from_arguments), with `startup_nodes`, or else `url`
+    /// (or `host` and `port`) as the one node to start from, as dogpile's `redis_cluster`
+    /// backend takes them.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_arguments`](RedisConfig::from_arguments); a `db` other than 0.
+    pub fn cluster_from_arguments(args: &Arguments) -> Result<Self> {
+        let mut config = RedisConfig::from_arguments(args)?;
+        if config.db != 0 {
+            return Err(Error::config("db", "a Redis Cluster has only database 0"));
+        }
+        if config.cluster_nodes.is_none() {
+            let node = match &config.url {
+                Some(url) => url.clone(),
+                None => format!("{}:{}", config.host, config.port),
+            };
+            config.cluster_nodes = Some(vec![node]);
+        }
+        Ok(config)
+    }
+
+    /// The URLs of the cluster's startup nodes, credentials included (never print them).
+    pub(crate) fn cluster_urls(&self) -> Vec<String> {
+        let auth = self.userinfo();
+        self.cluster_nodes
+            .iter()
+            .flatten()
+            .map(|node| {
+                if node.starts_with("redis://") || node.starts_with("rediss://") {
+                    node.clone()
+                } else {
+                    format!("redis://{auth}{node}")
+                }
+            })
+            .collect()
+    }
+
+    fn userinfo(&self) -> String {
+        match (&self.username, &self.password) {
+            (Some(user), Some(pass)) => format!("{}:{}@", percent(user), percent(pass)),
+            (None, Some(pass)) => format!(":{}@", percent(pass)),
+            (Some(user), None) => format!("{}@", percent(user)),
+            (None, None) => String::new(),
+        }
     }
 
     /// Trusts the CA certificate in this PEM file for `rediss://` (instead of the system's
@@ -289,6 +364,9 @@ impl RedisConfig {
         if let Some(policy) = args.get_str("lock_lost")? {
             config.lock_lost = LockLostPolicy::from_name(policy)?;
         }
+        if let Some(nodes) = args.get("startup_nodes") {
+            config.cluster_nodes = Some(startup_nodes(nodes)?);
+        }
         Ok(config)
     }
 
@@ -298,19 +376,42 @@ impl RedisConfig {
         if let Some(url) = &self.url {
             return url.clone();
         }
-        let auth = match (&self.username, &self.password) {
-            (Some(user), Some(pass)) => format!("{}:{}@", percent(user), percent(pass)),
-            (None, Some(pass)) => format!(":{}@", percent(pass)),
-            (Some(user), None) => format!("{}@", percent(user)),
-            (None, None) => String::new(),
-        };
-        format!("redis://{auth}{}:{}/{}", self.host, self.port, self.db)
+        format!("redis://{}{}:{}/{}", self.userinfo(), self.host, self.port, self.db)
     }
 
-    /// The URL with the password hidden.
+    /// The URL with the password hidden (on a cluster, the startup nodes').
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.connection_url())
+        match &self.cluster_nodes {
+            Some(_) => self.cluster_urls().iter().map(|u| redact_url(u)).collect::<Vec<_>>().join(","),
+            None => redact_url(&self.connection_url()),
+        }
     }
+}
+
+/// `startup_nodes`: a list of `host:port` strings or of `{host, port}` tables (dogpile's
+/// `redis_cluster`), or one string of comma-separated `host:port`s.
+fn startup_nodes(value: &ConfigValue) -> Result<Vec<String>> {
+    const EXPECTED: &str = "expected a list of \"host:port\" strings or of {host, port} tables";
+    let node = |item: &ConfigValue| -> Result<String> {
+        match item {
+            ConfigValue::Str(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            ConfigValue::Map(table) => {
+                let host = table.get_str("host")?.unwrap_or("localhost");
+                let port = table.get_u64("port")?.unwrap_or(6379);
+                Ok(format!("{host}:{port}"))
+            }
+            _ => Err(Error::config("startup_nodes", EXPECTED)),
+        }
+    };
+    let nodes = match value {
+        ConfigValue::List(items) => items.iter().map(node).collect::<Result<Vec<_>>>()?,
+        ConfigValue::Str(s) => s.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().to_owned()).collect(),
+        _ => return Err(Error::config("startup_nodes", EXPECTED)),
+    };
+    if nodes.is_empty() {
+        return Err(Error::config("startup_nodes", "no node given"));
+    }
+    Ok(nodes)
 }
 
 fn positive(args: &Arguments, name: &str) -> Result<Option<Duration>> {
@@ -356,9 +457,10 @@ impl fmt::Debug for RedisConfig {
             lock_extend,
             lock_lost,
             tls_root_certificate,
+            cluster_nodes: _,
         } = self;
         f.debug_struct("RedisConfig")
-            .field("url", &self.redacted_url())
+            .field(if self.is_cluster() { "cluster" } else { "url" }, &self.redacted_url())
             .field("username", username)
             .field("password", &password.as_ref().map(|_| "<redacted>"))
             .field("socket_timeout", socket_timeout)
@@ -435,6 +537,29 @@ mod tests {
         assert_eq!(RedisConfig::from_arguments(&both).unwrap().lock_prefix, "_mine");
         assert_eq!(RedisConfig::new().lock_prefix, "_lock");
         assert!(RedisConfig::from_arguments(&Arguments::new().with("compat", "seed-9")).is_err());
+    }
+
+    #[test]
+    fn cluster_nodes_from_startup_nodes_or_url() {
+        let table = |port: i64| {
+            dogpile::registry::ConfigValue::Map(Arguments::new().with("host", "10.0.0.1").with("port", port))
+        };
+        let listed = Arguments::new()
+            .with("startup_nodes", ConfigValue::List(vec![table(7000), ConfigValue::from("10.0.0.2:7001")]))
+            .with("password", "pw");
+        let config = RedisConfig::cluster_from_arguments(&listed).unwrap();
+        assert_eq!(config.cluster_urls(), ["redis://:pw@10.0.0.1:7000", "redis://:pw@10.0.0.2:7001"]);
+        assert!(!format!("{config:?}").contains("pw@"), "{config:?}");
+        let from_url = Arguments::new().with("url", "redis://:pw@h:7000/0");
+        assert_eq!(RedisConfig::cluster_from_arguments(&from_url).unwrap().cluster_urls(), ["redis://:pw@h:7000/0"]);
+        let joined = Arguments::new().with("startup_nodes", "a:1, b:2");
+        assert_eq!(RedisConfig::cluster_from_arguments(&joined).unwrap().cluster_urls(), ["redis://a:1", "redis://b:2"]);
+        for bad in [ConfigValue::Int(1), ConfigValue::List(vec![]), ConfigValue::List(vec![ConfigValue::Int(3)])] {
+            let err = RedisConfig::from_arguments(&Arguments::new().with("startup_nodes", bad)).unwrap_err();
+            assert!(err.to_string().contains("`startup_nodes`"), "{err}");
+        }
+        assert!(RedisConfig::cluster_from_arguments(&Arguments::new().with("db", 2)).is_err());
+        assert!(!RedisConfig::new().is_cluster());
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use dogpile::{BackendErrorKind, Error, Result};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::Mutex;
 
 use crate::config::RedisConfig;
@@ -17,11 +20,52 @@ use crate::error::kind_of;
 /// manager and the next call makes a new one. Concurrent callers share one attempt, and after a
 /// failed attempt calls fail at once until a bounded backoff has passed.
 pub(crate) struct Connection {
-    client: redis::Client,
-    current: RwLock<Option<ConnectionManager>>,
+    client: Client,
+    current: RwLock<Option<Conn>>,
     connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
     shown_url: String,
+}
+
+enum Client {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A handle on the connection: one server's (which reconnects by itself), or a cluster's
+/// (which follows the cluster's topology by itself). Cheap to clone.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 /// The state of reconnection attempts.
@@ -42,11 +86,22 @@ const LAST_RETRY: Duration = Duration::from_millis(500);
 
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
-        let url = config.connection_url();
         let shown_url = config.redacted_url();
-        let client = open_client(config, &url).map_err(|e| {
-            Error::config("url", format!("{shown_url} is not a usable Redis URL: {}", describe(&e, &secrets(config))))
-        })?;
+        let client = if config.is_cluster() {
+            open_cluster(config).map(Client::Cluster).map_err(|e| {
+                Error::config(
+                    "startup_nodes",
+                    format!("{shown_url} are not usable cluster nodes: {}", describe(&e, &secrets(config))),
+                )
+            })?
+        } else {
+            open_client(config, &config.connection_url()).map(Client::Single).map_err(|e| {
+                Error::config(
+                    "url",
+                    format!("{shown_url} is not a usable Redis URL: {}", describe(&e, &secrets(config))),
+                )
+            })?
+        };
         let mut settings = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
@@ -64,12 +119,12 @@ impl Connection {
         })
     }
 
-    fn current(&self) -> Option<ConnectionManager> {
+    fn current(&self) -> Option<Conn> {
         self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A handle on the connection (cheap to clone), connecting first if needed.
-    pub(crate) async fn get(&self) -> Result<ConnectionManager> {
+    pub(crate) async fn get(&self) -> Result<Conn> {
         if let Some(manager) = self.current() {
             return Ok(manager);
         }
@@ -83,7 +138,13 @@ impl Connection {
         {
             return Err(Error::backend(*kind, format!("{message} (next attempt in {:?})", at - Instant::now())));
         }
-        match self.client.get_connection_manager_with_config(self.settings.clone()).await {
+        let connected = match &self.client {
+            Client::Single(client) => {
+                client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
+            }
+            Client::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+        };
+        match connected {
             Ok(manager) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(manager.clone());
                 *backoff = Backoff::default();
@@ -121,6 +182,23 @@ fn jittered(delay: Duration) -> Duration {
     delay.mul_f64(1.0 - (random % 1000) as f64 / 2000.0)
 }
 
+fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError> {
+    if config.cluster_urls().iter().any(|u| u.starts_with("rediss://")) || config.tls_root_certificate.is_some() {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "TLS to a cluster is not supported yet",
+        )));
+    }
+    let mut builder = ClusterClient::builder(config.cluster_urls());
+    if let Some(timeout) = config.socket_timeout {
+        builder = builder.response_timeout(timeout);
+    }
+    if let Some(timeout) = config.socket_connect_timeout {
+        builder = builder.connection_timeout(timeout);
+    }
+    builder.build()
+}
+
 #[cfg(feature = "tls")]
 fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
     // The process-wide crypto provider; one installed already is fine.
@@ -154,12 +232,13 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
 /// What must never be shown: the password, and the URL's user info.
 fn secrets(config: &RedisConfig) -> Vec<String> {
     let mut secrets: Vec<String> = config.password.iter().cloned().collect();
-    if let Some(url) = &config.url
-        && let Some((_, rest)) = url.split_once("://")
-        && let Some(at) = rest.rfind('@')
-    {
-        let userinfo = &rest[..at];
-        secrets.push(userinfo.split_once(':').map_or(userinfo, |(_, password)| password).to_owned());
+    for url in config.url.iter().chain(config.cluster_nodes.iter().flatten()) {
+        if let Some((_, rest)) = url.split_once("://")
+            && let Some(at) = rest.rfind('@')
+        {
+            let userinfo = &rest[..at];
+            secrets.push(userinfo.split_once(':').map_or(userinfo, |(_, password)| password).to_owned());
+        }
     }
     secrets.retain(|s| !s.is_empty());
     secrets

@@ -16,10 +16,10 @@ pub const HSTORE: &str = "dogpile_backend_redis_advanced_hstore";
 /// [`RedisAdvancedBackend`](crate::RedisAdvancedBackend) plus hash keys: `(name, field)` is
 /// field `field` of the Redis hash `name` (HGET, HSET, HMGET, HDEL).
 ///
-/// - `get_multi` of plain and hash keys is one round trip: MGET and one HMGET per hash in one
-///   pipeline; results come in the caller's order, duplicates included. `set_multi` and
-///   `delete_multi` are one round trip too.
-/// - A hash write and its TTL go together in one MULTI/EXEC, per
+/// - `get_multi` of plain and hash keys is one round trip (one per primary involved on a
+///   cluster): MGET and one HMGET per hash in one pipeline; results come in the caller's order,
+///   duplicates included. `set_multi` and `delete_multi` are one round trip too.
+/// - A hash write and its TTL are one script, all or nothing, per
 ///   [`HashTtlPolicy`](crate::HashTtlPolicy).
 /// - The lock of `(name, field)` is named `{lock_prefix}name,field`, as in the Python plugin.
 /// - A hash name that holds a string (or a plain key that holds a hash, read with GET) is an

@@ -6,6 +6,14 @@
 //!   `redis_advanced_hstore`): the same, plus hash keys `(name, field)` stored as fields of
 //!   Redis hashes, with a TTL policy for the hashes.
 //!
+//! Both run on one server or on a Redis Cluster ([`RedisConfig::cluster`]; the registry names
+//! ending in `_cluster`). On a cluster, a multi-key operation is one pipeline per primary
+//! involved, sent concurrently; a hash key lives in its hash's slot, so a hash write and its TTL
+//! stay one atomic script; the distributed lock lives in its own key's slot, on that slot's
+//! primary. The lock's guarantee is that of a single primary: it is not Redlock. When a
+//! primary fails over, a lock written to it but not yet replicated can be lost, so a second
+//! caller may run the creator while the first still does; the value either writes is whole.
+//!
 //! The seed's `loads`/`dumps` are the region's [codec](dogpile::codec): choose it with the
 //! `serializer` and `envelope` arguments (for example `envelope = "raw"` to keep only the
 //! payload and leave expiry to `redis_expiration_time`).
@@ -70,6 +78,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod advanced;
+mod cluster;
 mod config;
 mod connection;
 mod error;
@@ -85,6 +94,11 @@ use dogpile::registry::Arguments;
 pub use redis;
 
 pub use advanced::{ADVANCED, RedisAdvancedBackend};
+
+/// The registry name of [`RedisAdvancedBackend`] on a Redis Cluster.
+pub const ADVANCED_CLUSTER: &str = "dogpile_backend_redis_advanced_cluster";
+/// The registry name of [`RedisAdvancedHstoreBackend`] on a Redis Cluster.
+pub const HSTORE_CLUSTER: &str = "dogpile_backend_redis_advanced_hstore_cluster";
 pub use config::{DEFAULT_LOCK_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use ttl::HashTtlPolicy;
@@ -105,10 +119,16 @@ pub const HASH_WRITE_SCRIPT: &str = ttl::HASH_WRITE;
 /// | `dogpile.cache.redis` | [`RedisAdvancedBackend`] | `compat = "dogpile-1"` |
 /// | `dogpile_backend_redis_advanced.hstore` | [`RedisAdvancedHstoreBackend`] | `compat = "seed-0.5"` |
 /// | `dogpile_backend_redis_advanced.already_serialized` | [`RedisAdvancedBackend`] | `compat = "seed-0.5-raw"` |
+/// | `dogpile_backend_redis_advanced_cluster`, `redis_advanced_cluster` | [`RedisAdvancedBackend`] on a cluster | nothing |
+/// | `dogpile_backend_redis_advanced_hstore_cluster`, `redis_advanced_hstore_cluster` | [`RedisAdvancedHstoreBackend`] on a cluster | nothing |
+/// | `dogpile.cache.redis_cluster` | [`RedisAdvancedBackend`] on a cluster | `compat = "dogpile-1"` |
+///
+/// The cluster names read their configuration with
+/// [`RedisConfig::cluster_from_arguments`]: `startup_nodes`, or `url` as the node to start from.
 ///
 /// The first two are the names that plugin 0.4.x and 0.5.0 share (0.5.0 registers the plain
 /// one only); set `compat` to the deployment's profile with them.
-pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 7] = [
+pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 12] = [
     (ADVANCED, ADVANCED, None),
     ("redis_advanced", ADVANCED, None),
     (HSTORE, HSTORE, None),
@@ -116,6 +136,11 @@ pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 7] = [
     ("dogpile.cache.redis", ADVANCED, Some("dogpile-1")),
     ("dogpile_backend_redis_advanced.hstore", HSTORE, Some("seed-0.5")),
     ("dogpile_backend_redis_advanced.already_serialized", ADVANCED, Some("seed-0.5-raw")),
+    (ADVANCED_CLUSTER, ADVANCED_CLUSTER, None),
+    ("redis_advanced_cluster", ADVANCED_CLUSTER, None),
+    (HSTORE_CLUSTER, HSTORE_CLUSTER, None),
+    ("redis_advanced_hstore_cluster", HSTORE_CLUSTER, None),
+    ("dogpile.cache.redis_cluster", ADVANCED_CLUSTER, Some("dogpile-1")),
 ];
 
 /// Registers both backends with [`dogpile::registry`] under the names of [`BACKEND_NAMES`].
@@ -140,14 +165,16 @@ pub fn register() {
             Some(profile) => Arguments::new().with("compat", profile),
             None => Arguments::new(),
         };
-        if backend == HSTORE {
-            dogpile::registry::register_backend_with_defaults(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))
-            });
-        } else {
-            dogpile::registry::register_backend_with_defaults(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?))
-            });
+        use dogpile::registry::register_backend_with_defaults as register;
+        match backend {
+            HSTORE => register(name, defaults, |args| Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))),
+            HSTORE_CLUSTER => register(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedHstoreBackend::new(RedisConfig::cluster_from_arguments(args)?)?))
+            }),
+            ADVANCED_CLUSTER => register(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?))
+            }),
+            _ => register(name, defaults, |args| Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?))),
         }
     }
 }

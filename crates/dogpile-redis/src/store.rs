@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dogpile::backend::BackendMutex;
 use dogpile::{Bytes, CacheKey, Error, Result};
-use redis::{Pipeline, RedisResult};
+use redis::RedisResult;
 
 use crate::config::RedisConfig;
-use crate::connection::Connection;
+use crate::cluster::SlotMap;
+use crate::connection::{Conn, Connection};
 use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
 use crate::ttl::{HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
@@ -23,6 +24,8 @@ pub(crate) struct Store {
     pub(crate) scripts: LockScripts,
     /// Whether the server has the hash write script, as far as this store knows.
     hash_write_loaded: AtomicBool,
+    /// On a cluster, which primary owns which slots.
+    slots: SlotMap,
 }
 
 /// Keys of one call, split into plain keys and per-hash fields, remembering each key's
@@ -60,6 +63,7 @@ impl Store {
             connection,
             scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),
+            slots: SlotMap::default(),
         }))
     }
 
@@ -73,24 +77,49 @@ impl Store {
         self.config.redis_expiration_time.map(Ttl::new)
     }
 
-    /// Runs `pipe` (one round trip) with per-command results; the first failed command is
-    /// reported with the key it concerned.
-    async fn run<'k>(
-        &self,
-        pipe: &mut Pipeline,
-        key_of_command: impl Fn(usize) -> Option<&'k CacheKey>,
-    ) -> Result<Vec<redis::Value>> {
+    /// Runs `commands` with per-command results (one round trip on one server, one per node
+    /// on a cluster); the first failed command is reported with the key it concerned.
+    async fn run(&self, commands: &Commands<'_>) -> Result<Vec<redis::Value>> {
         let mut conn = self.connection.get().await?;
-        let results: Vec<RedisResult<redis::Value>> =
-            pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?;
-        let mut values = Vec::with_capacity(results.len());
+        let results: Vec<RedisResult<redis::Value>> = match &mut conn {
+            Conn::Cluster(cluster) => crate::cluster::run(cluster, &self.slots, &commands.list)
+                .await
+                .map_err(|e| self.fail(e, None))?
+                .into_iter()
+                .map(|value| match value {
+                    redis::Value::ServerError(err) => Err(err.into()),
+                    value => Ok(value),
+                })
+                .collect(),
+            Conn::Single(_) => {
+                let mut pipe = redis::pipe();
+                for (cmd, _) in &commands.list {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?
+            }
+        };
+        let mut out = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
             match result {
-                Ok(value) => values.push(value),
-                Err(err) => return Err(self.fail(err, key_of_command(i))),
+                Ok(value) => out.push(value),
+                Err(err) => return Err(self.fail(err, commands.owners.get(i).copied().flatten())),
             }
         }
-        Ok(values)
+        Ok(out)
+    }
+
+    /// Plain keys in the groups one command may take: all of them on one server, those of one
+    /// slot on a cluster (a multi-key command must stay in its slot there).
+    fn plain_groups<'a>(&self, plain: &[(usize, &'a str)]) -> Vec<Vec<(usize, &'a str)>> {
+        if !self.config.is_cluster() {
+            return if plain.is_empty() { Vec::new() } else { vec![plain.to_vec()] };
+        }
+        let mut by_slot: std::collections::BTreeMap<u16, Vec<(usize, &str)>> = std::collections::BTreeMap::new();
+        for &(i, k) in plain {
+            by_slot.entry(crate::cluster::slot(k.as_bytes())).or_default().push((i, k));
+        }
+        by_slot.into_values().collect()
     }
 
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
@@ -111,10 +140,11 @@ impl Store {
         Ok(value.map(Bytes::from))
     }
 
-    /// MGET for the plain keys and one HMGET per hash, in one pipeline.
+    /// MGET for the plain keys (per slot on a cluster) and one HMGET per hash, in one
+    /// pipeline (per node on a cluster).
     pub(crate) async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
         let parts = split(keys.iter())?;
-        if parts.hashes.is_empty() && !parts.plain.is_empty() {
+        if parts.hashes.is_empty() && !parts.plain.is_empty() && !self.config.is_cluster() {
             // Plain keys only: one MGET, no pipeline.
             let mut conn = self.connection.get().await?;
             let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
@@ -124,25 +154,25 @@ impl Store {
                 .map_err(|e| self.fail(e, None))?;
             return Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect());
         }
-        let mut pipe = redis::pipe();
-        // For each command: the index of the key it is reported under, if any.
-        let mut owners: Vec<Option<usize>> = Vec::new();
+        let mut commands = Commands::default();
         let mut layout: Vec<Vec<usize>> = Vec::new();
-        if !parts.plain.is_empty() {
-            pipe.cmd("MGET").arg(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>());
-            owners.push(None);
-            layout.push(parts.plain.iter().map(|(i, _)| *i).collect());
+        for group in self.plain_groups(&parts.plain) {
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(group.iter().map(|(_, k)| *k).collect::<Vec<_>>());
+            commands.push(cmd, group[0].1, None);
+            layout.push(group.iter().map(|(i, _)| *i).collect());
         }
         for (name, fields) in &parts.hashes {
-            pipe.cmd("HMGET").arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
-            owners.push(fields.first().map(|(i, _)| *i));
+            let mut cmd = redis::cmd("HMGET");
+            cmd.arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+            commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
             layout.push(fields.iter().map(|(i, _)| *i).collect());
         }
         let mut out = vec![None; keys.len()];
         if layout.is_empty() {
             return Ok(out);
         }
-        let replies = self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &keys[i])).await?;
+        let replies = self.run(&commands).await?;
         for (positions, reply) in layout.iter().zip(replies) {
             let values: Vec<Option<Vec<u8>>> =
                 redis::from_redis_value(reply).map_err(|e| backend_error(e.into(), None))?;
@@ -166,67 +196,74 @@ impl Store {
         self.set_multi(std::slice::from_ref(&(key.clone(), value))).await
     }
 
-    /// Plain keys with MSET (or SET with EX/PX each); each hash with one HSET, or, when it may
-    /// get a TTL, one script that writes it and sets the TTL all or nothing; all in one round
-    /// trip.
+    /// Plain keys with MSET (per slot on a cluster; or SET with EX/PX each); each hash with
+    /// one HSET, or, when it may get a TTL, one script that writes it and sets the TTL all or
+    /// nothing; all in one round trip (per node on a cluster).
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
         let parts = split(items.iter().map(|(k, _)| k))?;
         let hash_ttl = self.hash_ttl();
-        let uses_script = hash_ttl.is_some() && !parts.hashes.is_empty();
-        // The pipeline, with the script loaded first in the same round trip when the server
-        // may not have it yet.
+        let cluster = self.config.is_cluster();
+        // On one server the script is loaded first in the same round trip when the server may
+        // not have it yet; on a cluster, whose nodes each need it, it goes with every call.
+        let uses_script = hash_ttl.is_some() && !parts.hashes.is_empty() && !cluster;
         let build = |load_script: bool| {
-            let mut pipe = redis::pipe();
-            let mut owners: Vec<Option<usize>> = Vec::new();
+            let mut commands = Commands::default();
             if load_script {
-                pipe.cmd("SCRIPT").arg("LOAD").arg(HASH_WRITE);
-                owners.push(None);
+                let mut cmd = redis::cmd("SCRIPT");
+                cmd.arg("LOAD").arg(HASH_WRITE);
+                commands.push(cmd, "", None);
             }
             let value = |i: usize| items[i].1.as_ref();
             match self.ttl() {
                 Some(ttl) => {
                     let options = ttl.set_options();
                     for &(i, key) in &parts.plain {
-                        pipe.set_options(key, value(i), options.clone());
-                        owners.push(Some(i));
+                        let mut cmd = redis::cmd("SET");
+                        cmd.arg(key).arg(value(i)).arg(&options);
+                        commands.push(cmd, key, Some(&items[i].0));
                     }
                 }
-                None if parts.plain.len() == 1 => {
-                    let (i, key) = parts.plain[0];
-                    pipe.set(key, value(i));
-                    owners.push(Some(i));
+                None => {
+                    for group in self.plain_groups(&parts.plain) {
+                        let (i, key) = group[0];
+                        let mut cmd;
+                        if group.len() == 1 {
+                            cmd = redis::cmd("SET");
+                            cmd.arg(key).arg(value(i));
+                        } else {
+                            cmd = redis::cmd("MSET");
+                            for &(i, k) in &group {
+                                cmd.arg(k).arg(value(i));
+                            }
+                        }
+                        commands.push(cmd, key, (group.len() == 1).then(|| &items[i].0));
+                    }
                 }
-                None if !parts.plain.is_empty() => {
-                    pipe.mset(&parts.plain.iter().map(|&(i, k)| (k, value(i))).collect::<Vec<_>>());
-                    owners.push(None);
-                }
-                None => {}
             }
             for (name, fields) in &parts.hashes {
                 let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
-                match hash_ttl {
-                    Some((ttl, only_on_create)) => {
-                        pipe.add_command(hash_write_cmd(name, ttl, !only_on_create, pairs));
-                    }
+                let cmd = match hash_ttl {
+                    Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),
                     None => {
-                        pipe.hset_multiple(*name, &pairs.collect::<Vec<_>>());
+                        let mut cmd = redis::cmd("HSET");
+                        cmd.arg(*name);
+                        for (f, v) in pairs {
+                            cmd.arg(f).arg(v);
+                        }
+                        cmd
                     }
-                }
-                owners.push(fields.first().map(|(i, _)| *i));
+                };
+                commands.push(cmd, name, fields.first().map(|(i, _)| &items[*i].0));
             }
-            (pipe, owners)
+            commands
         };
-        let (mut pipe, owners) = build(uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
-        if owners.is_empty() {
+        let commands = build(uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
+        if commands.list.is_empty() {
             return Ok(());
         }
-        let key_of = |owners: &[Option<usize>], c: usize| owners.get(c).copied().flatten().map(|i| &items[i].0);
-        let written = match self.run(&mut pipe, |c| key_of(&owners, c)).await {
+        let written = match self.run(&commands).await {
             // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
-            Err(err) if is_no_script(&err) => {
-                let (mut pipe, owners) = build(true);
-                self.run(&mut pipe, |c| key_of(&owners, c)).await
-            }
+            Err(err) if is_no_script(&err) => self.run(&build(true)).await,
             other => other,
         };
         if written.is_ok() && uses_script {
@@ -239,23 +276,25 @@ impl Store {
         self.delete_multi(std::slice::from_ref(key)).await
     }
 
-    /// One DEL for the plain keys and one HDEL per hash, in one round trip.
+    /// One DEL for the plain keys (per slot on a cluster) and one HDEL per hash, in one round
+    /// trip (per node on a cluster).
     pub(crate) async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
         let parts = split(keys.iter())?;
-        let mut pipe = redis::pipe();
-        let mut owners: Vec<Option<usize>> = Vec::new();
-        if !parts.plain.is_empty() {
-            pipe.del(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>());
-            owners.push(None);
+        let mut commands = Commands::default();
+        for group in self.plain_groups(&parts.plain) {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(group.iter().map(|(_, k)| *k).collect::<Vec<_>>());
+            commands.push(cmd, group[0].1, None);
         }
         for (name, fields) in &parts.hashes {
-            pipe.hdel(*name, fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
-            owners.push(fields.first().map(|(i, _)| *i));
+            let mut cmd = redis::cmd("HDEL");
+            cmd.arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+            commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
         }
-        if owners.is_empty() {
+        if commands.list.is_empty() {
             return Ok(());
         }
-        self.run(&mut pipe, |c| owners.get(c).copied().flatten().map(|i| &keys[i])).await.map(drop)
+        self.run(&commands).await.map(drop)
     }
 
     pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
@@ -264,6 +303,21 @@ impl Store {
         }
         let name = format!("{}{}", self.config.lock_prefix, key.lock_name());
         Some(Arc::new(RedisMutex::new(Arc::clone(self), name, key.clone())))
+    }
+}
+
+/// The commands of one multi-key call: each with the slot it runs on (used on a cluster), and
+/// the key a failure of it is reported under.
+#[derive(Default)]
+struct Commands<'k> {
+    list: Vec<(redis::Cmd, u16)>,
+    owners: Vec<Option<&'k CacheKey>>,
+}
+
+impl<'k> Commands<'k> {
+    fn push(&mut self, cmd: redis::Cmd, routing_key: &str, owner: Option<&'k CacheKey>) {
+        self.list.push((cmd, crate::cluster::slot(routing_key.as_bytes())));
+        self.owners.push(owner);
     }
 }
 

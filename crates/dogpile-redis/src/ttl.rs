@@ -76,16 +76,25 @@ fn hash_write_sha() -> &'static str {
     SHA.get_or_init(|| redis::Script::new(HASH_WRITE).get_hash().to_owned())
 }
 
-/// `EVALSHA` of the hash write script for `fields` of the hash `name`; `always` resets the TTL,
-/// otherwise only a write that creates the hash sets it.
+/// `EVALSHA` (or, with `whole`, `EVAL` with the script's text) of the hash write script for
+/// `fields` of the hash `name`; `always` resets the TTL, otherwise only a write that creates
+/// the hash sets it.
 pub(crate) fn hash_write_cmd<'a>(
     name: &str,
     ttl: Ttl,
     always: bool,
+    whole: bool,
     fields: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> redis::Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(hash_write_sha()).arg(1).arg(name).arg(ttl.millis()).arg(if always { "always" } else { "created" });
+    let mut cmd;
+    if whole {
+        cmd = redis::cmd("EVAL");
+        cmd.arg(HASH_WRITE);
+    } else {
+        cmd = redis::cmd("EVALSHA");
+        cmd.arg(hash_write_sha());
+    }
+    cmd.arg(1).arg(name).arg(ttl.millis()).arg(if always { "always" } else { "created" });
     for (field, value) in fields {
         cmd.arg(field).arg(value);
     }

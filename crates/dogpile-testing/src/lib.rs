@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod conformance;
 pub mod fakes;
 mod fixture;
@@ -25,6 +26,7 @@ pub mod proxy;
 pub mod python;
 pub mod server;
 
+pub use cluster::RedisCluster;
 pub use fixture::Fixture;
 pub use proxy::CountingProxy;
 pub use server::RedisServer;

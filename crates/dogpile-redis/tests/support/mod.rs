@@ -23,3 +23,23 @@ pub fn hstore(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
     let backend = RedisAdvancedHstoreBackend::new(configure(config(&server))).expect("backend");
     Fixture::new(backend).keep(server)
 }
+
+/// A config for a cluster's startup nodes (all of them), with quick lock polling.
+pub fn cluster_config(cluster: &dogpile_testing::RedisCluster) -> RedisConfig {
+    let nodes: Vec<String> = cluster.nodes().iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    RedisConfig::new().cluster(nodes).lock_sleep(Duration::from_millis(5))
+}
+
+/// The plain backend on a private cluster of 3 primaries.
+pub fn advanced_cluster(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    let cluster = dogpile_testing::RedisCluster::start(3, 0);
+    let backend = RedisAdvancedBackend::new(configure(cluster_config(&cluster))).expect("backend");
+    Fixture::new(backend).keep(cluster)
+}
+
+/// The hstore backend on a private cluster of 3 primaries.
+pub fn hstore_cluster(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    let cluster = dogpile_testing::RedisCluster::start(3, 0);
+    let backend = RedisAdvancedHstoreBackend::new(configure(cluster_config(&cluster))).expect("backend");
+    Fixture::new(backend).keep(cluster)
+}

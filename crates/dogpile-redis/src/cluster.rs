@@ -1,0 +1,229 @@
+//! Multi-key operations on a Redis Cluster.
+//!
+//! The commands of one call are grouped by the primary that owns their slots (from the
+//! cluster's `CLUSTER SLOTS`, kept here and refreshed on a redirection), one pipeline per
+//! primary, the pipelines sent concurrently: one round trip per node involved. A command that
+//! comes back redirected (`MOVED` after a failover or a finished slot migration, `ASK` during
+//! one, `TRYAGAIN` for a multi-key command while its slot moves) is sent again to its new
+//! owner, with `ASKING` for an `ASK`; every other reply stays in the caller's order.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, RedisError, RedisResult, ServerErrorKind, Value};
+
+/// How many times a redirected command is sent again before its redirection is the error.
+const ROUNDS: usize = 6;
+
+/// The slot of a key: CRC16 (XMODEM) of the key, or of its hash tag (the part between the
+/// first `{` and the next `}`, when not empty), modulo 16384.
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        rest.iter().position(|&b| b == b'}').filter(|&close| close > 0).map(|close| &rest[..close])
+    });
+    crc16::State::<crc16::XMODEM>::calculate(tagged.unwrap_or(key)) % 16384
+}
+
+/// Which primary owns which slots, as far as this process knows.
+#[derive(Default)]
+pub(crate) struct SlotMap {
+    /// (first slot, last slot, `host:port` of the primary), sorted.
+    ranges: RwLock<(Vec<(u16, u16, String)>, Option<Instant>)>,
+}
+
+impl SlotMap {
+    /// The node owning `slot`, or a name of its own for a slot of unknown owner.
+    fn node_of(&self, slot: u16) -> String {
+        let guard = self.ranges.read().unwrap_or_else(|p| p.into_inner());
+        let ranges = &guard.0;
+        let at = ranges.partition_point(|(_, end, _)| *end < slot);
+        match ranges.get(at) {
+            Some((start, _, node)) if *start <= slot => node.clone(),
+            _ => format!("slot {slot}"),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ranges.read().unwrap_or_else(|p| p.into_inner()).0.is_empty()
+    }
+
+    /// Reads `CLUSTER SLOTS` from some node, at most every 100 ms.
+    async fn refresh(&self, conn: &mut ClusterConnection) {
+        let recent = self.ranges.read().unwrap_or_else(|p| p.into_inner()).1;
+        if recent.is_some_and(|at| at.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        let reply = conn
+            .route_command(
+                redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                redis::cluster_routing::RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await;
+        let mut ranges = match reply {
+            Ok(Value::Array(items)) => items.iter().filter_map(parse_range).collect::<Vec<_>>(),
+            _ => return,
+        };
+        ranges.sort();
+        *self.ranges.write().unwrap_or_else(|p| p.into_inner()) = (ranges, Some(Instant::now()));
+    }
+}
+
+fn parse_range(item: &Value) -> Option<(u16, u16, String)> {
+    let Value::Array(parts) = item else { return None };
+    let number = |v: &Value| match v {
+        Value::Int(n) => u16::try_from(*n).ok(),
+        _ => None,
+    };
+    let (start, end) = (number(parts.first()?)?, number(parts.get(1)?)?);
+    let Value::Array(primary) = parts.get(2)? else { return None };
+    let host = match primary.first()? {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        _ => return None,
+    };
+    let Value::Int(port) = primary.get(1)? else { return None };
+    Some((start, end, format!("{host}:{port}")))
+}
+
+/// Where a command goes next.
+#[derive(Clone)]
+enum Target {
+    /// The primary of its slot.
+    Slot,
+    /// `ASKING` then the command, at this node (during a slot migration).
+    Ask(String, u16),
+}
+
+/// Runs `commands` (each with the slot it must run on) and returns their replies in order;
+/// a command's own error reply is its reply. The error is the connection's, or the last
+/// redirection of a command that was still redirected after several rounds.
+pub(crate) async fn run(
+    conn: &ClusterConnection,
+    slots: &SlotMap,
+    commands: &[(Cmd, u16)],
+) -> RedisResult<Vec<Value>> {
+    let mut conn = conn.clone();
+    if slots.is_empty() {
+        slots.refresh(&mut conn).await;
+    }
+    let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+    let mut pending: Vec<(usize, Target)> = (0..commands.len()).map(|i| (i, Target::Slot)).collect();
+    let mut last_redirect: Option<RedisError> = None;
+    for round in 0..ROUNDS {
+        // Group by node: the primary of the slot, or the node an ASK named.
+        let mut groups: BTreeMap<String, Vec<(usize, Target)>> = BTreeMap::new();
+        for (i, target) in pending.drain(..) {
+            let node = match &target {
+                Target::Slot => slots.node_of(commands[i].1),
+                Target::Ask(host, port) => format!("ask {host}:{port}"),
+            };
+            groups.entry(node).or_default().push((i, target));
+        }
+        let sends = groups.into_values().map(|group| {
+            let mut conn = conn.clone();
+            async move {
+                let mut pipe = redis::pipe();
+                let route = match &group[0].1 {
+                    Target::Slot => SingleNodeRoutingInfo::SpecificNode(Route::new(commands[group[0].0].1, SlotAddr::Master)),
+                    Target::Ask(host, port) => SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port },
+                };
+                let asking = matches!(group[0].1, Target::Ask(..));
+                for (i, _) in &group {
+                    if asking {
+                        pipe.cmd("ASKING");
+                    }
+                    pipe.add_command(commands[*i].0.clone());
+                }
+                let count = if asking { group.len() * 2 } else { group.len() };
+                let replies = conn.route_pipeline(pipe, 0, count, route).await;
+                (group, asking, replies)
+            }
+        });
+        let mut refresh = false;
+        let mut wait = false;
+        for (group, asking, sent) in futures_util::future::join_all(sends).await {
+            let values = sent?;
+            let values: Vec<Value> =
+                if asking { values.into_iter().skip(1).step_by(2).collect() } else { values };
+            for ((i, _), value) in group.into_iter().zip(values) {
+                match redirection(&value) {
+                    Some((ServerErrorKind::Moved, _)) => {
+                        refresh = true;
+                        last_redirect = error_of(value);
+                        pending.push((i, Target::Slot));
+                    }
+                    Some((ServerErrorKind::Ask, Some((host, port)))) => {
+                        last_redirect = error_of(value);
+                        pending.push((i, Target::Ask(host, port)));
+                    }
+                    Some(_) => {
+                        wait = true;
+                        last_redirect = error_of(value);
+                        pending.push((i, Target::Slot));
+                    }
+                    None => replies[i] = Some(value),
+                }
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        if refresh {
+            slots.refresh(&mut conn).await;
+        }
+        if wait || round > 0 {
+            tokio::time::sleep(Duration::from_millis(20 << round.min(4))).await;
+        }
+    }
+    if !pending.is_empty() {
+        return Err(last_redirect.unwrap_or_else(|| {
+            RedisError::from((redis::ErrorKind::Io, "cluster commands still redirected after several attempts"))
+        }));
+    }
+    Ok(replies.into_iter().map(|r| r.unwrap_or(Value::Nil)).collect())
+}
+
+/// A reply that sends the command elsewhere or asks to try again: its kind and, for `ASK`,
+/// the node.
+fn redirection(value: &Value) -> Option<(ServerErrorKind, Option<(String, u16)>)> {
+    let Value::ServerError(err) = value else { return None };
+    let kind = err.kind()?;
+    match kind {
+        ServerErrorKind::Moved | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown => Some((kind, None)),
+        ServerErrorKind::Ask => {
+            let mut words = err.details()?.split_ascii_whitespace();
+            let _slot = words.next()?;
+            let (host, port) = words.next()?.rsplit_once(':')?;
+            Some((kind, Some((host.to_owned(), port.parse().ok()?))))
+        }
+        _ => None,
+    }
+}
+
+fn error_of(value: Value) -> Option<RedisError> {
+    match value {
+        Value::ServerError(err) => Some(err.into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_as_the_cluster_computes_them() {
+        // The examples of the cluster specification and of CLUSTER KEYSLOT.
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"somekey"), 11058);
+        assert_eq!(slot(b"foo{hash_tag}"), 2515);
+        assert_eq!(slot(b"foo{hash_tag}"), slot(b"hash_tag"));
+        assert_eq!(slot(b"{user1000}.following"), slot(b"{user1000}.followers"));
+        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
+        assert_eq!(slot(b"foo{{bar}}zap"), slot(b"{bar"));
+    }
+}

@@ -1,0 +1,159 @@
+//! Both backends on a Redis Cluster: the conformance suite, multi-key operations over several
+//! nodes in one round trip per node, and the lock in its key's slot.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use dogpile::backend::DynBackend;
+use dogpile::codec::{Codec, Envelope, Format};
+use dogpile::{Bytes, CacheKey};
+use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::server::Reply;
+use dogpile_testing::{CountingProxy, RedisCluster};
+use support::{advanced_cluster, cluster_config, hstore_cluster};
+
+dogpile_testing::conformance!(advanced_on_cluster, || advanced_cluster(|c| c.distributed_lock(true)));
+dogpile_testing::conformance!(hstore_on_cluster, || hstore_cluster(|c| c
+    .redis_expiration_time(Duration::from_secs(60))
+    .distributed_lock(true))
+.with_codec(Codec::new(Format::Json, Envelope::Dogpile1)));
+
+/// Plain keys over every primary, fields of several hashes, and duplicates of both.
+fn mixed_keys() -> Vec<CacheKey> {
+    let mut keys: Vec<CacheKey> = (0..60).map(|i| CacheKey::from(format!("k{i}"))).collect();
+    keys.extend((0..30).map(|i| CacheKey::hash(format!("h{}", i % 5), format!("f{i}"))));
+    keys.push(CacheKey::from("k7"));
+    keys.push(CacheKey::hash("h1", "f1"));
+    keys
+}
+
+fn value_of(key: &CacheKey) -> Bytes {
+    Bytes::from(format!("value of {key}").into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_key_operations_span_every_node_and_keep_the_callers_order() {
+    let cluster = RedisCluster::start(3, 0);
+    let backend =
+        RedisAdvancedHstoreBackend::new(cluster_config(&cluster).redis_expiration_time(Duration::from_secs(60)))
+            .unwrap();
+    let keys = mixed_keys();
+    let owners: BTreeSet<u16> = (0..60).map(|i| cluster.owner_of_key(&format!("k{i}")).port()).collect();
+    assert_eq!(owners.len(), 3, "the keys must span the three primaries");
+
+    let items: Vec<(CacheKey, Bytes)> = keys.iter().map(|k| (k.clone(), value_of(k))).collect();
+    backend.set_multi(&items).await.unwrap();
+    let got = backend.get_multi(&keys).await.unwrap();
+    for (key, value) in keys.iter().zip(&got) {
+        assert_eq!(value.as_ref(), Some(&value_of(key)), "{key}");
+    }
+    // Each hash got its TTL with its write, on the node that owns it.
+    for h in 0..5 {
+        let name = format!("h{h}");
+        match cluster.owner_of_key(&name).must(&["PTTL", &name]) {
+            Reply::Int(ms) => assert!(ms > 50_000, "{name}: {ms}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // And every plain key is on its own node.
+    for i in 0..60 {
+        let key = format!("k{i}");
+        assert_eq!(cluster.owner_of_key(&key).must(&["EXISTS", &key]), Reply::Int(1), "{key}");
+    }
+    backend.delete_multi(&keys[..10]).await.unwrap();
+    let got = backend.get_multi(&keys).await.unwrap();
+    for (key, value) in keys.iter().zip(&got) {
+        assert_eq!(value.is_none(), keys[..10].contains(key), "{key}: {value:?}");
+    }
+}
+
+/// Puts a counting proxy in front of every node and makes the nodes announce the proxies'
+/// ports, so that clients reach the nodes only through them.
+async fn proxied(cluster: &RedisCluster) -> Vec<CountingProxy> {
+    let mut proxies = Vec::new();
+    for node in cluster.nodes() {
+        let proxy = CountingProxy::start(node.addr()).await;
+        let port = proxy.addr_string().rsplit(':').next().unwrap().to_owned();
+        node.must(&["CONFIG", "SET", "cluster-announce-port", &port]);
+        proxies.push(proxy);
+    }
+    let ports: BTreeSet<i64> =
+        proxies.iter().map(|p| p.addr_string().rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Until every node's CLUSTER SLOTS names the proxies only.
+    loop {
+        let announced = cluster.nodes().iter().all(|node| {
+            let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
+            ranges.iter().all(|range| match range {
+                Reply::Array(Some(parts)) => match parts.get(2) {
+                    Some(Reply::Array(Some(primary))) => matches!(primary.get(1), Some(Reply::Int(p)) if ports.contains(p)),
+                    _ => false,
+                },
+                _ => false,
+            })
+        });
+        if announced {
+            return proxies;
+        }
+        assert!(Instant::now() < deadline, "the nodes did not announce the proxies' ports");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
+    let cluster = RedisCluster::start(3, 0);
+    // The plain keys of one node (asked before the nodes announce other ports).
+    let one_node = cluster.owner_of_key("k1").port();
+    let local: Vec<CacheKey> = (0..60)
+        .map(|i| format!("k{i}"))
+        .filter(|k| cluster.owner_of_key(k).port() == one_node)
+        .map(CacheKey::from)
+        .collect();
+    let proxies = proxied(&cluster).await;
+    let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
+    let backend = RedisAdvancedHstoreBackend::new(
+        RedisConfig::new().cluster(nodes).redis_expiration_time(Duration::from_secs(60)),
+    )
+    .unwrap();
+    let keys = mixed_keys();
+    let items: Vec<(CacheKey, Bytes)> = keys.iter().map(|k| (k.clone(), value_of(k))).collect();
+    // Connect and learn the slots first.
+    backend.set_multi(&items).await.unwrap();
+    let round_trips = |proxies: &[CountingProxy]| proxies.iter().map(CountingProxy::round_trips).collect::<Vec<_>>();
+
+    for (name, run) in [("get_multi", 0), ("set_multi", 1), ("delete_multi", 2)] {
+        proxies.iter().for_each(CountingProxy::reset);
+        match run {
+            0 => drop(backend.get_multi(&keys).await.unwrap()),
+            1 => backend.set_multi(&items).await.unwrap(),
+            _ => backend.delete_multi(&keys).await.unwrap(),
+        }
+        let counts = round_trips(&proxies);
+        assert_eq!(counts.iter().sum::<usize>(), 3, "{name}: round trips per node {counts:?}");
+        assert_eq!(counts.iter().filter(|&&n| n == 1).count(), 3, "{name}: round trips per node {counts:?}");
+    }
+
+    // Keys on one node only: one round trip, to that node.
+    proxies.iter().for_each(CountingProxy::reset);
+    backend.get_multi(&local).await.unwrap();
+    assert_eq!(round_trips(&proxies).iter().sum::<usize>(), 1, "{:?}", round_trips(&proxies));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_lives_in_its_keys_slot() {
+    let cluster = RedisCluster::start(3, 0);
+    let backend = RedisAdvancedHstoreBackend::new(cluster_config(&cluster).distributed_lock(true)).unwrap();
+    for key in [CacheKey::from("lk1"), CacheKey::from("lk2"), CacheKey::hash("lh", "f")] {
+        let mutex = backend.get_mutex(&key).expect("a distributed lock");
+        assert!(mutex.acquire(false).await.unwrap());
+        let name = format!("_lock{}", key.lock_name());
+        let holder = cluster.owner_of_key(&name);
+        assert!(matches!(holder.must(&["PTTL", &name]), Reply::Int(ms) if ms > 0), "{name}");
+        assert!(mutex.locked().await.unwrap());
+        mutex.release().await.unwrap();
+        assert_eq!(holder.must(&["EXISTS", &name]), Reply::Int(0), "{name}");
+    }
+}
