@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use redis::aio::ConnectionLike;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, RedisError, RedisResult, ServerErrorKind, Value};
@@ -31,9 +32,12 @@ pub(crate) fn slot(key: &[u8]) -> u16 {
 /// Which primary owns which slots, as far as this process knows.
 #[derive(Default)]
 pub(crate) struct SlotMap {
-    /// (first slot, last slot, `host:port` of the primary), sorted.
-    ranges: RwLock<(Vec<(u16, u16, String)>, Option<Instant>)>,
+    ranges: RwLock<Known>,
 }
+
+/// The slot ranges (first slot, last slot, `host:port` of the primary), sorted, and when they
+/// were read.
+type Known = (Vec<(u16, u16, String)>, Option<Instant>);
 
 impl SlotMap {
     /// The node owning `slot`, or a name of its own for a slot of unknown owner.
@@ -90,82 +94,140 @@ fn parse_range(item: &Value) -> Option<(u16, u16, String)> {
 }
 
 /// Where a command goes next.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
-    /// The primary of its slot.
+    /// The primary of its slot, as this process knows it.
     Slot,
-    /// `ASKING` then the command, at this node (during a slot migration).
-    Ask(String, u16),
+    /// This node: the one a `MOVED` named, or, with `ASKING` first, an `ASK` (during a slot
+    /// migration).
+    At { host: String, port: u16, asking: bool },
 }
 
-/// Runs `commands` (each with the slot it must run on) and returns their replies in order;
-/// a command's own error reply is its reply. The error is the connection's, or the last
+/// The nodes a group of commands is sent to, and how.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Node {
+    Addr {
+        host: String,
+        port: u16,
+        asking: bool,
+    },
+    /// A slot whose owner this process does not know: the client routes by slot.
+    Unknown(u16),
+}
+
+fn node_for(slots: &SlotMap, target: &Target, slot: u16) -> Node {
+    match target {
+        Target::At { host, port, asking } => Node::Addr { host: host.clone(), port: *port, asking: *asking },
+        Target::Slot => {
+            let known = slots.node_of(slot);
+            match known.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?))) {
+                Some((host, port)) => Node::Addr { host, port, asking: false },
+                None => Node::Unknown(slot),
+            }
+        }
+    }
+}
+
+/// Runs `commands` (each with the slot it must run on) and returns their results in order;
+/// a command's own error reply is its result. The error is the connection's, or the last
 /// redirection of a command that was still redirected after several rounds.
 pub(crate) async fn run(
     conn: &ClusterConnection,
     slots: &SlotMap,
     commands: &[(Cmd, u16)],
-) -> RedisResult<Vec<Value>> {
+) -> RedisResult<Vec<RedisResult<Value>>> {
     let mut conn = conn.clone();
     if slots.is_empty() {
         slots.refresh(&mut conn).await;
     }
-    let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+    let mut replies: Vec<Option<RedisResult<Value>>> = (0..commands.len()).map(|_| None).collect();
     let mut pending: Vec<(usize, Target)> = (0..commands.len()).map(|i| (i, Target::Slot)).collect();
     let mut last_redirect: Option<RedisError> = None;
     for round in 0..ROUNDS {
-        // Group by node: the primary of the slot, or the node an ASK named.
-        let mut groups: BTreeMap<String, Vec<(usize, Target)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Node, Vec<usize>> = BTreeMap::new();
         for (i, target) in pending.drain(..) {
-            let node = match &target {
-                Target::Slot => slots.node_of(commands[i].1),
-                Target::Ask(host, port) => format!("ask {host}:{port}"),
-            };
-            groups.entry(node).or_default().push((i, target));
+            groups.entry(node_for(slots, &target, commands[i].1)).or_default().push(i);
         }
-        let sends = groups.into_values().map(|group| {
+        let sends = groups.into_iter().map(|(node, group)| {
             let mut conn = conn.clone();
             async move {
                 let mut pipe = redis::pipe();
-                let route = match &group[0].1 {
-                    Target::Slot => SingleNodeRoutingInfo::SpecificNode(Route::new(commands[group[0].0].1, SlotAddr::Master)),
-                    Target::Ask(host, port) => SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port },
+                let (route, asking) = match &node {
+                    Node::Addr { host, port, asking } => {
+                        (SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }, *asking)
+                    }
+                    Node::Unknown(slot) => {
+                        (SingleNodeRoutingInfo::SpecificNode(Route::new(*slot, SlotAddr::Master)), false)
+                    }
                 };
-                let asking = matches!(group[0].1, Target::Ask(..));
-                for (i, _) in &group {
+                for &i in &group {
                     if asking {
                         pipe.cmd("ASKING");
                     }
-                    pipe.add_command(commands[*i].0.clone());
+                    pipe.add_command(commands[i].0.clone());
                 }
                 let count = if asking { group.len() * 2 } else { group.len() };
-                let replies = conn.route_pipeline(pipe, 0, count, route).await;
-                (group, asking, replies)
+                match conn.route_pipeline(pipe, 0, count, route).await {
+                    Ok(values) => {
+                        let values = if asking { values.into_iter().skip(1).step_by(2).collect() } else { values };
+                        (group, Sent::Pipeline(values))
+                    }
+                    // The client redirects a pipeline as a whole, after the first command that
+                    // needs it, which cannot succeed when the slots of its commands went to
+                    // different nodes (a migration under way, a failover): these commands go one
+                    // by one, each routed and redirected on its own.
+                    Err(err) if needs_singles(&err) => {
+                        let singles = group.iter().map(|&i| {
+                            let mut conn = conn.clone();
+                            async move { conn.req_packed_command(&commands[i].0).await }
+                        });
+                        let results = futures_util::future::join_all(singles).await;
+                        (group, Sent::Singles(results))
+                    }
+                    Err(err) => (group, Sent::Failed(err)),
+                }
             }
         });
         let mut refresh = false;
         let mut wait = false;
-        for (group, asking, sent) in futures_util::future::join_all(sends).await {
-            let values = sent?;
-            let values: Vec<Value> =
-                if asking { values.into_iter().skip(1).step_by(2).collect() } else { values };
-            for ((i, _), value) in group.into_iter().zip(values) {
+        for (group, sent) in futures_util::future::join_all(sends).await {
+            let values = match sent {
+                Sent::Pipeline(values) => values,
+                Sent::Singles(results) => {
+                    refresh = true;
+                    for (i, result) in group.into_iter().zip(results) {
+                        replies[i] = Some(result.and_then(|value| match value {
+                            Value::ServerError(err) => Err(err.into()),
+                            value => Ok(value),
+                        }));
+                    }
+                    continue;
+                }
+                Sent::Failed(err) => return Err(err),
+            };
+            for (i, value) in group.into_iter().zip(values) {
                 match redirection(&value) {
-                    Some((ServerErrorKind::Moved, _)) => {
+                    Some((ServerErrorKind::Moved, Some((host, port)))) => {
+                        refresh = true;
+                        last_redirect = error_of(value);
+                        pending.push((i, Target::At { host, port, asking: false }));
+                    }
+                    Some((ServerErrorKind::Ask, Some((host, port)))) => {
+                        last_redirect = error_of(value);
+                        pending.push((i, Target::At { host, port, asking: true }));
+                    }
+                    Some(_) => {
+                        wait = true;
                         refresh = true;
                         last_redirect = error_of(value);
                         pending.push((i, Target::Slot));
                     }
-                    Some((ServerErrorKind::Ask, Some((host, port)))) => {
-                        last_redirect = error_of(value);
-                        pending.push((i, Target::Ask(host, port)));
+                    None => {
+                        replies[i] = Some(match value {
+                            Value::ServerError(err) => Err(err.into()),
+                            value => Ok(value),
+                        })
                     }
-                    Some(_) => {
-                        wait = true;
-                        last_redirect = error_of(value);
-                        pending.push((i, Target::Slot));
-                    }
-                    None => replies[i] = Some(value),
                 }
             }
         }
@@ -175,7 +237,7 @@ pub(crate) async fn run(
         if refresh {
             slots.refresh(&mut conn).await;
         }
-        if wait || round > 0 {
+        if wait || round > 1 {
             tokio::time::sleep(Duration::from_millis(20 << round.min(4))).await;
         }
     }
@@ -184,17 +246,36 @@ pub(crate) async fn run(
             RedisError::from((redis::ErrorKind::Io, "cluster commands still redirected after several attempts"))
         }));
     }
-    Ok(replies.into_iter().map(|r| r.unwrap_or(Value::Nil)).collect())
+    Ok(replies.into_iter().map(|r| r.unwrap_or(Ok(Value::Nil))).collect())
 }
 
-/// A reply that sends the command elsewhere or asks to try again: its kind and, for `ASK`,
-/// the node.
+/// What one node's group came back as.
+enum Sent {
+    Pipeline(Vec<Value>),
+    Singles(Vec<RedisResult<Value>>),
+    Failed(RedisError),
+}
+
+/// True for a pipeline the client gave up redirecting as a whole, or sent to a node it no
+/// longer has.
+fn needs_singles(err: &RedisError) -> bool {
+    matches!(
+        err.kind(),
+        redis::ErrorKind::Server(
+            ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown
+        ) | redis::ErrorKind::ClusterConnectionNotFound
+    ) || err.is_io_error()
+        || err.is_connection_dropped()
+}
+
+/// A reply that sends the command elsewhere or asks to try again: its kind and, for `MOVED`
+/// and `ASK`, the node.
 fn redirection(value: &Value) -> Option<(ServerErrorKind, Option<(String, u16)>)> {
     let Value::ServerError(err) = value else { return None };
     let kind = err.kind()?;
     match kind {
-        ServerErrorKind::Moved | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown => Some((kind, None)),
-        ServerErrorKind::Ask => {
+        ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown => Some((kind, None)),
+        ServerErrorKind::Moved | ServerErrorKind::Ask => {
             let mut words = err.details()?.split_ascii_whitespace();
             let _slot = words.next()?;
             let (host, port) = words.next()?.rsplit_once(':')?;

@@ -553,7 +553,10 @@ mod tests {
         let from_url = Arguments::new().with("url", "redis://:pw@h:7000/0");
         assert_eq!(RedisConfig::cluster_from_arguments(&from_url).unwrap().cluster_urls(), ["redis://:pw@h:7000/0"]);
         let joined = Arguments::new().with("startup_nodes", "a:1, b:2");
-        assert_eq!(RedisConfig::cluster_from_arguments(&joined).unwrap().cluster_urls(), ["redis://a:1", "redis://b:2"]);
+        assert_eq!(
+            RedisConfig::cluster_from_arguments(&joined).unwrap().cluster_urls(),
+            ["redis://a:1", "redis://b:2"]
+        );
         for bad in [ConfigValue::Int(1), ConfigValue::List(vec![]), ConfigValue::List(vec![ConfigValue::Int(3)])] {
             let err = RedisConfig::from_arguments(&Arguments::new().with("startup_nodes", bad)).unwrap_err();
             assert!(err.to_string().contains("`startup_nodes`"), "{err}");

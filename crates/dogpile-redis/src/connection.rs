@@ -27,6 +27,8 @@ pub(crate) struct Connection {
     shown_url: String,
 }
 
+// One per backend, made once: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Client {
     Single(redis::Client),
     Cluster(ClusterClient),

@@ -10,8 +10,8 @@ use dogpile::backend::BackendMutex;
 use dogpile::{Bytes, CacheKey, Error, Result};
 use redis::RedisResult;
 
-use crate::config::RedisConfig;
 use crate::cluster::SlotMap;
+use crate::config::RedisConfig;
 use crate::connection::{Conn, Connection};
 use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
@@ -82,15 +82,9 @@ impl Store {
     async fn run(&self, commands: &Commands<'_>) -> Result<Vec<redis::Value>> {
         let mut conn = self.connection.get().await?;
         let results: Vec<RedisResult<redis::Value>> = match &mut conn {
-            Conn::Cluster(cluster) => crate::cluster::run(cluster, &self.slots, &commands.list)
-                .await
-                .map_err(|e| self.fail(e, None))?
-                .into_iter()
-                .map(|value| match value {
-                    redis::Value::ServerError(err) => Err(err.into()),
-                    value => Ok(value),
-                })
-                .collect(),
+            Conn::Cluster(cluster) => {
+                crate::cluster::run(cluster, &self.slots, &commands.list).await.map_err(|e| self.fail(e, None))?
+            }
             Conn::Single(_) => {
                 let mut pipe = redis::pipe();
                 for (cmd, _) in &commands.list {

@@ -88,7 +88,9 @@ async fn proxied(cluster: &RedisCluster) -> Vec<CountingProxy> {
             let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
             ranges.iter().all(|range| match range {
                 Reply::Array(Some(parts)) => match parts.get(2) {
-                    Some(Reply::Array(Some(primary))) => matches!(primary.get(1), Some(Reply::Int(p)) if ports.contains(p)),
+                    Some(Reply::Array(Some(primary))) => {
+                        matches!(primary.get(1), Some(Reply::Int(p)) if ports.contains(p))
+                    }
                     _ => false,
                 },
                 _ => false,

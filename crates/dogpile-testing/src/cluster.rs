@@ -208,8 +208,7 @@ impl RedisCluster {
 
     /// Panics with `message` and every node's log.
     pub fn fail(&self, message: &str) -> ! {
-        let logs: Vec<String> =
-            self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();
+        let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();
         panic!("{message}\n{}", logs.join("\n"))
     }
 }
