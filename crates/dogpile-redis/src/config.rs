@@ -94,6 +94,17 @@ pub struct RedisConfig {
     pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
     /// Redis Cluster: the startup nodes (`host:port` or URLs); `None` for one server.
     pub(crate) cluster_nodes: Option<Vec<String>>,
+    /// Sentinel: the sentinels (`host:port`) and the credentials they take.
+    pub(crate) sentinel: Option<SentinelConfig>,
+}
+
+/// Where the sentinels are, which service they watch, and their own credentials.
+#[derive(Clone, PartialEq)]
+pub(crate) struct SentinelConfig {
+    pub(crate) sentinels: Vec<(String, u16)>,
+    pub(crate) service_name: String,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 /// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
@@ -122,6 +133,7 @@ impl Default for RedisConfig {
             lock_lost: LockLostPolicy::Ignore,
             tls_root_certificate: None,
             cluster_nodes: None,
+            sentinel: None,
         }
     }
 }
@@ -226,6 +238,104 @@ impl RedisConfig {
                 None => format!("{}:{}", config.host, config.port),
             };
             config.cluster_nodes = Some(vec![node]);
+        }
+        Ok(config)
+    }
+
+    /// Finds the primary of `service_name` through these sentinels (`host:port`), and follows
+    /// it when a replica is promoted. The server credentials ([`password`](RedisConfig::password),
+    /// [`username`](RedisConfig::username)) and [`db`](RedisConfig::db) apply to the primary;
+    /// the sentinels' own are [`sentinel_password`](RedisConfig::sentinel_password) and
+    /// [`sentinel_username`](RedisConfig::sentinel_username).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a sentinel that is not `host:port`, or none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::new()
+    ///     .sentinel(["10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"], "mymaster")?
+    ///     .password("s3cret")
+    ///     .db(2);
+    /// assert!(config.is_sentinel());
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn sentinel<S: AsRef<str>>(
+        mut self,
+        sentinels: impl IntoIterator<Item = S>,
+        service_name: impl Into<String>,
+    ) -> Result<Self> {
+        let sentinels =
+            sentinels.into_iter().map(|s| host_port("sentinels", s.as_ref())).collect::<Result<Vec<_>>>()?;
+        if sentinels.is_empty() {
+            return Err(Error::config("sentinels", "no sentinel given"));
+        }
+        let (username, password) = match self.sentinel.take() {
+            Some(old) => (old.username, old.password),
+            None => (None, None),
+        };
+        self.sentinel = Some(SentinelConfig { sentinels, service_name: service_name.into(), username, password });
+        Ok(self)
+    }
+
+    /// The password the sentinels require (dogpile's `sentinel_kwargs`' `password`); set it
+    /// after [`sentinel`](RedisConfig::sentinel).
+    pub fn sentinel_password(mut self, password: impl Into<String>) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.password = Some(password.into());
+        }
+        self
+    }
+
+    /// The ACL user of the sentinels; set it after [`sentinel`](RedisConfig::sentinel).
+    pub fn sentinel_username(mut self, username: impl Into<String>) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.username = Some(username.into());
+        }
+        self
+    }
+
+    /// Whether this configuration finds its server through Sentinel.
+    pub fn is_sentinel(&self) -> bool {
+        self.sentinel.is_some()
+    }
+
+    /// The configuration of the sentinel variants of the backends, from their arguments, with
+    /// dogpile's `redis_sentinel` names: `sentinels` (a list of `host:port` strings or of
+    /// `[host, port]` pairs), `service_name` (default `mymaster`), `sentinel_kwargs` (a table
+    /// with `password` and `username`) or `sentinel_password`/`sentinel_username`, and the
+    /// server's `password`, `username`, `db`.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_arguments`](RedisConfig::from_arguments); missing or malformed `sentinels`.
+    pub fn sentinel_from_arguments(args: &Arguments) -> Result<Self> {
+        let config = RedisConfig::from_arguments(args)?;
+        let Some(value) = args.get("sentinels") else {
+            return Err(Error::config("sentinels", "the sentinel backends need `sentinels`: a list of \"host:port\""));
+        };
+        let sentinels = host_ports("sentinels", value)?;
+        let service = args.get_str("service_name")?.unwrap_or("mymaster").to_owned();
+        let mut config = config.sentinel(sentinels, service)?;
+        let kwargs = args.get_map("sentinel_kwargs")?;
+        let pick = |name: &str, plain: &str| -> Result<Option<String>> {
+            match args.get_str(plain)? {
+                Some(v) => Ok(Some(v.to_owned())),
+                None => Ok(match kwargs {
+                    Some(k) => k.get_str(name)?.map(str::to_owned),
+                    None => None,
+                }),
+            }
+        };
+        if let Some(p) = pick("password", "sentinel_password")? {
+            config = config.sentinel_password(p);
+        }
+        if let Some(u) = pick("username", "sentinel_username")? {
+            config = config.sentinel_username(u);
         }
         Ok(config)
     }
@@ -381,10 +491,50 @@ impl RedisConfig {
 
     /// The URL with the password hidden (on a cluster, the startup nodes').
     pub fn redacted_url(&self) -> String {
+        if let Some(sentinel) = &self.sentinel {
+            let nodes: Vec<String> = sentinel.sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+            return format!("sentinel://{}/{}/{}", nodes.join(","), sentinel.service_name, self.db);
+        }
         match &self.cluster_nodes {
             Some(_) => self.cluster_urls().iter().map(|u| redact_url(u)).collect::<Vec<_>>().join(","),
             None => redact_url(&self.connection_url()),
         }
+    }
+}
+
+/// `host:port` (IPv6 hosts in brackets).
+fn host_port(name: &str, text: &str) -> Result<(String, u16)> {
+    let text = text.trim();
+    let parsed = text.rsplit_once(':').and_then(|(host, port)| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (!host.is_empty()).then(|| Some((host.to_owned(), port.parse::<u16>().ok()?))).flatten()
+    });
+    parsed.ok_or_else(|| Error::config(name, format!("{text:?} is not host:port")))
+}
+
+/// A list of `host:port` strings, `[host, port]` pairs or `{host, port}` tables, or one string
+/// of comma-separated `host:port`s.
+fn host_ports(name: &str, value: &ConfigValue) -> Result<Vec<String>> {
+    let expected = || Error::config(name, "expected a list of \"host:port\" strings or [host, port] pairs");
+    let one = |item: &ConfigValue| -> Result<String> {
+        match item {
+            ConfigValue::Str(s) => Ok(s.trim().to_owned()),
+            ConfigValue::List(pair) => match pair.as_slice() {
+                [ConfigValue::Str(host), ConfigValue::Int(port)] => Ok(format!("{host}:{port}")),
+                _ => Err(expected()),
+            },
+            ConfigValue::Map(table) => Ok(format!(
+                "{}:{}",
+                table.get_str("host")?.unwrap_or("localhost"),
+                table.get_u64("port")?.unwrap_or(26379)
+            )),
+            _ => Err(expected()),
+        }
+    };
+    match value {
+        ConfigValue::List(items) => items.iter().map(one).collect(),
+        ConfigValue::Str(s) => Ok(s.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().to_owned()).collect()),
+        _ => Err(expected()),
     }
 }
 
@@ -458,6 +608,7 @@ impl fmt::Debug for RedisConfig {
             lock_lost,
             tls_root_certificate,
             cluster_nodes: _,
+            sentinel,
         } = self;
         f.debug_struct("RedisConfig")
             .field(if self.is_cluster() { "cluster" } else { "url" }, &self.redacted_url())
@@ -476,6 +627,18 @@ impl fmt::Debug for RedisConfig {
             .field("lock_extend", lock_extend)
             .field("lock_lost", lock_lost)
             .field("tls_root_certificate", tls_root_certificate)
+            .field("sentinel", sentinel)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SentinelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sentinel")
+            .field("sentinels", &self.sentinels)
+            .field("service_name", &self.service_name)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -563,6 +726,33 @@ mod tests {
         }
         assert!(RedisConfig::cluster_from_arguments(&Arguments::new().with("db", 2)).is_err());
         assert!(!RedisConfig::new().is_cluster());
+    }
+
+    #[test]
+    fn sentinel_arguments_with_dogpiles_names() {
+        let pair = |h: &str, p: i64| ConfigValue::List(vec![ConfigValue::from(h), ConfigValue::Int(p)]);
+        let args = Arguments::new()
+            .with("sentinels", ConfigValue::List(vec![pair("10.0.0.1", 26379), ConfigValue::from("10.0.0.2:26380")]))
+            .with("service_name", "cache")
+            .with("sentinel_kwargs", Arguments::new().with("password", "spw"))
+            .with("password", "pw")
+            .with("db", 2);
+        let config = RedisConfig::sentinel_from_arguments(&args).unwrap();
+        let sentinel = config.sentinel.clone().unwrap();
+        assert_eq!(sentinel.sentinels, [("10.0.0.1".to_owned(), 26379), ("10.0.0.2".to_owned(), 26380)]);
+        assert_eq!(sentinel.service_name, "cache");
+        assert_eq!(sentinel.password.as_deref(), Some("spw"));
+        assert_eq!(config.db, 2);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("spw") && !shown.contains("pw@"), "{shown}");
+        assert!(RedisConfig::sentinel_from_arguments(&Arguments::new()).is_err());
+        let bad = Arguments::new().with("sentinels", "nohost");
+        assert!(RedisConfig::sentinel_from_arguments(&bad).unwrap_err().to_string().contains("`sentinels`"));
+        let default_service = Arguments::new().with("sentinels", "a:1");
+        assert_eq!(
+            RedisConfig::sentinel_from_arguments(&default_service).unwrap().sentinel.unwrap().service_name,
+            "mymaster"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use dogpile::{BackendErrorKind, Error, Result};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{Cmd, ConnectionAddr, Pipeline, RedisFuture, Value};
 use tokio::sync::Mutex;
 
 use crate::config::RedisConfig;
@@ -32,6 +33,8 @@ pub(crate) struct Connection {
 enum Client {
     Single(redis::Client),
     Cluster(ClusterClient),
+    /// The primary is asked of the sentinels at each (re)connection.
+    Sentinel(Mutex<SentinelClient>),
 }
 
 /// A handle on the connection: one server's (which reconnects by itself), or a cluster's
@@ -89,7 +92,11 @@ const LAST_RETRY: Duration = Duration::from_millis(500);
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
         let shown_url = config.redacted_url();
-        let client = if config.is_cluster() {
+        let client = if let Some(sentinel) = &config.sentinel {
+            open_sentinel(config, sentinel)
+                .map(|c| Client::Sentinel(Mutex::new(c)))
+                .map_err(|e| Error::config("sentinels", format!("{shown_url}: {}", describe(&e, &secrets(config)))))?
+        } else if config.is_cluster() {
             open_cluster(config).map(Client::Cluster).map_err(|e| {
                 Error::config(
                     "startup_nodes",
@@ -145,6 +152,15 @@ impl Connection {
                 client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
             }
             Client::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+            Client::Sentinel(sentinel) => {
+                let primary = sentinel.lock().await.async_get_client().await;
+                match primary {
+                    Ok(client) => {
+                        client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
+                    }
+                    Err(err) => Err(err),
+                }
+            }
         };
         match connected {
             Ok(manager) => {
@@ -171,7 +187,14 @@ impl Connection {
     /// that the next call connects anew instead of reusing a manager that cannot recover.
     pub(crate) fn failed(&self, err: &redis::RedisError) {
         let kind = kind_of(err);
-        if kind == BackendErrorKind::Authentication || (kind == BackendErrorKind::Connection && !err.is_timeout()) {
+        // Under Sentinel, a server that refuses writes as a replica was a primary until a
+        // failover: the sentinels name the new one.
+        let demoted = matches!(self.client, Client::Sentinel(_))
+            && err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        if demoted
+            || kind == BackendErrorKind::Authentication
+            || (kind == BackendErrorKind::Connection && !err.is_timeout())
+        {
             *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
@@ -182,6 +205,34 @@ fn jittered(delay: Duration) -> Duration {
     use std::hash::{BuildHasher, RandomState};
     let random = RandomState::new().hash_one(Instant::now());
     delay.mul_f64(1.0 - (random % 1000) as f64 / 2000.0)
+}
+
+fn open_sentinel(
+    config: &RedisConfig,
+    sentinel: &crate::config::SentinelConfig,
+) -> Result<SentinelClient, redis::RedisError> {
+    if config.tls_root_certificate.is_some() || config.url.as_deref().is_some_and(|u| u.starts_with("rediss://")) {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "TLS with Sentinel is not supported yet",
+        )));
+    }
+    let addrs = sentinel.sentinels.iter().map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
+    let mut builder = SentinelClientBuilder::new(addrs, &sentinel.service_name, SentinelServerType::Master)?
+        .set_client_to_redis_db(config.db);
+    if let Some(password) = &config.password {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(username) = &config.username {
+        builder = builder.set_client_to_redis_username(username);
+    }
+    if let Some(password) = &sentinel.password {
+        builder = builder.set_client_to_sentinel_password(password);
+    }
+    if let Some(username) = &sentinel.username {
+        builder = builder.set_client_to_sentinel_username(username);
+    }
+    builder.build()
 }
 
 fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError> {
@@ -234,6 +285,7 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
 /// What must never be shown: the password, and the URL's user info.
 fn secrets(config: &RedisConfig) -> Vec<String> {
     let mut secrets: Vec<String> = config.password.iter().cloned().collect();
+    secrets.extend(config.sentinel.iter().filter_map(|s| s.password.clone()));
     for url in config.url.iter().chain(config.cluster_nodes.iter().flatten()) {
         if let Some((_, rest)) = url.split_once("://")
             && let Some(at) = rest.rfind('@')

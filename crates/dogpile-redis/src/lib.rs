@@ -6,8 +6,11 @@
 //!   `redis_advanced_hstore`): the same, plus hash keys `(name, field)` stored as fields of
 //!   Redis hashes, with a TTL policy for the hashes.
 //!
-//! Both run on one server or on a Redis Cluster ([`RedisConfig::cluster`]; the registry names
-//! ending in `_cluster`). On a cluster, a multi-key operation is one pipeline per primary
+//! Both run on one server, behind Sentinel ([`RedisConfig::sentinel`]; the registry names
+//! ending in `_sentinel`), or on a Redis Cluster ([`RedisConfig::cluster`]; the names ending in
+//! `_cluster`). Under Sentinel the backend asks the sentinels for the primary at each
+//! connection, and connects again, to the new primary, when the old one is gone or answers
+//! as a replica (`READONLY`). On a cluster, a multi-key operation is one pipeline per primary
 //! involved, sent concurrently; a hash key lives in its hash's slot, so a hash write and its TTL
 //! stay one atomic script; the distributed lock lives in its own key's slot, on that slot's
 //! primary. The lock's guarantee is that of a single primary: it is not Redlock. When a
@@ -99,6 +102,10 @@ pub use advanced::{ADVANCED, RedisAdvancedBackend};
 pub const ADVANCED_CLUSTER: &str = "dogpile_backend_redis_advanced_cluster";
 /// The registry name of [`RedisAdvancedHstoreBackend`] on a Redis Cluster.
 pub const HSTORE_CLUSTER: &str = "dogpile_backend_redis_advanced_hstore_cluster";
+/// The registry name of [`RedisAdvancedBackend`] behind Sentinel.
+pub const ADVANCED_SENTINEL: &str = "dogpile_backend_redis_advanced_sentinel";
+/// The registry name of [`RedisAdvancedHstoreBackend`] behind Sentinel.
+pub const HSTORE_SENTINEL: &str = "dogpile_backend_redis_advanced_hstore_sentinel";
 pub use config::{DEFAULT_LOCK_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use ttl::HashTtlPolicy;
@@ -122,13 +129,18 @@ pub const HASH_WRITE_SCRIPT: &str = ttl::HASH_WRITE;
 /// | `dogpile_backend_redis_advanced_cluster`, `redis_advanced_cluster` | [`RedisAdvancedBackend`] on a cluster | nothing |
 /// | `dogpile_backend_redis_advanced_hstore_cluster`, `redis_advanced_hstore_cluster` | [`RedisAdvancedHstoreBackend`] on a cluster | nothing |
 /// | `dogpile.cache.redis_cluster` | [`RedisAdvancedBackend`] on a cluster | `compat = "dogpile-1"` |
+/// | `dogpile_backend_redis_advanced_sentinel`, `redis_advanced_sentinel` | [`RedisAdvancedBackend`] behind Sentinel | nothing |
+/// | `dogpile_backend_redis_advanced_hstore_sentinel`, `redis_advanced_hstore_sentinel` | [`RedisAdvancedHstoreBackend`] behind Sentinel | nothing |
+/// | `dogpile.cache.redis_sentinel` | [`RedisAdvancedBackend`] behind Sentinel | `compat = "dogpile-1"` |
 ///
 /// The cluster names read their configuration with
-/// [`RedisConfig::cluster_from_arguments`]: `startup_nodes`, or `url` as the node to start from.
+/// [`RedisConfig::cluster_from_arguments`]: `startup_nodes`, or `url` as the node to start from;
+/// the sentinel names with [`RedisConfig::sentinel_from_arguments`]: `sentinels`,
+/// `service_name`, `sentinel_kwargs`.
 ///
 /// The first two are the names that plugin 0.4.x and 0.5.0 share (0.5.0 registers the plain
 /// one only); set `compat` to the deployment's profile with them.
-pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 12] = [
+pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 17] = [
     (ADVANCED, ADVANCED, None),
     ("redis_advanced", ADVANCED, None),
     (HSTORE, HSTORE, None),
@@ -141,6 +153,11 @@ pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 12] = [
     (HSTORE_CLUSTER, HSTORE_CLUSTER, None),
     ("redis_advanced_hstore_cluster", HSTORE_CLUSTER, None),
     ("dogpile.cache.redis_cluster", ADVANCED_CLUSTER, Some("dogpile-1")),
+    (ADVANCED_SENTINEL, ADVANCED_SENTINEL, None),
+    ("redis_advanced_sentinel", ADVANCED_SENTINEL, None),
+    (HSTORE_SENTINEL, HSTORE_SENTINEL, None),
+    ("redis_advanced_hstore_sentinel", HSTORE_SENTINEL, None),
+    ("dogpile.cache.redis_sentinel", ADVANCED_SENTINEL, Some("dogpile-1")),
 ];
 
 /// Registers both backends with [`dogpile::registry`] under the names of [`BACKEND_NAMES`].
@@ -173,6 +190,12 @@ pub fn register() {
             }),
             ADVANCED_CLUSTER => register(name, defaults, |args| {
                 Ok(Arc::new(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?))
+            }),
+            HSTORE_SENTINEL => register(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedHstoreBackend::new(RedisConfig::sentinel_from_arguments(args)?)?))
+            }),
+            ADVANCED_SENTINEL => register(name, defaults, |args| {
+                Ok(Arc::new(RedisAdvancedBackend::new(RedisConfig::sentinel_from_arguments(args)?)?))
             }),
             _ => register(name, defaults, |args| Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?))),
         }

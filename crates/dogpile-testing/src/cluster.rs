@@ -48,6 +48,8 @@ impl RedisCluster {
                         &bus,
                         "--cluster-replica-validity-factor",
                         "0",
+                        "--repl-diskless-sync-delay",
+                        "0",
                         "--cluster-allow-reads-when-down",
                         "no",
                     ],

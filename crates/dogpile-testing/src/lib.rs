@@ -24,9 +24,11 @@ mod fixture;
 mod macros;
 pub mod proxy;
 pub mod python;
+pub mod sentinel;
 pub mod server;
 
 pub use cluster::RedisCluster;
 pub use fixture::Fixture;
 pub use proxy::CountingProxy;
+pub use sentinel::RedisSentinelSet;
 pub use server::RedisServer;

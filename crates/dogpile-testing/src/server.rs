@@ -26,6 +26,9 @@ pub struct RedisServer {
     password: std::sync::Mutex<Option<String>>,
     binary: PathBuf,
     extra: Vec<String>,
+    /// A configuration file written into the server's directory and given first (Sentinel
+    /// keeps its state in one).
+    config_file: Option<PathBuf>,
 }
 
 /// A reply to a command sent with [`RedisServer::command`].
@@ -74,7 +77,17 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with_password(password: &str) -> Self {
-        RedisServer::launch(&default_binary(), &["--requirepass", password], Some(password))
+        RedisServer::launch(&default_binary(), &["--requirepass", password], Some(password), None)
+    }
+
+    /// Starts the default binary with extra arguments, authenticating the harness's own
+    /// commands with `password` (give `--requirepass` in `extra` for it to mean anything).
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_configured(extra: &[&str], password: Option<&str>) -> Self {
+        RedisServer::launch(&default_binary(), extra, password, None)
     }
 
     /// Starts `binary` with extra arguments (for example `["--cluster-enabled", "yes"]`).
@@ -83,10 +96,21 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with(binary: &Path, extra: &[&str]) -> Self {
-        RedisServer::launch(binary, extra, None)
+        RedisServer::launch(binary, extra, None, None)
     }
 
-    fn launch(binary: &Path, extra: &[&str], password: Option<&str>) -> Self {
+    /// Starts a Sentinel (`redis-server CONF --sentinel`) whose configuration file holds
+    /// `config` (`sentinel monitor ...` lines); `password` is what the harness's own commands
+    /// authenticate with.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_sentinel(config: &str, password: Option<&str>) -> Self {
+        RedisServer::launch(&default_binary(), &["--sentinel"], password, Some(config))
+    }
+
+    fn launch(binary: &Path, extra: &[&str], password: Option<&str>, config: Option<&str>) -> Self {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -95,7 +119,14 @@ impl RedisServer {
             if let Err(err) = std::fs::create_dir_all(&dir) {
                 panic!("cannot create {}: {err}", dir.display());
             }
-            let child = match spawn(binary, port, &dir, extra) {
+            let config_file = config.map(|text| {
+                let path = dir.join("sentinel.conf");
+                if let Err(err) = std::fs::write(&path, text) {
+                    panic!("cannot write {}: {err}", path.display());
+                }
+                path
+            });
+            let child = match spawn(binary, port, &dir, extra, config_file.as_deref()) {
                 Ok(child) => child,
                 Err(err) => {
                     let _ = std::fs::remove_dir_all(&dir);
@@ -109,6 +140,7 @@ impl RedisServer {
                 password: std::sync::Mutex::new(password.map(str::to_owned)),
                 binary: binary.to_owned(),
                 extra: extra.iter().map(|s| s.to_string()).collect(),
+                config_file,
             };
             match server.wait_ready() {
                 Ok(()) => return server,
@@ -140,7 +172,7 @@ impl RedisServer {
     pub fn restart(&mut self) -> Result<(), String> {
         self.kill();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        self.child = spawn(&self.binary, self.port, &self.dir, &extra)?;
+        self.child = spawn(&self.binary, self.port, &self.dir, &extra, self.config_file.as_deref())?;
         self.wait_ready().map_err(|why| format!("{why}\n--- redis-server log ---\n{}", self.log()))
     }
 
@@ -248,8 +280,9 @@ fn default_binary() -> PathBuf {
     std::env::var_os(SERVER_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("redis-server"))
 }
 
-fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[&str]) -> Result<Child, String> {
+fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[&str], config: Option<&Path>) -> Result<Child, String> {
     let spawned = Command::new(binary)
+        .args(config)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir)

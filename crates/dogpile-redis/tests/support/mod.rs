@@ -43,3 +43,11 @@ pub fn hstore_cluster(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fix
     let backend = RedisAdvancedHstoreBackend::new(configure(cluster_config(&cluster))).expect("backend");
     Fixture::new(backend).keep(cluster)
 }
+
+/// A config for a Sentinel set, with quick lock polling.
+pub fn sentinel_config(set: &dogpile_testing::RedisSentinelSet) -> RedisConfig {
+    RedisConfig::new()
+        .sentinel(set.sentinel_addrs(), dogpile_testing::sentinel::SERVICE)
+        .expect("sentinel addresses")
+        .lock_sleep(Duration::from_millis(5))
+}
