@@ -1,6 +1,7 @@
 //! `dogpile demo`: a cache stampede, with and without the dogpile lock.
 //!
-//! On the embedded memory backend by default; with `--url`, on Redis (the hstore backend with
+//! On the embedded memory backend by default; with `--url` (or `--cluster`, `--sentinels`,
+//! `--spawn-cluster`), on Redis (the hstore backend with
 //! the distributed lock), optionally from several processes at once (`--processes N` runs N
 //! copies of this command and adds up what they saw).
 
@@ -43,7 +44,19 @@ pub struct DemoArgs {
     /// Redis URL: run on Redis (hstore backend, distributed lock) instead of in memory.
     #[arg(long)]
     url: Option<String>,
-    /// Processes sharing the Redis at --url; the demo runs this many copies of itself.
+    /// Redis Cluster startup nodes (`host:port,host:port`) instead of --url.
+    #[arg(long, value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// Start a private Redis Cluster (3 primaries) for the run.
+    #[arg(long)]
+    spawn_cluster: bool,
+    /// Sentinels (`host:port,host:port`) that name the primary, instead of --url.
+    #[arg(long, value_delimiter = ',')]
+    sentinels: Vec<String>,
+    /// The service the sentinels watch.
+    #[arg(long, default_value = "mymaster")]
+    service_name: String,
+    /// Processes sharing the Redis; the demo runs this many copies of itself.
     #[arg(long, default_value_t = 1)]
     processes: usize,
     /// The distributed lock's TTL in Redis (with --url); a holder extends it while it creates.
@@ -94,12 +107,54 @@ impl RunResult {
     }
 }
 
-pub fn run(args: DemoArgs) -> Result<(), String> {
+impl DemoArgs {
+    fn on_redis(&self) -> bool {
+        self.url.is_some() || !self.cluster.is_empty() || !self.sentinels.is_empty()
+    }
+
+    fn redis_config(&self) -> Result<Option<RedisConfig>, String> {
+        let given = [self.url.is_some(), !self.cluster.is_empty(), !self.sentinels.is_empty()];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err("give one of --url, --cluster, --sentinels and --spawn-cluster".into());
+        }
+        if let Some(url) = &self.url {
+            return Ok(Some(RedisConfig::from_url(url)));
+        }
+        if !self.cluster.is_empty() {
+            return Ok(Some(RedisConfig::new().cluster(self.cluster.clone())));
+        }
+        if !self.sentinels.is_empty() {
+            return RedisConfig::new()
+                .sentinel(&self.sentinels, self.service_name.clone())
+                .map(Some)
+                .map_err(|e| e.to_string());
+        }
+        Ok(None)
+    }
+}
+
+pub fn run(mut args: DemoArgs) -> Result<(), String> {
+    // A private cluster lives as long as this run; copies of the demo get its nodes.
+    let _cluster = if args.spawn_cluster {
+        if args.on_redis() {
+            return Err("give one of --url, --cluster, --sentinels and --spawn-cluster".into());
+        }
+        let cluster = std::panic::catch_unwind(|| dogpile_testing::RedisCluster::start(3, 0))
+            .map_err(|_| "cannot start a Redis Cluster (is redis-server with redis-cli installed?)".to_string())?;
+        args.cluster = cluster.nodes().iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        args.spawn_cluster = false;
+        Some(cluster)
+    } else {
+        None
+    };
     if args.callers == 0 || args.keys == 0 || args.processes == 0 {
         return Err("--callers, --keys and --processes must be at least 1".into());
     }
-    if args.processes > 1 && args.url.is_none() {
-        return Err("--processes needs --url: processes share values and locks only through Redis".into());
+    if args.processes > 1 && !args.on_redis() {
+        return Err(
+            "--processes needs Redis (--url, --cluster, --sentinels): processes share values and locks only through it"
+                .into(),
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -110,10 +165,8 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         println!("{}", result.line());
         return Ok(());
     }
-    let backend = match &args.url {
-        Some(url) => {
-            format!("Redis at {}, hstore backend with the distributed lock", dogpile::registry::redact_url(url))
-        }
+    let backend = match args.redis_config()? {
+        Some(config) => format!("Redis at {}, hstore backend with the distributed lock", config.redacted_url()),
         None => "memory backend".into(),
     };
     let processes = if args.processes > 1 { format!(" x {} processes", args.processes) } else { String::new() };
@@ -155,6 +208,12 @@ async fn run_phase(args: &DemoArgs, phase: Phase) -> Result<RunResult, String> {
         if let Some(url) = &args.url {
             cmd.args(["--url", url]);
         }
+        if !args.cluster.is_empty() {
+            cmd.args(["--cluster", &args.cluster.join(",")]);
+        }
+        if !args.sentinels.is_empty() {
+            cmd.args(["--sentinels", &args.sentinels.join(","), "--service-name", &args.service_name]);
+        }
         children.push(cmd.spawn().map_err(|e| format!("cannot start a copy of the demo: {e}"))?);
     }
     let mut total = RunResult::default();
@@ -172,10 +231,10 @@ async fn run_phase(args: &DemoArgs, phase: Phase) -> Result<RunResult, String> {
 
 async fn make_region(args: &DemoArgs) -> Result<Region, String> {
     let builder = Region::builder().expiration_time(args.ttl);
-    let builder = match &args.url {
+    let builder = match args.redis_config()? {
         None => builder,
-        Some(url) => {
-            let mut config = RedisConfig::from_url(url)
+        Some(config) => {
+            let mut config = config
                 .distributed_lock(true)
                 .lock_sleep(Duration::from_millis(5))
                 .redis_expiration_time(Duration::from_secs(3600));
@@ -189,15 +248,16 @@ async fn make_region(args: &DemoArgs) -> Result<Region, String> {
 }
 
 fn demo_keys(args: &DemoArgs) -> Vec<CacheKey> {
-    match args.url {
-        Some(_) => (0..args.keys).map(|i| CacheKey::hash(DEMO_HASH, format!("key:{i}"))).collect(),
-        None => (0..args.keys).map(|i| CacheKey::from(format!("demo:key:{i}"))).collect(),
+    if args.on_redis() {
+        (0..args.keys).map(|i| CacheKey::hash(DEMO_HASH, format!("key:{i}"))).collect()
+    } else {
+        (0..args.keys).map(|i| CacheKey::from(format!("demo:key:{i}"))).collect()
     }
 }
 
 /// Removes the demo's values, so each phase starts cold.
 async fn clear(args: &DemoArgs) -> Result<(), String> {
-    if args.url.is_some() {
+    if args.on_redis() {
         let region = make_region(args).await?;
         region.delete_multi(demo_keys(args)).await.map_err(|e| e.to_string())?;
     }

@@ -130,7 +130,7 @@ async fn a_lock_left_by_a_killed_process_is_taken_over() {
 fn processes_need_redis() {
     let out = dogpile(&["demo", "--processes", "2"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--processes needs --url"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--processes needs Redis (--url, --cluster, --sentinels)"));
 }
 
 #[test]
@@ -148,4 +148,28 @@ fn bad_arguments_are_reported() {
     let out = dogpile(&["demo", "--ttl", "soon"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
+}
+
+#[test]
+fn demo_on_a_spawned_cluster_from_two_processes_shares_the_lock() {
+    let out = dogpile(&[
+        "demo",
+        "--spawn-cluster",
+        "--processes",
+        "2",
+        "--callers",
+        "50",
+        "--duration",
+        "1s",
+        "--ttl",
+        "250ms",
+        "--keys",
+        "4",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let runs = numbers_after(&stdout, "creator runs");
+    // 4 keys regenerated about every 250 ms for 1 s, once across both processes.
+    assert!((4..=40).contains(&runs[0]), "creator runs with the lock: {runs:?}\n{stdout}");
+    assert!(runs[1] > runs[0] * 3, "{runs:?}\n{stdout}");
 }
