@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Start a private redis-server for the run instead.
     #[arg(long)]
     spawn: bool,
+    /// Measure on a private Redis Cluster of 3 primaries instead: multi-key reads over the
+    /// nodes and the hit path, against a raw twin that builds the per-node pipelines itself.
+    #[arg(long)]
+    spawn_cluster: bool,
     /// How long each workload runs, per layer.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     duration: Duration,
@@ -40,34 +44,34 @@ pub struct BenchArgs {
 
 /// The small value every single-key workload reads and writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Small {
+pub(crate) struct Small {
     id: u64,
     name: String,
     score: f64,
 }
 
-fn small(id: u64) -> Small {
+pub(crate) fn small(id: u64) -> Small {
     Small { id, name: format!("row {id}"), score: 0.5 }
 }
 
-type OpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-type Op = Arc<dyn Fn() -> OpFuture + Send + Sync>;
+pub(crate) type OpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub(crate) type Op = Arc<dyn Fn() -> OpFuture + Send + Sync>;
 
 /// One measured row.
 #[derive(Debug, Clone, Serialize)]
-struct Row {
-    workload: &'static str,
-    layer: &'static str,
-    ops_per_s: f64,
-    keys_per_s: f64,
-    p50_us: f64,
-    p99_us: f64,
-    round_trips_per_op: f64,
-    commands_per_op: f64,
-    tasks: usize,
-    keys_per_op: usize,
+pub(crate) struct Row {
+    pub(crate) workload: &'static str,
+    pub(crate) layer: &'static str,
+    pub(crate) ops_per_s: f64,
+    pub(crate) keys_per_s: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) round_trips_per_op: f64,
+    pub(crate) commands_per_op: f64,
+    pub(crate) tasks: usize,
+    pub(crate) keys_per_op: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ratio_to_raw: Option<f64>,
+    pub(crate) ratio_to_raw: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +198,7 @@ fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy, script: 
     pipe
 }
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -350,7 +354,7 @@ async fn prepare(url: &str) -> Result<(), String> {
 }
 
 /// Runs `op` from `tasks` tasks for `duration`.
-async fn throughput(op: &Op, tasks: usize, duration: Duration) -> Result<(u64, Latencies, Duration), String> {
+pub(crate) async fn throughput(op: &Op, tasks: usize, duration: Duration) -> Result<(u64, Latencies, Duration), String> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut handles = Vec::new();
@@ -404,6 +408,12 @@ fn with_addr(url: &str, addr: &str) -> String {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
+    if args.spawn_cluster {
+        if args.spawn || args.url.is_some() {
+            return Err("give one of --url, --spawn and --spawn-cluster".into());
+        }
+        return crate::bench_cluster::run(args.duration, args.json);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,6 +1,7 @@
 //! `dogpile`: the runnable face of the dogpile cache library.
 
 mod bench;
+mod bench_cluster;
 mod chaos;
 mod demo;
 mod duration;

@@ -4,7 +4,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dogpile::backend::DynBackend;
 use dogpile::codec::{Codec, Envelope, Format};
@@ -74,34 +74,11 @@ async fn multi_key_operations_span_every_node_and_keep_the_callers_order() {
 async fn proxied(cluster: &RedisCluster) -> Vec<CountingProxy> {
     let mut proxies = Vec::new();
     for node in cluster.nodes() {
-        let proxy = CountingProxy::start(node.addr()).await;
-        let port = proxy.addr_string().rsplit(':').next().unwrap().to_owned();
-        node.must(&["CONFIG", "SET", "cluster-announce-port", &port]);
-        proxies.push(proxy);
+        proxies.push(CountingProxy::start(node.addr()).await);
     }
-    let ports: BTreeSet<i64> =
-        proxies.iter().map(|p| p.addr_string().rsplit(':').next().unwrap().parse().unwrap()).collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    // Until every node's CLUSTER SLOTS names the proxies only.
-    loop {
-        let announced = cluster.nodes().iter().all(|node| {
-            let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
-            ranges.iter().all(|range| match range {
-                Reply::Array(Some(parts)) => match parts.get(2) {
-                    Some(Reply::Array(Some(primary))) => {
-                        matches!(primary.get(1), Some(Reply::Int(p)) if ports.contains(p))
-                    }
-                    _ => false,
-                },
-                _ => false,
-            })
-        });
-        if announced {
-            return proxies;
-        }
-        assert!(Instant::now() < deadline, "the nodes did not announce the proxies' ports");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ports: Vec<u16> = proxies.iter().map(CountingProxy::port).collect();
+    tokio::task::block_in_place(|| cluster.announce_ports(&ports));
+    proxies
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -208,6 +208,40 @@ impl RedisCluster {
         }
     }
 
+    /// Makes node `i` announce `ports[i]` to clients (`cluster-announce-port`), for a proxy in
+    /// front of each node, and waits until every node's `CLUSTER SLOTS` names only those.
+    ///
+    /// # Panics
+    ///
+    /// When a node refuses, or the new ports do not spread within 20 s.
+    pub fn announce_ports(&self, ports: &[u16]) {
+        for (node, port) in self.nodes.iter().zip(ports) {
+            node.must(&["CONFIG", "SET", "cluster-announce-port", &port.to_string()]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let announced = self.nodes.iter().all(|node| {
+                let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
+                ranges.iter().all(|range| match range {
+                    Reply::Array(Some(parts)) => match parts.get(2) {
+                        Some(Reply::Array(Some(primary))) => {
+                            matches!(primary.get(1), Some(Reply::Int(p)) if ports.iter().any(|q| i64::from(*q) == *p))
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                })
+            });
+            if announced {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail("the nodes did not announce the new ports within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Panics with `message` and every node's log.
     pub fn fail(&self, message: &str) -> ! {
         let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();

@@ -61,6 +61,11 @@ impl CountingProxy {
         CountingProxy { addr, round_trips, connections, refusing, accept }
     }
 
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     /// `host:port` of the proxy.
     pub fn addr_string(&self) -> String {
         self.addr.to_string()
