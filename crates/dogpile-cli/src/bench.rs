@@ -354,7 +354,11 @@ async fn prepare(url: &str) -> Result<(), String> {
 }
 
 /// Runs `op` from `tasks` tasks for `duration`.
-pub(crate) async fn throughput(op: &Op, tasks: usize, duration: Duration) -> Result<(u64, Latencies, Duration), String> {
+pub(crate) async fn throughput(
+    op: &Op,
+    tasks: usize,
+    duration: Duration,
+) -> Result<(u64, Latencies, Duration), String> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut handles = Vec::new();

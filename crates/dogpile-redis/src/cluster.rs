@@ -8,7 +8,7 @@
 //! owner, with `ASKING` for an `ASK`; every other reply stays in the caller's order.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionLike;
@@ -37,17 +37,20 @@ pub(crate) struct SlotMap {
 
 /// The slot ranges (first slot, last slot, `host:port` of the primary), sorted, and when they
 /// were read.
-type Known = (Vec<(u16, u16, String)>, Option<Instant>);
+type Known = (Vec<(u16, u16, Addr)>, Option<Instant>);
+
+/// A node's `host` and `port`, shared by the slot ranges it owns.
+type Addr = Arc<(String, u16)>;
 
 impl SlotMap {
-    /// The node owning `slot`, or a name of its own for a slot of unknown owner.
-    fn node_of(&self, slot: u16) -> String {
+    /// The node owning `slot`, if known.
+    fn node_of(&self, slot: u16) -> Option<Addr> {
         let guard = self.ranges.read().unwrap_or_else(|p| p.into_inner());
         let ranges = &guard.0;
         let at = ranges.partition_point(|(_, end, _)| *end < slot);
         match ranges.get(at) {
-            Some((start, _, node)) if *start <= slot => node.clone(),
-            _ => format!("slot {slot}"),
+            Some((start, _, node)) if *start <= slot => Some(Arc::clone(node)),
+            _ => None,
         }
     }
 
@@ -76,7 +79,7 @@ impl SlotMap {
     }
 }
 
-fn parse_range(item: &Value) -> Option<(u16, u16, String)> {
+fn parse_range(item: &Value) -> Option<(u16, u16, Addr)> {
     let Value::Array(parts) = item else { return None };
     let number = |v: &Value| match v {
         Value::Int(n) => u16::try_from(*n).ok(),
@@ -90,7 +93,7 @@ fn parse_range(item: &Value) -> Option<(u16, u16, String)> {
         _ => return None,
     };
     let Value::Int(port) = primary.get(1)? else { return None };
-    Some((start, end, format!("{host}:{port}")))
+    Some((start, end, Arc::new((host, u16::try_from(*port).ok()?))))
 }
 
 /// Where a command goes next.
@@ -106,25 +109,19 @@ enum Target {
 /// The nodes a group of commands is sent to, and how.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
-    Addr {
-        host: String,
-        port: u16,
-        asking: bool,
-    },
+    /// The node's address, and whether each command goes after `ASKING`.
+    Addr(Addr, bool),
     /// A slot whose owner this process does not know: the client routes by slot.
     Unknown(u16),
 }
 
 fn node_for(slots: &SlotMap, target: &Target, slot: u16) -> Node {
     match target {
-        Target::At { host, port, asking } => Node::Addr { host: host.clone(), port: *port, asking: *asking },
-        Target::Slot => {
-            let known = slots.node_of(slot);
-            match known.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?))) {
-                Some((host, port)) => Node::Addr { host, port, asking: false },
-                None => Node::Unknown(slot),
-            }
-        }
+        Target::At { host, port, asking } => Node::Addr(Arc::new((host.clone(), *port)), *asking),
+        Target::Slot => match slots.node_of(slot) {
+            Some(addr) => Node::Addr(addr, false),
+            None => Node::Unknown(slot),
+        },
     }
 }
 
@@ -153,8 +150,8 @@ pub(crate) async fn run(
             async move {
                 let mut pipe = redis::pipe();
                 let (route, asking) = match &node {
-                    Node::Addr { host, port, asking } => {
-                        (SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port }, *asking)
+                    Node::Addr(addr, asking) => {
+                        (SingleNodeRoutingInfo::ByAddress { host: addr.0.clone(), port: addr.1 }, *asking)
                     }
                     Node::Unknown(slot) => {
                         (SingleNodeRoutingInfo::SpecificNode(Route::new(*slot, SlotAddr::Master)), false)
