@@ -1,7 +1,8 @@
 //! `dogpile bench --spawn-cluster`: dogpile on a private Redis Cluster of 3 primaries, side by
 //! side with a raw twin on the redis crate's cluster client that builds the per-node pipelines
-//! itself. A counting proxy sits in front of every node (the nodes announce the proxies'
-//! ports), so the round trips of one operation over all nodes are counted.
+//! itself. Throughput is measured straight to the nodes; then a counting proxy is put in front
+//! of every node (the nodes announce the proxies' ports), and the round trips of one operation
+//! over all nodes are counted through them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,28 +72,43 @@ pub fn run(duration: Duration, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>, String> {
-    let mut proxies = Vec::new();
-    for node in cluster.nodes() {
-        proxies.push(CountingProxy::start(node.addr()).await);
+/// The two layers of every workload, connected to `nodes`.
+struct Layers {
+    region: Region,
+    raw: ClusterConnection,
+    owners: Arc<Vec<(String, u16, u16)>>,
+}
+
+impl Layers {
+    async fn connect(nodes: &[String]) -> Result<Self, String> {
+        let region = Region::builder()
+            .backend(RedisAdvancedBackend::new(RedisConfig::new().cluster(nodes.to_vec())).map_err(err)?)
+            .build()
+            .map_err(err)?;
+        let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+        let raw = ClusterClient::new(urls).map_err(err)?.get_async_connection().await.map_err(err)?;
+        let owners = Arc::new(owners_of(&raw, &keys()).await?);
+        Ok(Layers { region, raw, owners })
     }
-    let ports: Vec<u16> = proxies.iter().map(CountingProxy::port).collect();
-    tokio::task::block_in_place(|| cluster.announce_ports(&ports));
-    let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
 
-    let region = Region::builder()
-        .backend(RedisAdvancedBackend::new(RedisConfig::new().cluster(nodes.clone())).map_err(err)?)
-        .build()
+    fn ops(&self, workload: &Workload) -> [Op; 2] {
+        [raw_op(workload, &self.raw, &self.owners), dogpile_op(workload, &self.region)]
+    }
+}
+
+async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>, String> {
+    // Throughput straight to the nodes.
+    let direct: Vec<String> = cluster.nodes().iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    let layers = Layers::connect(&direct).await?;
+    layers.region.set("bench:small", &small(1)).await.map_err(err)?;
+    layers
+        .region
+        .set_multi(keys().iter().enumerate().map(|(i, k)| (k.as_str(), small(i as u64))))
+        .await
         .map_err(err)?;
-    region.set("bench:small", &small(1)).await.map_err(err)?;
-    region.set_multi(keys().iter().enumerate().map(|(i, k)| (k.as_str(), small(i as u64)))).await.map_err(err)?;
-    let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
-    let raw = ClusterClient::new(urls).map_err(err)?.get_async_connection().await.map_err(err)?;
-    let owners = Arc::new(owners_of(&raw, &keys()).await?);
-
-    let mut rows = Vec::new();
+    let mut measured = Vec::new();
     for workload in &WORKLOADS {
-        let ops: [Op; 2] = [raw_op(workload, &raw, &owners), dogpile_op(workload, &region)];
+        let ops = layers.ops(workload);
         for op in &ops {
             op().await?;
         }
@@ -105,9 +121,25 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
                 totals[i].2 += elapsed;
             }
         }
+        measured.push(totals);
+    }
+
+    // Round trips through a counting proxy per node, which the nodes then announce.
+    let mut proxies = Vec::new();
+    for node in cluster.nodes() {
+        proxies.push(CountingProxy::start(node.addr()).await);
+    }
+    let ports: Vec<u16> = proxies.iter().map(CountingProxy::port).collect();
+    tokio::task::block_in_place(|| cluster.announce_ports(&ports));
+    let counted = Layers::connect(&proxies.iter().map(CountingProxy::addr_string).collect::<Vec<_>>()).await?;
+
+    let mut rows = Vec::new();
+    for (workload, mut totals) in WORKLOADS.iter().zip(measured) {
+        let ops = counted.ops(workload);
         for (i, label) in ["raw", "dogpile"].into_iter().enumerate() {
-            proxies.iter().for_each(CountingProxy::reset);
             const N: usize = 20;
+            ops[i]().await?;
+            proxies.iter().for_each(CountingProxy::reset);
             for _ in 0..N {
                 ops[i]().await?;
             }
