@@ -318,7 +318,7 @@ impl RedisConfig {
         let Some(value) = args.get("sentinels") else {
             return Err(Error::config("sentinels", "the sentinel backends need `sentinels`: a list of \"host:port\""));
         };
-        let sentinels = host_ports("sentinels", value)?;
+        let sentinels = host_ports("sentinels", value, 26379)?;
         let service = args.get_str("service_name")?.unwrap_or("mymaster").to_owned();
         let mut config = config.sentinel(sentinels, service)?;
         let kwargs = args.get_map("sentinel_kwargs")?;
@@ -512,13 +512,15 @@ fn host_port(name: &str, text: &str) -> Result<(String, u16)> {
     parsed.ok_or_else(|| Error::config(name, format!("{text:?} is not host:port")))
 }
 
-/// A list of `host:port` strings, `[host, port]` pairs or `{host, port}` tables, or one string
-/// of comma-separated `host:port`s.
-fn host_ports(name: &str, value: &ConfigValue) -> Result<Vec<String>> {
-    let expected = || Error::config(name, "expected a list of \"host:port\" strings or [host, port] pairs");
+/// A list of `host:port` strings, `[host, port]` pairs or `{host, port}` tables (a table
+/// without a port takes `default_port`), or one string of comma-separated `host:port`s; at
+/// least one.
+fn host_ports(name: &str, value: &ConfigValue, default_port: u64) -> Result<Vec<String>> {
+    let expected =
+        || Error::config(name, "expected a list of \"host:port\" strings, [host, port] pairs or {host, port} tables");
     let one = |item: &ConfigValue| -> Result<String> {
         match item {
-            ConfigValue::Str(s) => Ok(s.trim().to_owned()),
+            ConfigValue::Str(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
             ConfigValue::List(pair) => match pair.as_slice() {
                 [ConfigValue::Str(host), ConfigValue::Int(port)] => Ok(format!("{host}:{port}")),
                 _ => Err(expected()),
@@ -526,42 +528,25 @@ fn host_ports(name: &str, value: &ConfigValue) -> Result<Vec<String>> {
             ConfigValue::Map(table) => Ok(format!(
                 "{}:{}",
                 table.get_str("host")?.unwrap_or("localhost"),
-                table.get_u64("port")?.unwrap_or(26379)
+                table.get_u64("port")?.unwrap_or(default_port)
             )),
             _ => Err(expected()),
         }
     };
-    match value {
-        ConfigValue::List(items) => items.iter().map(one).collect(),
-        ConfigValue::Str(s) => Ok(s.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().to_owned()).collect()),
-        _ => Err(expected()),
-    }
-}
-
-/// `startup_nodes`: a list of `host:port` strings or of `{host, port}` tables (dogpile's
-/// `redis_cluster`), or one string of comma-separated `host:port`s.
-fn startup_nodes(value: &ConfigValue) -> Result<Vec<String>> {
-    const EXPECTED: &str = "expected a list of \"host:port\" strings or of {host, port} tables";
-    let node = |item: &ConfigValue| -> Result<String> {
-        match item {
-            ConfigValue::Str(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-            ConfigValue::Map(table) => {
-                let host = table.get_str("host")?.unwrap_or("localhost");
-                let port = table.get_u64("port")?.unwrap_or(6379);
-                Ok(format!("{host}:{port}"))
-            }
-            _ => Err(Error::config("startup_nodes", EXPECTED)),
-        }
-    };
-    let nodes = match value {
-        ConfigValue::List(items) => items.iter().map(node).collect::<Result<Vec<_>>>()?,
+    let nodes: Vec<String> = match value {
+        ConfigValue::List(items) => items.iter().map(one).collect::<Result<_>>()?,
         ConfigValue::Str(s) => s.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().to_owned()).collect(),
-        _ => return Err(Error::config("startup_nodes", EXPECTED)),
+        _ => return Err(expected()),
     };
     if nodes.is_empty() {
-        return Err(Error::config("startup_nodes", "no node given"));
+        return Err(Error::config(name, "no node given"));
     }
     Ok(nodes)
+}
+
+/// `startup_nodes`: as [`host_ports`], with 6379 as a table's default port.
+fn startup_nodes(value: &ConfigValue) -> Result<Vec<String>> {
+    host_ports("startup_nodes", value, 6379)
 }
 
 fn positive(args: &Arguments, name: &str) -> Result<Option<Duration>> {
