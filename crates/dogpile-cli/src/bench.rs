@@ -213,6 +213,20 @@ fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Resul
     builder.build().map_err(err)
 }
 
+/// `get_or_create` of `bench:small`, which must be a hit.
+pub(crate) fn get_or_create_hit(region: Region) -> Op {
+    Arc::new(move || {
+        let region = region.clone();
+        Box::pin(async move {
+            let _: Small = region
+                .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+    })
+}
+
 /// Builds the operation of `kind` on `layer`, connected to `url`.
 async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
     let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
@@ -289,19 +303,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                 Box::pin(async move { region.set("bench:set", &small(1)).await.map_err(err) })
             })
         }
-        Kind::GetOrCreateHit => {
-            let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
-            Arc::new(move || {
-                let region = region.clone();
-                Box::pin(async move {
-                    let _: Small = region
-                        .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
-                        .await
-                        .map_err(err)?;
-                    Ok(())
-                })
-            })
-        }
+        Kind::GetOrCreateHit => get_or_create_hit(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?),
         Kind::GetMultiPlain => {
             let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
             let keys = Arc::new(plain_keys("bench:"));

@@ -16,7 +16,7 @@ use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use dogpile_testing::{CountingProxy, RedisCluster};
 
-use crate::bench::{Op, Row, Small, err, small, throughput};
+use crate::bench::{Op, Row, Small, err, get_or_create_hit, small, throughput};
 use crate::stats::{Latencies, thousands};
 
 const ROUNDS: usize = 4;
@@ -41,8 +41,7 @@ pub fn run(duration: Duration, json: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let cluster = std::panic::catch_unwind(|| RedisCluster::start(3, 0))
-        .map_err(|_| "cannot start a Redis Cluster (is redis-server with redis-cli installed?)".to_string())?;
+    let cluster = crate::target::start_private("a Redis Cluster", || RedisCluster::start(3, 0))?;
     let rows = runtime.block_on(measure(&cluster, duration))?;
     if json {
         let json = serde_json::json!({ "rows": rows, "duration_s": duration.as_secs_f64(), "primaries": 3 });
@@ -125,12 +124,7 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
     }
 
     // Round trips through a counting proxy per node, which the nodes then announce.
-    let mut proxies = Vec::new();
-    for node in cluster.nodes() {
-        proxies.push(CountingProxy::start(node.addr()).await);
-    }
-    let ports: Vec<u16> = proxies.iter().map(CountingProxy::port).collect();
-    tokio::task::block_in_place(|| cluster.announce_ports(&ports));
+    let proxies = cluster.counting_proxies().await;
     let counted = Layers::connect(&proxies.iter().map(CountingProxy::addr_string).collect::<Vec<_>>()).await?;
 
     let mut rows = Vec::new();
@@ -253,16 +247,7 @@ fn raw_op(workload: &Workload, conn: &ClusterConnection, owners: &Arc<Vec<(Strin
 fn dogpile_op(workload: &Workload, region: &Region) -> Op {
     let region = region.clone();
     if !workload.multi {
-        return Arc::new(move || {
-            let region = region.clone();
-            Box::pin(async move {
-                let _: Small = region
-                    .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
-                    .await
-                    .map_err(err)?;
-                Ok(())
-            })
-        });
+        return get_or_create_hit(region);
     }
     let keys: Arc<Vec<CacheKey>> = Arc::new(keys().into_iter().map(CacheKey::from).collect());
     Arc::new(move || {

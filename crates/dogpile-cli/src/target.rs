@@ -15,14 +15,7 @@ impl Target {
         match (url, spawn) {
             (Some(url), false) => Ok(Target { url, _server: None }),
             (None, true) => {
-                let server = std::panic::catch_unwind(RedisServer::start).map_err(|panic| {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    format!("cannot start redis-server: {why}")
-                })?;
+                let server = start_private("redis-server", RedisServer::start)?;
                 Ok(Target { url: server.url(), _server: Some(server) })
             }
             (Some(_), true) => Err("give either --url or --spawn, not both".into()),
@@ -49,6 +42,19 @@ impl Target {
         let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
         client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| format!("cannot connect: {e}"))
     }
+}
+
+/// Starts a private server, set or cluster with the harness, whose failure (a missing binary,
+/// a server that does not come up) is a panic carrying the reason: here an error saying it.
+pub fn start_private<T>(what: &str, start: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    std::panic::catch_unwind(start).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("cannot start {what}: {why}")
+    })
 }
 
 /// Total commands the server has run (INFO commandstats), leaving out INFO and CONFIG.

@@ -69,18 +69,6 @@ async fn multi_key_operations_span_every_node_and_keep_the_callers_order() {
     }
 }
 
-/// Puts a counting proxy in front of every node and makes the nodes announce the proxies'
-/// ports, so that clients reach the nodes only through them.
-async fn proxied(cluster: &RedisCluster) -> Vec<CountingProxy> {
-    let mut proxies = Vec::new();
-    for node in cluster.nodes() {
-        proxies.push(CountingProxy::start(node.addr()).await);
-    }
-    let ports: Vec<u16> = proxies.iter().map(CountingProxy::port).collect();
-    tokio::task::block_in_place(|| cluster.announce_ports(&ports));
-    proxies
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
     let cluster = RedisCluster::start(3, 0);
@@ -91,7 +79,7 @@ async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
         .filter(|k| cluster.owner_of_key(k).port() == one_node)
         .map(CacheKey::from)
         .collect();
-    let proxies = proxied(&cluster).await;
+    let proxies = cluster.counting_proxies().await;
     let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
     let backend = RedisAdvancedHstoreBackend::new(
         RedisConfig::new().cluster(nodes).redis_expiration_time(Duration::from_secs(60)),

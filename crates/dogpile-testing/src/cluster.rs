@@ -242,6 +242,23 @@ impl RedisCluster {
         }
     }
 
+    /// Puts a [`CountingProxy`](crate::CountingProxy) in front of every node (on the current
+    /// tokio runtime, which must be multi-threaded) and makes the nodes announce the proxies,
+    /// so that clients reach the nodes only through them. The proxies come in node order.
+    ///
+    /// # Panics
+    ///
+    /// As [`announce_ports`](RedisCluster::announce_ports).
+    pub async fn counting_proxies(&self) -> Vec<crate::CountingProxy> {
+        let mut proxies = Vec::new();
+        for node in &self.nodes {
+            proxies.push(crate::CountingProxy::start(node.addr()).await);
+        }
+        let ports: Vec<u16> = proxies.iter().map(crate::CountingProxy::port).collect();
+        tokio::task::block_in_place(|| self.announce_ports(&ports));
+        proxies
+    }
+
     /// Panics with `message` and every node's log.
     pub fn fail(&self, message: &str) -> ! {
         let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();

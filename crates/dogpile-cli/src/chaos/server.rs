@@ -18,14 +18,7 @@ pub enum Server {
 
 impl Server {
     pub fn spawn() -> Result<Self, String> {
-        let server = std::panic::catch_unwind(|| RedisServer::start_with_password(PASSWORD)).map_err(|panic| {
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            format!("cannot start redis-server: {why}")
-        })?;
+        let server = crate::target::start_private("redis-server", || RedisServer::start_with_password(PASSWORD))?;
         Ok(Server::Spawned { server })
     }
 
