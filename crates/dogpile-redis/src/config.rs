@@ -92,6 +92,8 @@ pub struct RedisConfig {
     pub(crate) lock_extend: bool,
     pub(crate) lock_lost: LockLostPolicy,
     pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
+    /// The servers speak TLS (implied by a `rediss://` URL).
+    pub(crate) tls: bool,
     /// Redis Cluster: the startup nodes (`host:port` or URLs); `None` for one server.
     pub(crate) cluster_nodes: Option<Vec<String>>,
     /// Sentinel: the sentinels (`host:port`) and the credentials they take.
@@ -105,6 +107,10 @@ pub(crate) struct SentinelConfig {
     pub(crate) service_name: String,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
+    /// The sentinels speak TLS.
+    pub(crate) tls: bool,
+    /// The CA to trust for the sentinels, when not the servers' one.
+    pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
 }
 
 /// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
@@ -132,6 +138,7 @@ impl Default for RedisConfig {
             lock_extend: true,
             lock_lost: LockLostPolicy::Ignore,
             tls_root_certificate: None,
+            tls: false,
             cluster_nodes: None,
             sentinel: None,
         }
@@ -274,12 +281,61 @@ impl RedisConfig {
         if sentinels.is_empty() {
             return Err(Error::config("sentinels", "no sentinel given"));
         }
-        let (username, password) = match self.sentinel.take() {
-            Some(old) => (old.username, old.password),
-            None => (None, None),
-        };
-        self.sentinel = Some(SentinelConfig { sentinels, service_name: service_name.into(), username, password });
+        let old = self.sentinel.take();
+        self.sentinel = Some(SentinelConfig {
+            sentinels,
+            service_name: service_name.into(),
+            username: old.as_ref().and_then(|o| o.username.clone()),
+            password: old.as_ref().and_then(|o| o.password.clone()),
+            tls: old.as_ref().is_some_and(|o| o.tls),
+            tls_root_certificate: old.and_then(|o| o.tls_root_certificate),
+        });
         Ok(self)
+    }
+
+    /// Whether the sentinels themselves are reached with TLS (dogpile's `sentinel_kwargs`'
+    /// `ssl`; feature `tls`). They are checked against
+    /// [`sentinel_tls_root_certificate`](RedisConfig::sentinel_tls_root_certificate), else the
+    /// servers' [`tls_root_certificate`](RedisConfig::tls_root_certificate), else the system's
+    /// roots. Set it after [`sentinel`](RedisConfig::sentinel); TLS to the servers is
+    /// [`tls`](RedisConfig::tls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::new()
+    ///     .sentinel(["sentinel-1:26380", "sentinel-2:26380"], "cache")?
+    ///     .sentinel_tls(true)
+    ///     .tls(true)
+    ///     .tls_root_certificate("/etc/ssl/cache-ca.pem");
+    /// assert!(format!("{config:?}").contains("tls: true"));
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn sentinel_tls(mut self, on: bool) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.tls = on;
+        }
+        self
+    }
+
+    /// The CA certificate (PEM) to trust for the sentinels, when it is not the servers' one;
+    /// set it after [`sentinel`](RedisConfig::sentinel).
+    pub fn sentinel_tls_root_certificate(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.tls_root_certificate = Some(pem_file.into());
+        }
+        self
+    }
+
+    /// Whether the servers are reached with TLS (redis-py's `ssl`; feature `tls`): for one
+    /// server, the same as a `rediss://` URL; behind Sentinel, the primary the sentinels name.
+    /// The server certificate is checked against
+    /// [`tls_root_certificate`](RedisConfig::tls_root_certificate), else the system's roots.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
     }
 
     /// The password the sentinels require (dogpile's `sentinel_kwargs`' `password`); set it
@@ -336,6 +392,16 @@ impl RedisConfig {
         }
         if let Some(u) = pick("username", "sentinel_username")? {
             config = config.sentinel_username(u);
+        }
+        let sentinel_tls = match args.get_bool("sentinel_ssl")? {
+            Some(on) => Some(on),
+            None => kwargs.map(|k| k.get_bool("ssl")).transpose()?.flatten(),
+        };
+        if let Some(on) = sentinel_tls {
+            config = config.sentinel_tls(on);
+        }
+        if let Some(path) = pick("ssl_ca_certs", "sentinel_ssl_ca_certs")? {
+            config = config.sentinel_tls_root_certificate(path);
         }
         Ok(config)
     }
@@ -468,7 +534,17 @@ impl RedisConfig {
         if let Some(prefix) = args.get_str("lock_prefix")? {
             config = config.lock_prefix(prefix)?;
         }
-        if let Some(path) = args.get_str("ssl_ca_certs")? {
+        // redis-py's connection arguments, flat or in dogpile's `connection_kwargs`.
+        let kwargs = args.get_map("connection_kwargs")?;
+        let tls_arg = |name: &str| -> Result<Option<&Arguments>> {
+            Ok(if args.contains(name) { Some(args) } else { kwargs.filter(|k| k.contains(name)) })
+        };
+        if let Some(from) = tls_arg("ssl")? {
+            config.tls = from.get_bool("ssl")?.unwrap_or(false);
+        }
+        if let Some(from) = tls_arg("ssl_ca_certs")?
+            && let Some(path) = from.get_str("ssl_ca_certs")?
+        {
             config.tls_root_certificate = Some(path.into());
         }
         if let Some(policy) = args.get_str("lock_lost")? {
@@ -484,9 +560,13 @@ impl RedisConfig {
     /// [`RedisConfig::redacted_url`]).
     pub(crate) fn connection_url(&self) -> String {
         if let Some(url) = &self.url {
-            return url.clone();
+            return match url.strip_prefix("redis://") {
+                Some(rest) if self.tls => format!("rediss://{rest}"),
+                _ => url.clone(),
+            };
         }
-        format!("redis://{}{}:{}/{}", self.userinfo(), self.host, self.port, self.db)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://{}{}:{}/{}", self.userinfo(), self.host, self.port, self.db)
     }
 
     /// The URL with the password hidden (on a cluster, the startup nodes').
@@ -592,6 +672,7 @@ impl fmt::Debug for RedisConfig {
             lock_extend,
             lock_lost,
             tls_root_certificate,
+            tls,
             cluster_nodes: _,
             sentinel,
         } = self;
@@ -611,6 +692,7 @@ impl fmt::Debug for RedisConfig {
             .field("lock_prefix", lock_prefix)
             .field("lock_extend", lock_extend)
             .field("lock_lost", lock_lost)
+            .field("tls", tls)
             .field("tls_root_certificate", tls_root_certificate)
             .field("sentinel", sentinel)
             .finish()
@@ -619,11 +701,14 @@ impl fmt::Debug for RedisConfig {
 
 impl fmt::Debug for SentinelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SentinelConfig { sentinels, service_name, username, password, tls, tls_root_certificate } = self;
         f.debug_struct("Sentinel")
-            .field("sentinels", &self.sentinels)
-            .field("service_name", &self.service_name)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("sentinels", sentinels)
+            .field("service_name", service_name)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| "<redacted>"))
+            .field("tls", tls)
+            .field("tls_root_certificate", tls_root_certificate)
             .finish()
     }
 }
@@ -738,6 +823,33 @@ mod tests {
             RedisConfig::sentinel_from_arguments(&default_service).unwrap().sentinel.unwrap().service_name,
             "mymaster"
         );
+    }
+
+    #[test]
+    fn tls_from_redis_py_names_flat_or_in_kwargs() {
+        let args = Arguments::new()
+            .with("sentinels", "s1:26380")
+            .with("sentinel_kwargs", Arguments::new().with("ssl", true).with("ssl_ca_certs", "/s.pem"))
+            .with("connection_kwargs", Arguments::new().with("ssl", true).with("ssl_ca_certs", "/ca.pem"));
+        let config = RedisConfig::sentinel_from_arguments(&args).unwrap();
+        let sentinel = config.sentinel.clone().unwrap();
+        assert!(config.tls && sentinel.tls);
+        assert_eq!(config.tls_root_certificate.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(sentinel.tls_root_certificate.as_deref(), Some(std::path::Path::new("/s.pem")));
+        // Flat names win over the kwargs; without any, no TLS.
+        let flat = args.clone().with("ssl", false).with("sentinel_ssl", false);
+        let config = RedisConfig::sentinel_from_arguments(&flat).unwrap();
+        assert!(!config.tls && !config.sentinel.unwrap().tls);
+        let plain = RedisConfig::sentinel_from_arguments(&Arguments::new().with("sentinels", "s1:1")).unwrap();
+        assert!(!plain.tls && !plain.sentinel.unwrap().tls);
+        // One server: `ssl` makes the host/port or the redis:// URL a rediss:// one.
+        let one = RedisConfig::from_arguments(&Arguments::new().with("host", "h").with("ssl", true)).unwrap();
+        assert_eq!(one.connection_url(), "rediss://h:6379/0");
+        let url =
+            Arguments::new().with("url", "redis://h:1/2").with("connection_kwargs", Arguments::new().with("ssl", true));
+        assert_eq!(RedisConfig::from_arguments(&url).unwrap().connection_url(), "rediss://h:1/2");
+        let bad = Arguments::new().with("ssl", "yes please");
+        assert!(RedisConfig::from_arguments(&bad).unwrap_err().to_string().contains("`ssl`"));
     }
 
     #[test]

@@ -211,13 +211,13 @@ fn open_sentinel(
     config: &RedisConfig,
     sentinel: &crate::config::SentinelConfig,
 ) -> Result<SentinelClient, redis::RedisError> {
-    if config.tls_root_certificate.is_some() || config.url.as_deref().is_some_and(|u| u.starts_with("rediss://")) {
-        return Err(redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "TLS with Sentinel is not supported yet",
-        )));
-    }
-    let addrs = sentinel.sentinels.iter().map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
+    let addrs = sentinel.sentinels.iter().map(|(host, port)| {
+        if sentinel.tls {
+            ConnectionAddr::TcpTls { host: host.clone(), port: *port, insecure: false, tls_params: None }
+        } else {
+            ConnectionAddr::Tcp(host.clone(), *port)
+        }
+    });
     let mut builder = SentinelClientBuilder::new(addrs, &sentinel.service_name, SentinelServerType::Master)?
         .set_client_to_redis_db(config.db);
     if let Some(password) = &config.password {
@@ -232,11 +232,54 @@ fn open_sentinel(
     if let Some(username) = &sentinel.username {
         builder = builder.set_client_to_sentinel_username(username);
     }
-    builder.build()
+    sentinel_tls(builder, config, sentinel)?.build()
+}
+
+/// Whether the servers are to be reached with TLS.
+fn server_tls(config: &RedisConfig) -> bool {
+    config.tls || config.url.as_deref().is_some_and(|u| u.starts_with("rediss://"))
+}
+
+#[cfg(feature = "tls")]
+fn sentinel_tls(
+    mut builder: SentinelClientBuilder,
+    config: &RedisConfig,
+    sentinel: &crate::config::SentinelConfig,
+) -> Result<SentinelClientBuilder, redis::RedisError> {
+    // The process-wide crypto provider; one installed already is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if server_tls(config) {
+        builder = builder.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+        if let Some(path) = &config.tls_root_certificate {
+            builder = builder.set_client_to_redis_certificates(root_certificate(path)?);
+        }
+    }
+    if sentinel.tls {
+        builder = builder.set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+        if let Some(path) = sentinel.tls_root_certificate.as_ref().or(config.tls_root_certificate.as_ref()) {
+            builder = builder.set_client_to_sentinel_certificates(root_certificate(path)?);
+        }
+    }
+    Ok(builder)
+}
+
+#[cfg(not(feature = "tls"))]
+fn sentinel_tls(
+    builder: SentinelClientBuilder,
+    config: &RedisConfig,
+    sentinel: &crate::config::SentinelConfig,
+) -> Result<SentinelClientBuilder, redis::RedisError> {
+    if server_tls(config) || sentinel.tls || config.tls_root_certificate.is_some() {
+        return Err(no_tls_feature());
+    }
+    Ok(builder)
 }
 
 fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError> {
-    if config.cluster_urls().iter().any(|u| u.starts_with("rediss://")) || config.tls_root_certificate.is_some() {
+    if config.cluster_urls().iter().any(|u| u.starts_with("rediss://"))
+        || config.tls
+        || config.tls_root_certificate.is_some()
+    {
         return Err(redis::RedisError::from((
             redis::ErrorKind::InvalidClientConfig,
             "TLS to a cluster is not supported yet",
@@ -258,28 +301,37 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
     let _ = rustls::crypto::ring::default_provider().install_default();
     match &config.tls_root_certificate {
         None => redis::Client::open(url),
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                redis::RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "cannot read the TLS root certificate",
-                    format!("{}: {e}", path.display()),
-                ))
-            })?;
-            redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
-        }
+        Some(path) => redis::Client::build_with_tls(url, root_certificate(path)?),
     }
+}
+
+/// The CA certificate in the PEM file at `path`, as the only root to trust.
+#[cfg(feature = "tls")]
+fn root_certificate(path: &std::path::Path) -> Result<redis::TlsCertificates, redis::RedisError> {
+    let pem = std::fs::read(path).map_err(|e| {
+        redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "cannot read the TLS root certificate",
+            format!("{}: {e}", path.display()),
+        ))
+    })?;
+    Ok(redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
 }
 
 #[cfg(not(feature = "tls"))]
 fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
     if url.starts_with("rediss://") || config.tls_root_certificate.is_some() {
-        return Err(redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "TLS (rediss://, ssl_ca_certs) needs the `tls` feature of dogpile-redis",
-        )));
+        return Err(no_tls_feature());
     }
     redis::Client::open(url)
+}
+
+#[cfg(not(feature = "tls"))]
+fn no_tls_feature() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "TLS (rediss://, ssl, ssl_ca_certs) needs the `tls` feature of dogpile-redis",
+    ))
 }
 
 /// What must never be shown: the password, and the URL's user info.

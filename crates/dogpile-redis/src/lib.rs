@@ -60,7 +60,9 @@
 //! | `lock_blocking_timeout` | seconds | none | longest wait for the lock (then [`Error::LockTimeout`](dogpile::Error::LockTimeout)) |
 //! | `lock_prefix` | string | `_lock` | lock names are prefix + key, or prefix + `name,field` for hash keys |
 //! | `lock_extend` | bool | `true` | extend the lock while the creator runs |
-//! | `ssl_ca_certs` | path | none | PEM CA certificate to trust for `rediss://` instead of the system roots (feature `tls`) |
+//! | `ssl` | bool | `false` | TLS to the servers (feature `tls`): the same as `rediss://`; behind Sentinel, to the primary |
+//! | `ssl_ca_certs` | path | none | PEM CA certificate to trust for TLS instead of the system roots (feature `tls`) |
+//! | `connection_kwargs` | table | none | dogpile's table of redis-py connection arguments: `ssl` and `ssl_ca_certs` are read from it |
 //! | `lock_lost` | `ignore` / `error` | `ignore` | what to do when the lock vanished during creation (the seed's `lock_class`); a callback is set in code |
 //! | `compat` | `native` / `dogpile-1` / `dogpile-0.9` / `seed-0.4` / `seed-0.5` / `seed-0.5-raw` | `native` | the Python deployment to share entries and locks with ([`Compat`](dogpile::codec::Compat)): the defaults of the next four and of `lock_prefix` |
 //! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
@@ -73,7 +75,8 @@
 //!
 //! # Optional features
 //!
-//! - `tls`: `rediss://` URLs, through rustls with the system's root certificates.
+//! - `tls`: `rediss://` URLs and TLS to the servers and sentinels behind Sentinel, through
+//!   rustls with the system's root certificates or a given CA.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

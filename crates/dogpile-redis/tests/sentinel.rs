@@ -124,6 +124,6 @@ async fn a_sentinel_failover_under_load_is_followed() {
     );
     // The backend writes to the new primary now.
     region.set("after", &1u8).await.unwrap();
-    let on_new = set.servers().iter().find(|s| s.port() == new).unwrap();
+    let on_new = set.server_named(new).unwrap();
     assert_eq!(on_new.must(&["EXISTS", "after"]), dogpile_testing::server::Reply::Int(1));
 }

@@ -26,9 +26,11 @@ pub mod proxy;
 pub mod python;
 pub mod sentinel;
 pub mod server;
+pub mod tls;
 
 pub use cluster::RedisCluster;
 pub use fixture::Fixture;
 pub use proxy::CountingProxy;
 pub use sentinel::RedisSentinelSet;
 pub use server::RedisServer;
+pub use tls::TestCertificates;

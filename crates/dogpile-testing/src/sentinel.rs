@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::server::{RedisServer, Reply};
+use crate::server::{RedisServer, Reply, free_port};
+use crate::tls::TestCertificates;
 
 /// The service name the sentinels monitor.
 pub const SERVICE: &str = "mymaster";
@@ -14,6 +15,9 @@ pub const SERVICE: &str = "mymaster";
 pub struct RedisSentinelSet {
     servers: Vec<RedisServer>,
     sentinels: Vec<RedisServer>,
+    /// With TLS, the TLS port of each server and of each sentinel, in their order: the ports
+    /// the sentinels name and clients use (the plain ports stay for the harness).
+    tls_ports: Option<(Vec<u16>, Vec<u16>)>,
 }
 
 impl RedisSentinelSet {
@@ -25,16 +29,41 @@ impl RedisSentinelSet {
     ///
     /// When `redis-server` is missing (with an install hint) or the set does not form.
     pub fn start(password: Option<&str>, sentinel_password: Option<&str>) -> Self {
+        RedisSentinelSet::launch(password, sentinel_password, None)
+    }
+
+    /// Starts a set whose servers and sentinels also listen with TLS (`certs`), replicate and
+    /// talk to each other over it, and name each other by their TLS ports: a client reaches
+    /// the sentinels and the primary only with TLS. The harness keeps using the plain ports.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](RedisSentinelSet::start).
+    pub fn start_tls(certs: &TestCertificates) -> Self {
+        RedisSentinelSet::launch(None, None, Some(certs))
+    }
+
+    fn launch(password: Option<&str>, sentinel_password: Option<&str>, tls: Option<&TestCertificates>) -> Self {
         // A replica's first sync starts at once, not after the default 5 s wait for others.
-        let mut auth: Vec<&str> = vec!["--repl-diskless-sync-delay", "0"];
+        let mut common: Vec<String> = vec!["--repl-diskless-sync-delay".into(), "0".into()];
         if let Some(p) = password {
-            auth.extend(["--requirepass", p, "--masterauth", p]);
+            common.extend(["--requirepass", p, "--masterauth", p].map(String::from));
         }
-        let primary = RedisServer::start_configured(&auth, password);
-        let primary_port = primary.port().to_string();
-        let mut replica_args = auth.clone();
-        replica_args.extend(["--replicaof", "127.0.0.1", &primary_port]);
-        let replica = RedisServer::start_configured(&replica_args, password);
+        let start_server = |mut args: Vec<String>| {
+            let tls_port = tls.map(|certs| {
+                let port = free_port();
+                args.extend(certs.server_args(port));
+                args.extend(["--tls-replication".into(), "yes".into()]);
+                port
+            });
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (RedisServer::start_configured(&args, password), tls_port)
+        };
+        let (primary, primary_tls) = start_server(common.clone());
+        let primary_port = primary_tls.unwrap_or(primary.port()).to_string();
+        let mut replica_args = common.clone();
+        replica_args.extend(["--replicaof".into(), "127.0.0.1".into(), primary_port.clone()]);
+        let (replica, replica_tls) = start_server(replica_args);
         let mut config = format!(
             "sentinel monitor {SERVICE} 127.0.0.1 {primary_port} 2\nsentinel down-after-milliseconds {SERVICE} 1000\n\
              sentinel failover-timeout {SERVICE} 10000\nsentinel parallel-syncs {SERVICE} 1\n"
@@ -45,10 +74,33 @@ impl RedisSentinelSet {
         if let Some(p) = sentinel_password {
             config.push_str(&format!("requirepass {p}\nsentinel sentinel-pass {p}\n"));
         }
-        let sentinels = (0..3).map(|_| RedisServer::start_sentinel(&config, sentinel_password)).collect();
-        let set = RedisSentinelSet { servers: vec![primary, replica], sentinels };
+        let mut sentinel_tls = Vec::new();
+        let sentinels = (0..3)
+            .map(|_| match tls {
+                None => RedisServer::start_sentinel(&config, sentinel_password),
+                Some(certs) => {
+                    let port = free_port();
+                    sentinel_tls.push(port);
+                    let config = format!("{config}{}tls-port {port}\ntls-replication yes\n", certs.config_text());
+                    RedisServer::start_sentinel(&config, sentinel_password)
+                }
+            })
+            .collect();
+        let tls_ports = match (primary_tls, replica_tls) {
+            (Some(a), Some(b)) => Some((vec![a, b], sentinel_tls)),
+            _ => None,
+        };
+        let set = RedisSentinelSet { servers: vec![primary, replica], sentinels, tls_ports };
         set.wait_until(Duration::from_secs(30), false);
         set
+    }
+
+    /// The index in `servers` of the server the sentinels know by `port`.
+    fn server_at(&self, port: u16) -> Option<usize> {
+        match &self.tls_ports {
+            Some((servers, _)) => servers.iter().position(|p| *p == port),
+            None => self.servers.iter().position(|s| s.port() == port),
+        }
     }
 
     /// Waits until every sentinel also knows the replica and the two other sentinels, which
@@ -90,17 +142,27 @@ impl RedisSentinelSet {
         }
     }
 
-    /// `host:port` of each sentinel.
+    /// `host:port` of each sentinel (its TLS port in a set started with TLS).
     pub fn sentinel_addrs(&self) -> Vec<String> {
-        self.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port())).collect()
+        match &self.tls_ports {
+            Some((_, sentinels)) => sentinels.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
+            None => self.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port())).collect(),
+        }
     }
 
-    /// The data servers (first the one started as primary).
+    /// The data servers (first the one started as primary), reached by the harness on their
+    /// plain ports.
     pub fn servers(&self) -> &[RedisServer] {
         &self.servers
     }
 
-    /// The port of the primary the sentinels name now.
+    /// The data server the sentinels know by `port` (its TLS port in a set started with TLS).
+    pub fn server_named(&self, port: u16) -> Option<&RedisServer> {
+        self.server_at(port).map(|i| &self.servers[i])
+    }
+
+    /// The port of the primary the sentinels name now (its TLS port in a set started with
+    /// TLS).
     pub fn primary_port(&self) -> Option<u16> {
         self.sentinels.iter().find_map(|s| match s.command(&["SENTINEL", "get-master-addr-by-name", SERVICE]) {
             Ok(Reply::Array(Some(parts))) => parts.get(1)?.as_text()?.parse().ok(),
@@ -115,8 +177,8 @@ impl RedisSentinelSet {
     /// When the sentinels name no live server.
     pub fn kill_primary(&mut self) -> u16 {
         let port = self.primary_port().unwrap_or_else(|| self.fail("the sentinels name no primary"));
-        match self.servers.iter_mut().find(|s| s.port() == port) {
-            Some(server) => server.kill(),
+        match self.server_at(port) {
+            Some(i) => self.servers[i].kill(),
             None => self.fail(&format!("the sentinels name port {port}, which is none of ours")),
         }
         port
@@ -131,8 +193,8 @@ impl RedisSentinelSet {
         let deadline = Instant::now() + within;
         loop {
             if let Some(port) = self.primary_port().filter(|p| *p != old)
-                && let Some(server) = self.servers.iter().find(|s| s.port() == port)
-                && server
+                && let Some(i) = self.server_at(port)
+                && self.servers[i]
                     .command(&["INFO", "replication"])
                     .ok()
                     .and_then(|r| r.as_text())
