@@ -79,16 +79,17 @@ impl Store {
 
     /// Runs `commands` with per-command results (one round trip on one server, one per node
     /// on a cluster); the first failed command is reported with the key it concerned.
-    async fn run(&self, commands: &Commands<'_>) -> Result<Vec<redis::Value>> {
+    async fn run(&self, commands: Commands<'_>) -> Result<Vec<redis::Value>> {
+        let Commands { list, owners } = commands;
         let mut conn = self.connection.get().await?;
         let results: Vec<RedisResult<redis::Value>> = match &mut conn {
             Conn::Cluster(cluster) => {
-                crate::cluster::run(cluster, &self.slots, &commands.list).await.map_err(|e| self.fail(e, None))?
+                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))?
             }
             Conn::Single(_) => {
                 let mut pipe = redis::pipe();
-                for (cmd, _) in &commands.list {
-                    pipe.add_command(cmd.clone());
+                for (cmd, _) in list {
+                    pipe.add_command(cmd);
                 }
                 pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?
             }
@@ -97,23 +98,33 @@ impl Store {
         for (i, result) in results.into_iter().enumerate() {
             match result {
                 Ok(value) => out.push(value),
-                Err(err) => return Err(self.fail(err, commands.owners.get(i).copied().flatten())),
+                Err(err) => return Err(self.fail(err, owners.get(i).copied().flatten())),
             }
         }
         Ok(out)
     }
 
-    /// Plain keys in the groups one command may take: all of them on one server, those of one
-    /// slot on a cluster (a multi-key command must stay in its slot there).
-    fn plain_groups<'a>(&self, plain: &[(usize, &'a str)]) -> Vec<Vec<(usize, &'a str)>> {
+    /// The plain keys sorted into the runs one command may take, each run with its slot: all
+    /// of them in one run on one server, one run per slot on a cluster (a multi-key command
+    /// must stay in its slot there).
+    fn plain_groups<'a>(&self, plain: &[(usize, &'a str)]) -> Groups<'a> {
+        if plain.is_empty() {
+            return Groups { keys: Vec::new(), runs: Vec::new() };
+        }
         if !self.config.is_cluster() {
-            return if plain.is_empty() { Vec::new() } else { vec![plain.to_vec()] };
+            return Groups { keys: plain.to_vec(), runs: vec![(0, 0..plain.len())] };
         }
-        let mut by_slot: std::collections::BTreeMap<u16, Vec<(usize, &str)>> = std::collections::BTreeMap::new();
-        for &(i, k) in plain {
-            by_slot.entry(crate::cluster::slot(k.as_bytes())).or_default().push((i, k));
+        let mut slotted: Vec<(u16, usize, &str)> =
+            plain.iter().map(|&(i, k)| (crate::cluster::slot(k.as_bytes()), i, k)).collect();
+        slotted.sort_unstable_by_key(|&(slot, i, _)| (slot, i));
+        let mut runs: Vec<(u16, std::ops::Range<usize>)> = Vec::new();
+        for (at, &(slot, _, _)) in slotted.iter().enumerate() {
+            match runs.last_mut() {
+                Some((last, range)) if *last == slot => range.end = at + 1,
+                _ => runs.push((slot, at..at + 1)),
+            }
         }
-        by_slot.into_values().collect()
+        Groups { keys: slotted.into_iter().map(|(_, i, k)| (i, k)).collect(), runs }
     }
 
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
@@ -149,28 +160,40 @@ impl Store {
             return Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect());
         }
         let mut commands = Commands::default();
-        let mut layout: Vec<Vec<usize>> = Vec::new();
-        for group in self.plain_groups(&parts.plain) {
+        // Each command's replies go to these positions of `keys`: `positions[layout[n]]`.
+        let mut positions: Vec<usize> = Vec::with_capacity(keys.len());
+        let mut layout: Vec<std::ops::Range<usize>> = Vec::new();
+        let groups = self.plain_groups(&parts.plain);
+        for (slot, group) in groups.iter() {
             let mut cmd = redis::cmd("MGET");
-            cmd.arg(group.iter().map(|(_, k)| *k).collect::<Vec<_>>());
-            commands.push(cmd, group[0].1, None);
-            layout.push(group.iter().map(|(i, _)| *i).collect());
+            for (_, k) in group {
+                cmd.arg(*k);
+            }
+            commands.push_in_slot(cmd, slot, None);
+            let start = positions.len();
+            positions.extend(group.iter().map(|(i, _)| *i));
+            layout.push(start..positions.len());
         }
         for (name, fields) in &parts.hashes {
             let mut cmd = redis::cmd("HMGET");
-            cmd.arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+            cmd.arg(*name);
+            for (_, f) in fields {
+                cmd.arg(*f);
+            }
             commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
-            layout.push(fields.iter().map(|(i, _)| *i).collect());
+            let start = positions.len();
+            positions.extend(fields.iter().map(|(i, _)| *i));
+            layout.push(start..positions.len());
         }
         let mut out = vec![None; keys.len()];
         if layout.is_empty() {
             return Ok(out);
         }
-        let replies = self.run(&commands).await?;
-        for (positions, reply) in layout.iter().zip(replies) {
+        let replies = self.run(commands).await?;
+        for (range, reply) in layout.into_iter().zip(replies) {
             let values: Vec<Option<Vec<u8>>> =
                 redis::from_redis_value(reply).map_err(|e| backend_error(e.into(), None))?;
-            for (&i, value) in positions.iter().zip(values) {
+            for (&i, value) in positions[range].iter().zip(values) {
                 out[i] = value.map(Bytes::from);
             }
         }
@@ -218,7 +241,8 @@ impl Store {
                     }
                 }
                 None => {
-                    for group in self.plain_groups(&parts.plain) {
+                    let groups = self.plain_groups(&parts.plain);
+                    for (slot, group) in groups.iter() {
                         let (i, key) = group[0];
                         let mut cmd;
                         if group.len() == 1 {
@@ -226,11 +250,11 @@ impl Store {
                             cmd.arg(key).arg(value(i));
                         } else {
                             cmd = redis::cmd("MSET");
-                            for &(i, k) in &group {
+                            for &(i, k) in group {
                                 cmd.arg(k).arg(value(i));
                             }
                         }
-                        commands.push(cmd, key, (group.len() == 1).then(|| &items[i].0));
+                        commands.push_in_slot(cmd, slot, (group.len() == 1).then(|| &items[i].0));
                     }
                 }
             }
@@ -255,9 +279,9 @@ impl Store {
         if commands.list.is_empty() {
             return Ok(());
         }
-        let written = match self.run(&commands).await {
+        let written = match self.run(commands).await {
             // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
-            Err(err) if is_no_script(&err) => self.run(&build(true)).await,
+            Err(err) if is_no_script(&err) => self.run(build(true)).await,
             other => other,
         };
         if written.is_ok() && uses_script {
@@ -275,20 +299,26 @@ impl Store {
     pub(crate) async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
         let parts = split(keys.iter())?;
         let mut commands = Commands::default();
-        for group in self.plain_groups(&parts.plain) {
+        let groups = self.plain_groups(&parts.plain);
+        for (slot, group) in groups.iter() {
             let mut cmd = redis::cmd("DEL");
-            cmd.arg(group.iter().map(|(_, k)| *k).collect::<Vec<_>>());
-            commands.push(cmd, group[0].1, None);
+            for (_, k) in group {
+                cmd.arg(*k);
+            }
+            commands.push_in_slot(cmd, slot, None);
         }
         for (name, fields) in &parts.hashes {
             let mut cmd = redis::cmd("HDEL");
-            cmd.arg(*name).arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+            cmd.arg(*name);
+            for (_, f) in fields {
+                cmd.arg(*f);
+            }
             commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
         }
         if commands.list.is_empty() {
             return Ok(());
         }
-        self.run(&commands).await.map(drop)
+        self.run(commands).await.map(drop)
     }
 
     pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
@@ -310,8 +340,25 @@ struct Commands<'k> {
 
 impl<'k> Commands<'k> {
     fn push(&mut self, cmd: redis::Cmd, routing_key: &str, owner: Option<&'k CacheKey>) {
-        self.list.push((cmd, crate::cluster::slot(routing_key.as_bytes())));
+        self.push_in_slot(cmd, crate::cluster::slot(routing_key.as_bytes()), owner);
+    }
+
+    fn push_in_slot(&mut self, cmd: redis::Cmd, slot: u16, owner: Option<&'k CacheKey>) {
+        self.list.push((cmd, slot));
         self.owners.push(owner);
+    }
+}
+
+/// Keys sorted into runs, each run with the slot its keys share (see `Store::plain_groups`).
+struct Groups<'a> {
+    keys: Vec<(usize, &'a str)>,
+    runs: Vec<(u16, std::ops::Range<usize>)>,
+}
+
+impl<'a> Groups<'a> {
+    /// Each run's slot and keys (with their positions in the caller's list).
+    fn iter(&self) -> impl Iterator<Item = (u16, &[(usize, &'a str)])> {
+        self.runs.iter().map(|(slot, range)| (*slot, &self.keys[range.clone()]))
     }
 }
 
