@@ -122,8 +122,9 @@ const WORKLOADS: [Workload; 9] = [
 
 const TTL: Duration = Duration::from_secs(3600);
 
-/// Rounds per workload; each layer runs `duration / ROUNDS` per round.
-const ROUNDS: usize = 4;
+/// Rounds per workload; each layer runs `duration / ROUNDS` per round. The ratio to the raw
+/// twin is the median of the rounds' ratios ([`PairedRatio`](crate::stats::PairedRatio)).
+pub(crate) const ROUNDS: usize = 8;
 
 fn plain_keys(prefix: &str) -> Vec<CacheKey> {
     (0..100).map(|i| CacheKey::from(format!("{prefix}plain:{i}"))).collect()
@@ -456,18 +457,22 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
         // drift on a shared machine does not favour either.
         let mut totals =
             [(0u64, Latencies::default(), Duration::ZERO, 0u64), (0, Latencies::default(), Duration::ZERO, 0)];
+        let mut paired = crate::stats::PairedRatio::default();
         for round in 0..ROUNDS {
+            let mut rates = [0.0; 2];
             for i in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
                 let before = command_total(&mut admin).await?;
                 let (count, latencies, elapsed) =
                     throughput(&ops[i], workload.tasks, args.duration / ROUNDS as u32).await?;
                 let commands = command_total(&mut admin).await?.saturating_sub(before);
+                rates[i] = count as f64 / elapsed.as_secs_f64();
                 let total = &mut totals[i];
                 total.0 += count;
                 total.1.merge(latencies);
                 total.2 += elapsed;
                 total.3 += commands;
             }
+            paired.record(rates[1], rates[0]);
         }
         for (i, (layer, label)) in [(Layer::Raw, "raw"), (Layer::Dogpile, "dogpile")].into_iter().enumerate() {
             let (count, latencies, elapsed, commands) = &mut totals[i];
@@ -486,9 +491,8 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
                 ratio_to_raw: None,
             });
         }
-        let raw_ops = rows[rows.len() - 2].ops_per_s;
         if let Some(dogpile) = rows.last_mut() {
-            dogpile.ratio_to_raw = Some(dogpile.ops_per_s / raw_ops.max(f64::MIN_POSITIVE));
+            dogpile.ratio_to_raw = paired.median();
         }
     }
     eprint!("\r\x1b[K");

@@ -16,10 +16,8 @@ use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use dogpile_testing::{CountingProxy, RedisCluster};
 
-use crate::bench::{Op, Row, Small, err, get_or_create_hit, small, throughput};
-use crate::stats::{Latencies, thousands};
-
-const ROUNDS: usize = 4;
+use crate::bench::{Op, ROUNDS, Row, Small, err, get_or_create_hit, small, throughput};
+use crate::stats::{Latencies, PairedRatio, thousands};
 
 struct Workload {
     name: &'static str,
@@ -112,15 +110,19 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
             op().await?;
         }
         let mut totals = [(0u64, Latencies::default(), Duration::ZERO), (0, Latencies::default(), Duration::ZERO)];
+        let mut paired = PairedRatio::default();
         for round in 0..ROUNDS {
+            let mut rates = [0.0; 2];
             for i in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
                 let (count, latencies, elapsed) = throughput(&ops[i], workload.tasks, duration / ROUNDS as u32).await?;
+                rates[i] = count as f64 / elapsed.as_secs_f64();
                 totals[i].0 += count;
                 totals[i].1.merge(latencies);
                 totals[i].2 += elapsed;
             }
+            paired.record(rates[1], rates[0]);
         }
-        measured.push(totals);
+        measured.push((totals, paired));
     }
 
     // Round trips through a counting proxy per node, which the nodes then announce.
@@ -128,7 +130,7 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
     let counted = Layers::connect(&proxies.iter().map(CountingProxy::addr_string).collect::<Vec<_>>()).await?;
 
     let mut rows = Vec::new();
-    for (workload, mut totals) in WORKLOADS.iter().zip(measured) {
+    for (workload, (mut totals, paired)) in WORKLOADS.iter().zip(measured) {
         let ops = counted.ops(workload);
         for (i, label) in ["raw", "dogpile"].into_iter().enumerate() {
             const N: usize = 20;
@@ -155,9 +157,8 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
                 ratio_to_raw: None,
             });
         }
-        let raw_ops = rows[rows.len() - 2].ops_per_s;
         if let Some(dogpile) = rows.last_mut() {
-            dogpile.ratio_to_raw = Some(dogpile.ops_per_s / raw_ops.max(f64::MIN_POSITIVE));
+            dogpile.ratio_to_raw = paired.median();
         }
     }
     Ok(rows)

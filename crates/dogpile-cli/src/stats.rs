@@ -73,3 +73,50 @@ mod tests {
         assert_eq!(human(Duration::from_micros(1_500)), "1.5 ms");
     }
 }
+
+/// The throughput ratio of two layers that take turns in rounds: the median of each round's
+/// ratio, so that a machine whose speed drifts during the run (a shared 2-core box) compares
+/// each round with its neighbour, not a fast phase with a slow one.
+#[derive(Debug, Default)]
+pub struct PairedRatio {
+    ratios: Vec<f64>,
+}
+
+impl PairedRatio {
+    /// Records one round: operations per second of the measured layer and of the baseline.
+    pub fn record(&mut self, measured: f64, baseline: f64) {
+        if baseline > 0.0 {
+            self.ratios.push(measured / baseline);
+        }
+    }
+
+    /// The median of the recorded ratios, if any.
+    pub fn median(&self) -> Option<f64> {
+        let mut sorted = self.ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(sorted[n / 2]),
+            _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod paired_tests {
+    use super::PairedRatio;
+
+    #[test]
+    fn median_of_round_ratios() {
+        let mut paired = PairedRatio::default();
+        assert_eq!(paired.median(), None);
+        paired.record(90.0, 100.0);
+        paired.record(10.0, 100.0); // one disturbed round does not move the median far
+        paired.record(300.0, 100.0);
+        assert_eq!(paired.median(), Some(0.9));
+        paired.record(95.0, 100.0);
+        paired.record(1.0, 0.0); // no baseline: not a ratio
+        assert!((paired.median().unwrap() - 0.925).abs() < 1e-9);
+    }
+}
