@@ -90,6 +90,18 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The creator ran longer than the hard creator timeout and was given up on; the mutex
+    /// was released and nothing was stored.
+    #[error(
+        "the creator for{} did not finish within {after:?}; raise the creator timeout or make the creator faster",
+        for_key(key)
+    )]
+    CreatorTimeout {
+        /// The key concerned, if any.
+        key: Option<CacheKey>,
+        /// The timeout.
+        after: Duration,
+    },
     /// A distributed lock vanished while its holder was creating the value (it expired, or the
     /// store was flushed). Raised only under the `error` lock-lost policy.
     #[error(
@@ -190,7 +202,8 @@ impl Error {
             | Error::Codec { key, .. }
             | Error::Creator { key, .. }
             | Error::LockLost { key }
-            | Error::LockTimeout { key, .. } => Some(key),
+            | Error::LockTimeout { key, .. }
+            | Error::CreatorTimeout { key, .. } => Some(key),
             Error::Config { .. } | Error::UnsupportedKey { .. } => None,
         }
     }
@@ -202,7 +215,8 @@ impl Error {
             | Error::Codec { key, .. }
             | Error::Creator { key, .. }
             | Error::LockLost { key }
-            | Error::LockTimeout { key, .. } => key.as_ref(),
+            | Error::LockTimeout { key, .. }
+            | Error::CreatorTimeout { key, .. } => key.as_ref(),
             Error::UnsupportedKey { key, .. } => Some(key),
             Error::Config { .. } => None,
         }
@@ -216,9 +230,10 @@ impl Error {
         }
     }
 
-    /// True for a backend timeout or a lock wait that timed out.
+    /// True for a backend timeout, a lock wait that timed out, or a creator given up on.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::LockTimeout { .. }) || self.backend_kind() == Some(BackendErrorKind::Timeout)
+        matches!(self, Error::LockTimeout { .. } | Error::CreatorTimeout { .. })
+            || self.backend_kind() == Some(BackendErrorKind::Timeout)
     }
 
     /// True when the backend could not be reached.

@@ -12,11 +12,15 @@
 //!
 //! The mutex is released when creation ends, with success or error, and also when the
 //! caller's future is dropped mid-creation (the guard releases on drop).
+//!
+//! With fail-safe on, a failed regeneration of an expired value that is young enough returns
+//! that value instead of the error, and a key whose regeneration failed recently serves its
+//! expired value without trying again (the caller says which keys those are).
 
 use std::future::Future;
 
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The mutex the algorithm runs on.
 pub(crate) trait LockMutex: Sync {
@@ -30,9 +34,11 @@ pub(crate) trait LockMutex: Sync {
     fn release(&self, guard: Self::Guard) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// How a value was obtained.
+/// How [`Region::get_or_create_with_outcome`](crate::Region::get_or_create_with_outcome)
+/// obtained its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+#[non_exhaustive]
+pub enum Outcome {
     /// Unexpired value read from the cache.
     Fresh,
     /// Expired value returned because another caller is regenerating it.
@@ -45,6 +51,28 @@ pub(crate) enum Outcome {
     Created,
     /// The caller waited for the mutex (another caller held it), then ran the creator.
     CreatedAfterWait,
+    /// Regenerating the expired value failed (or its key's regeneration failed recently and
+    /// is not tried again yet), and fail-safe returned the expired value instead of the error.
+    FailSafe,
+}
+
+impl Outcome {
+    /// True when the value returned is expired: served stale while someone else regenerates
+    /// it, or by fail-safe.
+    pub fn is_stale(self) -> bool {
+        matches!(self, Outcome::Stale | Outcome::StaleBackground | Outcome::FailSafe)
+    }
+}
+
+/// Fail-safe for one run: how old an expired value may be and still stand in for a failed
+/// regeneration.
+pub(crate) struct FailSafeCheck<'a> {
+    /// The oldest age (seconds since creation) served.
+    pub(crate) max_age: f64,
+    /// The key's regeneration failed recently: serve its expired value without trying.
+    pub(crate) throttled: bool,
+    /// Takes the error that an expired value stood in for.
+    pub(crate) suppressed: &'a (dyn Fn(Error) + Sync),
 }
 
 /// One run of the algorithm for one key.
@@ -53,6 +81,7 @@ pub(crate) struct Lock<'a, M> {
     /// Seconds after which a value is expired; `None` never expires.
     pub(crate) expiration: Option<f64>,
     pub(crate) clock: &'a dyn Clock,
+    pub(crate) fail_safe: Option<FailSafeCheck<'a>>,
 }
 
 /// dogpile's `_is_expired`: no value (`ct <= 0`) or older than `expiration` seconds at `now`.
@@ -63,6 +92,11 @@ pub(crate) fn is_expired(ct: f64, expiration: Option<f64>, now: f64) -> bool {
 impl<M: LockMutex> Lock<'_, M> {
     fn is_expired(&self, ct: f64) -> bool {
         is_expired(ct, self.expiration, self.clock.now())
+    }
+
+    /// Whether fail-safe may serve a value created at `ct`.
+    fn may_stand_in(&self, ct: f64) -> Option<&FailSafeCheck<'_>> {
+        self.fail_safe.as_ref().filter(|f| ct > 0.0 && self.clock.now() - ct <= f.max_age)
     }
 
     /// Runs the algorithm. `get_value` reads `(value, creation time)` or `None`; `creator`
@@ -82,6 +116,9 @@ impl<M: LockMutex> Lock<'_, M> {
     {
         let (guard, waited) = match get_value().await? {
             Some((value, ct)) if !self.is_expired(ct) => return Ok((value, Outcome::Fresh)),
+            Some((value, ct)) if self.may_stand_in(ct).is_some_and(|f| f.throttled) => {
+                return Ok((value, Outcome::FailSafe));
+            }
             Some((value, _)) => match self.mutex.try_acquire().await? {
                 None => return Ok((value, Outcome::Stale)),
                 Some(guard) => (guard, false),
@@ -105,15 +142,30 @@ impl<M: LockMutex> Lock<'_, M> {
                 return Err(err);
             }
         };
-        if let (Some(background), Some((value, _))) = (background, current) {
-            background(guard);
-            return Ok((value, Outcome::StaleBackground));
-        }
+        let current = match (background, current) {
+            (Some(background), Some((value, _))) => {
+                background(guard);
+                return Ok((value, Outcome::StaleBackground));
+            }
+            (_, current) => current,
+        };
         let created = creator().await;
         let released = self.mutex.release(guard).await;
-        let value = created?;
-        released?;
-        Ok((value, if waited { Outcome::CreatedAfterWait } else { Outcome::Created }))
+        match created {
+            Ok(value) => {
+                released?;
+                Ok((value, if waited { Outcome::CreatedAfterWait } else { Outcome::Created }))
+            }
+            Err(err) => {
+                let Some((stale, fail_safe)) = current.and_then(|(stale, ct)| Some((stale, self.may_stand_in(ct)?)))
+                else {
+                    return Err(err);
+                };
+                (fail_safe.suppressed)(err);
+                released?;
+                Ok((stale, Outcome::FailSafe))
+            }
+        }
     }
 }
 
@@ -165,7 +217,7 @@ mod tests {
     const NO_BG: Option<fn(FlagGuard)> = None;
 
     fn lock<'a>(mutex: &'a FlagMutex, clock: &'a MockClock) -> Lock<'a, FlagMutex> {
-        Lock { mutex, expiration: Some(10.0), clock }
+        Lock { mutex, expiration: Some(10.0), clock, fail_safe: None }
     }
 
     #[tokio::test]
@@ -261,7 +313,7 @@ mod tests {
     async fn no_expiration_never_expires() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
         clock.advance(Duration::from_secs(1_000_000));
-        let lock = Lock { mutex: &mutex, expiration: None, clock: &clock };
+        let lock = Lock { mutex: &mutex, expiration: None, clock: &clock, fail_safe: None };
         let got = lock.enter(|| async { Ok(Some((1, 1.0))) }, || async { Ok(2) }, NO_BG).await.unwrap();
         assert_eq!(got, (1, Outcome::Fresh));
     }

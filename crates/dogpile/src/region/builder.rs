@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::invalidation::DefaultInvalidation;
-use super::{ErrorSink, Inner, InvalidationStrategy, Region, stats};
+use super::{ErrorSink, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats};
 use crate::backend::{Backend, DynBackend, MemoryBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
@@ -64,6 +64,8 @@ pub struct RegionBuilder {
     invalidator: Arc<dyn InvalidationStrategy>,
     decode_errors: DecodeErrorPolicy,
     error_sink: Option<ErrorSink>,
+    fail_safe: Option<FailSafe>,
+    creator_timeout: Option<Duration>,
 }
 
 impl RegionBuilder {
@@ -79,6 +81,8 @@ impl RegionBuilder {
             invalidator: Arc::new(DefaultInvalidation::default()),
             decode_errors: DecodeErrorPolicy::default(),
             error_sink: None,
+            fail_safe: None,
+            creator_timeout: None,
         }
     }
 
@@ -153,6 +157,40 @@ impl RegionBuilder {
         self
     }
 
+    /// Serves an expired value when regenerating it fails (see [`FailSafe`]); calls can
+    /// override it ([`CreateOptions::no_fail_safe`](crate::region::CreateOptions::no_fail_safe)).
+    pub fn fail_safe(mut self, fail_safe: FailSafe) -> Self {
+        self.fail_safe = Some(fail_safe);
+        self
+    }
+
+    /// Gives up on a creator that runs longer than `timeout`: the caller gets
+    /// [`Error::CreatorTimeout`] (or, under [fail-safe](RegionBuilder::fail_safe), the expired
+    /// value), the creator's future is dropped and the key's lock released. Off by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().creator_timeout(Duration::from_millis(10)).build()?;
+    /// let slow = region
+    ///     .get_or_create("k", || async {
+    ///         tokio::time::sleep(Duration::from_secs(5)).await;
+    ///         Ok::<_, std::io::Error>(1)
+    ///     })
+    ///     .await;
+    /// assert!(slow.unwrap_err().is_timeout());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn creator_timeout(mut self, timeout: Duration) -> Self {
+        self.creator_timeout = Some(timeout);
+        self
+    }
+
     /// Builds the region.
     ///
     /// # Errors
@@ -186,6 +224,9 @@ impl RegionBuilder {
                 decode_errors: self.decode_errors,
                 error_sink: self.error_sink,
                 stats: stats::Counters::default(),
+                fail_safe: self.fail_safe,
+                creator_timeout: self.creator_timeout,
+                throttled: Throttled::default(),
             }),
         })
     }

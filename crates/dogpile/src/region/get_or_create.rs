@@ -7,10 +7,12 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CreateOptions, Region};
+use std::time::Duration;
+
+use super::{CreateOptions, FailSafe, Region};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
-use crate::lock::{Lock, LockMutex, is_expired};
+use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
 use crate::mutex::{KeyGuard, lock_key, try_lock_key};
 
 /// The region's mutex for one key, as the lock algorithm sees it.
@@ -56,6 +58,43 @@ impl Region {
 
 fn creator_error(key: Option<&CacheKey>, source: impl Into<BoxError>) -> Error {
     Error::Creator { key: key.cloned(), source: source.into() }
+}
+
+impl Region {
+    /// Runs a creator's future, given up on after `timeout` (the future is dropped).
+    async fn run_creator<T, Fut, E>(&self, key: Option<&CacheKey>, timeout: Option<Duration>, created: Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        let Some(after) = timeout else {
+            return created.await.map_err(|e| creator_error(key, e));
+        };
+        match tokio::time::timeout(after, created).await {
+            Ok(created) => created.map_err(|e| creator_error(key, e)),
+            Err(_) => {
+                self.inner.stats.creator_timeout();
+                Err(Error::CreatorTimeout { key: key.cloned(), after })
+            }
+        }
+    }
+
+    /// The fail-safe and creator timeout of a call: its own, or the region's.
+    fn resilience<T>(&self, options: &CreateOptions<T>) -> (Option<FailSafe>, Option<Duration>) {
+        (
+            options.fail_safe.unwrap_or(self.inner.fail_safe),
+            options.creator_timeout.unwrap_or(self.inner.creator_timeout),
+        )
+    }
+
+    /// Notes a failed regeneration of `key` that fail-safe stood in for (its error goes to
+    /// the sink): the key is not tried again for the throttle period.
+    fn throttle_after_failure(&self, key: &CacheKey, fail_safe: FailSafe) {
+        if !fail_safe.throttle.is_zero() {
+            let now = self.inner.clock.now();
+            self.inner.throttled.throttle(key, now + fail_safe.throttle.as_secs_f64(), now);
+        }
+    }
 }
 
 impl Region {
@@ -112,6 +151,45 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
+        self.run_lock(key.into(), options, creator, None::<fn(KeyGuard, F)>).await.map(|(value, _)| value)
+    }
+
+    /// [`Region::get_or_create_with`], also telling how the value was obtained: fresh from
+    /// the cache, stale while another caller regenerates it, created by this call, or served
+    /// by [fail-safe](crate::region::FailSafe) after a failed regeneration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::{CreateOptions, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let options = CreateOptions::new();
+    /// let (_, first) = region.get_or_create_with_outcome("k", &options, || async { Ok::<_, std::io::Error>(1) }).await?;
+    /// let (_, second) = region.get_or_create_with_outcome("k", &options, || async { Ok::<_, std::io::Error>(2) }).await?;
+    /// assert_eq!((first, second), (Outcome::Created, Outcome::Fresh));
+    /// assert!(!second.is_stale());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create`].
+    pub async fn get_or_create_with_outcome<T, F, Fut, E>(
+        &self,
+        key: impl Into<CacheKey>,
+        options: &CreateOptions<T>,
+        creator: F,
+    ) -> Result<(T, Outcome)>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
         self.run_lock(key.into(), options, creator, None::<fn(KeyGuard, F)>).await
     }
 
@@ -154,7 +232,7 @@ impl Region {
         let (region, task_key, task_options) = (self.clone(), key.clone(), options.clone());
         let spawn =
             move |guard: KeyGuard, creator: F| region.spawn_regeneration(task_key, task_options, guard, creator);
-        self.run_lock(key, options, creator, Some(spawn)).await
+        self.run_lock(key, options, creator, Some(spawn)).await.map(|(value, _)| value)
     }
 
     async fn run_lock<T, F, Fut, E, B>(
@@ -163,7 +241,7 @@ impl Region {
         options: &CreateOptions<T>,
         creator: F,
         background: Option<B>,
-    ) -> Result<T>
+    ) -> Result<(T, Outcome)>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -181,9 +259,10 @@ impl Region {
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
                 self.inner.stats.hit();
-                return Ok(value);
+                return Ok((value, Outcome::Fresh));
             }
         }
+        let (fail_safe, creator_timeout) = self.resilience(options);
         let slot = Mutex::new(Some(creator));
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let (this, key_ref, backend_key_ref) = (self, &key, &backend_key);
@@ -191,7 +270,10 @@ impl Region {
         let get_value = move || async move { this.read_for_lock::<T>(key_ref, backend_key_ref, expiration).await };
         let create = || async {
             let creator = take().ok_or_else(|| creator_error(Some(key_ref), "creator already consumed"))?;
-            let value = creator().await.map_err(|e| creator_error(Some(key_ref), e))?;
+            let value = this.run_creator(Some(key_ref), creator_timeout, creator()).await?;
+            if fail_safe.is_some() {
+                this.inner.throttled.clear(key_ref);
+            }
             if options.wants(&value) {
                 this.store(key_ref, backend_key_ref, &value).await;
             }
@@ -205,10 +287,21 @@ impl Region {
             }
         });
         let mutex = RegionMutex { region: self, key: &backend_key };
-        let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock };
+        let suppressed = |err: Error| {
+            if let Some(fail_safe) = fail_safe {
+                self.report(&err);
+                self.throttle_after_failure(&key, fail_safe);
+            }
+        };
+        let fail_safe = fail_safe.map(|f| FailSafeCheck {
+            max_age: f.max_age.as_secs_f64(),
+            throttled: self.inner.throttled.is_throttled(&key, self.inner.clock.now()),
+            suppressed: &suppressed,
+        });
+        let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
         let (value, outcome) = lock.enter(get_value, create, background).await?;
         self.inner.stats.record(outcome);
-        Ok(value)
+        Ok((value, outcome))
     }
 
     fn spawn_regeneration<T, F, Fut, E>(&self, key: CacheKey, options: CreateOptions<T>, guard: KeyGuard, creator: F)
@@ -219,8 +312,9 @@ impl Region {
         E: Into<BoxError>,
     {
         let region = self.clone();
+        let timeout = self.resilience(&options).1;
         let task = async move {
-            let created = creator().await.map_err(|e| creator_error(Some(&key), e));
+            let created = region.run_creator(Some(&key), timeout, creator()).await;
             match (created, region.backend_key(&key)) {
                 (Ok(value), Ok(backend_key)) => {
                     if options.wants(&value) {
@@ -355,9 +449,13 @@ impl Region {
         let backend_keys: Vec<CacheKey> =
             unique.iter().map(|k| self.backend_key(k).map(std::borrow::Cow::into_owned)).collect::<Result<_>>()?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        let (fail_safe, creator_timeout) = self.resilience(options);
         let mut values = self.read_for_lock_multi::<T>(&unique, &backend_keys, expiration).await?;
 
         let inner = &self.inner;
+        // Whether fail-safe may serve the value at `i` (created at `ct`) for a failed creation.
+        let may_stand_in =
+            |ct: f64| fail_safe.is_some_and(|f| ct > 0.0 && inner.clock.now() - ct <= f.max_age.as_secs_f64());
         let mut guards: Vec<(usize, KeyGuard)> = Vec::new();
         let mut contended: Vec<usize> = Vec::new();
         // Once one expired key is being regenerated elsewhere, the other expired keys are
@@ -367,6 +465,9 @@ impl Region {
         for (i, backend_key) in backend_keys.iter().enumerate() {
             match &values[i] {
                 Some((_, ct)) if !is_expired(*ct, expiration, inner.clock.now()) => inner.stats.hit(),
+                Some((_, ct)) if may_stand_in(*ct) && inner.throttled.is_throttled(unique[i], inner.clock.now()) => {
+                    inner.stats.fail_safe()
+                }
                 Some(_) if defer_stale => inner.stats.stale(),
                 Some(_) => match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await? {
                     Some(guard) => guards.push((i, guard)),
@@ -420,17 +521,32 @@ impl Region {
             let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
             let wanted = to_create.len();
             inner.stats.create();
-            let created = match creator(to_create).await {
+            let created = match self.run_creator(None, creator_timeout, creator(to_create)).await {
                 Ok(created) if created.len() == wanted => created,
                 Ok(created) => {
                     let got = created.len();
                     release_all(guards).await;
                     return Err(creator_error(None, format!("creator returned {got} values for {wanted} keys")));
                 }
-                Err(err) => {
-                    release_all(guards).await;
-                    return Err(creator_error(None, err));
-                }
+                // Fail-safe: when every key to create has a value young enough, the batch is
+                // served from those; otherwise the caller gets the error.
+                Err(err) => match fail_safe {
+                    Some(f)
+                        if guards.iter().all(|(i, _)| values[*i].as_ref().is_some_and(|(_, ct)| may_stand_in(*ct))) =>
+                    {
+                        self.report(&err);
+                        for (i, _) in &guards {
+                            inner.stats.fail_safe();
+                            self.throttle_after_failure(unique[*i], f);
+                        }
+                        release_all(guards).await;
+                        return collect_values(&keys, &unique, &values);
+                    }
+                    _ => {
+                        release_all(guards).await;
+                        return Err(err);
+                    }
+                },
             };
             let now = inner.clock.now();
             let mut to_store = Vec::new();
@@ -456,20 +572,20 @@ impl Region {
             released?;
         }
 
-        keys.iter()
-            .map(|key| {
-                unique
-                    .binary_search(&key)
-                    .ok()
-                    .and_then(|i| values[i].as_ref())
-                    .map(|(value, _)| value.clone())
-                    .ok_or_else(|| {
-                        Error::backend(BackendErrorKind::Other, "value vanished during get_or_create_multi")
-                            .with_key(key)
-                    })
-            })
-            .collect()
+        collect_values(&keys, &unique, &values)
     }
+}
+
+/// The value of each of `keys` (duplicates included) from the values of the sorted, unique
+/// keys.
+fn collect_values<T: Clone>(keys: &[CacheKey], unique: &[&CacheKey], values: &[Option<(T, f64)>]) -> Result<Vec<T>> {
+    keys.iter()
+        .map(|key| {
+            unique.binary_search(&key).ok().and_then(|i| values[i].as_ref()).map(|(value, _)| value.clone()).ok_or_else(
+                || Error::backend(BackendErrorKind::Other, "value vanished during get_or_create_multi").with_key(key),
+            )
+        })
+        .collect()
 }
 
 /// Releases every guard before an error is returned, so the caller's next call finds the keys

@@ -2,6 +2,7 @@
 
 mod builder;
 mod cached_fn;
+mod fail_safe;
 mod fn_key;
 mod get_or_create;
 mod invalidation;
@@ -16,8 +17,11 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::lock::Outcome;
 pub use builder::RegionBuilder;
 pub use cached_fn::{CachedFn, CachedMultiFn};
+pub(crate) use fail_safe::Throttled;
+pub use fail_safe::{DEFAULT_FAIL_SAFE_THROTTLE, FailSafe};
 pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
 pub use options::{CreateOptions, GetOptions, ShouldCache};
@@ -87,6 +91,9 @@ pub(crate) struct Inner {
     decode_errors: DecodeErrorPolicy,
     error_sink: Option<ErrorSink>,
     stats: stats::Counters,
+    fail_safe: Option<FailSafe>,
+    creator_timeout: Option<std::time::Duration>,
+    throttled: Throttled,
 }
 
 impl Region {
@@ -453,6 +460,9 @@ impl fmt::Debug for Region {
             decode_errors,
             error_sink,
             stats: _,
+            fail_safe,
+            creator_timeout,
+            throttled: _,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -466,6 +476,8 @@ impl fmt::Debug for Region {
             .field("locks", locks)
             .field("decode_errors", decode_errors)
             .field("error_sink", &error_sink.is_some())
+            .field("fail_safe", fail_safe)
+            .field("creator_timeout", creator_timeout)
             .finish()
     }
 }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::FailSafe;
+
 /// An expiration time for one call: the region's default, a duration, or none.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) enum Expiry {
@@ -89,12 +91,41 @@ pub type ShouldCache<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 pub struct CreateOptions<T> {
     pub(crate) expiry: Expiry,
     pub(crate) should_cache: Option<ShouldCache<T>>,
+    /// `None`: the region's setting.
+    pub(crate) fail_safe: Option<Option<FailSafe>>,
+    /// `None`: the region's setting.
+    pub(crate) creator_timeout: Option<Option<Duration>>,
 }
 
 impl<T> CreateOptions<T> {
     /// The region's defaults, and every created value stored.
     pub fn new() -> Self {
-        CreateOptions { expiry: Expiry::RegionDefault, should_cache: None }
+        CreateOptions { expiry: Expiry::RegionDefault, should_cache: None, fail_safe: None, creator_timeout: None }
+    }
+
+    /// Fail-safe for this call, whatever the region's (see [`FailSafe`]).
+    pub fn fail_safe(mut self, fail_safe: FailSafe) -> Self {
+        self.fail_safe = Some(Some(fail_safe));
+        self
+    }
+
+    /// No fail-safe for this call: a failed regeneration is the caller's error.
+    pub fn no_fail_safe(mut self) -> Self {
+        self.fail_safe = Some(None);
+        self
+    }
+
+    /// The hard creator timeout for this call (see
+    /// [`RegionBuilder::creator_timeout`](crate::RegionBuilder::creator_timeout)).
+    pub fn creator_timeout(mut self, timeout: Duration) -> Self {
+        self.creator_timeout = Some(Some(timeout));
+        self
+    }
+
+    /// No creator timeout for this call.
+    pub fn no_creator_timeout(mut self) -> Self {
+        self.creator_timeout = Some(None);
+        self
     }
 
     /// Values older than `ttl` are regenerated.
@@ -129,13 +160,23 @@ impl<T> Default for CreateOptions<T> {
 
 impl<T> Clone for CreateOptions<T> {
     fn clone(&self) -> Self {
-        CreateOptions { expiry: self.expiry, should_cache: self.should_cache.clone() }
+        CreateOptions {
+            expiry: self.expiry,
+            should_cache: self.should_cache.clone(),
+            fail_safe: self.fail_safe,
+            creator_timeout: self.creator_timeout,
+        }
     }
 }
 
 impl<T> fmt::Debug for CreateOptions<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let CreateOptions { expiry, should_cache } = self;
-        f.debug_struct("CreateOptions").field("expiry", expiry).field("should_cache", &should_cache.is_some()).finish()
+        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout } = self;
+        f.debug_struct("CreateOptions")
+            .field("expiry", expiry)
+            .field("should_cache", &should_cache.is_some())
+            .field("fail_safe", fail_safe)
+            .field("creator_timeout", creator_timeout)
+            .finish()
     }
 }

@@ -20,6 +20,11 @@ pub struct RegionStats {
     pub creates: u64,
     /// Regenerations handed to a background task.
     pub background: u64,
+    /// Expired values served by [fail-safe](crate::region::FailSafe) because regenerating
+    /// them failed, or failed recently.
+    pub fail_safe: u64,
+    /// Creators given up on after the [hard creator timeout](crate::RegionBuilder::creator_timeout).
+    pub creator_timeouts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +35,8 @@ pub(crate) struct Counters {
     waits: AtomicU64,
     creates: AtomicU64,
     background: AtomicU64,
+    fail_safe: AtomicU64,
+    creator_timeouts: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -60,6 +67,12 @@ impl Counters {
     pub(crate) fn create(&self) {
         bump(&self.creates);
     }
+    pub(crate) fn fail_safe(&self) {
+        bump(&self.fail_safe);
+    }
+    pub(crate) fn creator_timeout(&self) {
+        bump(&self.creator_timeouts);
+    }
 
     pub(crate) fn record(&self, outcome: Outcome) {
         match outcome {
@@ -80,6 +93,7 @@ impl Counters {
                 self.wait();
                 self.create();
             }
+            Outcome::FailSafe => self.fail_safe(),
         }
     }
 
@@ -92,6 +106,8 @@ impl Counters {
             waits: get(&self.waits),
             creates: get(&self.creates),
             background: get(&self.background),
+            fail_safe: get(&self.fail_safe),
+            creator_timeouts: get(&self.creator_timeouts),
         }
     }
 }

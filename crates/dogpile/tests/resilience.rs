@@ -1,0 +1,189 @@
+//! Fail-safe and creator timeouts on the memory backend, with a mock clock: a failed or
+//! timed-out regeneration of an expired value serves that value, within its age limit, and
+//! the key is not retried during the throttle period.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dogpile::region::{CreateOptions, FailSafe, Outcome};
+use dogpile::{CacheKey, Error, MockClock, Region};
+use dogpile_testing::fakes::Boom;
+
+const EXPIRATION: Duration = Duration::from_secs(60);
+
+struct Setup {
+    region: Region,
+    clock: MockClock,
+    reported: Arc<Mutex<Vec<String>>>,
+}
+
+fn setup(fail_safe: Option<FailSafe>) -> Setup {
+    let clock = MockClock::new(1_000_000.0);
+    let reported = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reported);
+    let mut builder = Region::builder()
+        .expiration_time(EXPIRATION)
+        .clock(clock.clone())
+        .on_background_error(move |e: &Error| sink.lock().unwrap().push(e.to_string()));
+    if let Some(fail_safe) = fail_safe {
+        builder = builder.fail_safe(fail_safe);
+    }
+    Setup { region: builder.build().unwrap(), clock, reported }
+}
+
+fn hour_with_throttle(throttle: Duration) -> FailSafe {
+    FailSafe::new(Duration::from_secs(3600)).throttle(throttle)
+}
+
+/// A creator that fails and counts its calls.
+fn failing(calls: &Arc<AtomicUsize>) -> impl FnOnce() -> std::future::Ready<Result<u32, Boom>> + use<> {
+    let calls = Arc::clone(calls);
+    move || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Err(Boom))
+    }
+}
+
+#[tokio::test]
+async fn an_expired_value_stands_in_for_a_failed_regeneration_and_the_key_is_throttled() {
+    let s = setup(Some(hour_with_throttle(Duration::from_secs(30))));
+    s.region.set("k", &7u32).await.unwrap();
+    s.clock.advance(EXPIRATION * 2);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let options = CreateOptions::new();
+
+    let (value, outcome) = s.region.get_or_create_with_outcome("k", &options, failing(&calls)).await.unwrap();
+    assert_eq!((value, outcome), (7, Outcome::FailSafe));
+    assert!(outcome.is_stale());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let reported = s.reported.lock().unwrap().clone();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(reported[0].contains("key k") && reported[0].contains("creator"), "{reported:?}");
+
+    // Within the throttle period the creator is not called again.
+    s.clock.advance(Duration::from_secs(10));
+    let (value, outcome) = s.region.get_or_create_with_outcome("k", &options, failing(&calls)).await.unwrap();
+    assert_eq!((value, outcome), (7, Outcome::FailSafe));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(s.region.stats().fail_safe, 2);
+
+    // After it, the creator is tried again; a success ends the throttle.
+    s.clock.advance(Duration::from_secs(25));
+    let (value, outcome) = s.region.get_or_create_with_outcome("k", &options, failing(&calls)).await.unwrap();
+    assert_eq!((value, outcome), (7, Outcome::FailSafe));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    s.clock.advance(Duration::from_secs(31));
+    let (value, outcome) =
+        s.region.get_or_create_with_outcome("k", &options, || async { Ok::<_, Boom>(8u32) }).await.unwrap();
+    assert_eq!((value, outcome), (8, Outcome::Created));
+    s.clock.advance(EXPIRATION * 2);
+    let err = s.region.get_or_create_with_outcome("k", &options.clone().no_fail_safe(), failing(&calls)).await;
+    assert!(err.unwrap_err().is_creator());
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "not throttled after the success");
+}
+
+#[tokio::test]
+async fn no_stand_in_when_too_old_missing_or_off() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    // Too old: created more than max_age ago.
+    let s = setup(Some(FailSafe::new(Duration::from_secs(120))));
+    s.region.set("k", &1u32).await.unwrap();
+    s.clock.advance(Duration::from_secs(121));
+    let err = s.region.get_or_create("k", failing(&calls)).await.unwrap_err();
+    assert!(err.is_creator() && err.key() == Some(&CacheKey::from("k")), "{err:?}");
+    // Missing: nothing to stand in.
+    let err = s.region.get_or_create("missing", failing(&calls)).await.unwrap_err();
+    assert!(err.is_creator(), "{err:?}");
+    assert_eq!(s.region.stats().fail_safe, 0);
+    // Off (dogpile's behaviour), and off for one call on a region that has it.
+    let off = setup(None);
+    off.region.set("k", &1u32).await.unwrap();
+    off.clock.advance(EXPIRATION * 2);
+    assert!(off.region.get_or_create("k", failing(&calls)).await.unwrap_err().is_creator());
+    let on = setup(Some(hour_with_throttle(Duration::ZERO)));
+    on.region.set("k", &1u32).await.unwrap();
+    on.clock.advance(EXPIRATION * 2);
+    let strict = CreateOptions::new().no_fail_safe();
+    assert!(on.region.get_or_create_with("k", &strict, failing(&calls)).await.unwrap_err().is_creator());
+    // A zero throttle tries the creator on every call.
+    for _ in 0..3 {
+        assert_eq!(on.region.get_or_create("k", failing(&calls)).await.unwrap(), 1);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
+    assert!(!on.region.key_is_locked("k").await.unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hard_creator_timeout_gives_up_frees_the_key_and_counts() {
+    let s = setup(None);
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<_, Boom>(1u32)
+    };
+    let options = CreateOptions::new().creator_timeout(Duration::from_millis(200));
+    let err = s.region.get_or_create_with("k", &options, slow).await.unwrap_err();
+    assert!(err.is_timeout() && !err.is_creator(), "{err:?}");
+    assert!(matches!(err, Error::CreatorTimeout { after, .. } if after == Duration::from_millis(200)), "{err:?}");
+    assert_eq!(err.key(), Some(&CacheKey::from("k")));
+    assert!(err.to_string().contains("did not finish within"), "{err}");
+    assert_eq!(s.region.stats().creator_timeouts, 1);
+    assert!(!s.region.key_is_locked("k").await.unwrap());
+    assert_eq!(s.region.get::<u32>("k").await.unwrap(), None, "nothing stored");
+    // A creator within the timeout is unaffected.
+    let quick = || async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok::<_, Boom>(2u32)
+    };
+    assert_eq!(s.region.get_or_create_with("k", &options, quick).await.unwrap(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_regeneration_serves_the_expired_value_under_fail_safe() {
+    let s = setup(Some(hour_with_throttle(Duration::from_secs(30))));
+    let region = Region::builder()
+        .expiration_time(EXPIRATION)
+        .clock(s.clock.clone())
+        .fail_safe(hour_with_throttle(Duration::from_secs(30)))
+        .creator_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    region.set("k", &3u32).await.unwrap();
+    s.clock.advance(EXPIRATION * 2);
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<_, Boom>(4u32)
+    };
+    let (value, outcome) = region.get_or_create_with_outcome("k", &CreateOptions::new(), slow).await.unwrap();
+    assert_eq!((value, outcome), (3, Outcome::FailSafe));
+    let stats = region.stats();
+    assert_eq!((stats.creator_timeouts, stats.fail_safe), (1, 1));
+}
+
+#[tokio::test]
+async fn multi_serves_a_failed_batch_from_expired_values_or_fails_whole() {
+    let s = setup(Some(hour_with_throttle(Duration::from_secs(30))));
+    s.region.set_multi([("a", 1u32), ("b", 2)]).await.unwrap();
+    s.clock.advance(EXPIRATION * 2);
+    s.region.set("c", &3u32).await.unwrap(); // fresh
+    let batches = Arc::new(AtomicUsize::new(0));
+    let fail = |batches: Arc<AtomicUsize>| {
+        move |_keys: Vec<CacheKey>| {
+            batches.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Err::<Vec<u32>, _>(Boom))
+        }
+    };
+    let values = s.region.get_or_create_multi(["a", "c", "b", "a"], fail(batches.clone())).await.unwrap();
+    assert_eq!(values, [1, 3, 2, 1]);
+    assert_eq!(s.region.stats().fail_safe, 2);
+    // Throttled: no creator call within the throttle period.
+    let values = s.region.get_or_create_multi(["b", "a"], fail(batches.clone())).await.unwrap();
+    assert_eq!(values, [2, 1]);
+    assert_eq!(batches.load(Ordering::SeqCst), 1);
+    // A batch with a missing key cannot be stood in for: the error, and no key left locked.
+    s.clock.advance(Duration::from_secs(31));
+    let err = s.region.get_or_create_multi(["a", "new"], fail(batches.clone())).await.unwrap_err();
+    assert!(err.is_creator(), "{err:?}");
+    assert_eq!(batches.load(Ordering::SeqCst), 2);
+    assert!(!s.region.key_is_locked("a").await.unwrap() && !s.region.key_is_locked("new").await.unwrap());
+}
