@@ -1,0 +1,101 @@
+//! Fail-safe and creator timeouts on Redis with the distributed lock: concurrent callers of a
+//! key whose regeneration fails all get the expired value, the creator runs once, and no lock
+//! is left in Redis.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dogpile::region::{CreateOptions, FailSafe, Outcome};
+use dogpile::{MockClock, Region};
+use dogpile_redis::RedisAdvancedHstoreBackend;
+use dogpile_testing::RedisServer;
+use dogpile_testing::fakes::Boom;
+use dogpile_testing::server::Reply;
+
+const EXPIRATION: Duration = Duration::from_secs(60);
+
+fn region(server: &RedisServer, clock: &MockClock) -> Region {
+    let config = support::config(server).distributed_lock(true).redis_expiration_time(Duration::from_secs(3600));
+    Region::builder()
+        .backend(RedisAdvancedHstoreBackend::new(config).unwrap())
+        .expiration_time(EXPIRATION)
+        .clock(clock.clone())
+        .fail_safe(FailSafe::new(Duration::from_secs(1800)).throttle(Duration::from_secs(30)))
+        .creator_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+}
+
+fn locks_left(server: &RedisServer) -> usize {
+    match server.must(&["KEYS", "_lock*"]) {
+        Reply::Array(Some(keys)) => keys.len(),
+        other => panic!("KEYS: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_get_the_expired_value_when_the_database_is_down() {
+    let server = RedisServer::start();
+    let clock = MockClock::at_system_time();
+    let region = region(&server, &clock);
+    region.set(("users", "42"), &"ada".to_owned()).await.unwrap();
+    clock.advance(EXPIRATION * 2);
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (region, calls) = (region.clone(), Arc::clone(&calls));
+            tokio::spawn(async move {
+                region
+                    .get_or_create_with_outcome(("users", "42"), &CreateOptions::new(), || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err::<String, _>(Boom)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (value, outcome) = task.await.unwrap().unwrap();
+        assert_eq!(value, "ada");
+        assert!(matches!(outcome, Outcome::FailSafe | Outcome::Stale), "{outcome:?}");
+    }
+    // One caller regenerated (the others saw the lock held: stale, or the throttle: fail-safe).
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let stats = region.stats();
+    assert_eq!(stats.fail_safe + stats.stale, 16, "{stats:?}");
+    assert!(stats.fail_safe >= 1, "{stats:?}");
+    assert_eq!(locks_left(&server), 0);
+    // The value in Redis is untouched: still the old one, with its Redis TTL.
+    assert_eq!(
+        region
+            .get_with::<String>(("users", "42"), dogpile::region::GetOptions::new().ignore_expiration(true))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ada")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creator_past_the_hard_timeout_releases_the_redis_lock() {
+    let server = RedisServer::start();
+    let clock = MockClock::at_system_time();
+    let region = region(&server, &clock);
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok::<_, Boom>(1u32)
+    };
+    let started = std::time::Instant::now();
+    let err = region.get_or_create("k", slow).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(locks_left(&server), 0);
+    assert_eq!(server.must(&["EXISTS", "k"]), Reply::Int(0));
+    // The next caller creates at once.
+    assert_eq!(region.get_or_create("k", || async { Ok::<_, Boom>(2u32) }).await.unwrap(), 2);
+}
