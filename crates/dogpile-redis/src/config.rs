@@ -83,6 +83,7 @@ pub struct RedisConfig {
     pub(crate) socket_connect_timeout: Option<Duration>,
     pub(crate) redis_expiration_time: Option<Duration>,
     pub(crate) redis_expiration_time_hash: HashTtlPolicy,
+    pub(crate) redis_expiration_time_jitter: f64,
     pub(crate) distributed_lock: bool,
     pub(crate) lock_timeout: Option<Duration>,
     pub(crate) lock_sleep: Duration,
@@ -129,6 +130,7 @@ impl Default for RedisConfig {
             socket_connect_timeout: None,
             redis_expiration_time: None,
             redis_expiration_time_hash: HashTtlPolicy::OnCreate,
+            redis_expiration_time_jitter: 0.0,
             distributed_lock: false,
             lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
             lock_sleep: Duration::from_millis(100),
@@ -355,6 +357,38 @@ impl RedisConfig {
         self
     }
 
+    /// Spreads the Redis TTLs: each value (or hash) written gets `redis_expiration_time`
+    /// shortened by a random part of up to `fraction` (0 to 1), so that values written
+    /// together do not all leave Redis together. Off (0) by default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `fraction` is not from 0 up to (not including) 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// // TTLs between 54 and 60 minutes.
+    /// let config = RedisConfig::from_url("redis://127.0.0.1:6379/0")
+    ///     .redis_expiration_time(Duration::from_secs(3600))
+    ///     .redis_expiration_time_jitter(0.1)?;
+    /// # let _ = config;
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn redis_expiration_time_jitter(mut self, fraction: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(Error::config(
+                "redis_expiration_time_jitter",
+                format!("{fraction} is not a fraction: give a number from 0 up to (not including) 1"),
+            ));
+        }
+        self.redis_expiration_time_jitter = fraction;
+        Ok(self)
+    }
+
     /// Whether this configuration finds its server through Sentinel.
     pub fn is_sentinel(&self) -> bool {
         self.sentinel.is_some()
@@ -508,6 +542,9 @@ impl RedisConfig {
         config.socket_timeout = args.get_seconds("socket_timeout")?;
         config.socket_connect_timeout = args.get_seconds("socket_connect_timeout")?;
         config.redis_expiration_time = positive(args, "redis_expiration_time")?;
+        if let Some(fraction) = args.get_f64("redis_expiration_time_jitter")? {
+            config = config.redis_expiration_time_jitter(fraction)?;
+        }
         if args.get("redis_expiration_time_hash").is_some() {
             config.redis_expiration_time_hash =
                 HashTtlPolicy::from_argument(args.get_bool("redis_expiration_time_hash")?);
@@ -663,6 +700,7 @@ impl fmt::Debug for RedisConfig {
             socket_connect_timeout,
             redis_expiration_time,
             redis_expiration_time_hash,
+            redis_expiration_time_jitter,
             distributed_lock,
             lock_timeout,
             lock_sleep,
@@ -684,6 +722,7 @@ impl fmt::Debug for RedisConfig {
             .field("socket_connect_timeout", socket_connect_timeout)
             .field("redis_expiration_time", redis_expiration_time)
             .field("redis_expiration_time_hash", redis_expiration_time_hash)
+            .field("redis_expiration_time_jitter", redis_expiration_time_jitter)
             .field("distributed_lock", distributed_lock)
             .field("lock_timeout", lock_timeout)
             .field("lock_sleep", lock_sleep)

@@ -52,6 +52,7 @@
 //! | `socket_timeout` | seconds | none | reply timeout of each command |
 //! | `socket_connect_timeout` | seconds | none | connection timeout |
 //! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |
+//! | `redis_expiration_time_jitter` | fraction | `0` | each value's (or hash's) TTL is shortened by a random part of up to this fraction |
 //! | `redis_expiration_time_hash` | `true` / `false` / none | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write |
 //! | `distributed_lock` | bool | `false` | the dogpile lock in Redis, shared by all processes |
 //! | `lock_timeout` | seconds | `30` | the lock's TTL; a running creator keeps extending it |

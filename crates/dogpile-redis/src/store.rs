@@ -73,8 +73,12 @@ impl Store {
         backend_error(err, key)
     }
 
+    /// The Redis TTL of one value or hash written now: `redis_expiration_time`, less a
+    /// random part under `redis_expiration_time_jitter`.
     fn ttl(&self) -> Option<Ttl> {
-        self.config.redis_expiration_time.map(Ttl::new)
+        let ttl = self.config.redis_expiration_time?;
+        let fraction = self.config.redis_expiration_time_jitter;
+        Some(Ttl::new(if fraction > 0.0 { ttl.mul_f64(1.0 - fraction * random_unit()) } else { ttl }))
     }
 
     /// Runs `commands` with per-command results (one round trip on one server, one per node
@@ -232,9 +236,9 @@ impl Store {
             }
             let value = |i: usize| items[i].1.as_ref();
             match self.ttl() {
-                Some(ttl) => {
-                    let options = ttl.set_options();
+                Some(_) => {
                     for &(i, key) in &parts.plain {
+                        let options = self.ttl().map(Ttl::set_options).unwrap_or_default();
                         let mut cmd = redis::cmd("SET");
                         cmd.arg(key).arg(value(i)).arg(&options);
                         commands.push(cmd, key, Some(&items[i].0));
@@ -260,7 +264,8 @@ impl Store {
             }
             for (name, fields) in &parts.hashes {
                 let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
-                let cmd = match hash_ttl {
+                // Each hash draws its own TTL under jitter.
+                let cmd = match hash_ttl.and(self.hash_ttl()) {
                     Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),
                     None => {
                         let mut cmd = redis::cmd("HSET");
@@ -360,6 +365,15 @@ impl<'a> Groups<'a> {
     fn iter(&self) -> impl Iterator<Item = (u16, &[(usize, &'a str)])> {
         self.runs.iter().map(|(slot, range)| (*slot, &self.keys[range.clone()]))
     }
+}
+
+/// A random number in `[0, 1)`: std's per-process random hash keys over a counter (no
+/// quality needed beyond spreading TTLs).
+fn random_unit() -> f64 {
+    use std::hash::BuildHasher;
+    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = DRAWS.fetch_add(1, Ordering::Relaxed);
+    (std::hash::RandomState::new().hash_one(n) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// True for a script that the server does not have (NOSCRIPT).

@@ -99,3 +99,32 @@ async fn a_creator_past_the_hard_timeout_releases_the_redis_lock() {
     // The next caller creates at once.
     assert_eq!(region.get_or_create("k", || async { Ok::<_, Boom>(2u32) }).await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn redis_ttls_are_spread_by_the_jitter_for_plain_keys_and_hashes() {
+    let server = RedisServer::start();
+    let config = support::config(&server)
+        .redis_expiration_time(Duration::from_secs(1000))
+        .redis_expiration_time_jitter(0.5)
+        .unwrap()
+        .redis_expiration_time_hash(dogpile_redis::HashTtlPolicy::OnEveryWrite);
+    let region = Region::builder().backend(RedisAdvancedHstoreBackend::new(config).unwrap()).build().unwrap();
+    let items: Vec<(dogpile::CacheKey, u8)> = (0..100)
+        .map(|i| (dogpile::CacheKey::from(format!("p{i}")), 1))
+        .chain((0..20).map(|i| (dogpile::CacheKey::hash(format!("h{i}"), "f"), 1)))
+        .collect();
+    region.set_multi(items.iter().map(|(k, v)| (k.clone(), *v))).await.unwrap();
+    let pttl = |key: &str| match server.must(&["PTTL", key]) {
+        Reply::Int(ms) => ms,
+        other => panic!("PTTL {key}: {other:?}"),
+    };
+    for (prefix, n) in [("p", 100), ("h", 20)] {
+        let ttls: Vec<i64> = (0..n).map(|i| pttl(&format!("{prefix}{i}"))).collect();
+        assert!(ttls.iter().all(|t| (499_000..=1_000_000).contains(t)), "{prefix}: {ttls:?}");
+        let distinct: std::collections::BTreeSet<i64> = ttls.iter().map(|t| t / 10_000).collect();
+        assert!(distinct.len() > n / 4, "{prefix}: TTLs not spread: {ttls:?}");
+    }
+    let bad = dogpile::registry::Arguments::new().with("redis_expiration_time_jitter", 2.0);
+    let err = dogpile_redis::RedisConfig::from_arguments(&bad).unwrap_err();
+    assert!(err.to_string().contains("redis_expiration_time_jitter"), "{err}");
+}

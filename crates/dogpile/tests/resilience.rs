@@ -187,3 +187,43 @@ async fn multi_serves_a_failed_batch_from_expired_values_or_fails_whole() {
     assert_eq!(batches.load(Ordering::SeqCst), 2);
     assert!(!s.region.key_is_locked("a").await.unwrap() && !s.region.key_is_locked("new").await.unwrap());
 }
+
+#[tokio::test]
+async fn expiration_jitter_spreads_the_expiry_of_values_written_together() {
+    let clock = MockClock::new(1_000_000.0);
+    let region = Region::builder()
+        .expiration_time(Duration::from_secs(100))
+        .expiration_jitter(0.5)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+    region.set_multi(keys.iter().map(|k| (k.as_str(), 1u8))).await.unwrap();
+    let fresh = |region: Region, keys: Vec<String>| async move {
+        region.get_multi::<u8, _>(keys.iter().map(String::as_str)).await.unwrap().iter().flatten().count()
+    };
+    clock.advance(Duration::from_secs(49));
+    assert_eq!(fresh(region.clone(), keys.clone()).await, 200, "none expires before half the time");
+    clock.advance(Duration::from_secs(26)); // 75 s: about half have expired
+    let at_75 = fresh(region.clone(), keys.clone()).await;
+    assert!((40..=160).contains(&at_75), "{at_75} of 200 fresh at 75 s");
+    // The same entries agree on every read; get_or_create regenerates exactly the expired ones.
+    assert_eq!(fresh(region.clone(), keys.clone()).await, at_75);
+    let created = Arc::new(AtomicUsize::new(0));
+    for key in &keys {
+        let created = Arc::clone(&created);
+        region
+            .get_or_create(key.as_str(), || async move {
+                created.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Boom>(2u8)
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(created.load(Ordering::SeqCst), 200 - at_75);
+    clock.advance(Duration::from_secs(26)); // 101 s after the first write: those have all expired
+    assert_eq!(fresh(region.clone(), keys.clone()).await, 200 - at_75);
+
+    let err = Region::builder().expiration_jitter(1.5).build().unwrap_err();
+    assert!(err.to_string().contains("expiration_jitter"), "{err}");
+}

@@ -255,7 +255,7 @@ impl Region {
         // else goes through the lock, which reads again; for such a backend that read is cheap.)
         if let Some(ready) = self.inner.backend.get_ready(&backend_key) {
             let bytes = ready.map_err(|e| e.with_key(&key))?;
-            if let Some((value, ct)) = self.lock_view(self.decode::<T>(&key, bytes.as_deref())?, expiration)?
+            if let Some((value, ct)) = self.lock_view(&key, self.decode::<T>(&key, bytes.as_deref())?, expiration)?
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
                 self.inner.stats.hit();
@@ -343,7 +343,7 @@ impl Region {
     ) -> Result<Option<(T, f64)>> {
         let bytes = self.read_bytes(key, backend_key).await?;
         let value = self.decode(key, bytes.as_deref())?;
-        self.lock_view(value, expiration)
+        self.lock_view(key, value, expiration)
     }
 
     async fn read_for_lock_multi<T: DeserializeOwned>(
@@ -355,7 +355,7 @@ impl Region {
         let found = self.inner.backend.get_multi(backend_keys).await?;
         keys.iter()
             .zip(found)
-            .map(|(key, bytes)| self.lock_view(self.decode(key, bytes.as_deref())?, expiration))
+            .map(|(key, bytes)| self.lock_view(key, self.decode(key, bytes.as_deref())?, expiration))
             .collect()
     }
 

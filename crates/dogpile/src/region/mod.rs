@@ -6,6 +6,7 @@ mod fail_safe;
 mod fn_key;
 mod get_or_create;
 mod invalidation;
+mod jitter;
 mod options;
 mod stats;
 
@@ -94,6 +95,8 @@ pub(crate) struct Inner {
     fail_safe: Option<FailSafe>,
     creator_timeout: Option<std::time::Duration>,
     throttled: Throttled,
+    /// The fraction of the expiration time by which entries expire early (0: none).
+    expiration_jitter: f64,
 }
 
 impl Region {
@@ -178,7 +181,7 @@ impl Region {
         let backend_key = self.backend_key(&key)?;
         let bytes = self.read_bytes(&key, &backend_key).await?;
         let value = self.decode(&key, bytes.as_deref())?;
-        let value = value.filter(|v| self.usable(v, options));
+        let value = value.filter(|v| self.usable(&key, v, options));
         self.count_read(value.is_some());
         Ok(value)
     }
@@ -222,7 +225,7 @@ impl Region {
         let mut out = Vec::with_capacity(keys.len());
         let mut hits = 0;
         for (key, bytes) in keys.iter().zip(found) {
-            let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(v, options));
+            let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(key, v, options));
             hits += usize::from(value.is_some());
             out.push(value.map(|v| v.payload));
         }
@@ -393,13 +396,14 @@ impl Region {
     }
 
     /// dogpile's `_unexpired_value_fn`: expired or invalidated values are unusable for `get`.
-    fn usable<T>(&self, value: &CachedValue<T>, options: GetOptions) -> bool {
+    fn usable<T>(&self, key: &CacheKey, value: &CachedValue<T>, options: GetOptions) -> bool {
         if options.ignore_expiration {
             return true;
         }
         let ct = value.metadata.ct;
-        let expired =
-            options.expiry.resolve(self.inner.expiration).is_some_and(|exp| self.inner.clock.now() - ct > exp);
+        let expiration = options.expiry.resolve(self.inner.expiration);
+        let aged = jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter);
+        let expired = expiration.is_some_and(|exp| self.inner.clock.now() - aged > exp);
         !expired && !self.inner.invalidator.is_invalidated(ct)
     }
 
@@ -409,7 +413,13 @@ impl Region {
 
     /// A value as the lock sees it: `(payload, creation time)`, with hard invalidation as a
     /// miss and soft invalidation as an expired creation time.
-    fn lock_view<T>(&self, value: Option<CachedValue<T>>, expiration: Option<f64>) -> Result<Option<(T, f64)>> {
+    /// Under expiration jitter the creation time is the one the entry counts as having.
+    fn lock_view<T>(
+        &self,
+        key: &CacheKey,
+        value: Option<CachedValue<T>>,
+        expiration: Option<f64>,
+    ) -> Result<Option<(T, f64)>> {
         let Some(value) = value else {
             return Ok(None);
         };
@@ -423,7 +433,7 @@ impl Region {
             };
             return Ok(Some((value.payload, self.inner.clock.now() - exp - 0.0001)));
         }
-        Ok(Some((value.payload, ct)))
+        Ok(Some((value.payload, jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter))))
     }
 
     /// Hands an error that no caller receives to the sink (and to `tracing`).
@@ -463,6 +473,7 @@ impl fmt::Debug for Region {
             fail_safe,
             creator_timeout,
             throttled: _,
+            expiration_jitter,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -478,6 +489,7 @@ impl fmt::Debug for Region {
             .field("error_sink", &error_sink.is_some())
             .field("fail_safe", fail_safe)
             .field("creator_timeout", creator_timeout)
+            .field("expiration_jitter", expiration_jitter)
             .finish()
     }
 }
