@@ -227,3 +227,111 @@ async fn expiration_jitter_spreads_the_expiry_of_values_written_together() {
     let err = Region::builder().expiration_jitter(1.5).build().unwrap_err();
     assert!(err.to_string().contains("expiration_jitter"), "{err}");
 }
+
+mod fail_open {
+    use super::*;
+    use dogpile::region::FailOpen;
+    use dogpile_testing::fakes::FaultyBackend;
+
+    fn region(backend: &FaultyBackend, clock: &MockClock) -> Region {
+        Region::builder()
+            .backend(backend.clone())
+            .expiration_time(EXPIRATION)
+            .clock(clock.clone())
+            .fail_open(FailOpen::new().breaker(2, Duration::from_secs(5)))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_backend_is_served_from_the_creator_then_skipped_then_probed() {
+        let (backend, clock) = (FaultyBackend::new(), MockClock::new(1_000_000.0));
+        let region = region(&backend, &clock);
+        backend.fail_reads(true);
+        backend.fail_writes(true);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counting = |n: u32| {
+            let calls = Arc::clone(&calls);
+            move || async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Boom>(n)
+            }
+        };
+        let options = CreateOptions::new();
+        let (value, outcome) = region.get_or_create_with_outcome("k", &options, counting(1)).await.unwrap();
+        assert_eq!((value, outcome), (1, Outcome::Created));
+        // The value made during the outage is kept in process: no second creator run.
+        let (value, outcome) = region.get_or_create_with_outcome("k", &options, counting(2)).await.unwrap();
+        assert_eq!((value, outcome), (1, Outcome::Fresh));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let stats = region.stats();
+        assert_eq!((stats.fail_open, stats.breaker_opened), (2, 1), "{stats:?}");
+        // The breaker is open: the backend is not tried at all.
+        let tried = backend.calls();
+        assert_eq!(region.get_or_create("other", counting(3)).await.unwrap(), 3);
+        assert_eq!(backend.calls(), tried);
+        // Plain reads have no creator: the backend's error, clear and at once.
+        assert!(region.get::<u32>("k").await.unwrap_err().is_connection());
+
+        // After the cooldown the backend is probed; it is back: the region returns to it and
+        // drops what it kept in process.
+        backend.fail_reads(false);
+        backend.fail_writes(false);
+        clock.advance(Duration::from_secs(6));
+        let (value, outcome) = region.get_or_create_with_outcome("k", &options, counting(4)).await.unwrap();
+        assert_eq!((value, outcome), (4, Outcome::Created));
+        assert!(backend.calls() > tried);
+        assert_eq!(region.get::<u32>("k").await.unwrap(), Some(4), "stored in the backend");
+        assert_eq!(region.get_or_create("other", counting(5)).await.unwrap(), 5, "the stand-in store was emptied");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_during_an_outage_share_one_creator_run_per_key() {
+        let (backend, clock) = (FaultyBackend::new(), MockClock::at_system_time());
+        let region = region(&backend, &clock);
+        backend.fail_reads(true);
+        backend.fail_writes(true);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let (region, calls) = (region.clone(), Arc::clone(&calls));
+                tokio::spawn(async move {
+                    let key = format!("k{}", i % 4);
+                    let made = key.clone();
+                    let value = region
+                        .get_or_create(key.as_str(), || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            Ok::<_, Boom>(made)
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(value, key);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        let values: Vec<String> = region
+            .get_or_create_multi(["k0", "k9"], |missing| async move {
+                Ok::<_, Boom>(missing.iter().map(|k| format!("made {k}")).collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(values, ["k0", "made k9"]);
+    }
+
+    #[tokio::test]
+    async fn without_fail_open_the_outage_is_the_callers_error() {
+        let backend = FaultyBackend::new();
+        let region = Region::builder().backend(backend.clone()).build().unwrap();
+        backend.fail_reads(true);
+        let err = region.get_or_create("k", || async { Ok::<_, Boom>(1u32) }).await.unwrap_err();
+        assert!(err.is_connection(), "{err:?}");
+        let err = region.get_or_create_multi(["k"], |_| async { Ok::<_, Boom>(vec![1u32]) }).await.unwrap_err();
+        assert!(err.is_connection(), "{err:?}");
+        assert_eq!(region.stats().fail_open, 0);
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::invalidation::DefaultInvalidation;
-use super::{ErrorSink, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats};
+use super::{ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats};
 use crate::backend::{Backend, DynBackend, MemoryBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
@@ -67,6 +67,7 @@ pub struct RegionBuilder {
     fail_safe: Option<FailSafe>,
     creator_timeout: Option<Duration>,
     expiration_jitter: f64,
+    fail_open: Option<FailOpen>,
 }
 
 impl RegionBuilder {
@@ -85,6 +86,7 @@ impl RegionBuilder {
             fail_safe: None,
             creator_timeout: None,
             expiration_jitter: 0.0,
+            fail_open: None,
         }
     }
 
@@ -193,6 +195,13 @@ impl RegionBuilder {
         self
     }
 
+    /// Keeps `get_or_create` serving from its creator while the backend is unreachable, with
+    /// a circuit breaker (see [`FailOpen`]). Off by default.
+    pub fn fail_open(mut self, fail_open: FailOpen) -> Self {
+        self.fail_open = Some(fail_open);
+        self
+    }
+
     /// Spreads expiry: each entry expires early by up to `fraction` (0 to 1) of its
     /// expiration time, by an amount fixed for that entry, so that values written together
     /// (a warm-up, a `set_multi`) are not all regenerated together. Off (0) by default. With
@@ -241,26 +250,34 @@ impl RegionBuilder {
                 (registry::make_backend(&name, &args)?, Some(codec))
             }
         };
-        Ok(Region {
-            inner: Arc::new(Inner {
-                name: self.name,
-                capabilities: DynBackend::capabilities(&*backend),
-                backend,
-                codec: codec.unwrap_or_default(),
-                expiration: self.expiration.map(|d| d.as_secs_f64()),
-                mangler: self.mangler,
-                clock: self.clock,
-                invalidator: self.invalidator,
-                locks: LocalMutexMap::new(),
-                decode_errors: self.decode_errors,
-                error_sink: self.error_sink,
-                stats: stats::Counters::default(),
-                fail_safe: self.fail_safe,
-                creator_timeout: self.creator_timeout,
-                throttled: Throttled::default(),
-                expiration_jitter: self.expiration_jitter,
-            }),
-        })
+        let expiration = self.expiration.map(|d| d.as_secs_f64());
+        let codec = codec.unwrap_or_default();
+        let locks = LocalMutexMap::new();
+        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>| Inner {
+            name: self.name.clone(),
+            capabilities: DynBackend::capabilities(&*backend),
+            backend,
+            codec: codec.clone(),
+            expiration,
+            mangler: self.mangler.clone(),
+            clock: Arc::clone(&self.clock),
+            invalidator: Arc::clone(&self.invalidator),
+            locks: Arc::clone(&locks),
+            decode_errors: self.decode_errors,
+            error_sink: self.error_sink.clone(),
+            stats: stats::Counters::default(),
+            fail_safe: self.fail_safe,
+            creator_timeout: self.creator_timeout,
+            throttled: Throttled::default(),
+            expiration_jitter: self.expiration_jitter,
+            fail_open,
+        };
+        // Under fail-open, a region over the in-process stand-in store, sharing the
+        // in-process locks, serves while the backend is away.
+        let fail_open = self
+            .fail_open
+            .map(|settings| FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None)) }));
+        Ok(Region { inner: Arc::new(inner(backend, fail_open)) })
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:

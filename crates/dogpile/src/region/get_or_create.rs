@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 
 use std::time::Duration;
 
-use super::{CreateOptions, FailSafe, Region};
+use super::fail_open::is_outage;
+use super::{CreateOptions, FailOpenState, FailSafe, Region};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
@@ -54,6 +55,10 @@ impl Region {
             other => other.map_err(|e| e.with_key(key)),
         }
     }
+}
+
+fn has_creator<F>(slot: &Mutex<Option<F>>) -> bool {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).is_some()
 }
 
 fn creator_error(key: Option<&CacheKey>, source: impl Into<BoxError>) -> Error {
@@ -235,6 +240,8 @@ impl Region {
         self.run_lock(key, options, creator, Some(spawn)).await.map(|(value, _)| value)
     }
 
+    /// The read-through of one key, through the backend; under [fail-open](FailOpen), through
+    /// the in-process stand-in store while the backend is away.
     async fn run_lock<T, F, Fut, E, B>(
         &self,
         key: CacheKey,
@@ -249,6 +256,54 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
+        let slot = Mutex::new(Some(creator));
+        let served = match &self.inner.fail_open {
+            None => self.read_through(&key, options, &slot, background).await,
+            Some(fail_open) => {
+                let tried = if fail_open.breaker.is_open(self.inner.clock.now()) {
+                    None
+                } else {
+                    Some(self.read_through(&key, options, &slot, background).await)
+                };
+                match tried {
+                    Some(Err(err)) if is_outage(&err) && has_creator(&slot) => {
+                        self.backend_away(fail_open, &err);
+                        self.inner.stats.fail_open();
+                        fail_open.fallback.read_through(&key, options, &slot, None::<B>).await
+                    }
+                    Some(done) => {
+                        if done.is_ok() {
+                            self.backend_back(fail_open);
+                        }
+                        done
+                    }
+                    None => {
+                        self.inner.stats.fail_open();
+                        fail_open.fallback.read_through(&key, options, &slot, None::<B>).await
+                    }
+                }
+            }
+        };
+        let (value, outcome) = served?;
+        self.inner.stats.record(outcome);
+        Ok((value, outcome))
+    }
+
+    async fn read_through<T, F, Fut, E, B>(
+        &self,
+        key: &CacheKey,
+        options: &CreateOptions<T>,
+        slot: &Mutex<Option<F>>,
+        background: Option<B>,
+    ) -> Result<(T, Outcome)>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        B: FnOnce(KeyGuard, F),
+    {
+        let key = key.clone();
         let backend_key = self.backend_key(&key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
         // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
@@ -258,12 +313,10 @@ impl Region {
             if let Some((value, ct)) = self.lock_view(&key, self.decode::<T>(&key, bytes.as_deref())?, expiration)?
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
-                self.inner.stats.hit();
                 return Ok((value, Outcome::Fresh));
             }
         }
         let (fail_safe, creator_timeout) = self.resilience(options);
-        let slot = Mutex::new(Some(creator));
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let (this, key_ref, backend_key_ref) = (self, &key, &backend_key);
 
@@ -299,9 +352,22 @@ impl Region {
             suppressed: &suppressed,
         });
         let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
-        let (value, outcome) = lock.enter(get_value, create, background).await?;
-        self.inner.stats.record(outcome);
-        Ok((value, outcome))
+        lock.enter(get_value, create, background).await
+    }
+
+    /// Notes a backend outage under fail-open; the error goes to the sink.
+    fn backend_away(&self, fail_open: &FailOpenState, err: &Error) {
+        self.report(err);
+        if fail_open.breaker.failure(self.inner.clock.now()) {
+            self.inner.stats.breaker_opened();
+        }
+    }
+
+    /// Notes a backend success under fail-open: after an outage, the stand-in store goes.
+    fn backend_back(&self, fail_open: &FailOpenState) {
+        if fail_open.breaker.success() {
+            fail_open.store.clear();
+        }
     }
 
     fn spawn_regeneration<T, F, Fut, E>(&self, key: CacheKey, options: CreateOptions<T>, guard: KeyGuard, creator: F)
@@ -441,6 +507,37 @@ impl Region {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        let slot = Mutex::new(Some(creator));
+        let Some(fail_open) = &self.inner.fail_open else {
+            return self.multi_read_through(&keys, options, &slot).await;
+        };
+        if !fail_open.breaker.is_open(self.inner.clock.now()) {
+            match self.multi_read_through(&keys, options, &slot).await {
+                Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
+                done => {
+                    if done.is_ok() {
+                        self.backend_back(fail_open);
+                    }
+                    return done;
+                }
+            }
+        }
+        self.inner.stats.fail_open();
+        fail_open.fallback.multi_read_through(&keys, options, &slot).await
+    }
+
+    async fn multi_read_through<T, F, Fut, E>(
+        &self,
+        keys: &[CacheKey],
+        options: &CreateOptions<T>,
+        slot: &Mutex<Option<F>>,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+    {
         // Sorted, unique keys: locks are always taken in this order, so two multi calls
         // cannot deadlock each other.
         let mut unique: Vec<&CacheKey> = keys.iter().collect();
@@ -521,6 +618,11 @@ impl Region {
             let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
             let wanted = to_create.len();
             inner.stats.create();
+            let creator = slot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .ok_or_else(|| creator_error(None, "creator already consumed"))?;
             let created = match self.run_creator(None, creator_timeout, creator(to_create)).await {
                 Ok(created) if created.len() == wanted => created,
                 Ok(created) => {
@@ -540,7 +642,7 @@ impl Region {
                             self.throttle_after_failure(unique[*i], f);
                         }
                         release_all(guards).await;
-                        return collect_values(&keys, &unique, &values);
+                        return collect_values(keys, &unique, &values);
                     }
                     _ => {
                         release_all(guards).await;
@@ -572,7 +674,7 @@ impl Region {
             released?;
         }
 
-        collect_values(&keys, &unique, &values)
+        collect_values(keys, &unique, &values)
     }
 }
 

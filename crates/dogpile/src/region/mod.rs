@@ -2,6 +2,7 @@
 
 mod builder;
 mod cached_fn;
+mod fail_open;
 mod fail_safe;
 mod fn_key;
 mod get_or_create;
@@ -21,6 +22,8 @@ use serde::de::DeserializeOwned;
 pub use crate::lock::Outcome;
 pub use builder::RegionBuilder;
 pub use cached_fn::{CachedFn, CachedMultiFn};
+pub use fail_open::FailOpen;
+pub(crate) use fail_open::FailOpenState;
 pub(crate) use fail_safe::Throttled;
 pub use fail_safe::{DEFAULT_FAIL_SAFE_THROTTLE, FailSafe};
 pub use fn_key::{KeyArgs, KeyPart};
@@ -97,6 +100,7 @@ pub(crate) struct Inner {
     throttled: Throttled,
     /// The fraction of the expiration time by which entries expire early (0: none).
     expiration_jitter: f64,
+    fail_open: Option<FailOpenState>,
 }
 
 impl Region {
@@ -474,6 +478,7 @@ impl fmt::Debug for Region {
             creator_timeout,
             throttled: _,
             expiration_jitter,
+            fail_open,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -490,6 +495,7 @@ impl fmt::Debug for Region {
             .field("fail_safe", fail_safe)
             .field("creator_timeout", creator_timeout)
             .field("expiration_jitter", expiration_jitter)
+            .field("fail_open", &fail_open.as_ref().map(|f| f.breaker.settings()))
             .finish()
     }
 }

@@ -25,6 +25,10 @@ pub struct RegionStats {
     pub fail_safe: u64,
     /// Creators given up on after the [hard creator timeout](crate::RegionBuilder::creator_timeout).
     pub creator_timeouts: u64,
+    /// Read-through calls served without the backend during an outage ([fail-open](crate::region::FailOpen)).
+    pub fail_open: u64,
+    /// Times the fail-open circuit breaker opened.
+    pub breaker_opened: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +41,8 @@ pub(crate) struct Counters {
     background: AtomicU64,
     fail_safe: AtomicU64,
     creator_timeouts: AtomicU64,
+    fail_open: AtomicU64,
+    breaker_opened: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -73,6 +79,12 @@ impl Counters {
     pub(crate) fn creator_timeout(&self) {
         bump(&self.creator_timeouts);
     }
+    pub(crate) fn fail_open(&self) {
+        bump(&self.fail_open);
+    }
+    pub(crate) fn breaker_opened(&self) {
+        bump(&self.breaker_opened);
+    }
 
     pub(crate) fn record(&self, outcome: Outcome) {
         match outcome {
@@ -108,6 +120,8 @@ impl Counters {
             background: get(&self.background),
             fail_safe: get(&self.fail_safe),
             creator_timeouts: get(&self.creator_timeouts),
+            fail_open: get(&self.fail_open),
+            breaker_opened: get(&self.breaker_opened),
         }
     }
 }

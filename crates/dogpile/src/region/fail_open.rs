@@ -1,0 +1,166 @@
+//! Fail-open: when the backend is unreachable, read-through calls are served from their
+//! creators under the in-process lock, and a circuit breaker stops trying the backend for a
+//! while.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::Region;
+use crate::backend::MemoryBackend;
+use crate::error::{BackendErrorKind, Error};
+
+/// Keep serving when the backend (Redis) is down or not answering.
+///
+/// A `get_or_create` (single or multi) whose backend call fails with a connection error or a
+/// timeout is served from its creator instead, under the in-process lock: one creator run per
+/// key per process, the other callers of that key wait for it and get its value. Values made
+/// during the outage live in a bounded in-process store (`capacity` entries) with the
+/// region's expiration, never in the backend; the store is emptied when the backend answers
+/// again.
+///
+/// After `failures` such errors in a row, a circuit breaker opens: for `cooldown` no call
+/// tries the backend (no call waits for a socket timeout). Then calls try it again; the first
+/// success closes the breaker, a failure opens it for another `cooldown`.
+///
+/// Plain reads and writes (`get`, `set`, `delete`) still fail with the backend's error: they
+/// have no creator to fall back on. [`RegionStats::fail_open`](crate::region::RegionStats::fail_open)
+/// counts the values served this way, [`RegionStats::breaker_opened`](crate::region::RegionStats::breaker_opened)
+/// the times the breaker opened. Off by default: the backend's error reaches the caller.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dogpile::region::FailOpen;
+///
+/// let region = dogpile::Region::builder()
+///     .expiration_time(Duration::from_secs(60))
+///     .fail_open(FailOpen::new().breaker(3, Duration::from_secs(2)).capacity(50_000))
+///     .build()?;
+/// # let _ = region;
+/// # Ok::<(), dogpile::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct FailOpen {
+    pub(crate) failures: u32,
+    pub(crate) cooldown: Duration,
+    pub(crate) capacity: usize,
+}
+
+impl FailOpen {
+    /// The breaker opens after 5 failures in a row for 5 s; 10,000 entries in memory.
+    pub fn new() -> Self {
+        FailOpen { failures: 5, cooldown: Duration::from_secs(5), capacity: 10_000 }
+    }
+
+    /// Opens the breaker after `failures` backend failures in a row (at least 1), for
+    /// `cooldown`.
+    pub fn breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.failures = failures.max(1);
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// How many values made during an outage are kept in memory.
+    pub fn capacity(mut self, entries: usize) -> Self {
+        self.capacity = entries;
+        self
+    }
+}
+
+impl Default for FailOpen {
+    fn default() -> Self {
+        FailOpen::new()
+    }
+}
+
+/// True for the errors that mean the backend is away: a connection error or a timeout.
+pub(crate) fn is_outage(err: &Error) -> bool {
+    matches!(err.backend_kind(), Some(BackendErrorKind::Connection | BackendErrorKind::Timeout))
+}
+
+/// The circuit breaker: consecutive failures, and until when (clock seconds) it is open.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    settings: FailOpen,
+    failures: AtomicU32,
+    open_until: Mutex<Option<f64>>,
+}
+
+impl Breaker {
+    pub(crate) fn new(settings: FailOpen) -> Self {
+        Breaker { settings, failures: AtomicU32::new(0), open_until: Mutex::new(None) }
+    }
+
+    pub(crate) fn settings(&self) -> FailOpen {
+        self.settings
+    }
+
+    /// Whether calls skip the backend now.
+    pub(crate) fn is_open(&self, now: f64) -> bool {
+        self.open_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|until| now < until)
+    }
+
+    /// Notes a failure; true when it opened the breaker.
+    pub(crate) fn failure(&self, now: f64) -> bool {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if failures < self.settings.failures {
+            return false;
+        }
+        let mut open_until = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
+        if open_until.is_some_and(|until| now < until) {
+            return false;
+        }
+        *open_until = Some(now + self.settings.cooldown.as_secs_f64());
+        true
+    }
+
+    /// Notes a success; true when the backend was failing until now (the breaker closes).
+    pub(crate) fn success(&self) -> bool {
+        if self.failures.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.failures.store(0, Ordering::Relaxed);
+        self.open_until.lock().unwrap_or_else(|p| p.into_inner()).take();
+        true
+    }
+}
+
+/// A region's fail-open state: the breaker, and the region over the in-process stand-in
+/// store that serves during an outage (the region's settings, its in-process locks).
+#[derive(Debug)]
+pub(crate) struct FailOpenState {
+    pub(crate) breaker: Breaker,
+    pub(crate) store: Arc<MemoryBackend>,
+    pub(crate) fallback: Region,
+}
+
+impl FailOpenState {
+    pub(crate) fn new(settings: FailOpen, fallback: impl FnOnce(Arc<MemoryBackend>) -> Region) -> Self {
+        let store = Arc::new(MemoryBackend::builder().capacity(settings.capacity).build());
+        FailOpenState { breaker: Breaker::new(settings), fallback: fallback(Arc::clone(&store)), store }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_failures_in_a_row_for_the_cooldown() {
+        let breaker = Breaker::new(FailOpen::new().breaker(3, Duration::from_secs(5)));
+        assert!(!breaker.failure(0.0) && !breaker.failure(0.0));
+        assert!(breaker.success(), "a success after failures resets the count");
+        assert!(!breaker.success(), "and is no news after that");
+        assert!(!breaker.failure(0.0) && !breaker.failure(0.0));
+        assert!(breaker.failure(1.0), "the third failure in a row opens it");
+        assert!(breaker.is_open(5.9) && !breaker.is_open(6.0));
+        assert!(!breaker.failure(2.0), "already open");
+        assert!(breaker.failure(6.5), "a failed probe opens it again");
+        assert!(breaker.is_open(11.4));
+        assert!(breaker.success());
+        assert!(!breaker.is_open(7.0));
+    }
+}
