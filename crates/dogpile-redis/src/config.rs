@@ -114,6 +114,10 @@ pub(crate) struct SentinelConfig {
     pub(crate) tls_root_certificate: Option<std::path::PathBuf>,
 }
 
+/// The reply and connection timeouts when none is configured: a server that stopped
+/// answering fails a call after this long, never hangs it.
+pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The lock TTL when none is configured: a crashed holder's lock is taken over after this.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -126,8 +130,8 @@ impl Default for RedisConfig {
             db: 0,
             username: None,
             password: None,
-            socket_timeout: None,
-            socket_connect_timeout: None,
+            socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            socket_connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
             redis_expiration_time: None,
             redis_expiration_time_hash: HashTtlPolicy::OnCreate,
             redis_expiration_time_jitter: 0.0,
@@ -180,9 +184,9 @@ impl RedisConfig {
         username: impl Into<String> => username = Some(username.into());
         /// The password.
         password: impl Into<String> => password = Some(password.into());
-        /// How long to wait for a reply before the command fails with a timeout.
+        /// How long to wait for a reply before the command fails with a timeout (default 5 s).
         socket_timeout: Duration => socket_timeout = Some(socket_timeout);
-        /// How long to wait for a connection.
+        /// How long to wait for a connection (default 5 s).
         socket_connect_timeout: Duration => socket_connect_timeout = Some(socket_connect_timeout);
         /// A Redis TTL on every value written (SET with EX or PX; fractions of a second use PX).
         redis_expiration_time: Duration => redis_expiration_time = Some(redis_expiration_time);
@@ -539,8 +543,12 @@ impl RedisConfig {
         }
         config.username = args.get_str("username")?.map(str::to_owned);
         config.password = args.get_str("password")?.map(str::to_owned);
-        config.socket_timeout = args.get_seconds("socket_timeout")?;
-        config.socket_connect_timeout = args.get_seconds("socket_connect_timeout")?;
+        if let Some(timeout) = args.get_seconds("socket_timeout")? {
+            config.socket_timeout = Some(timeout);
+        }
+        if let Some(timeout) = args.get_seconds("socket_connect_timeout")? {
+            config.socket_connect_timeout = Some(timeout);
+        }
         config.redis_expiration_time = positive(args, "redis_expiration_time")?;
         if let Some(fraction) = args.get_f64("redis_expiration_time_jitter")? {
             config = config.redis_expiration_time_jitter(fraction)?;

@@ -49,8 +49,8 @@
 //! | `db` | integer | `0` | database number |
 //! | `username` | string | none | ACL user |
 //! | `password` | string | none | password (never shown in `Debug` output, logs or errors) |
-//! | `socket_timeout` | seconds | none | reply timeout of each command |
-//! | `socket_connect_timeout` | seconds | none | connection timeout |
+//! | `socket_timeout` | seconds | `5` | reply timeout of each command |
+//! | `socket_connect_timeout` | seconds | `5` | connection timeout |
 //! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |
 //! | `redis_expiration_time_jitter` | fraction | `0` | each value's (or hash's) TTL is shortened by a random part of up to this fraction |
 //! | `redis_expiration_time_hash` | `true` / `false` / none | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write |
@@ -110,7 +110,7 @@ pub const HSTORE_CLUSTER: &str = "dogpile_backend_redis_advanced_hstore_cluster"
 pub const ADVANCED_SENTINEL: &str = "dogpile_backend_redis_advanced_sentinel";
 /// The registry name of [`RedisAdvancedHstoreBackend`] behind Sentinel.
 pub const HSTORE_SENTINEL: &str = "dogpile_backend_redis_advanced_hstore_sentinel";
-pub use config::{DEFAULT_LOCK_TIMEOUT, LockLostPolicy, RedisConfig};
+pub use config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use ttl::HashTtlPolicy;
 

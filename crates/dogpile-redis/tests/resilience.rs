@@ -128,3 +128,97 @@ async fn redis_ttls_are_spread_by_the_jitter_for_plain_keys_and_hashes() {
     let err = dogpile_redis::RedisConfig::from_arguments(&bad).unwrap_err();
     assert!(err.to_string().contains("redis_expiration_time_jitter"), "{err}");
 }
+
+/// Callers looping over `get_or_create` while the server is killed and restarted, then
+/// paused: every call gets its value (from the creator, one run per key, while Redis is
+/// away), none hangs, and the region returns to Redis when it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_serves_through_a_killed_and_a_paused_server() {
+    use dogpile::region::FailOpen;
+    use std::sync::atomic::AtomicBool;
+
+    let mut server = RedisServer::start();
+    let config = support::config(&server)
+        .distributed_lock(true)
+        .socket_timeout(Duration::from_millis(300))
+        .socket_connect_timeout(Duration::from_millis(300));
+    let region = Region::builder()
+        .backend(RedisAdvancedHstoreBackend::new(config).unwrap())
+        .expiration_time(Duration::from_secs(600))
+        .fail_open(FailOpen::new().breaker(3, Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = {
+        let (region, runs) = (region.clone(), Arc::clone(&runs));
+        move |key: String| {
+            let (region, runs) = (region.clone(), Arc::clone(&runs));
+            async move {
+                let made = key.clone();
+                let call = region.get_or_create(("h", key.as_str()), || async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Boom>(made)
+                });
+                let started = std::time::Instant::now();
+                let value = tokio::time::timeout(Duration::from_secs(5), call).await.expect("a call hung");
+                (value, started.elapsed())
+            }
+        }
+    };
+    let callers: Vec<_> = (0..8)
+        .map(|t| {
+            let (stop, run) = (Arc::clone(&stop), run.clone());
+            tokio::spawn(async move {
+                let (mut calls, mut slowest) = (0u64, Duration::ZERO);
+                let mut n = t;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let key = format!("f{}", n % 6);
+                    let (value, took) = run(key.clone()).await;
+                    assert_eq!(value.unwrap(), key);
+                    slowest = slowest.max(took);
+                    calls += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (calls, slowest)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 6, "one run per key while Redis is up");
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // While Redis was away, each key was made once more, in process (not served from Redis).
+    assert_eq!(runs.load(Ordering::SeqCst), 12);
+    let opened = region.stats().breaker_opened;
+    assert!(opened >= 1, "{:?}", region.stats());
+    server.restart().unwrap();
+    // Back on Redis: a new key is written there.
+    let back = std::time::Instant::now();
+    loop {
+        let (value, _) = run("after-restart".into()).await;
+        assert_eq!(value.unwrap(), "after-restart");
+        if server.must(&["HEXISTS", "h", "after-restart"]) == Reply::Int(1) {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(10), "not back on Redis: {:?}", region.stats());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("back on Redis {:?} after the restart", back.elapsed());
+
+    // A paused server: calls time out after 300 ms and are served in process.
+    server.must(&["CLIENT", "PAUSE", "1500", "ALL"]);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for caller in callers {
+        let (calls, slowest) = caller.await.expect("a caller panicked");
+        total += calls;
+        assert!(slowest < Duration::from_secs(2), "a call took {slowest:?}");
+    }
+    let stats = region.stats();
+    eprintln!("{total} calls; {stats:?}");
+    assert!(stats.fail_open > 0 && stats.breaker_opened > opened, "{stats:?}");
+}
