@@ -296,6 +296,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fail_safe_returns_a_young_enough_stale_value_for_a_failed_creator() {
+        let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
+        let suppressed = std::sync::Mutex::new(Vec::new());
+        let keep = |err: crate::Error| suppressed.lock().unwrap().push(err.to_string());
+        let with = |max_age: f64, throttled: bool| Lock {
+            mutex: &mutex,
+            expiration: Some(10.0),
+            clock: &clock,
+            fail_safe: Some(FailSafeCheck { max_age, throttled, suppressed: &keep }),
+        };
+        let fail = || async { Err::<u8, _>(crate::Error::codec("boom")) };
+        // Created at 50: 50 s old, within 60 s.
+        let got = with(60.0, false).enter(|| async { Ok(Some((1, 50.0))) }, fail, NO_BG).await.unwrap();
+        assert_eq!(got, (1, Outcome::FailSafe));
+        assert_eq!(mutex.acquisitions.load(Ordering::SeqCst), 1);
+        assert!(!mutex.held.load(Ordering::SeqCst));
+        assert_eq!(suppressed.lock().unwrap().len(), 1);
+        // Too old, or nothing to serve: the error.
+        assert!(with(40.0, false).enter(|| async { Ok(Some((1, 50.0))) }, fail, NO_BG).await.is_err());
+        assert!(with(60.0, false).enter(|| async { Ok(None::<(u8, f64)>) }, fail, NO_BG).await.is_err());
+        // Throttled: the stale value at once, without the mutex or the creator.
+        let got = with(60.0, true).enter(|| async { Ok(Some((1, 50.0))) }, fail, NO_BG).await.unwrap();
+        assert_eq!(got, (1, Outcome::FailSafe));
+        assert_eq!(mutex.acquisitions.load(Ordering::SeqCst), 3);
+        assert_eq!(suppressed.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn background_takes_the_mutex_and_returns_stale() {
         let (mutex, clock) = (FlagMutex::default(), MockClock::new(100.0));
         let handed = std::sync::Mutex::new(None);
