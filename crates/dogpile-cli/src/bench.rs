@@ -228,6 +228,26 @@ pub(crate) fn get_or_create_hit(region: Region) -> Op {
     })
 }
 
+/// The raw twins decode what they read, with the same codec, as a user of the redis crate
+/// decodes their values: the ratio is then the cost of the region and the backend alone.
+pub(crate) fn raw_decode(codec: &Codec, bytes: &[u8]) -> Result<Small, String> {
+    codec.decode::<Small>(bytes, 0.0).map(|v| v.payload).map_err(|e| e.to_string())
+}
+
+/// Decodes every value read, and checks that `expected` were found.
+pub(crate) fn decode_all<'a>(
+    codec: &Codec,
+    values: impl Iterator<Item = &'a Option<Vec<u8>>>,
+    expected: usize,
+) -> Result<(), String> {
+    let mut found = 0;
+    for bytes in values.flatten() {
+        raw_decode(codec, bytes)?;
+        found += 1;
+    }
+    (found == expected).then_some(()).ok_or_else(|| format!("{found} of {expected} keys"))
+}
+
 /// Builds the operation of `kind` on `layer`, connected to `url`.
 async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
     let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
@@ -240,7 +260,8 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                 let mut conn = conn.clone();
                 Box::pin(async move {
                     let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
-                    v.map(drop).ok_or_else(|| "bench:small is missing".to_string())
+                    let bytes = v.ok_or_else(|| "bench:small is missing".to_string())?;
+                    raw_decode(&Codec::default(), &bytes).map(drop)
                 })
             }),
             Kind::Set => Arc::new(move || {
@@ -253,20 +274,23 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                     let (mut conn, keys) = (conn.clone(), keys.clone());
                     Box::pin(async move {
                         let v: Vec<Option<Vec<u8>>> = conn.mget(keys).await.map_err(err)?;
-                        v.iter().all(Option::is_some).then_some(()).ok_or_else(|| "missing keys".to_string())
+                        decode_all(&Codec::default(), v.iter(), 100)
                     })
                 })
             }
             Kind::GetMultiMixed | Kind::RawCodecGetMultiMixed => {
-                let prefix = if matches!(kind, Kind::RawCodecGetMultiMixed) { "bench:raw:" } else { "bench:" };
+                let (prefix, codec) = match kind {
+                    Kind::RawCodecGetMultiMixed => ("bench:raw:", raw_codec),
+                    _ => ("bench:", Codec::default()),
+                };
                 let keys = Arc::new(mixed_keys(prefix));
                 Arc::new(move || {
-                    let (mut conn, keys) = (conn.clone(), Arc::clone(&keys));
+                    let (mut conn, keys, codec) = (conn.clone(), Arc::clone(&keys), codec.clone());
                     Box::pin(async move {
                         // Built per call, as a caller of the redis crate would.
                         let pipe = read_pipeline(&keys);
                         let v: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await.map_err(err)?;
-                        (v.iter().flatten().count() == 100).then_some(()).ok_or_else(|| "missing keys".to_string())
+                        decode_all(&codec, v.iter().flatten(), 100)
                     })
                 })
             }

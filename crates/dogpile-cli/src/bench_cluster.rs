@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dogpile::codec::Codec;
 use dogpile::{CacheKey, Region};
 use dogpile_redis::redis::cluster::ClusterClient;
 use dogpile_redis::redis::cluster_async::ClusterConnection;
@@ -16,7 +17,7 @@ use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use dogpile_testing::{CountingProxy, RedisCluster};
 
-use crate::bench::{Op, ROUNDS, Row, Small, err, get_or_create_hit, small, throughput};
+use crate::bench::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
 use crate::stats::{Latencies, PairedRatio, thousands};
 
 struct Workload {
@@ -209,7 +210,8 @@ fn raw_op(workload: &Workload, conn: &ClusterConnection, owners: &Arc<Vec<(Strin
             let mut conn = conn.clone();
             Box::pin(async move {
                 let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
-                v.map(drop).ok_or_else(|| "bench:small is missing".to_string())
+                let bytes = v.ok_or_else(|| "bench:small is missing".to_string())?;
+                raw_decode(&Codec::default(), &bytes).map(drop)
             })
         });
     }
@@ -233,14 +235,13 @@ fn raw_op(workload: &Workload, conn: &ClusterConnection, owners: &Arc<Vec<(Strin
                     conn.route_pipeline(pipe, 0, count, SingleNodeRoutingInfo::ByAddress { host, port }).await
                 }
             });
-            let mut found = 0;
+            let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(100);
             for replies in futures_util::future::join_all(sends).await {
                 for reply in replies.map_err(err)? {
-                    let values: Vec<Option<Vec<u8>>> = redis::from_redis_value(reply).map_err(err)?;
-                    found += values.iter().flatten().count();
+                    values.extend(redis::from_redis_value::<Vec<Option<Vec<u8>>>>(reply).map_err(err)?);
                 }
             }
-            (found == 100).then_some(()).ok_or_else(|| format!("{found} of 100 keys"))
+            decode_all(&Codec::default(), values.iter(), 100)
         })
     })
 }

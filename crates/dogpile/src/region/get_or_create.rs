@@ -303,14 +303,13 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
-        let key = key.clone();
-        let backend_key = self.backend_key(&key)?;
+        let backend_key = self.backend_key(key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
         // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
         // else goes through the lock, which reads again; for such a backend that read is cheap.)
         if let Some(ready) = self.inner.backend.get_ready(&backend_key) {
-            let bytes = ready.map_err(|e| e.with_key(&key))?;
-            if let Some((value, ct)) = self.lock_view(&key, self.decode::<T>(&key, bytes.as_deref())?, expiration)?
+            let bytes = ready.map_err(|e| e.with_key(key))?;
+            if let Some((value, ct)) = self.lock_view(key, self.decode::<T>(key, bytes.as_deref())?, expiration)?
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
                 return Ok((value, Outcome::Fresh));
@@ -318,7 +317,7 @@ impl Region {
         }
         let (fail_safe, creator_timeout) = self.resilience(options);
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let (this, key_ref, backend_key_ref) = (self, &key, &backend_key);
+        let (this, key_ref, backend_key_ref) = (self, key, &backend_key);
 
         let get_value = move || async move { this.read_for_lock::<T>(key_ref, backend_key_ref, expiration).await };
         let create = || async {
@@ -343,12 +342,12 @@ impl Region {
         let suppressed = |err: Error| {
             if let Some(fail_safe) = fail_safe {
                 self.report(&err);
-                self.throttle_after_failure(&key, fail_safe);
+                self.throttle_after_failure(key, fail_safe);
             }
         };
         let fail_safe = fail_safe.map(|f| FailSafeCheck {
             max_age: f.max_age.as_secs_f64(),
-            throttled: self.inner.throttled.is_throttled(&key, self.inner.clock.now()),
+            throttled: self.inner.throttled.is_throttled(key, self.inner.clock.now()),
             suppressed: &suppressed,
         });
         let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
