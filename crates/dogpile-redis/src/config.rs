@@ -873,6 +873,22 @@ mod tests {
     }
 
     #[test]
+    fn socket_timeouts_are_finite_by_default() {
+        let config = RedisConfig::new();
+        assert_eq!(
+            (config.socket_timeout, config.socket_connect_timeout),
+            (Some(DEFAULT_SOCKET_TIMEOUT), Some(DEFAULT_SOCKET_TIMEOUT))
+        );
+        let args = Arguments::new().with("url", "redis://h:1/0");
+        let config = RedisConfig::from_arguments(&args).unwrap();
+        assert_eq!(config.socket_timeout, Some(DEFAULT_SOCKET_TIMEOUT));
+        let args = args.with("socket_timeout", 0.25).with("socket_connect_timeout", 2);
+        let config = RedisConfig::from_arguments(&args).unwrap();
+        assert_eq!(config.socket_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(config.socket_connect_timeout, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
     fn tls_from_redis_py_names_flat_or_in_kwargs() {
         let args = Arguments::new()
             .with("sentinels", "s1:26380")

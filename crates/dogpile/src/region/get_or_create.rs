@@ -240,7 +240,7 @@ impl Region {
         self.run_lock(key, options, creator, Some(spawn)).await.map(|(value, _)| value)
     }
 
-    /// The read-through of one key, through the backend; under [fail-open](FailOpen), through
+    /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
     /// the in-process stand-in store while the backend is away.
     async fn run_lock<T, F, Fut, E, B>(
         &self,
