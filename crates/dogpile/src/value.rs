@@ -6,19 +6,31 @@ use serde::{Deserialize, Serialize};
 /// dogpile.cache's `value_version`; entries with another version are misses.
 pub const VALUE_VERSION: u32 = 2;
 
-/// The metadata stored with a value: its creation time and the value version.
+/// The metadata stored with a value: its creation time, the value version, and, under
+/// [early refresh](crate::region::EarlyRefresh), how long the value took to create.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Metadata {
     /// Creation time, seconds since the Unix epoch.
     pub ct: f64,
     /// The value version ([`VALUE_VERSION`] when written by this crate).
     pub v: u32,
+    /// Seconds the creator took (the `"d"` key; written only under early refresh, in the
+    /// envelopes that keep metadata: dogpile 1.x and the seed's). Python dogpile reads only
+    /// `ct` and `v` and ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<f64>,
 }
 
 impl Metadata {
     /// Metadata for a value created at `ct` (seconds since the epoch), at the current version.
     pub fn new(ct: f64) -> Self {
-        Metadata { ct, v: VALUE_VERSION }
+        Metadata { ct, v: VALUE_VERSION, d: None }
+    }
+
+    /// Metadata for a value created at `ct` at value version `v`.
+    pub fn with_version(ct: f64, v: u32) -> Self {
+        Metadata { ct, v, d: None }
     }
 }
 

@@ -335,3 +335,159 @@ mod fail_open {
         assert_eq!(region.stats().fail_open, 0);
     }
 }
+
+mod early_refresh {
+    use super::*;
+    use dogpile::region::EarlyRefresh;
+
+    /// A creator that takes `took` of mock time and returns `value`, holding on until
+    /// `release` is notified when given.
+    fn timed_creator(
+        clock: &MockClock,
+        took: Duration,
+        value: u32,
+        runs: &Arc<AtomicUsize>,
+        release: Option<Arc<tokio::sync::Notify>>,
+    ) -> impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Boom>> + Send>> + Send + 'static
+    {
+        let (clock, runs) = (clock.clone(), Arc::clone(runs));
+        move || {
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                if let Some(release) = release {
+                    release.notified().await;
+                }
+                clock.advance(took);
+                Ok(value)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hit_near_expiry_regenerates_once_in_the_background_and_returns_at_once() {
+        let clock = MockClock::new(1_000_000.0);
+        let region = Region::builder()
+            .expiration_time(EXPIRATION)
+            .clock(clock.clone())
+            .early_refresh(EarlyRefresh::new(1.0).seed(42))
+            .build()
+            .unwrap();
+        let options = CreateOptions::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let created: u32 = region
+            .get_or_create_in_background("hot", &options, timed_creator(&clock, Duration::from_secs(2), 1, &runs, None))
+            .await
+            .unwrap();
+        assert_eq!(created, 1);
+        let took = region.get_value_metadata::<u32>("hot").await.unwrap().unwrap().metadata.d;
+        assert_eq!(took, Some(2.0), "the creation duration is recorded");
+
+        // 50 s left with a 2 s creator: exp(-25), never in 500 hits.
+        clock.advance(Duration::from_secs(10));
+        for _ in 0..500 {
+            let v = region
+                .get_or_create_in_background("hot", &options, timed_creator(&clock, Duration::ZERO, 9, &runs, None))
+                .await
+                .unwrap();
+            assert_eq!(v, 1);
+        }
+        assert_eq!(region.stats().early_refreshes, 0);
+
+        // 0.1 s left: exp(-0.05), almost surely. The caller gets the current value at once
+        // while one background regeneration runs; others find the lock held.
+        clock.advance(Duration::from_millis(49_900));
+        let release = Arc::new(tokio::sync::Notify::new());
+        for _ in 0..20 {
+            let v = region
+                .get_or_create_in_background(
+                    "hot",
+                    &options,
+                    timed_creator(&clock, Duration::from_secs(1), 2, &runs, Some(Arc::clone(&release))),
+                )
+                .await
+                .unwrap();
+            assert_eq!(v, 1, "the current value, without waiting");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(region.stats().early_refreshes, 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "one regeneration in flight");
+        release.notify_one();
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(region.get::<u32>("hot").await.unwrap(), Some(2));
+        let stats = region.stats();
+        assert_eq!((stats.stale, stats.waits), (0, 0), "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn plain_get_or_create_and_values_without_a_duration_are_not_refreshed_early() {
+        let clock = MockClock::new(1_000_000.0);
+        let region = Region::builder()
+            .expiration_time(EXPIRATION)
+            .clock(clock.clone())
+            .early_refresh(EarlyRefresh::new(1.0).seed(1))
+            .build()
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        region.get_or_create("a", timed_creator(&clock, Duration::from_secs(2), 1, &runs, None)).await.unwrap();
+        region.set("b", &1u32).await.unwrap(); // no creation duration
+        clock.advance(Duration::from_millis(59_950));
+        for _ in 0..100 {
+            region.get_or_create("a", timed_creator(&clock, Duration::ZERO, 2, &runs, None)).await.unwrap();
+            region
+                .get_or_create_in_background(
+                    "b",
+                    &CreateOptions::new(),
+                    timed_creator(&clock, Duration::ZERO, 2, &runs, None),
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(region.stats().early_refreshes, 0);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(Region::builder().early_refresh(EarlyRefresh::new(0.0)).build().is_err());
+    }
+
+    /// Under a steady load on a hot key, with real time: every expiry is anticipated, so no
+    /// caller waits for a regeneration and no expired value is served. (beta 4 starts the
+    /// refreshes a few hundred ms ahead, a margin for a loaded machine's scheduling.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_steady_load_no_caller_waits_and_nothing_is_served_expired() {
+        let region = Region::builder()
+            .expiration_time(Duration::from_millis(600))
+            .early_refresh(EarlyRefresh::new(4.0))
+            .build()
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let until = std::time::Instant::now() + Duration::from_millis(2000);
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let (region, runs) = (region.clone(), Arc::clone(&runs));
+                tokio::spawn(async move {
+                    while std::time::Instant::now() < until {
+                        let runs = Arc::clone(&runs);
+                        region
+                            .get_or_create_in_background("hot", &CreateOptions::new(), move || async move {
+                                runs.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                Ok::<_, Boom>(1u32)
+                            })
+                            .await
+                            .unwrap();
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        let stats = region.stats();
+        eprintln!("{stats:?}, creator runs {}", runs.load(Ordering::SeqCst));
+        assert_eq!(stats.stale, 0, "{stats:?}");
+        assert!(stats.early_refreshes >= 3, "{stats:?}");
+        // The first call waited for nothing but its own creation; later ones never waited.
+        assert!(stats.waits <= 15, "{stats:?}");
+    }
+}

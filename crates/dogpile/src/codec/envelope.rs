@@ -52,21 +52,27 @@ impl Envelope {
         })
     }
 
+    /// Encodes `payload` with `metadata` (its creation duration only where the layout keeps
+    /// metadata: dogpile 1.x and the seed's).
     pub(crate) fn encode<T: Serialize>(
         self,
         format: &Format,
         payload: &T,
-        ct: f64,
-        version: u32,
+        metadata: Metadata,
     ) -> Result<Vec<u8>, BoxError> {
+        let Metadata { ct, v: version, d } = metadata;
         match self {
             Envelope::Dogpile1 => {
                 // Python's json.dumps(metadata): ", " and ": " separators, float repr.
-                let mut out = format!("{{\"ct\": {ct:?}, \"v\": {version}}}|").into_bytes();
+                let mut out = match d {
+                    None => format!("{{\"ct\": {ct:?}, \"v\": {version}}}|"),
+                    Some(d) => format!("{{\"ct\": {ct:?}, \"v\": {version}, \"d\": {d:?}}}|"),
+                }
+                .into_bytes();
                 out.extend_from_slice(&format.serialize_value(payload)?);
                 Ok(out)
             }
-            Envelope::Seed => format.serialize_value(&SeedEntry((payload, Metadata { ct, v: version }))),
+            Envelope::Seed => format.serialize_value(&SeedEntry((payload, metadata))),
             Envelope::Compact => format.serialize_value(&(payload, ct.floor() as i64)),
             Envelope::Raw => format.serialize_value(payload),
         }
@@ -92,11 +98,11 @@ impl Envelope {
             }
             Envelope::Compact => {
                 let (payload, ct): (T, f64) = format.deserialize_value(bytes)?;
-                Ok(CachedValue { payload, metadata: Metadata { ct, v: version } })
+                Ok(CachedValue { payload, metadata: Metadata::with_version(ct, version) })
             }
             Envelope::Raw => Ok(CachedValue {
                 payload: format.deserialize_value(bytes)?,
-                metadata: Metadata { ct: now, v: version },
+                metadata: Metadata::with_version(now, version),
             }),
         }
     }

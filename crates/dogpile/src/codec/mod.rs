@@ -47,7 +47,7 @@ pub use value::Value;
 
 use crate::error::{BoxError, Error, Result};
 use crate::registry::Arguments;
-use crate::value::{CachedValue, VALUE_VERSION};
+use crate::value::{CachedValue, Metadata, VALUE_VERSION};
 
 /// A payload format inside an envelope, with the value version it writes and accepts. Cheap to
 /// clone.
@@ -160,7 +160,20 @@ impl Codec {
     ///
     /// The serializer's error, when the payload cannot be represented in the format.
     pub fn encode<T: Serialize>(&self, payload: &T, ct: f64) -> Result<Vec<u8>, BoxError> {
-        self.envelope.encode(&self.format, payload, ct, self.value_version)
+        self.envelope.encode(&self.format, payload, Metadata::with_version(ct, self.value_version))
+    }
+
+    /// [`Codec::encode`] with how long the value took to create (the `"d"` metadata key of
+    /// [early refresh](crate::region::EarlyRefresh)), kept by the dogpile 1.x and seed
+    /// envelopes and dropped by the others.
+    ///
+    /// # Errors
+    ///
+    /// As [`Codec::encode`].
+    pub fn encode_created<T: Serialize>(&self, payload: &T, ct: f64, took: f64) -> Result<Vec<u8>, BoxError> {
+        let mut metadata = Metadata::with_version(ct, self.value_version);
+        metadata.d = Some(took);
+        self.envelope.encode(&self.format, payload, metadata)
     }
 
     /// Decodes bytes written by [`Codec::encode`] (or by a Python process with the same
@@ -185,6 +198,21 @@ impl Codec {
 
     pub(crate) fn encode_for<T: Serialize>(&self, key: &crate::CacheKey, payload: &T, ct: f64) -> Result<Vec<u8>> {
         self.encode(payload, ct).map_err(|source| Error::Codec { key: Some(key.clone()), source })
+    }
+
+    /// [`Codec::encode_for`] with the creation duration, when known.
+    pub(crate) fn encode_created_for<T: Serialize>(
+        &self,
+        key: &crate::CacheKey,
+        payload: &T,
+        ct: f64,
+        took: Option<f64>,
+    ) -> Result<Vec<u8>> {
+        let encoded = match took {
+            Some(took) => self.encode_created(payload, ct, took),
+            None => self.encode(payload, ct),
+        };
+        encoded.map_err(|source| Error::Codec { key: Some(key.clone()), source })
     }
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::invalidation::DefaultInvalidation;
-use super::{ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats};
+use super::{
+    EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats,
+};
 use crate::backend::{Backend, DynBackend, MemoryBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
@@ -68,6 +70,7 @@ pub struct RegionBuilder {
     creator_timeout: Option<Duration>,
     expiration_jitter: f64,
     fail_open: Option<FailOpen>,
+    early_refresh: Option<Arc<EarlyRefresh>>,
 }
 
 impl RegionBuilder {
@@ -87,6 +90,7 @@ impl RegionBuilder {
             creator_timeout: None,
             expiration_jitter: 0.0,
             fail_open: None,
+            early_refresh: None,
         }
     }
 
@@ -202,6 +206,13 @@ impl RegionBuilder {
         self
     }
 
+    /// Regenerates hot values in the background shortly before they expire (XFetch; see
+    /// [`EarlyRefresh`]). Off by default.
+    pub fn early_refresh(mut self, early_refresh: EarlyRefresh) -> Self {
+        self.early_refresh = Some(Arc::new(early_refresh));
+        self
+    }
+
     /// Spreads expiry: each entry expires early by up to `fraction` (0 to 1) of its
     /// expiration time, by an amount fixed for that entry, so that values written together
     /// (a warm-up, a `set_multi`) are not all regenerated together. Off (0) by default. With
@@ -232,6 +243,11 @@ impl RegionBuilder {
     /// [`Error::Config`] for an unknown backend name or codec name, an expiration jitter that
     /// is not a fraction, or the backend factory's error for invalid arguments.
     pub fn build(self) -> Result<Region> {
+        if let Some(early) = &self.early_refresh
+            && !(early.beta > 0.0 && early.beta.is_finite())
+        {
+            return Err(Error::config("early_refresh", format!("beta {} must be a number greater than 0", early.beta)));
+        }
         if !(0.0..1.0).contains(&self.expiration_jitter) {
             return Err(Error::config(
                 "expiration_jitter",
@@ -271,6 +287,7 @@ impl RegionBuilder {
             throttled: Throttled::default(),
             expiration_jitter: self.expiration_jitter,
             fail_open,
+            early_refresh: self.early_refresh.clone(),
         };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.

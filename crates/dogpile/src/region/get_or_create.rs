@@ -305,37 +305,43 @@ impl Region {
     {
         let backend_key = self.backend_key(key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let has_spawn = background.is_some();
+        let spawn_slot = Mutex::new(background);
+        let take_spawn = || spawn_slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
         // else goes through the lock, which reads again; for such a backend that read is cheap.)
         if let Some(ready) = self.inner.backend.get_ready(&backend_key) {
             let bytes = ready.map_err(|e| e.with_key(key))?;
-            if let Some((value, ct)) = self.lock_view(key, self.decode::<T>(key, bytes.as_deref())?, expiration)?
+            if let Some(((value, ct, took), _)) =
+                self.timed_view(key, self.decode::<T>(key, bytes.as_deref())?, expiration)?
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
+                self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
                 return Ok((value, Outcome::Fresh));
             }
         }
         let (fail_safe, creator_timeout) = self.resilience(options);
-        let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let (this, key_ref, backend_key_ref) = (self, key, &backend_key);
 
+        // The lock sees each value with its creation time and creation duration.
         let get_value = move || async move { this.read_for_lock::<T>(key_ref, backend_key_ref, expiration).await };
         let create = || async {
             let creator = take().ok_or_else(|| creator_error(Some(key_ref), "creator already consumed"))?;
+            let started = this.inner.clock.now();
             let value = this.run_creator(Some(key_ref), creator_timeout, creator()).await?;
+            let took = this.inner.early_refresh.is_some().then(|| this.inner.clock.now() - started);
             if fail_safe.is_some() {
                 this.inner.throttled.clear(key_ref);
             }
             if options.wants(&value) {
-                this.store(key_ref, backend_key_ref, &value).await;
+                this.store(key_ref, backend_key_ref, &value, took).await;
             }
-            Ok(value)
+            Ok((value, started, took))
         };
-        let background = background.map(|spawn| {
-            |guard| {
-                if let Some(creator) = take() {
-                    spawn(guard, creator);
-                }
+        let background = has_spawn.then_some(|guard| {
+            if let (Some(spawn), Some(creator)) = (take_spawn(), take()) {
+                spawn(guard, creator);
             }
         });
         let mutex = RegionMutex { region: self, key: &backend_key };
@@ -351,7 +357,61 @@ impl Region {
             suppressed: &suppressed,
         });
         let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
-        lock.enter(get_value, create, background).await
+        let ((value, ct, took), outcome) = lock.enter(get_value, create, background).await?;
+        if outcome == Outcome::Fresh {
+            self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
+        }
+        Ok((value, outcome))
+    }
+
+    /// Early refresh (XFetch): on a fresh hit of a call that can regenerate in the background,
+    /// starts that regeneration with the probability for the time left, if the key's lock is
+    /// free. The caller has its value either way.
+    async fn refresh_early<F, B>(
+        &self,
+        backend_key: &CacheKey,
+        expiration: Option<f64>,
+        ct: f64,
+        took: Option<f64>,
+        take: impl FnOnce() -> Option<F>,
+        take_spawn: impl FnOnce() -> Option<B>,
+    ) where
+        B: FnOnce(KeyGuard, F),
+    {
+        let (Some(early), Some(exp), Some(took)) = (&self.inner.early_refresh, expiration, took) else {
+            return;
+        };
+        let Some(spawn) = take_spawn() else {
+            return;
+        };
+        if !early.fires(exp - (self.inner.clock.now() - ct), took) {
+            return;
+        }
+        let inner = &self.inner;
+        match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await {
+            Ok(Some(guard)) => {
+                if let Some(creator) = take() {
+                    inner.stats.early_refresh();
+                    spawn(guard, creator);
+                }
+            }
+            // Another caller holds the lock: it is regenerating already.
+            Ok(None) => {}
+            Err(err) => self.report(&err),
+        }
+    }
+
+    /// A value as the lock sees it under early refresh: the payload with its creation time and
+    /// creation duration, and the creation time.
+    #[allow(clippy::type_complexity)]
+    fn timed_view<T>(
+        &self,
+        key: &CacheKey,
+        value: Option<crate::CachedValue<T>>,
+        expiration: Option<f64>,
+    ) -> Result<Option<((T, f64, Option<f64>), f64)>> {
+        let took = value.as_ref().and_then(|v| v.metadata.d);
+        Ok(self.lock_view(key, value, expiration)?.map(|(payload, ct)| ((payload, ct, took), ct)))
     }
 
     /// Notes a backend outage under fail-open; the error goes to the sink.
@@ -379,11 +439,13 @@ impl Region {
         let region = self.clone();
         let timeout = self.resilience(&options).1;
         let task = async move {
+            let started = region.inner.clock.now();
             let created = region.run_creator(Some(&key), timeout, creator()).await;
+            let took = region.inner.early_refresh.is_some().then(|| region.inner.clock.now() - started);
             match (created, region.backend_key(&key)) {
                 (Ok(value), Ok(backend_key)) => {
                     if options.wants(&value) {
-                        region.store(&key, &backend_key, &value).await;
+                        region.store(&key, &backend_key, &value, took).await;
                     }
                 }
                 (Err(err), _) | (_, Err(err)) => region.report(&err),
@@ -400,15 +462,16 @@ impl Region {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     async fn read_for_lock<T: DeserializeOwned>(
         &self,
         key: &CacheKey,
         backend_key: &CacheKey,
         expiration: Option<f64>,
-    ) -> Result<Option<(T, f64)>> {
+    ) -> Result<Option<((T, f64, Option<f64>), f64)>> {
         let bytes = self.read_bytes(key, backend_key).await?;
         let value = self.decode(key, bytes.as_deref())?;
-        self.lock_view(key, value, expiration)
+        self.timed_view(key, value, expiration)
     }
 
     async fn read_for_lock_multi<T: DeserializeOwned>(
@@ -426,8 +489,9 @@ impl Region {
 
     /// Stores a created value; a failure goes to the error sink, not to the caller, who has
     /// the value already.
-    async fn store<T: Serialize>(&self, key: &CacheKey, backend_key: &CacheKey, value: &T) {
-        let stored = match self.inner.codec.encode_for(key, value, self.inner.clock.now()) {
+    /// `took`: how long the creator ran, kept under early refresh.
+    async fn store<T: Serialize>(&self, key: &CacheKey, backend_key: &CacheKey, value: &T, took: Option<f64>) {
+        let stored = match self.inner.codec.encode_created_for(key, value, self.inner.clock.now(), took) {
             Ok(bytes) => self.inner.backend.set(backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(key)),
             Err(err) => Err(err),
         };
@@ -622,6 +686,7 @@ impl Region {
                 .unwrap_or_else(|p| p.into_inner())
                 .take()
                 .ok_or_else(|| creator_error(None, "creator already consumed"))?;
+            let started = inner.clock.now();
             let created = match self.run_creator(None, creator_timeout, creator(to_create)).await {
                 Ok(created) if created.len() == wanted => created,
                 Ok(created) => {
@@ -650,11 +715,12 @@ impl Region {
                 },
             };
             let now = inner.clock.now();
+            let took = inner.early_refresh.is_some().then_some(now - started);
             let mut to_store = Vec::new();
             for ((i, _), value) in guards.iter().zip(created) {
                 inner.stats.miss();
                 if options.wants(&value) {
-                    match inner.codec.encode_for(unique[*i], &value, now) {
+                    match inner.codec.encode_created_for(unique[*i], &value, now, took) {
                         Ok(bytes) => to_store.push((backend_keys[*i].clone(), Bytes::from(bytes))),
                         Err(err) => self.report(&err),
                     }

@@ -2,6 +2,7 @@
 
 mod builder;
 mod cached_fn;
+mod early_refresh;
 mod fail_open;
 mod fail_safe;
 mod fn_key;
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 pub use crate::lock::Outcome;
 pub use builder::RegionBuilder;
 pub use cached_fn::{CachedFn, CachedMultiFn};
+pub use early_refresh::EarlyRefresh;
 pub use fail_open::FailOpen;
 pub(crate) use fail_open::FailOpenState;
 pub(crate) use fail_safe::Throttled;
@@ -101,6 +103,7 @@ pub(crate) struct Inner {
     /// The fraction of the expiration time by which entries expire early (0: none).
     expiration_jitter: f64,
     fail_open: Option<FailOpenState>,
+    early_refresh: Option<Arc<EarlyRefresh>>,
 }
 
 impl Region {
@@ -479,6 +482,7 @@ impl fmt::Debug for Region {
             throttled: _,
             expiration_jitter,
             fail_open,
+            early_refresh,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -496,6 +500,7 @@ impl fmt::Debug for Region {
             .field("creator_timeout", creator_timeout)
             .field("expiration_jitter", expiration_jitter)
             .field("fail_open", &fail_open.as_ref().map(|f| f.breaker.settings()))
+            .field("early_refresh", &early_refresh.as_ref().map(|e| e.beta))
             .finish()
     }
 }

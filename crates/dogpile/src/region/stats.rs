@@ -29,6 +29,8 @@ pub struct RegionStats {
     pub fail_open: u64,
     /// Times the fail-open circuit breaker opened.
     pub breaker_opened: u64,
+    /// Background regenerations started early by [early refresh](crate::region::EarlyRefresh).
+    pub early_refreshes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +45,7 @@ pub(crate) struct Counters {
     creator_timeouts: AtomicU64,
     fail_open: AtomicU64,
     breaker_opened: AtomicU64,
+    early_refreshes: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -85,6 +88,9 @@ impl Counters {
     pub(crate) fn breaker_opened(&self) {
         bump(&self.breaker_opened);
     }
+    pub(crate) fn early_refresh(&self) {
+        bump(&self.early_refreshes);
+    }
 
     pub(crate) fn record(&self, outcome: Outcome) {
         match outcome {
@@ -122,6 +128,7 @@ impl Counters {
             creator_timeouts: get(&self.creator_timeouts),
             fail_open: get(&self.fail_open),
             breaker_opened: get(&self.breaker_opened),
+            early_refreshes: get(&self.early_refreshes),
         }
     }
 }
