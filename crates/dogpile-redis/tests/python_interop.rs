@@ -124,6 +124,16 @@ fn now() -> f64 {
 }
 
 fn rust_region(setup: &Setup, server: &RedisServer, extra: &[(&str, &str)], clock: Option<MockClock>) -> Region {
+    rust_region_with(setup, server, extra, clock, |builder| builder)
+}
+
+fn rust_region_with(
+    setup: &Setup,
+    server: &RedisServer,
+    extra: &[(&str, &str)],
+    clock: Option<MockClock>,
+    configure: impl FnOnce(dogpile::RegionBuilder) -> dogpile::RegionBuilder,
+) -> Region {
     dogpile_redis::register();
     let mut args = Arguments::new().with("url", server.url()).with("distributed_lock", true).with("lock_sleep", 0.01);
     for (key, value) in setup.args.iter().chain(extra) {
@@ -134,7 +144,7 @@ fn rust_region(setup: &Setup, server: &RedisServer, extra: &[(&str, &str)], cloc
         Some(clock) => builder.clock(clock),
         None => builder,
     };
-    builder.build().unwrap_or_else(|e| panic!("{}: {e}", setup.name))
+    configure(builder).build().unwrap_or_else(|e| panic!("{}: {e}", setup.name))
 }
 
 impl Pair {
@@ -344,6 +354,43 @@ async fn get_or_create_across(setup: &'static Setup) {
         } else {
             assert_eq!((got, pair.counter(&counter)), (Value::from("rust-old"), 0), "{}", setup.name);
         }
+    }
+}
+
+/// Under early refresh Rust adds the creation duration (`d`) to the metadata of the envelopes
+/// that keep metadata; Python still reads the entry, and its `get_or_create` still honours the
+/// entry's creation time (no creator run on a fresh value).
+async fn creation_duration_is_ignored_by_python(setup: &'static Setup) {
+    use dogpile::codec::Envelope;
+    use dogpile::region::{CreateOptions, EarlyRefresh};
+
+    let mut pair = Pair::start(setup);
+    let region =
+        rust_region_with(setup, &pair.server, &[], None, |builder| builder.early_refresh(EarlyRefresh::new(1.0)));
+    let keeps_metadata = matches!(region.codec().envelope(), Envelope::Dogpile1 | Envelope::Seed);
+    for (i, key) in pair.keys("timed", "k").into_iter().enumerate() {
+        let made: Value = region
+            .get_or_create_in_background(key.clone(), &CreateOptions::new(), || async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok::<_, std::io::Error>(Value::from("timed"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(made, Value::from("timed"));
+        let metadata = region.get_value_metadata::<Value>(key.clone()).await.unwrap().unwrap().metadata;
+        assert_eq!(metadata.d.is_some(), keeps_metadata, "{}: {metadata:?}", setup.name);
+        if let Some(d) = metadata.d {
+            assert!((0.004..5.0).contains(&d), "{}: d = {d}", setup.name);
+        }
+        let answer = pair.py_get(&key);
+        assert_eq!(py_value(&answer), Some(Value::from("timed")), "{}: {answer}", setup.name);
+        let counter = format!("timed:runs:{i}");
+        let answer = pair.py.call(json!({
+            "op": "get_or_create", "key": Pair::key_json(&key), "expiration_time": 60,
+            "value": to_spec(&Value::from("py-new")), "counter": counter,
+        }));
+        assert_eq!(py_value(&answer), Some(Value::from("timed")), "{}: {answer}", setup.name);
+        assert_eq!(pair.counter(&counter), 0, "{}: Python ran its creator on a fresh Rust value", setup.name);
     }
 }
 
@@ -589,6 +636,11 @@ macro_rules! interop {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn function_keys_match_python() {
                 function_keys_match(&$setup).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn creation_duration_is_ignored_by_python() {
+                super::creation_duration_is_ignored_by_python(&$setup).await;
             }
         }
     )*};
