@@ -491,3 +491,47 @@ mod early_refresh {
         assert!(stats.waits <= 15, "{stats:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_soft_timeout_waits_that_long_for_the_regeneration_then_serves_stale() {
+    let clock = MockClock::new(1_000_000.0);
+    let region = Region::builder()
+        .expiration_time(EXPIRATION)
+        .clock(clock.clone())
+        .soft_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let creator = |value: u32, takes: Duration| {
+        move || async move {
+            tokio::time::sleep(takes).await;
+            Ok::<_, Boom>(value)
+        }
+    };
+    let options = CreateOptions::new();
+    region.set("k", &1u32).await.unwrap();
+    clock.advance(EXPIRATION * 2);
+    // The regeneration finishes within the soft timeout: the caller gets it fresh.
+    let v = region.get_or_create_in_background("k", &options, creator(2, Duration::from_millis(50))).await.unwrap();
+    assert_eq!(v, 2);
+    // A slow one: the stale value after the soft timeout; the regeneration goes on and stores.
+    clock.advance(EXPIRATION * 2);
+    let started = tokio::time::Instant::now();
+    let v = region.get_or_create_in_background("k", &options, creator(3, Duration::from_millis(500))).await.unwrap();
+    assert_eq!(v, 2);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(100) && waited < Duration::from_millis(500), "{waited:?}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(region.get::<u32>("k").await.unwrap(), Some(3));
+    // Without a soft timeout (for this call too), the stale value at once.
+    let no_soft = Region::builder().expiration_time(EXPIRATION).clock(clock.clone()).build().unwrap();
+    no_soft.set("k", &1u32).await.unwrap();
+    clock.advance(EXPIRATION * 2);
+    let v = no_soft.get_or_create_in_background("k", &options, creator(2, Duration::from_millis(50))).await.unwrap();
+    assert_eq!(v, 1);
+    let per_call = CreateOptions::new().soft_timeout(Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(100)).await; // the regeneration of 2 is stored
+    assert_eq!(no_soft.get::<u32>("k").await.unwrap(), Some(2));
+    clock.advance(EXPIRATION * 2);
+    let v = no_soft.get_or_create_in_background("k", &per_call, creator(4, Duration::from_millis(50))).await.unwrap();
+    assert_eq!(v, 4);
+}

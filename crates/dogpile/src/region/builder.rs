@@ -71,6 +71,7 @@ pub struct RegionBuilder {
     expiration_jitter: f64,
     fail_open: Option<FailOpen>,
     early_refresh: Option<Arc<EarlyRefresh>>,
+    soft_timeout: Option<Duration>,
 }
 
 impl RegionBuilder {
@@ -91,6 +92,7 @@ impl RegionBuilder {
             expiration_jitter: 0.0,
             fail_open: None,
             early_refresh: None,
+            soft_timeout: None,
         }
     }
 
@@ -206,6 +208,29 @@ impl RegionBuilder {
         self
     }
 
+    /// How long [`Region::get_or_create_in_background`] waits for the regeneration of an
+    /// expired value before it serves the expired value: a regeneration that finishes in time
+    /// is returned fresh; a slower one goes on in the background and stores its value. Without
+    /// it (the default) the expired value is returned at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // A quick database answers callers fresh; a slow one does not hold them past 50 ms.
+    /// let region = dogpile::Region::builder()
+    ///     .expiration_time(Duration::from_secs(60))
+    ///     .soft_timeout(Duration::from_millis(50))
+    ///     .build()?;
+    /// # let _ = region;
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn soft_timeout(mut self, timeout: Duration) -> Self {
+        self.soft_timeout = Some(timeout);
+        self
+    }
+
     /// Regenerates hot values in the background shortly before they expire (XFetch; see
     /// [`EarlyRefresh`]). Off by default.
     pub fn early_refresh(mut self, early_refresh: EarlyRefresh) -> Self {
@@ -288,6 +313,7 @@ impl RegionBuilder {
             expiration_jitter: self.expiration_jitter,
             fail_open,
             early_refresh: self.early_refresh.clone(),
+            soft_timeout: self.soft_timeout,
         };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.

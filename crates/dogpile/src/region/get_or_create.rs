@@ -235,9 +235,19 @@ impl Region {
     {
         let key = key.into();
         let (region, task_key, task_options) = (self.clone(), key.clone(), options.clone());
-        let spawn =
-            move |guard: KeyGuard, creator: F| region.spawn_regeneration(task_key, task_options, guard, creator);
-        self.run_lock(key, options, creator, Some(spawn)).await.map(|(value, _)| value)
+        let (done, created) = tokio::sync::oneshot::channel();
+        let spawn = move |guard: KeyGuard, creator: F| {
+            region.spawn_regeneration(task_key, task_options, guard, creator, Some(done));
+        };
+        let (value, outcome) = self.run_lock(key, options, creator, Some(spawn)).await?;
+        // A soft timeout waits that long for the regeneration before serving the stale value.
+        if outcome == Outcome::StaleBackground
+            && let Some(soft) = options.soft_timeout.unwrap_or(self.inner.soft_timeout)
+            && let Ok(Ok(fresh)) = tokio::time::timeout(soft, created).await
+        {
+            return Ok(fresh);
+        }
+        Ok(value)
     }
 
     /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
@@ -429,8 +439,16 @@ impl Region {
         }
     }
 
-    fn spawn_regeneration<T, F, Fut, E>(&self, key: CacheKey, options: CreateOptions<T>, guard: KeyGuard, creator: F)
-    where
+    /// Regenerates `key` in a spawned task that holds `guard`; the value goes to `done` once
+    /// stored.
+    fn spawn_regeneration<T, F, Fut, E>(
+        &self,
+        key: CacheKey,
+        options: CreateOptions<T>,
+        guard: KeyGuard,
+        creator: F,
+        done: Option<tokio::sync::oneshot::Sender<T>>,
+    ) where
         T: Serialize + Send + Sync + 'static,
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -446,6 +464,9 @@ impl Region {
                 (Ok(value), Ok(backend_key)) => {
                     if options.wants(&value) {
                         region.store(&key, &backend_key, &value, took).await;
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(value);
                     }
                 }
                 (Err(err), _) | (_, Err(err)) => region.report(&err),

@@ -104,6 +104,7 @@ pub(crate) struct Inner {
     expiration_jitter: f64,
     fail_open: Option<FailOpenState>,
     early_refresh: Option<Arc<EarlyRefresh>>,
+    soft_timeout: Option<std::time::Duration>,
 }
 
 impl Region {
@@ -483,6 +484,7 @@ impl fmt::Debug for Region {
             expiration_jitter,
             fail_open,
             early_refresh,
+            soft_timeout,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -501,6 +503,7 @@ impl fmt::Debug for Region {
             .field("expiration_jitter", expiration_jitter)
             .field("fail_open", &fail_open.as_ref().map(|f| f.breaker.settings()))
             .field("early_refresh", &early_refresh.as_ref().map(|e| e.beta))
+            .field("soft_timeout", soft_timeout)
             .finish()
     }
 }

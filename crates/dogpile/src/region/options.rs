@@ -95,12 +95,20 @@ pub struct CreateOptions<T> {
     pub(crate) fail_safe: Option<Option<FailSafe>>,
     /// `None`: the region's setting.
     pub(crate) creator_timeout: Option<Option<Duration>>,
+    /// `None`: the region's setting.
+    pub(crate) soft_timeout: Option<Option<Duration>>,
 }
 
 impl<T> CreateOptions<T> {
     /// The region's defaults, and every created value stored.
     pub fn new() -> Self {
-        CreateOptions { expiry: Expiry::RegionDefault, should_cache: None, fail_safe: None, creator_timeout: None }
+        CreateOptions {
+            expiry: Expiry::RegionDefault,
+            should_cache: None,
+            fail_safe: None,
+            creator_timeout: None,
+            soft_timeout: None,
+        }
     }
 
     /// Fail-safe for this call, whatever the region's (see [`FailSafe`]).
@@ -125,6 +133,13 @@ impl<T> CreateOptions<T> {
     /// No creator timeout for this call.
     pub fn no_creator_timeout(mut self) -> Self {
         self.creator_timeout = Some(None);
+        self
+    }
+
+    /// The soft timeout for this call (see
+    /// [`RegionBuilder::soft_timeout`](crate::RegionBuilder::soft_timeout)).
+    pub fn soft_timeout(mut self, timeout: Duration) -> Self {
+        self.soft_timeout = Some(Some(timeout));
         self
     }
 
@@ -165,18 +180,20 @@ impl<T> Clone for CreateOptions<T> {
             should_cache: self.should_cache.clone(),
             fail_safe: self.fail_safe,
             creator_timeout: self.creator_timeout,
+            soft_timeout: self.soft_timeout,
         }
     }
 }
 
 impl<T> fmt::Debug for CreateOptions<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout } = self;
+        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout, soft_timeout } = self;
         f.debug_struct("CreateOptions")
             .field("expiry", expiry)
             .field("should_cache", &should_cache.is_some())
             .field("fail_safe", fail_safe)
             .field("creator_timeout", creator_timeout)
+            .field("soft_timeout", soft_timeout)
             .finish()
     }
 }
