@@ -62,6 +62,11 @@ pub struct DemoArgs {
     /// The distributed lock's TTL in Redis (with --url); a holder extends it while it creates.
     #[arg(long, value_parser = duration::parse)]
     lock_timeout: Option<Duration>,
+    /// What to show: the stampede (default), or a resilience option against plain
+    /// get_or_create (early-refresh, fail-safe, fail-open; on the memory backend, fail-open on
+    /// a private redis-server that is killed and restarted).
+    #[arg(long, value_enum, default_value = "stampede")]
+    scenario: crate::scenarios::Scenario,
     /// Internal: run one phase as a child process and print its figures.
     #[arg(long, hide = true)]
     phase: Option<Phase>,
@@ -134,6 +139,21 @@ impl DemoArgs {
 }
 
 pub fn run(mut args: DemoArgs) -> Result<(), String> {
+    if args.scenario != crate::scenarios::Scenario::Stampede {
+        if args.on_redis() || args.spawn_cluster || args.processes > 1 {
+            return Err(
+                "--scenario runs on its own backend: leave out --url, --cluster, --sentinels and --processes".into()
+            );
+        }
+        let load = crate::scenarios::Load {
+            callers: args.callers,
+            keys: args.keys,
+            duration: args.duration,
+            ttl: args.ttl,
+            creator_time: args.creator_time,
+        };
+        return crate::scenarios::run(args.scenario, load);
+    }
     // A private cluster lives as long as this run; copies of the demo get its nodes.
     let _cluster = if args.spawn_cluster {
         if args.on_redis() {

@@ -6,6 +6,7 @@ mod chaos;
 mod demo;
 mod duration;
 mod memory_report;
+mod scenarios;
 mod stats;
 mod target;
 

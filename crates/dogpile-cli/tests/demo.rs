@@ -173,3 +173,59 @@ fn demo_on_a_spawned_cluster_from_two_processes_shares_the_lock() {
     assert!((4..=40).contains(&runs[0]), "creator runs with the lock: {runs:?}\n{stdout}");
     assert!(runs[1] > runs[0] * 3, "{runs:?}\n{stdout}");
 }
+
+fn scenario(name: &str) -> String {
+    let out = dogpile(&[
+        "demo",
+        "--scenario",
+        name,
+        "--callers",
+        "50",
+        "--duration",
+        "1500ms",
+        "--ttl",
+        "200ms",
+        "--creator-time",
+        "20ms",
+        "--keys",
+        "4",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[test]
+fn fail_safe_scenario_answers_every_call_with_the_database_down() {
+    let stdout = scenario("fail-safe");
+    let errors = numbers_after(&stdout, "errors");
+    assert_eq!(errors.len(), 2, "{stdout}");
+    assert!(errors[0] > 0, "plain get_or_create must fail with the database down:\n{stdout}");
+    assert_eq!(errors[1], 0, "fail-safe must answer every call:\n{stdout}");
+    let served = numbers_after(&stdout, "expired values served by fail-safe");
+    assert!(served[1] > 0, "{stdout}");
+}
+
+#[test]
+fn fail_open_scenario_answers_calls_while_redis_is_down() {
+    let stdout = scenario("fail-open");
+    let errors = numbers_after(&stdout, "errors");
+    assert_eq!(errors.len(), 2, "{stdout}");
+    assert!(errors[0] > 0, "without fail-open, calls fail while Redis is down:\n{stdout}");
+    assert_eq!(errors[1], 0, "fail-open must answer every call:\n{stdout}");
+    let during = numbers_after(&stdout, "calls with Redis down");
+    assert!(during[1] > 0, "{stdout}");
+}
+
+#[test]
+fn early_refresh_scenario_refreshes_ahead_and_waits_less() {
+    let stdout = scenario("early-refresh");
+    let refreshes = numbers_after(&stdout, "early refreshes");
+    assert_eq!(refreshes.len(), 2, "{stdout}");
+    assert!(refreshes[0] == 0 && refreshes[1] > 0, "{stdout}");
+    // "N (x.xx%)" per column: the percentages do not parse, the counts do.
+    let waited = numbers_after(&stdout, "callers that waited");
+    assert_eq!(waited.len(), 2, "{stdout}");
+    assert!(waited[0] > 0, "plain get_or_create: the regenerating caller waits:\n{stdout}");
+    assert!(waited[1] <= waited[0], "{stdout}");
+}
