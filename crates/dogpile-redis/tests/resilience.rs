@@ -222,3 +222,61 @@ async fn fail_open_serves_through_a_killed_and_a_paused_server() {
     eprintln!("{total} calls; {stats:?}");
     assert!(stats.fail_open > 0 && stats.breaker_opened > opened, "{stats:?}");
 }
+
+/// Early refresh across two processes (two regions) sharing one Redis: near the expiry both
+/// draw a refresh, the distributed lock lets one regenerate, and neither caller waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_refresh_is_single_flight_across_processes_through_the_redis_lock() {
+    use dogpile::region::EarlyRefresh;
+
+    let server = RedisServer::start();
+    let clock = MockClock::at_system_time();
+    let process = |seed: u64| {
+        let config = support::config(&server).distributed_lock(true).redis_expiration_time(Duration::from_secs(3600));
+        Region::builder()
+            .backend(RedisAdvancedHstoreBackend::new(config).unwrap())
+            .expiration_time(EXPIRATION)
+            .clock(clock.clone())
+            .early_refresh(EarlyRefresh::new(1.0).seed(seed))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (process(1), process(2));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let creator = |value: u32, gate: bool| {
+        let (runs, release, clock) = (Arc::clone(&runs), Arc::clone(&release), clock.clone());
+        move || async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            if gate {
+                release.notified().await;
+            }
+            clock.advance(Duration::from_secs(2));
+            Ok::<_, Boom>(value)
+        }
+    };
+    let options = CreateOptions::new();
+    assert_eq!(a.get_or_create_in_background(("h", "hot"), &options, creator(1, false)).await.unwrap(), 1);
+    // 0.1 s before the expiry, with a 2 s creator: both processes draw a refresh.
+    clock.advance(EXPIRATION - Duration::from_millis(2100));
+    for _ in 0..10 {
+        for region in [&a, &b] {
+            let started = std::time::Instant::now();
+            let v = region.get_or_create_in_background(("h", "hot"), &options, creator(2, true)).await.unwrap();
+            assert_eq!(v, 1, "the current value, at once");
+            assert!(started.elapsed() < Duration::from_secs(2));
+        }
+    }
+    let (sa, sb) = (a.stats(), b.stats());
+    assert_eq!(sa.early_refreshes + sb.early_refreshes, 1, "{sa:?} {sb:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "one creation, then one regeneration in flight");
+    assert_eq!(locks_left(&server), 1, "the regeneration holds the lock");
+    release.notify_one();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while locks_left(&server) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the regeneration did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.get::<u32>(("h", "hot")).await.unwrap(), Some(2));
+    assert_eq!((sa.stale + sb.stale, sa.waits + sb.waits), (0, 0));
+}
