@@ -217,6 +217,7 @@ fn futures_are_send() {
     is_send(region.get_or_create_in_background("k", &options, || async { Ok::<u32, Boom>(1) }));
     is_send(region.get_or_create_with_outcome("k", &options, || async { Ok::<u32, Boom>(1) }));
     is_send(region.get_or_create_multi(["k"], |_| async { Ok::<Vec<u32>, Boom>(vec![1]) }));
+    is_send(region.get_or_create_multi_in_background(["k"], &options, |_| async { Ok::<Vec<u32>, Boom>(vec![1]) }));
     let f = region.cache_on_arguments("f", |(x,): (u32,)| async move { Ok::<u32, Boom>(x) });
     is_send(f.call((1,)));
 }

@@ -535,3 +535,49 @@ async fn a_soft_timeout_waits_that_long_for_the_regeneration_then_serves_stale()
     let v = no_soft.get_or_create_in_background("k", &per_call, creator(4, Duration::from_millis(50))).await.unwrap();
     assert_eq!(v, 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn multi_in_background_serves_an_expired_batch_at_once_or_within_the_soft_timeout() {
+    let clock = MockClock::new(1_000_000.0);
+    let region = Region::builder().expiration_time(EXPIRATION).clock(clock.clone()).build().unwrap();
+    let batches = Arc::new(AtomicUsize::new(0));
+    let creator = |base: u32, takes: Duration| {
+        let batches = Arc::clone(&batches);
+        move |keys: Vec<CacheKey>| async move {
+            batches.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(takes).await;
+            Ok::<_, Boom>((0..keys.len() as u32).map(|i| base + i).collect::<Vec<u32>>())
+        }
+    };
+    let options = CreateOptions::new();
+    region.set_multi([("a", 1u32), ("b", 2)]).await.unwrap();
+    clock.advance(EXPIRATION * 2);
+    let started = tokio::time::Instant::now();
+    let got = region
+        .get_or_create_multi_in_background(["a", "b", "a"], &options, creator(10, Duration::from_millis(500)))
+        .await
+        .unwrap();
+    assert_eq!(got, [1, 2, 1], "the expired batch at once");
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(region.key_is_locked("a").await.unwrap(), "the regeneration holds the locks");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(region.get_multi::<u32, _>(["a", "b"]).await.unwrap(), [Some(10), Some(11)]);
+    assert!(!region.key_is_locked("a").await.unwrap());
+
+    // Within the soft timeout: fresh.
+    clock.advance(EXPIRATION * 2);
+    let soft = CreateOptions::new().soft_timeout(Duration::from_millis(100));
+    let got = region
+        .get_or_create_multi_in_background(["a", "b"], &soft, creator(20, Duration::from_millis(50)))
+        .await
+        .unwrap();
+    assert_eq!(got, [20, 21]);
+    // A missing key: created by the caller, with the expired one.
+    clock.advance(EXPIRATION * 2);
+    let got = region
+        .get_or_create_multi_in_background(["a", "new"], &options, creator(30, Duration::from_millis(10)))
+        .await
+        .unwrap();
+    assert_eq!(got, [30, 31]);
+    assert_eq!(batches.load(Ordering::SeqCst), 3);
+}

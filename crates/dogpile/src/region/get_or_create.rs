@@ -57,6 +57,9 @@ impl Region {
     }
 }
 
+/// The type of "no background batch" for the multi read-through.
+type NoBatchSpawn<T, F> = fn(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>;
+
 fn has_creator<F>(slot: &Mutex<Option<F>>) -> bool {
     slot.lock().unwrap_or_else(|p| p.into_inner()).is_some()
 }
@@ -587,16 +590,157 @@ impl Region {
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
     {
-        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+        self.multi_run(keys.into_iter().map(Into::into).collect(), options, creator, None::<NoBatchSpawn<T, F>>).await
+    }
+
+    /// [`Region::get_or_create_multi_with`], but when every key to create has an expired
+    /// value (none is missing), the expired values are returned at once while a spawned task
+    /// regenerates the batch under the keys' locks and stores it (dogpile's
+    /// `async_creation_runner` for multiple keys). With a
+    /// [soft timeout](crate::RegionBuilder::soft_timeout) the call waits that long for the
+    /// regenerated batch first. A batch with a missing key is created by the caller as usual.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::CacheKey;
+    /// use dogpile::region::CreateOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let values: Vec<u32> = region
+    ///     .get_or_create_multi_in_background(["a", "b"], &CreateOptions::new(), |keys: Vec<CacheKey>| async move {
+    ///         Ok::<_, std::io::Error>(keys.iter().map(|k| k.to_string().len() as u32).collect())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(values, [1, 1]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create_multi`]; errors of the background task go to the error sink.
+    pub async fn get_or_create_multi_in_background<T, K, F, Fut, E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        options: &CreateOptions<T>,
+        creator: F,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        K: Into<CacheKey>,
+        F: FnOnce(Vec<CacheKey>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<T>, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let (region, task_options) = (self.clone(), options.clone());
+        let spawn = move |batch: Vec<(CacheKey, CacheKey, KeyGuard)>, creator: F| {
+            region.spawn_batch_regeneration(batch, task_options, creator)
+        };
+        self.multi_run(keys.into_iter().map(Into::into).collect(), options, creator, Some(spawn)).await
+    }
+
+    /// Regenerates a batch in a spawned task that holds the keys' locks (key, backend key,
+    /// guard); the values go to the receiver once stored.
+    fn spawn_batch_regeneration<T, F, Fut, E>(
+        &self,
+        batch: Vec<(CacheKey, CacheKey, KeyGuard)>,
+        options: CreateOptions<T>,
+        creator: F,
+    ) -> tokio::sync::oneshot::Receiver<Vec<T>>
+    where
+        T: Serialize + Send + Sync + 'static,
+        F: FnOnce(Vec<CacheKey>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<T>, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let (done, created) = tokio::sync::oneshot::channel();
+        let region = self.clone();
+        let task = async move {
+            let to_create: Vec<CacheKey> = batch.iter().map(|(key, _, _)| key.clone()).collect();
+            let timeout = region.resilience(&options).1;
+            let started = region.inner.clock.now();
+            match region.run_creator(None, timeout, creator(to_create)).await {
+                Ok(values) if values.len() == batch.len() => {
+                    let now = region.inner.clock.now();
+                    let took = region.inner.early_refresh.is_some().then_some(now - started);
+                    let keys = batch.iter().map(|(key, backend_key, _)| (key, backend_key));
+                    region.store_batch(keys, &values, &options, now, took).await;
+                    let _ = done.send(values);
+                }
+                Ok(values) => region.report(&creator_error(
+                    None,
+                    format!("creator returned {} values for {} keys", values.len(), batch.len()),
+                )),
+                Err(err) => region.report(&err),
+            }
+            for (key, _, guard) in batch {
+                if let Err(err) = guard.release().await {
+                    region.report(&err.with_key(&key));
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(task);
+            }
+            Err(_) => self.report(&Error::config("runtime", "background regeneration needs a tokio runtime")),
+        }
+        created
+    }
+
+    /// Encodes a created batch and stores it in one backend call; failures go to the sink.
+    async fn store_batch<'k, T: Serialize>(
+        &self,
+        keys: impl Iterator<Item = (&'k CacheKey, &'k CacheKey)>,
+        values: &[T],
+        options: &CreateOptions<T>,
+        now: f64,
+        took: Option<f64>,
+    ) {
+        let mut to_store = Vec::new();
+        for ((key, backend_key), value) in keys.zip(values) {
+            if options.wants(value) {
+                match self.inner.codec.encode_created_for(key, value, now, took) {
+                    Ok(bytes) => to_store.push((backend_key.clone(), Bytes::from(bytes))),
+                    Err(err) => self.report(&err),
+                }
+            }
+        }
+        if !to_store.is_empty()
+            && let Err(err) = self.inner.backend.set_multi(&to_store).await
+        {
+            self.report(&err);
+        }
+    }
+
+    async fn multi_run<T, F, Fut, E, S>(
+        &self,
+        keys: Vec<CacheKey>,
+        options: &CreateOptions<T>,
+        creator: F,
+        spawn: Option<S>,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+        S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
+    {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let slot = Mutex::new(Some(creator));
+        let spawn = Mutex::new(spawn);
         let Some(fail_open) = &self.inner.fail_open else {
-            return self.multi_read_through(&keys, options, &slot).await;
+            return self.multi_read_through(&keys, options, &slot, &spawn).await;
         };
+
         if !fail_open.breaker.is_open(self.inner.clock.now()) {
-            match self.multi_read_through(&keys, options, &slot).await {
+            match self.multi_read_through(&keys, options, &slot, &spawn).await {
                 Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
                 done => {
                     if done.is_ok() {
@@ -607,20 +751,22 @@ impl Region {
             }
         }
         self.inner.stats.fail_open();
-        fail_open.fallback.multi_read_through(&keys, options, &slot).await
+        fail_open.fallback.multi_read_through(&keys, options, &slot, &spawn).await
     }
 
-    async fn multi_read_through<T, F, Fut, E>(
+    async fn multi_read_through<T, F, Fut, E, S>(
         &self,
         keys: &[CacheKey],
         options: &CreateOptions<T>,
         slot: &Mutex<Option<F>>,
+        spawn: &Mutex<Option<S>>,
     ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone,
         F: FnOnce(Vec<CacheKey>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
+        S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
     {
         // Sorted, unique keys: locks are always taken in this order, so two multi calls
         // cannot deadlock each other.
@@ -698,6 +844,40 @@ impl Region {
             }
         }
 
+        // The background form: every key to create has an expired value to serve meanwhile.
+        let background = if !guards.is_empty() && guards.iter().all(|(i, _)| values[*i].is_some()) {
+            spawn.lock().unwrap_or_else(|p| p.into_inner()).take()
+        } else {
+            None
+        };
+        let creator = match background {
+            Some(_) => slot.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            None => None,
+        };
+        if let (Some(spawn), Some(creator)) = (background, creator) {
+            inner.stats.create();
+            let positions: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
+            let batch =
+                guards.into_iter().map(|(i, guard)| (unique[i].clone(), backend_keys[i].clone(), guard)).collect();
+            let created = spawn(batch, creator);
+            let soft = options.soft_timeout.unwrap_or(inner.soft_timeout);
+            let fresh = match soft {
+                Some(soft) => tokio::time::timeout(soft, created).await.ok().and_then(Result::ok),
+                None => None,
+            };
+            match fresh {
+                Some(fresh) if fresh.len() == positions.len() => {
+                    let now = inner.clock.now();
+                    for (i, value) in positions.into_iter().zip(fresh) {
+                        inner.stats.miss();
+                        values[i] = Some((value, now));
+                    }
+                }
+                _ => positions.iter().for_each(|_| inner.stats.stale()),
+            }
+            return collect_values(keys, &unique, &values);
+        }
+
         if !guards.is_empty() {
             let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
             let wanted = to_create.len();
@@ -737,21 +917,11 @@ impl Region {
             };
             let now = inner.clock.now();
             let took = inner.early_refresh.is_some().then_some(now - started);
-            let mut to_store = Vec::new();
+            let stored = guards.iter().map(|(i, _)| (unique[*i], &backend_keys[*i]));
+            self.store_batch(stored, &created, options, now, took).await;
             for ((i, _), value) in guards.iter().zip(created) {
                 inner.stats.miss();
-                if options.wants(&value) {
-                    match inner.codec.encode_created_for(unique[*i], &value, now, took) {
-                        Ok(bytes) => to_store.push((backend_keys[*i].clone(), Bytes::from(bytes))),
-                        Err(err) => self.report(&err),
-                    }
-                }
                 values[*i] = Some((value, now));
-            }
-            if !to_store.is_empty()
-                && let Err(err) = inner.backend.set_multi(&to_store).await
-            {
-                self.report(&err);
             }
             let mut released = Ok(());
             for (i, guard) in guards {
