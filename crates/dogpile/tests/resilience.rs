@@ -258,6 +258,10 @@ mod fail_open {
             }
         };
         let options = CreateOptions::new();
+        let strict = CreateOptions::new().no_fail_open();
+        let err = region.get_or_create_with("k", &strict, counting(0)).await.unwrap_err();
+        assert!(err.is_connection(), "off for this call: {err:?}");
+        assert_eq!(region.stats().fail_open, 0);
         let (value, outcome) = region.get_or_create_with_outcome("k", &options, counting(1)).await.unwrap();
         assert_eq!((value, outcome), (1, Outcome::Created));
         // The value made during the outage is kept in process: no second creator run.
@@ -432,7 +436,21 @@ mod early_refresh {
         let runs = Arc::new(AtomicUsize::new(0));
         region.get_or_create("a", timed_creator(&clock, Duration::from_secs(2), 1, &runs, None)).await.unwrap();
         region.set("b", &1u32).await.unwrap(); // no creation duration
-        clock.advance(Duration::from_millis(59_950));
+        let options = CreateOptions::new();
+        region
+            .get_or_create_in_background("c", &options, timed_creator(&clock, Duration::from_secs(2), 1, &runs, None))
+            .await
+            .unwrap();
+        // "a" and "b" are 59.95 s old, "c" 57.95 s (2.05 s left of a 2 s creation).
+        clock.advance(Duration::from_millis(57_950));
+        let off = CreateOptions::new().no_early_refresh();
+        for _ in 0..100 {
+            region
+                .get_or_create_in_background("c", &off, timed_creator(&clock, Duration::ZERO, 2, &runs, None))
+                .await
+                .unwrap();
+        }
+        assert_eq!(region.stats().early_refreshes, 0, "off for these calls");
         for _ in 0..100 {
             region.get_or_create("a", timed_creator(&clock, Duration::ZERO, 2, &runs, None)).await.unwrap();
             region
@@ -445,7 +463,7 @@ mod early_refresh {
                 .unwrap();
         }
         assert_eq!(region.stats().early_refreshes, 0);
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert!(Region::builder().early_refresh(EarlyRefresh::new(0.0)).build().is_err());
     }
 

@@ -270,7 +270,7 @@ impl Region {
         B: FnOnce(KeyGuard, F),
     {
         let slot = Mutex::new(Some(creator));
-        let served = match &self.inner.fail_open {
+        let served = match self.inner.fail_open.as_ref().filter(|_| options.fail_open) {
             None => self.read_through(&key, options, &slot, background).await,
             Some(fail_open) => {
                 let tried = if fail_open.breaker.is_open(self.inner.clock.now()) {
@@ -320,6 +320,7 @@ impl Region {
         let expiration = options.expiry.resolve(self.inner.expiration);
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let has_spawn = background.is_some();
+        let early = options.early_refresh;
         let spawn_slot = Mutex::new(background);
         let take_spawn = || spawn_slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
@@ -330,7 +331,9 @@ impl Region {
                 self.timed_view(key, self.decode::<T>(key, bytes.as_deref())?, expiration)?
                 && !is_expired(ct, expiration, self.inner.clock.now())
             {
-                self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
+                if early {
+                    self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
+                }
                 return Ok((value, Outcome::Fresh));
             }
         }
@@ -371,7 +374,7 @@ impl Region {
         });
         let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
         let ((value, ct, took), outcome) = lock.enter(get_value, create, background).await?;
-        if outcome == Outcome::Fresh {
+        if outcome == Outcome::Fresh && early {
             self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
         }
         Ok((value, outcome))
@@ -735,7 +738,7 @@ impl Region {
         }
         let slot = Mutex::new(Some(creator));
         let spawn = Mutex::new(spawn);
-        let Some(fail_open) = &self.inner.fail_open else {
+        let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
             return self.multi_read_through(&keys, options, &slot, &spawn).await;
         };
 

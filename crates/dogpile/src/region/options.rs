@@ -97,6 +97,10 @@ pub struct CreateOptions<T> {
     pub(crate) creator_timeout: Option<Option<Duration>>,
     /// `None`: the region's setting.
     pub(crate) soft_timeout: Option<Option<Duration>>,
+    /// False: this call leaves out the region's early refresh.
+    pub(crate) early_refresh: bool,
+    /// False: this call leaves out the region's fail-open.
+    pub(crate) fail_open: bool,
 }
 
 impl<T> CreateOptions<T> {
@@ -108,6 +112,8 @@ impl<T> CreateOptions<T> {
             fail_safe: None,
             creator_timeout: None,
             soft_timeout: None,
+            early_refresh: true,
+            fail_open: true,
         }
     }
 
@@ -133,6 +139,18 @@ impl<T> CreateOptions<T> {
     /// No creator timeout for this call.
     pub fn no_creator_timeout(mut self) -> Self {
         self.creator_timeout = Some(None);
+        self
+    }
+
+    /// No early refresh for this call, whatever the region's.
+    pub fn no_early_refresh(mut self) -> Self {
+        self.early_refresh = false;
+        self
+    }
+
+    /// No fail-open for this call: a backend outage is the caller's error.
+    pub fn no_fail_open(mut self) -> Self {
+        self.fail_open = false;
         self
     }
 
@@ -181,19 +199,24 @@ impl<T> Clone for CreateOptions<T> {
             fail_safe: self.fail_safe,
             creator_timeout: self.creator_timeout,
             soft_timeout: self.soft_timeout,
+            early_refresh: self.early_refresh,
+            fail_open: self.fail_open,
         }
     }
 }
 
 impl<T> fmt::Debug for CreateOptions<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout, soft_timeout } = self;
+        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout, soft_timeout, early_refresh, fail_open } =
+            self;
         f.debug_struct("CreateOptions")
             .field("expiry", expiry)
             .field("should_cache", &should_cache.is_some())
             .field("fail_safe", fail_safe)
             .field("creator_timeout", creator_timeout)
             .field("soft_timeout", soft_timeout)
+            .field("early_refresh", early_refresh)
+            .field("fail_open", fail_open)
             .finish()
     }
 }
