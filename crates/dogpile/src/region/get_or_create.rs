@@ -445,6 +445,17 @@ impl Region {
         }
     }
 
+    /// Spawns a background regeneration on the current runtime (outside one: an error to the
+    /// sink, and the task, with the locks it holds, is dropped).
+    fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(task);
+            }
+            Err(_) => self.report(&Error::config("runtime", "background regeneration needs a tokio runtime")),
+        }
+    }
+
     /// Regenerates `key` in a spawned task that holds `guard`; the value goes to `done` once
     /// stored.
     fn spawn_regeneration<T, F, Fut, E>(
@@ -481,12 +492,7 @@ impl Region {
                 region.report(&err.with_key(&key));
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(task);
-            }
-            Err(_) => self.report(&Error::config("runtime", "background regeneration needs a tokio runtime")),
-        }
+        self.spawn_task(task);
     }
 
     #[allow(clippy::type_complexity)]
@@ -685,12 +691,7 @@ impl Region {
                 }
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(task);
-            }
-            Err(_) => self.report(&Error::config("runtime", "background regeneration needs a tokio runtime")),
-        }
+        self.spawn_task(task);
         created
     }
 
