@@ -270,36 +270,27 @@ impl Region {
         B: FnOnce(KeyGuard, F),
     {
         let slot = Mutex::new(Some(creator));
-        let served = match self.inner.fail_open.as_ref().filter(|_| options.fail_open) {
-            None => self.read_through(&key, options, &slot, background).await,
-            Some(fail_open) => {
-                let tried = if fail_open.breaker.is_open(self.inner.clock.now()) {
-                    None
-                } else {
-                    Some(self.read_through(&key, options, &slot, background).await)
-                };
-                match tried {
-                    Some(Err(err)) if is_outage(&err) && has_creator(&slot) => {
-                        self.backend_away(fail_open, &err);
-                        self.inner.stats.fail_open();
-                        fail_open.fallback.read_through(&key, options, &slot, None::<B>).await
+        let recorded = |served: Result<(T, Outcome)>| {
+            let (value, outcome) = served?;
+            self.inner.stats.record(outcome);
+            Ok((value, outcome))
+        };
+        let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
+            return recorded(self.read_through(&key, options, &slot, background).await);
+        };
+        if !fail_open.breaker.is_open(self.inner.clock.now()) {
+            match self.read_through(&key, options, &slot, background).await {
+                Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
+                done => {
+                    if done.is_ok() {
+                        self.backend_back(fail_open);
                     }
-                    Some(done) => {
-                        if done.is_ok() {
-                            self.backend_back(fail_open);
-                        }
-                        done
-                    }
-                    None => {
-                        self.inner.stats.fail_open();
-                        fail_open.fallback.read_through(&key, options, &slot, None::<B>).await
-                    }
+                    return recorded(done);
                 }
             }
-        };
-        let (value, outcome) = served?;
-        self.inner.stats.record(outcome);
-        Ok((value, outcome))
+        }
+        self.inner.stats.fail_open();
+        recorded(fail_open.fallback.read_through(&key, options, &slot, None::<B>).await)
     }
 
     async fn read_through<T, F, Fut, E, B>(
