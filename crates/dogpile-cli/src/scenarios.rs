@@ -174,11 +174,15 @@ fn percent(part: u64, whole: u64) -> String {
     format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64)
 }
 
-fn table(headers: [&str; 2], rows: &[(&str, String, String)]) {
-    let width = rows.iter().map(|(n, _, _)| n.chars().count()).max().unwrap_or(10);
+/// A row's label and how to show it for one side.
+type Row<'a> = (&'a str, &'a dyn Fn(&mut Tally) -> String);
+
+/// Prints the two sides under `headers`, one line per row.
+fn table(headers: [&str; 2], off: &mut Tally, on: &mut Tally, rows: &[Row<'_>]) {
+    let width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(10);
     println!("{:<width$} {:>22} {:>22}", "", headers[0], headers[1]);
-    for (name, a, b) in rows {
-        println!("{name:<width$} {a:>22} {b:>22}");
+    for (name, show) in rows {
+        println!("{name:<width$} {:>22} {:>22}", show(off), show(on));
     }
 }
 
@@ -200,17 +204,18 @@ async fn early_refresh(load: Load) -> Result<(), String> {
     let mut off = drive(&plain, load, Read::Plain, up.clone(), no_fault.clone()).await;
     let early = memory_region(&load, |b| b.early_refresh(EarlyRefresh::new(1.0)))?;
     let mut on = drive(&early, load, Read::Background, up, no_fault).await;
-    let mut row = |name, f: &dyn Fn(&mut Tally) -> String| (name, f(&mut off), f(&mut on));
     table(
         ["get_or_create", "early refresh"],
+        &mut off,
+        &mut on,
         &[
-            row("calls", &|t| thousands(t.calls)),
-            row("creator runs", &|t| thousands(t.creator_runs)),
-            row("callers that waited", &|t| format!("{} ({})", thousands(t.waited), percent(t.waited, t.calls))),
-            row("expired values served", &|t| thousands(t.stats.stale)),
-            row("early refreshes", &|t| thousands(t.stats.early_refreshes)),
-            row("p99 latency", &|t| human(t.latencies.percentile(99.0))),
-            row("p99.9 latency", &|t| human(t.latencies.percentile(99.9))),
+            ("calls", &|t| thousands(t.calls)),
+            ("creator runs", &|t| thousands(t.creator_runs)),
+            ("callers that waited", &|t| format!("{} ({})", thousands(t.waited), percent(t.waited, t.calls))),
+            ("expired values served", &|t| thousands(t.stats.stale)),
+            ("early refreshes", &|t| thousands(t.stats.early_refreshes)),
+            ("p99 latency", &|t| human(t.latencies.percentile(99.0))),
+            ("p99.9 latency", &|t| human(t.latencies.percentile(99.9))),
         ],
     );
     println!();
@@ -246,16 +251,17 @@ async fn fail_safe(load: Load) -> Result<(), String> {
     let mut off = side(memory_region(&load, |b| b)?).await;
     let safe = FailSafe::new(Duration::from_secs(3600)).throttle(Duration::from_secs(1));
     let mut on = side(memory_region(&load, |b| b.fail_safe(safe))?).await;
-    let mut row = |name, f: &dyn Fn(&mut Tally) -> String| (name, f(&mut off), f(&mut on));
     table(
         ["get_or_create", "fail-safe"],
+        &mut off,
+        &mut on,
         &[
-            row("calls", &|t| thousands(t.calls)),
-            row("calls with the database down", &|t| thousands(t.during_fault)),
-            row("errors", &|t| thousands(t.errors)),
-            row("expired values served by fail-safe", &|t| thousands(t.stats.fail_safe)),
-            row("creator runs", &|t| thousands(t.creator_runs)),
-            row("p99 latency", &|t| human(t.latencies.percentile(99.0))),
+            ("calls", &|t| thousands(t.calls)),
+            ("calls with the database down", &|t| thousands(t.during_fault)),
+            ("errors", &|t| thousands(t.errors)),
+            ("expired values served by fail-safe", &|t| thousands(t.stats.fail_safe)),
+            ("creator runs", &|t| thousands(t.creator_runs)),
+            ("p99 latency", &|t| human(t.latencies.percentile(99.0))),
         ],
     );
     println!();
@@ -286,8 +292,7 @@ async fn fail_open(load: Load) -> Result<(), String> {
         let builder = if fail_open { builder.fail_open(FailOpen::new()) } else { builder };
         builder.build().map_err(|e| e.to_string())
     };
-    let mut sides = Vec::new();
-    for on in [false, true] {
+    let mut side = async |on: bool| -> Result<Tally, String> {
         let region = region(&server, on)?;
         let fault = Arc::new(AtomicBool::new(false));
         let driving = drive(&region, load, Read::Plain, Arc::new(AtomicBool::new(false)), fault.clone());
@@ -301,26 +306,24 @@ async fn fail_open(load: Load) -> Result<(), String> {
             restarted
         };
         let (tally, restarted) = tokio::join!(driving, outage);
-        restarted?;
-        sides.push(tally);
-    }
-    let (mut off, mut on) = match <[Tally; 2]>::try_from(sides) {
-        Ok([off, on]) => (off, on),
-        Err(_) => return Err("the fail-open scenario did not run both sides".into()),
+        restarted.map(|()| tally)
     };
-    let mut row = |name, f: &dyn Fn(&mut Tally) -> String| (name, f(&mut off), f(&mut on));
+    let mut off = side(false).await?;
+    let mut on = side(true).await?;
     table(
         ["get_or_create", "fail-open"],
+        &mut off,
+        &mut on,
         &[
-            row("calls", &|t| thousands(t.calls)),
-            row("calls with Redis down", &|t| thousands(t.during_fault)),
-            row("of those answered", &|t| {
+            ("calls", &|t| thousands(t.calls)),
+            ("calls with Redis down", &|t| thousands(t.during_fault)),
+            ("of those answered", &|t| {
                 format!("{} ({})", thousands(t.ok_during_fault), percent(t.ok_during_fault, t.during_fault))
             }),
-            row("errors", &|t| thousands(t.errors)),
-            row("served without Redis", &|t| thousands(t.stats.fail_open)),
-            row("creator runs", &|t| thousands(t.creator_runs)),
-            row("p99.9 latency", &|t| human(t.latencies.percentile(99.9))),
+            ("errors", &|t| thousands(t.errors)),
+            ("served without Redis", &|t| thousands(t.stats.fail_open)),
+            ("creator runs", &|t| thousands(t.creator_runs)),
+            ("p99.9 latency", &|t| human(t.latencies.percentile(99.9))),
         ],
     );
     println!();
