@@ -202,9 +202,17 @@ impl Connection {
 
 /// `delay` less a random part of up to a half.
 fn jittered(delay: Duration) -> Duration {
+    delay.mul_f64(1.0 - random_unit() / 2.0)
+}
+
+/// A random number in `[0, 1)`: std's per-process random hash keys over a counter (no
+/// quality needed beyond spreading retries and TTLs).
+pub(crate) fn random_unit() -> f64 {
     use std::hash::{BuildHasher, RandomState};
-    let random = RandomState::new().hash_one(Instant::now());
-    delay.mul_f64(1.0 - (random % 1000) as f64 / 2000.0)
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let n = DRAWS.fetch_add(1, Ordering::Relaxed);
+    (RandomState::new().hash_one(n) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn open_sentinel(

@@ -78,7 +78,11 @@ impl Store {
     fn ttl(&self) -> Option<Ttl> {
         let ttl = self.config.redis_expiration_time?;
         let fraction = self.config.redis_expiration_time_jitter;
-        Some(Ttl::new(if fraction > 0.0 { ttl.mul_f64(1.0 - fraction * random_unit()) } else { ttl }))
+        Some(Ttl::new(if fraction > 0.0 {
+            ttl.mul_f64(1.0 - fraction * crate::connection::random_unit())
+        } else {
+            ttl
+        }))
     }
 
     /// Runs `commands` with per-command results (one round trip on one server, one per node
@@ -365,15 +369,6 @@ impl<'a> Groups<'a> {
     fn iter(&self) -> impl Iterator<Item = (u16, &[(usize, &'a str)])> {
         self.runs.iter().map(|(slot, range)| (*slot, &self.keys[range.clone()]))
     }
-}
-
-/// A random number in `[0, 1)`: std's per-process random hash keys over a counter (no
-/// quality needed beyond spreading TTLs).
-fn random_unit() -> f64 {
-    use std::hash::BuildHasher;
-    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = DRAWS.fetch_add(1, Ordering::Relaxed);
-    (std::hash::RandomState::new().hash_one(n) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// True for a script that the server does not have (NOSCRIPT).
