@@ -134,9 +134,16 @@ impl Connection {
 
     /// A handle on the connection (cheap to clone), connecting first if needed.
     pub(crate) async fn get(&self) -> Result<Conn> {
-        if let Some(manager) = self.current() {
-            return Ok(manager);
+        match self.current() {
+            Some(manager) => Ok(manager),
+            // Boxed: the connecting future is large, and every command's future would
+            // otherwise carry it (a bigger allocation and copy per call on the hit path).
+            None => Box::pin(self.connect()).await,
         }
+    }
+
+    /// Connects, or waits for the attempt another caller is making.
+    async fn connect(&self) -> Result<Conn> {
         let mut backoff = self.connecting.lock().await;
         // Another caller may have connected while this one waited.
         if let Some(manager) = self.current() {

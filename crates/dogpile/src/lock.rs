@@ -101,6 +101,7 @@ impl<M: LockMutex> Lock<'_, M> {
 
     /// Runs the algorithm. `get_value` reads `(value, creation time)` or `None`; `creator`
     /// makes a value; `background`, if given, takes the mutex and regenerates elsewhere.
+    #[cfg(test)]
     pub(crate) async fn enter<T, G, GF, C, CF, B>(
         &self,
         get_value: G,
@@ -114,7 +115,26 @@ impl<M: LockMutex> Lock<'_, M> {
         CF: Future<Output = Result<T>>,
         B: FnOnce(M::Guard),
     {
-        let (guard, waited) = match get_value().await? {
+        let first = get_value().await?;
+        self.enter_after(first, get_value, creator, background).await
+    }
+
+    /// Runs the algorithm on `first`, what the caller's first `get_value` read.
+    pub(crate) async fn enter_after<T, G, GF, C, CF, B>(
+        &self,
+        first: Option<(T, f64)>,
+        get_value: G,
+        creator: C,
+        background: Option<B>,
+    ) -> Result<(T, Outcome)>
+    where
+        G: Fn() -> GF,
+        GF: Future<Output = Result<Option<(T, f64)>>>,
+        C: FnOnce() -> CF,
+        CF: Future<Output = Result<T>>,
+        B: FnOnce(M::Guard),
+    {
+        let (guard, waited) = match first {
             Some((value, ct)) if !self.is_expired(ct) => return Ok((value, Outcome::Fresh)),
             Some((value, ct)) if self.may_stand_in(ct).is_some_and(|f| f.throttled) => {
                 return Ok((value, Outcome::FailSafe));

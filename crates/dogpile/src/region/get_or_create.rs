@@ -309,40 +309,62 @@ impl Region {
     {
         let backend_key = self.backend_key(key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        // The hit path: one read, no lock machinery. The rest lives in a boxed future, so that
+        // a hit neither builds nor moves the state of a creation.
+        let first = self.read_for_lock::<T>(key, &backend_key, expiration).await?;
+        match first {
+            Some(((value, ct, took), _)) if !is_expired(ct, expiration, self.inner.clock.now()) => {
+                if options.early_refresh && self.inner.early_refresh.is_some() {
+                    let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let spawn_slot = Mutex::new(background);
+                    let take_spawn = || spawn_slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    Box::pin(self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn)).await;
+                }
+                Ok((value, Outcome::Fresh))
+            }
+            first => Box::pin(self.read_through_locked(key, &backend_key, options, slot, background, first)).await,
+        }
+    }
+
+    /// The read-through of a key whose first read found no fresh value: through the key's lock.
+    #[allow(clippy::type_complexity)]
+    async fn read_through_locked<T, F, Fut, E, B>(
+        &self,
+        key: &CacheKey,
+        backend_key: &CacheKey,
+        options: &CreateOptions<T>,
+        slot: &Mutex<Option<F>>,
+        background: Option<B>,
+        first: Option<((T, f64, Option<f64>), f64)>,
+    ) -> Result<(T, Outcome)>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        B: FnOnce(KeyGuard, F),
+    {
+        let expiration = options.expiry.resolve(self.inner.expiration);
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let has_spawn = background.is_some();
         let early = options.early_refresh;
         let spawn_slot = Mutex::new(background);
         let take_spawn = || spawn_slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        // Fast path for in-process backends: a fresh hit needs no lock machinery. (Anything
-        // else goes through the lock, which reads again; for such a backend that read is cheap.)
-        if let Some(ready) = self.inner.backend.get_ready(&backend_key) {
-            let bytes = ready.map_err(|e| e.with_key(key))?;
-            if let Some(((value, ct, took), _)) =
-                self.timed_view(key, self.decode::<T>(key, bytes.as_deref())?, expiration)?
-                && !is_expired(ct, expiration, self.inner.clock.now())
-            {
-                if early {
-                    self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
-                }
-                return Ok((value, Outcome::Fresh));
-            }
-        }
         let (fail_safe, creator_timeout) = self.resilience(options);
-        let (this, key_ref, backend_key_ref) = (self, key, &backend_key);
+        let this = self;
 
         // The lock sees each value with its creation time and creation duration.
-        let get_value = move || async move { this.read_for_lock::<T>(key_ref, backend_key_ref, expiration).await };
+        let get_value = move || async move { this.read_for_lock::<T>(key, backend_key, expiration).await };
         let create = || async {
-            let creator = take().ok_or_else(|| creator_error(Some(key_ref), "creator already consumed"))?;
+            let creator = take().ok_or_else(|| creator_error(Some(key), "creator already consumed"))?;
             let started = this.inner.clock.now();
-            let value = this.run_creator(Some(key_ref), creator_timeout, creator()).await?;
+            let value = this.run_creator(Some(key), creator_timeout, creator()).await?;
             let took = this.inner.early_refresh.is_some().then(|| this.inner.clock.now() - started);
             if fail_safe.is_some() {
-                this.inner.throttled.clear(key_ref);
+                this.inner.throttled.clear(key);
             }
             if options.wants(&value) {
-                this.store(key_ref, backend_key_ref, &value, took).await;
+                this.store(key, backend_key, &value, took).await;
             }
             Ok((value, started, took))
         };
@@ -351,7 +373,7 @@ impl Region {
                 spawn(guard, creator);
             }
         });
-        let mutex = RegionMutex { region: self, key: &backend_key };
+        let mutex = RegionMutex { region: self, key: backend_key };
         let suppressed = |err: Error| {
             if let Some(fail_safe) = fail_safe {
                 self.report(&err);
@@ -364,9 +386,9 @@ impl Region {
             suppressed: &suppressed,
         });
         let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
-        let ((value, ct, took), outcome) = lock.enter(get_value, create, background).await?;
+        let ((value, ct, took), outcome) = lock.enter_after(first, get_value, create, background).await?;
         if outcome == Outcome::Fresh && early {
-            self.refresh_early(&backend_key, expiration, ct, took, take, take_spawn).await;
+            self.refresh_early(backend_key, expiration, ct, took, take, take_spawn).await;
         }
         Ok((value, outcome))
     }
