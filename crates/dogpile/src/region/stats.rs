@@ -1,6 +1,6 @@
 //! Counters of what the region did.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::lock::Outcome;
 
@@ -35,8 +35,8 @@ pub struct RegionStats {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Striped,
+    misses: Striped,
     stale: AtomicU64,
     waits: AtomicU64,
     creates: AtomicU64,
@@ -52,19 +52,48 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The stripes of a counter that every hit bumps.
+const STRIPES: usize = 8;
+
+/// A counter in stripes on their own cache lines, each thread bumping one: hits on several
+/// threads do not contend for one line. Read by summing the stripes.
+#[derive(Debug, Default)]
+struct Striped([Padded; STRIPES]);
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl Striped {
+    fn add(&self, n: u64) {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+            };
+        }
+        let stripe = STRIPE.try_with(|s| *s).unwrap_or(0);
+        self.0[stripe].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).fold(0, u64::wrapping_add)
+    }
+}
+
 impl Counters {
     pub(crate) fn hit(&self) {
-        bump(&self.hits);
+        self.hits.add(1);
     }
     pub(crate) fn miss(&self) {
-        bump(&self.misses);
+        self.misses.add(1);
     }
     pub(crate) fn hits_and_misses(&self, hits: usize, misses: usize) {
         if hits > 0 {
-            self.hits.fetch_add(hits as u64, Ordering::Relaxed);
+            self.hits.add(hits as u64);
         }
         if misses > 0 {
-            self.misses.fetch_add(misses as u64, Ordering::Relaxed);
+            self.misses.add(misses as u64);
         }
     }
     pub(crate) fn stale(&self) {
@@ -118,8 +147,8 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> RegionStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RegionStats {
-            hits: get(&self.hits),
-            misses: get(&self.misses),
+            hits: self.hits.get(),
+            misses: self.misses.get(),
             stale: get(&self.stale),
             waits: get(&self.waits),
             creates: get(&self.creates),
