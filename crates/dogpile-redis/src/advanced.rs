@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities};
+use dogpile::backend::{Backend, BackendMutex, Capabilities, Locked};
 use dogpile::registry::Arguments;
 use dogpile::{Bytes, CacheKey, Error, Result};
 
@@ -105,6 +105,21 @@ impl Backend for RedisAdvancedBackend {
     }
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
         self.store.mutex(key)
+    }
+    async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
+        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
+        self.store.try_lock_multi(keys).await
+    }
+    async fn set_multi_and_release(
+        &self,
+        items: &[(CacheKey, Bytes)],
+        mutexes: Vec<Arc<dyn BackendMutex>>,
+    ) -> (Result<()>, Vec<Result<()>>) {
+        if let Err(err) = self.refuse_hash(&items.iter().map(|(k, _)| k).collect::<Vec<_>>()) {
+            let released = self.store.set_multi_and_release(&[], mutexes).await.1;
+            return (Err(err), released);
+        }
+        self.store.set_multi_and_release(items, mutexes).await
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_hash_keys(false).with_distributed_lock(self.store.config.distributed_lock)

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities};
+use dogpile::backend::{Backend, BackendMutex, Capabilities, Locked};
 use dogpile::registry::Arguments;
 use dogpile::{Bytes, CacheKey, Result};
 
@@ -99,6 +99,16 @@ impl Backend for RedisAdvancedHstoreBackend {
     }
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
         self.store.mutex(key)
+    }
+    async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
+        self.store.try_lock_multi(keys).await
+    }
+    async fn set_multi_and_release(
+        &self,
+        items: &[(CacheKey, Bytes)],
+        mutexes: Vec<Arc<dyn BackendMutex>>,
+    ) -> (Result<()>, Vec<Result<()>>) {
+        self.store.set_multi_and_release(items, mutexes).await
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_distributed_lock(self.store.config.distributed_lock)

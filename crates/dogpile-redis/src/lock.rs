@@ -25,7 +25,7 @@ use crate::store::Store;
 
 /// The release and extend scripts (loaded once per backend; EVALSHA with automatic load).
 pub(crate) struct LockScripts {
-    release: redis::Script,
+    pub(crate) release: redis::Script,
     extend: redis::Script,
 }
 
@@ -54,7 +54,7 @@ impl Drop for Pending<'_> {
 }
 
 /// True when a command failed without a reply: it may still have run, or run later.
-fn outcome_unknown(err: &redis::RedisError) -> bool {
+pub(crate) fn outcome_unknown(err: &redis::RedisError) -> bool {
     err.is_timeout() || err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error()
 }
 
@@ -64,7 +64,7 @@ fn outcome_unknown(err: &redis::RedisError) -> bool {
 /// longer than that (a lock without a timeout: checked for a minute).
 ///
 /// `queued_set` is false for a release whose reply was lost: then any answer settles it.
-fn settle(store: Arc<Store>, name: String, token: String, queued_set: bool) {
+pub(crate) fn settle(store: Arc<Store>, name: String, token: String, queued_set: bool) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -97,14 +97,14 @@ enum Attempt {
 
 /// True for the replies of a server that refuses every write: OOM under `noeviction`, a
 /// read-only replica, a failed background save, too few replicas.
-fn refuses_writes(err: &redis::RedisError) -> bool {
+pub(crate) fn refuses_writes(err: &redis::RedisError) -> bool {
     err.code().is_some_and(is_refusing_writes)
 }
 
 /// A lock held by this object: `token` is `None` when the server refused writes and only the
 /// in-process lock excludes.
-struct Held {
-    token: Option<String>,
+pub(crate) struct Held {
+    pub(crate) token: Option<String>,
     lost: Arc<AtomicBool>,
     keepalive: Option<JoinHandle<()>>,
 }
@@ -117,7 +117,7 @@ pub(crate) struct RedisMutex {
     held: Mutex<Option<Held>>,
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -129,6 +129,36 @@ fn new_token() -> String {
 impl RedisMutex {
     pub(crate) fn new(store: Arc<Store>, name: String, key: CacheKey) -> Self {
         RedisMutex { store, name, key, held: Mutex::new(None) }
+    }
+
+    /// A mutex already taken with `token` (by a batch of `SET NX`); `None` when the server
+    /// refused writes and only the in-process lock excludes.
+    pub(crate) fn taken(store: Arc<Store>, name: String, key: CacheKey, token: Option<String>) -> Self {
+        let mutex = RedisMutex::new(store, name, key);
+        let lost = Arc::new(AtomicBool::new(false));
+        let keepalive = token.as_deref().and_then(|token| mutex.spawn_keepalive(token, &lost));
+        *mutex.held() = Some(Held { token, lost, keepalive });
+        mutex
+    }
+
+    /// Gives up holding, without telling the server: the caller releases the token (for
+    /// example with others in one round trip) and reports with [`RedisMutex::after_release`].
+    pub(crate) fn take_held(&self) -> Option<Held> {
+        let held = self.held().take()?;
+        if let Some(keepalive) = &held.keepalive {
+            keepalive.abort();
+        }
+        Some(held)
+    }
+
+    /// The lock's key name in Redis.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this mutex talks to `store`.
+    pub(crate) fn belongs_to(&self, store: &Arc<Store>) -> bool {
+        Arc::ptr_eq(&self.store, store)
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
@@ -161,7 +191,7 @@ impl RedisMutex {
         }
     }
 
-    fn error(&self, err: redis::RedisError) -> Error {
+    pub(crate) fn error(&self, err: redis::RedisError) -> Error {
         self.store.fail(err, Some(&self.key))
     }
 
@@ -223,12 +253,14 @@ impl RedisMutex {
     }
 
     async fn release_inner(&self) -> Result<()> {
-        let Some(held) = self.held().take() else {
+        let Some(held) = self.take_held() else {
             return Ok(());
         };
-        if let Some(keepalive) = &held.keepalive {
-            keepalive.abort();
-        }
+        self.release_held(held).await
+    }
+
+    /// Releases the token of `held` on the server with the release script.
+    pub(crate) async fn release_held(&self, held: Held) -> Result<()> {
         let Some(token) = &held.token else {
             return Ok(());
         };
@@ -252,6 +284,13 @@ impl RedisMutex {
                 return Err(self.error(err));
             }
         };
+        self.after_release(released, &held)
+    }
+
+    /// The outcome of a release whose script answered `released` (1: this holder's token was
+    /// there and is gone): a lock that expired or was taken over meanwhile goes to the
+    /// lock-lost policy.
+    pub(crate) fn after_release(&self, released: i64, held: &Held) -> Result<()> {
         if released == 1 && !held.lost.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -268,7 +307,7 @@ impl RedisMutex {
 
 type RedisResult<T> = redis::RedisResult<T>;
 
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 

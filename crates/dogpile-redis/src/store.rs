@@ -17,6 +17,8 @@ use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
 use crate::ttl::{HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
 
+mod lock_batch;
+
 /// The state behind a backend handle.
 pub(crate) struct Store {
     pub(crate) config: RedisConfig,
@@ -88,20 +90,8 @@ impl Store {
     /// Runs `commands` with per-command results (one round trip on one server, one per node
     /// on a cluster); the first failed command is reported with the key it concerned.
     async fn run(&self, commands: Commands<'_>) -> Result<Vec<redis::Value>> {
-        let Commands { list, owners } = commands;
-        let mut conn = self.connection.get().await?;
-        let results: Vec<RedisResult<redis::Value>> = match &mut conn {
-            Conn::Cluster(cluster) => {
-                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))?
-            }
-            Conn::Single(_) => {
-                let mut pipe = redis::pipe();
-                for (cmd, _) in list {
-                    pipe.add_command(cmd);
-                }
-                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?
-            }
-        };
+        let owners = commands.owners.clone();
+        let results = self.run_each(commands).await?;
         let mut out = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
             match result {
@@ -110,6 +100,25 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Runs `commands` as [`Store::run`] does, giving each command's own result; the error is
+    /// that of the whole round trip (the connection, a timeout).
+    async fn run_each(&self, commands: Commands<'_>) -> Result<Vec<RedisResult<redis::Value>>> {
+        let Commands { list, .. } = commands;
+        let mut conn = self.connection.get().await?;
+        match &mut conn {
+            Conn::Cluster(cluster) => {
+                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))
+            }
+            Conn::Single(_) => {
+                let mut pipe = redis::pipe();
+                for (cmd, _) in list {
+                    pipe.add_command(cmd);
+                }
+                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))
+            }
+        }
     }
 
     /// The plain keys sorted into the runs one command may take, each run with its slot: all
@@ -135,20 +144,27 @@ impl Store {
         Groups { keys: slotted.into_iter().map(|(_, i, k)| (i, k)).collect(), runs }
     }
 
-    pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        let mut conn = self.connection.get().await?;
+    /// The command that reads `key`, with the key it routes by.
+    fn read_cmd(key: &CacheKey) -> Result<(redis::Cmd, &str)> {
         let mut cmd;
         match key {
             CacheKey::Plain(k) => {
                 cmd = redis::cmd("GET");
                 cmd.arg(k);
+                Ok((cmd, k))
             }
             CacheKey::Hash { name, field } => {
                 cmd = redis::cmd("HGET");
                 cmd.arg(name).arg(field);
+                Ok((cmd, name))
             }
-            other => return Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
+            other => Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
         }
+    }
+
+    pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
+        let (cmd, _) = Self::read_cmd(key)?;
+        let mut conn = self.connection.get().await?;
         let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| self.fail(e, Some(key)))?;
         Ok(value.map(Bytes::from))
     }
@@ -226,77 +242,85 @@ impl Store {
     /// nothing; all in one round trip (per node on a cluster).
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
         let parts = split(items.iter().map(|(k, _)| k))?;
-        let hash_ttl = self.hash_ttl();
-        let cluster = self.config.is_cluster();
-        // On one server the script is loaded first in the same round trip when the server may
-        // not have it yet; on a cluster, whose nodes each need it, it goes with every call.
-        let uses_script = hash_ttl.is_some() && !parts.hashes.is_empty() && !cluster;
-        let build = |load_script: bool| {
-            let mut commands = Commands::default();
-            if load_script {
-                let mut cmd = redis::cmd("SCRIPT");
-                cmd.arg("LOAD").arg(HASH_WRITE);
-                commands.push(cmd, "", None);
-            }
-            let value = |i: usize| items[i].1.as_ref();
-            match self.ttl() {
-                Some(_) => {
-                    for &(i, key) in &parts.plain {
-                        let options = self.ttl().map(Ttl::set_options).unwrap_or_default();
-                        let mut cmd = redis::cmd("SET");
-                        cmd.arg(key).arg(value(i)).arg(&options);
-                        commands.push(cmd, key, Some(&items[i].0));
-                    }
-                }
-                None => {
-                    let groups = self.plain_groups(&parts.plain);
-                    for (slot, group) in groups.iter() {
-                        let (i, key) = group[0];
-                        let mut cmd;
-                        if group.len() == 1 {
-                            cmd = redis::cmd("SET");
-                            cmd.arg(key).arg(value(i));
-                        } else {
-                            cmd = redis::cmd("MSET");
-                            for &(i, k) in group {
-                                cmd.arg(k).arg(value(i));
-                            }
-                        }
-                        commands.push_in_slot(cmd, slot, (group.len() == 1).then(|| &items[i].0));
-                    }
-                }
-            }
-            for (name, fields) in &parts.hashes {
-                let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
-                // Each hash draws its own TTL under jitter.
-                let cmd = match hash_ttl.and(self.hash_ttl()) {
-                    Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),
-                    None => {
-                        let mut cmd = redis::cmd("HSET");
-                        cmd.arg(*name);
-                        for (f, v) in pairs {
-                            cmd.arg(f).arg(v);
-                        }
-                        cmd
-                    }
-                };
-                commands.push(cmd, name, fields.first().map(|(i, _)| &items[*i].0));
-            }
-            commands
-        };
-        let commands = build(uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
+        let uses_script = self.uses_hash_script(&parts);
+        let commands =
+            self.write_commands(items, &parts, uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
         if commands.list.is_empty() {
             return Ok(());
         }
         let written = match self.run(commands).await {
             // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
-            Err(err) if is_no_script(&err) => self.run(build(true)).await,
+            Err(err) if is_no_script(&err) => self.run(self.write_commands(items, &parts, true)).await,
             other => other,
         };
         if written.is_ok() && uses_script {
             self.hash_write_loaded.store(true, Ordering::Relaxed);
         }
         written.map(drop)
+    }
+
+    /// Whether writing `parts` runs the hash write script on one server (on a cluster, whose
+    /// nodes each need it, the script goes with every call).
+    fn uses_hash_script(&self, parts: &Split<'_>) -> bool {
+        self.hash_ttl().is_some() && !parts.hashes.is_empty() && !self.config.is_cluster()
+    }
+
+    /// The commands that write `items` (split into `parts`), with the hash write script
+    /// loaded first in the same round trip when `load_script`.
+    fn write_commands<'a>(&self, items: &'a [(CacheKey, Bytes)], parts: &Split<'a>, load_script: bool) -> Commands<'a> {
+        let hash_ttl = self.hash_ttl();
+        let cluster = self.config.is_cluster();
+        let mut commands = Commands::default();
+        if load_script {
+            let mut cmd = redis::cmd("SCRIPT");
+            cmd.arg("LOAD").arg(HASH_WRITE);
+            commands.push(cmd, "", None);
+        }
+        let value = |i: usize| items[i].1.as_ref();
+        match self.ttl() {
+            Some(_) => {
+                for &(i, key) in &parts.plain {
+                    let options = self.ttl().map(Ttl::set_options).unwrap_or_default();
+                    let mut cmd = redis::cmd("SET");
+                    cmd.arg(key).arg(value(i)).arg(&options);
+                    commands.push(cmd, key, Some(&items[i].0));
+                }
+            }
+            None => {
+                let groups = self.plain_groups(&parts.plain);
+                for (slot, group) in groups.iter() {
+                    let (i, key) = group[0];
+                    let mut cmd;
+                    if group.len() == 1 {
+                        cmd = redis::cmd("SET");
+                        cmd.arg(key).arg(value(i));
+                    } else {
+                        cmd = redis::cmd("MSET");
+                        for &(i, k) in group {
+                            cmd.arg(k).arg(value(i));
+                        }
+                    }
+                    commands.push_in_slot(cmd, slot, (group.len() == 1).then(|| &items[i].0));
+                }
+            }
+        }
+        for (name, fields) in &parts.hashes {
+            let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
+            // Each hash draws its own TTL under jitter.
+            let cmd = match hash_ttl.and(self.hash_ttl()) {
+                Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),
+                None => {
+                    let mut cmd = redis::cmd("HSET");
+                    cmd.arg(*name);
+                    for (f, v) in pairs {
+                        cmd.arg(f).arg(v);
+                    }
+                    cmd
+                }
+            };
+            commands.push(cmd, name, fields.first().map(|(i, _)| &items[*i].0));
+        }
+        commands
     }
 
     pub(crate) async fn delete(&self, key: &CacheKey) -> Result<()> {
@@ -330,11 +354,16 @@ impl Store {
         self.run(commands).await.map(drop)
     }
 
+    /// The name of `key`'s lock in Redis.
+    fn lock_name(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.config.lock_prefix, key.lock_name())
+    }
+
     pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
         if !self.config.distributed_lock {
             return None;
         }
-        let name = format!("{}{}", self.config.lock_prefix, key.lock_name());
+        let name = self.lock_name(key);
         Some(Arc::new(RedisMutex::new(Arc::clone(self), name, key.clone())))
     }
 }

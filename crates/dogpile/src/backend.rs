@@ -176,15 +176,102 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// Tries the mutex of each of `keys` once, without waiting, and reads the value of each key
+    /// whose mutex it took, after taking it; `None` where another holder has the mutex. The
+    /// region's `get_or_create_multi` calls this for the keys it must create. A backend that can
+    /// does it in one round trip; the default takes each [`Backend::get_mutex`] in turn, then
+    /// reads the taken keys with one [`Backend::get_multi`].
+    ///
+    /// # Errors
+    ///
+    /// The backend's error; the mutexes taken before it are released.
+    fn try_lock_multi(&self, keys: &[CacheKey]) -> impl Future<Output = Result<Vec<Option<Locked>>>> + Send {
+        async move {
+            let mut taken: Vec<Option<Option<Arc<dyn BackendMutex>>>> = Vec::with_capacity(keys.len());
+            for key in keys {
+                let mutex = self.get_mutex(key);
+                let got = match &mutex {
+                    Some(m) => m.acquire(false).await,
+                    None => Ok(true),
+                };
+                match got {
+                    Ok(got) => taken.push(got.then_some(mutex)),
+                    Err(err) => {
+                        release_each(taken.into_iter().flatten().flatten()).await;
+                        return Err(err);
+                    }
+                }
+            }
+            let to_read: Vec<CacheKey> =
+                keys.iter().zip(&taken).filter(|(_, t)| t.is_some()).map(|(k, _)| k.clone()).collect();
+            let values = match to_read.is_empty() {
+                true => Vec::new(),
+                false => match self.get_multi(&to_read).await {
+                    Ok(values) => values,
+                    Err(err) => {
+                        release_each(taken.into_iter().flatten().flatten()).await;
+                        return Err(err);
+                    }
+                },
+            };
+            let mut values = values.into_iter();
+            Ok(taken.into_iter().map(|t| t.map(|mutex| Locked { mutex, value: values.next().flatten() })).collect())
+        }
+    }
+
+    /// Stores `items`, then releases `mutexes` (held by this process, as
+    /// [`Backend::try_lock_multi`] gives them); a backend that can does both in one round trip.
+    /// Gives the outcome of the store, and of each release in the order of `mutexes`.
+    fn set_multi_and_release(
+        &self,
+        items: &[(CacheKey, Bytes)],
+        mutexes: Vec<Arc<dyn BackendMutex>>,
+    ) -> impl Future<Output = (Result<()>, Vec<Result<()>>)> + Send {
+        async move {
+            let stored = if items.is_empty() { Ok(()) } else { self.set_multi(items).await };
+            let mut released = Vec::with_capacity(mutexes.len());
+            for mutex in mutexes {
+                released.push(mutex.release().await);
+            }
+            (stored, released)
+        }
+    }
+
     /// What the backend can do.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
 }
 
+/// One key's mutex taken by [`Backend::try_lock_multi`], with the value read under it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Locked {
+    /// The key's mutex, held by this process; `None` for a backend without one.
+    pub mutex: Option<Arc<dyn BackendMutex>>,
+    /// The bytes at the key, read after the mutex was taken.
+    pub value: Option<Bytes>,
+}
+
+impl Locked {
+    /// A taken mutex and the value read under it (for backends implementing
+    /// [`Backend::try_lock_multi`]).
+    pub fn new(mutex: Option<Arc<dyn BackendMutex>>, value: Option<Bytes>) -> Self {
+        Locked { mutex, value }
+    }
+}
+
+/// Releases each mutex, ignoring failures (a mutex left behind expires by its timeout).
+async fn release_each(mutexes: impl Iterator<Item = Arc<dyn BackendMutex>>) {
+    for mutex in mutexes {
+        let _ = mutex.release().await;
+    }
+}
+
 /// A mutex offered by a backend (dogpile's `CacheMutex`), for one key. Each object holds its
-/// own ownership token, so `release` frees only what this object acquired.
-pub trait BackendMutex: Send + Sync + fmt::Debug {
+/// own ownership token, so `release` frees only what this object acquired. (`Any`, so that
+/// a backend can recognize its own mutexes, for example to release many in one round trip.)
+pub trait BackendMutex: std::any::Any + Send + Sync + fmt::Debug {
     /// Acquires the mutex. With `wait = false` returns at once; with `wait = true` waits up to
     /// the backend's blocking timeout. Returns whether the mutex is now held by this object.
     fn acquire(&self, wait: bool) -> BoxFuture<'_, Result<bool>>;

@@ -109,10 +109,22 @@ pub(crate) struct LocalGuard {
 /// one task per process goes on to the backend), then the backend's mutex if it has one.
 pub(crate) struct KeyGuard {
     remote: Option<Arc<dyn BackendMutex>>,
-    _local: LocalGuard,
+    /// `None` only once [`KeyGuard::into_parts`] took it.
+    local: Option<LocalGuard>,
 }
 
 impl KeyGuard {
+    /// A held in-process mutex joined to the backend's, held too.
+    pub(crate) fn new(local: LocalGuard, remote: Option<Arc<dyn BackendMutex>>) -> Self {
+        KeyGuard { remote, local: Some(local) }
+    }
+
+    /// Splits the guard: the backend's mutex (for the caller to release, for example with
+    /// others in one round trip), and the in-process mutex, to drop after that release.
+    pub(crate) fn into_parts(mut self) -> (Option<Arc<dyn BackendMutex>>, Option<LocalGuard>) {
+        (self.remote.take(), self.local.take())
+    }
+
     /// Releases both mutexes, the backend's first.
     pub(crate) async fn release(mut self) -> Result<()> {
         match self.remote.take() {
@@ -152,10 +164,10 @@ pub(crate) async fn try_lock_key(
         return Ok(None);
     };
     match remote {
-        None => Ok(Some(KeyGuard { remote: None, _local: local })),
+        None => Ok(Some(KeyGuard { remote: None, local: Some(local) })),
         Some(remote) => {
             if remote.acquire(false).await.map_err(|e| e.with_key(key))? {
-                Ok(Some(KeyGuard { remote: Some(remote), _local: local }))
+                Ok(Some(KeyGuard { remote: Some(remote), local: Some(local) }))
             } else {
                 Ok(None)
             }
@@ -171,11 +183,11 @@ pub(crate) async fn lock_key(
 ) -> Result<KeyGuard> {
     let local = locks.entry(key).lock().await?;
     match remote {
-        None => Ok(KeyGuard { remote: None, _local: local }),
+        None => Ok(KeyGuard { remote: None, local: Some(local) }),
         Some(remote) => {
             let started = std::time::Instant::now();
             if remote.acquire(true).await.map_err(|e| e.with_key(key))? {
-                Ok(KeyGuard { remote: Some(remote), _local: local })
+                Ok(KeyGuard { remote: Some(remote), local: Some(local) })
             } else {
                 Err(Error::LockTimeout { key: Some(key.clone()), waited: started.elapsed() })
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{Backend, BackendMutex, BoxFuture, Capabilities};
+use super::{Backend, BackendMutex, BoxFuture, Capabilities, Locked};
 use crate::error::Result;
 use crate::key::CacheKey;
 
@@ -30,6 +30,14 @@ pub trait DynBackend: Send + Sync + fmt::Debug + 'static {
     fn delete_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<()>>;
     /// See [`Backend::get_mutex`].
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>>;
+    /// See [`Backend::try_lock_multi`].
+    fn try_lock_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Locked>>>>;
+    /// See [`Backend::set_multi_and_release`].
+    fn set_multi_and_release<'a>(
+        &'a self,
+        items: &'a [(CacheKey, Bytes)],
+        mutexes: Vec<Arc<dyn BackendMutex>>,
+    ) -> BoxFuture<'a, (Result<()>, Vec<Result<()>>)>;
     /// See [`Backend::capabilities`].
     fn capabilities(&self) -> Capabilities;
 }
@@ -61,6 +69,16 @@ impl<B: Backend> DynBackend for B {
     }
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
         Backend::get_mutex(self, key)
+    }
+    fn try_lock_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Locked>>>> {
+        Box::pin(Backend::try_lock_multi(self, keys))
+    }
+    fn set_multi_and_release<'a>(
+        &'a self,
+        items: &'a [(CacheKey, Bytes)],
+        mutexes: Vec<Arc<dyn BackendMutex>>,
+    ) -> BoxFuture<'a, (Result<()>, Vec<Result<()>>)> {
+        Box::pin(Backend::set_multi_and_release(self, items, mutexes))
     }
     fn capabilities(&self) -> Capabilities {
         Backend::capabilities(self)

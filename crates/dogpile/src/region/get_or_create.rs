@@ -1,7 +1,7 @@
 //! Read-through creation under the dogpile lock: single key, background, multi-key.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::fail_open::is_outage;
 use super::{CreateOptions, FailOpenState, FailSafe, Region};
+use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
@@ -684,39 +685,88 @@ impl Region {
             let to_create: Vec<CacheKey> = batch.iter().map(|(key, _, _)| key.clone()).collect();
             let timeout = region.resilience(&options).1;
             let started = region.inner.clock.now();
-            match region.run_creator(None, timeout, creator(to_create)).await {
+            let (created, items) = match region.run_creator(None, timeout, creator(to_create)).await {
                 Ok(values) if values.len() == batch.len() => {
                     let now = region.inner.clock.now();
                     let took = region.inner.early_refresh.is_some().then_some(now - started);
                     let keys = batch.iter().map(|(key, backend_key, _)| (key, backend_key));
-                    region.store_batch(keys, &values, &options, now, took).await;
-                    let _ = done.send(values);
+                    let items = region.encode_batch(keys, &values, &options, now, took);
+                    (Some(values), items)
                 }
-                Ok(values) => region.report(&creator_error(
-                    None,
-                    format!("creator returned {} values for {} keys", values.len(), batch.len()),
-                )),
-                Err(err) => region.report(&err),
+                Ok(values) => {
+                    let message = format!("creator returned {} values for {} keys", values.len(), batch.len());
+                    region.report(&creator_error(None, message));
+                    (None, Vec::new())
+                }
+                Err(err) => {
+                    region.report(&err);
+                    (None, Vec::new())
+                }
+            };
+            let (keys, guards): (Vec<CacheKey>, Vec<(usize, KeyGuard)>) =
+                batch.into_iter().enumerate().map(|(i, (key, _, guard))| (key, (i, guard))).unzip();
+            let keys: Vec<&CacheKey> = keys.iter().collect();
+            if let Err(err) = region.store_and_release(items, guards, &keys).await {
+                region.report(&err);
             }
-            for (key, _, guard) in batch {
-                if let Err(err) = guard.release().await {
-                    region.report(&err.with_key(&key));
-                }
+            if let Some(values) = created {
+                let _ = done.send(values);
             }
         };
         self.spawn_task(task);
         created
     }
 
-    /// Encodes a created batch and stores it in one backend call; failures go to the sink.
-    async fn store_batch<'k, T: Serialize>(
+    /// Tries the locks of the keys at `wanted` (positions in `keys`) without waiting, in one
+    /// backend call, reading each key taken under its lock: in-process locks first, then the
+    /// backend's for the keys no other task of this process holds.
+    async fn try_lock_batch<T: DeserializeOwned>(
+        &self,
+        keys: &[&CacheKey],
+        backend_keys: &[CacheKey],
+        wanted: &[usize],
+        expiration: Option<f64>,
+    ) -> Result<Vec<BatchAttempt<T>>> {
+        let locals: Vec<_> = wanted.iter().map(|&i| self.inner.locks.entry(&backend_keys[i]).try_lock()).collect();
+        let to_try: Vec<CacheKey> = wanted
+            .iter()
+            .zip(&locals)
+            .filter(|(_, local)| local.is_some())
+            .map(|(&i, _)| backend_keys[i].clone())
+            .collect();
+        let taken = match to_try.is_empty() {
+            true => Vec::new(),
+            false => self.inner.backend.try_lock_multi(&to_try).await?,
+        };
+        let mut taken = taken.into_iter();
+        let mut attempts = Vec::with_capacity(wanted.len());
+        for (&i, local) in wanted.iter().zip(locals) {
+            let Some(local) = local else {
+                attempts.push(BatchAttempt::Busy);
+                continue;
+            };
+            match taken.next().flatten() {
+                Some(Locked { mutex, value }) => {
+                    let guard = KeyGuard::new(local, mutex);
+                    let again = self.lock_view(keys[i], self.decode(keys[i], value.as_deref())?, expiration)?;
+                    attempts.push(BatchAttempt::Taken(guard, again));
+                }
+                None => attempts.push(BatchAttempt::Busy),
+            }
+        }
+        Ok(attempts)
+    }
+
+    /// Encodes a created batch for storing (the values `options` lets through); encoding
+    /// failures go to the sink.
+    fn encode_batch<'k, T: Serialize>(
         &self,
         keys: impl Iterator<Item = (&'k CacheKey, &'k CacheKey)>,
         values: &[T],
         options: &CreateOptions<T>,
         now: f64,
         took: Option<f64>,
-    ) {
+    ) -> Vec<(CacheKey, Bytes)> {
         let mut to_store = Vec::new();
         for ((key, backend_key), value) in keys.zip(values) {
             if options.wants(value) {
@@ -726,11 +776,45 @@ impl Region {
                 }
             }
         }
-        if !to_store.is_empty()
-            && let Err(err) = self.inner.backend.set_multi(&to_store).await
-        {
+        to_store
+    }
+
+    /// Stores `items` and releases the locks of `guards` (positions in `keys`, guards) in one
+    /// backend call (one round trip on Redis). A failed store goes to the sink; the first
+    /// failed release is returned as [`Region::released`] decides. If this future is
+    /// dropped first, the backend's locks are released in the background.
+    async fn store_and_release(
+        &self,
+        items: Vec<(CacheKey, Bytes)>,
+        guards: impl IntoIterator<Item = (usize, KeyGuard)>,
+        keys: &[&CacheKey],
+    ) -> Result<()> {
+        let mut remotes = Vec::new();
+        let mut owners = Vec::new();
+        let mut locals = Vec::new();
+        for (i, guard) in guards {
+            let (remote, local) = guard.into_parts();
+            locals.push(local);
+            if let Some(remote) = remote {
+                remotes.push(remote);
+                owners.push(keys[i]);
+            }
+        }
+        if items.is_empty() && remotes.is_empty() {
+            return Ok(());
+        }
+        let pending = ReleaseOnDrop(remotes.clone());
+        let (stored, released) = self.inner.backend.set_multi_and_release(&items, remotes).await;
+        pending.disarm();
+        if let Err(err) = stored {
             self.report(&err);
         }
+        let mut outcome = Ok(());
+        for (key, released) in owners.into_iter().zip(released) {
+            outcome = outcome.and(self.released(key, released));
+        }
+        drop(locals);
+        outcome
     }
 
     async fn multi_run<T, F, Fut, E, S>(
@@ -806,12 +890,75 @@ impl Region {
         // served stale too: the concurrent caller that holds the first lock is regenerating
         // the batch, so identical batches call the creator once.
         let mut defer_stale = false;
-        for (i, backend_key) in backend_keys.iter().enumerate() {
+        // The keys still to lock, in sorted order, after the fresh ones and those fail-safe serves.
+        let mut wanted: Vec<usize> = Vec::new();
+        for (i, key) in unique.iter().enumerate() {
             match &values[i] {
                 Some((_, ct)) if !is_expired(*ct, expiration, inner.clock.now()) => inner.stats.hit(),
-                Some((_, ct)) if may_stand_in(*ct) && inner.throttled.is_throttled(unique[i], inner.clock.now()) => {
+                Some((_, ct)) if may_stand_in(*ct) && inner.throttled.is_throttled(key, inner.clock.now()) => {
                     inner.stats.fail_safe()
                 }
+                _ => wanted.push(i),
+            }
+        }
+        // Keys locked and read again in one round trip: no second read for them below.
+        let mut read_under_lock = vec![false; unique.len()];
+        // Locks taken but not needed (the value turned fresh, or is served stale): released
+        // with the created values.
+        let mut unneeded: Vec<(usize, KeyGuard)> = Vec::new();
+        let mut next = 0;
+        if inner.capabilities.distributed_lock && !wanted.is_empty() {
+            let batch = self.try_lock_batch::<T>(&unique, &backend_keys, &wanted, expiration).await?;
+            for (at, (i, attempt)) in wanted.iter().copied().zip(batch).enumerate() {
+                next = at + 1;
+                match attempt {
+                    BatchAttempt::Taken(guard, again) => {
+                        read_under_lock[i] = true;
+                        let fresh =
+                            again.as_ref().is_some_and(|(_, ct)| !is_expired(*ct, expiration, inner.clock.now()));
+                        if again.is_some() {
+                            values[i] = again;
+                        }
+                        if fresh {
+                            inner.stats.hit();
+                            unneeded.push((i, guard));
+                        } else if values[i].is_some() && defer_stale {
+                            inner.stats.stale();
+                            unneeded.push((i, guard));
+                        } else {
+                            guards.push((i, guard));
+                        }
+                    }
+                    BatchAttempt::Busy if values[i].is_some() => {
+                        defer_stale = true;
+                        inner.stats.stale();
+                    }
+                    // A missing key held elsewhere is waited for, in sorted order: the locks
+                    // taken after it are given back first, so that two callers never wait for
+                    // each other; the keys from here on are locked one by one.
+                    BatchAttempt::Busy => {
+                        next = at;
+                        break;
+                    }
+                }
+            }
+            if next < wanted.len() {
+                // `wanted` is in ascending order.
+                let first_later = wanted[next];
+                let later = |i: &usize| *i >= first_later;
+                let (give_back, keep): (Vec<_>, Vec<_>) = guards.into_iter().partition(|(i, _)| later(i));
+                guards = keep;
+                let (give_back_unneeded, keep): (Vec<_>, Vec<_>) = unneeded.into_iter().partition(|(i, _)| later(i));
+                unneeded = keep;
+                read_under_lock.iter_mut().skip(first_later).for_each(|read| *read = false);
+                let released =
+                    self.store_and_release(Vec::new(), give_back.into_iter().chain(give_back_unneeded), &unique).await;
+                released?;
+            }
+        }
+        for &i in &wanted[next..] {
+            let backend_key = &backend_keys[i];
+            match &values[i] {
                 Some(_) if defer_stale => inner.stats.stale(),
                 Some(_) => match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await? {
                     Some(guard) => guards.push((i, guard)),
@@ -834,10 +981,10 @@ impl Region {
             }
         }
 
-        // Read the locked keys again under their locks: whoever held a lock before us has
-        // most likely just stored the value (for a missing key), or may have regenerated it
-        // between our first read and our lock (for an expired one).
-        let locked: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
+        // Read the keys locked one by one again under their locks: whoever held a lock before
+        // us has most likely just stored the value (for a missing key), or may have
+        // regenerated it between our first read and our lock (for an expired one).
+        let locked: Vec<usize> = guards.iter().map(|(i, _)| *i).filter(|&i| !read_under_lock[i]).collect();
         if !locked.is_empty() {
             let again_keys: Vec<&CacheKey> = locked.iter().map(|&i| unique[i]).collect();
             let again_backend: Vec<CacheKey> = locked.iter().map(|&i| backend_keys[i].clone()).collect();
@@ -854,8 +1001,7 @@ impl Region {
                         inner.stats.hit()
                     }
                     if let Some(pos) = guards.iter().position(|(g, _)| *g == i) {
-                        let (_, guard) = guards.remove(pos);
-                        self.released(unique[i], guard.release().await)?;
+                        unneeded.push(guards.remove(pos));
                     }
                 }
             }
@@ -872,6 +1018,7 @@ impl Region {
             None => None,
         };
         if let (Some(spawn), Some(creator)) = (background, creator) {
+            self.store_and_release(Vec::new(), unneeded, &unique).await?;
             inner.stats.create();
             let positions: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
             let batch =
@@ -895,59 +1042,98 @@ impl Region {
             return collect_values(keys, &unique, &values);
         }
 
-        if !guards.is_empty() {
-            let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
-            let wanted = to_create.len();
-            inner.stats.create();
-            let creator = slot
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .ok_or_else(|| creator_error(None, "creator already consumed"))?;
-            let started = inner.clock.now();
-            let created = match self.run_creator(None, creator_timeout, creator(to_create)).await {
-                Ok(created) if created.len() == wanted => created,
-                Ok(created) => {
-                    let got = created.len();
-                    release_all(guards).await;
-                    return Err(creator_error(None, format!("creator returned {got} values for {wanted} keys")));
-                }
+        if guards.is_empty() {
+            self.store_and_release(Vec::new(), unneeded, &unique).await?;
+            return collect_values(keys, &unique, &values);
+        }
+        let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
+        let wanted = to_create.len();
+        inner.stats.create();
+        let creator = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let creator = match creator {
+            Some(creator) => creator,
+            None => {
+                let _ = self.store_and_release(Vec::new(), guards.into_iter().chain(unneeded), &unique).await;
+                return Err(creator_error(None, "creator already consumed"));
+            }
+        };
+        let locked_at: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
+        let started = inner.clock.now();
+        let created = match self.run_creator(None, creator_timeout, creator(to_create)).await {
+            Ok(created) if created.len() == wanted => created,
+            failed => {
+                // Nothing is stored; the locks are given back before the caller hears of it.
+                let _ = self.store_and_release(Vec::new(), guards.into_iter().chain(unneeded), &unique).await;
+                let err = match failed {
+                    Ok(created) => {
+                        return Err(creator_error(
+                            None,
+                            format!("creator returned {} values for {wanted} keys", created.len()),
+                        ));
+                    }
+                    Err(err) => err,
+                };
                 // Fail-safe: when every key to create has a value young enough, the batch is
                 // served from those; otherwise the caller gets the error.
-                Err(err) => match fail_safe {
+                return match fail_safe {
                     Some(f)
-                        if guards.iter().all(|(i, _)| values[*i].as_ref().is_some_and(|(_, ct)| may_stand_in(*ct))) =>
+                        if locked_at.iter().all(|&i| values[i].as_ref().is_some_and(|(_, ct)| may_stand_in(*ct))) =>
                     {
                         self.report(&err);
-                        for (i, _) in &guards {
+                        for &i in &locked_at {
                             inner.stats.fail_safe();
-                            self.throttle_after_failure(unique[*i], f);
+                            self.throttle_after_failure(unique[i], f);
                         }
-                        release_all(guards).await;
-                        return collect_values(keys, &unique, &values);
+                        collect_values(keys, &unique, &values)
                     }
-                    _ => {
-                        release_all(guards).await;
-                        return Err(err);
-                    }
-                },
-            };
-            let now = inner.clock.now();
-            let took = inner.early_refresh.is_some().then_some(now - started);
-            let stored = guards.iter().map(|(i, _)| (unique[*i], &backend_keys[*i]));
-            self.store_batch(stored, &created, options, now, took).await;
-            for ((i, _), value) in guards.iter().zip(created) {
-                inner.stats.miss();
-                values[*i] = Some((value, now));
+                    _ => Err(err),
+                };
             }
-            let mut released = Ok(());
-            for (i, guard) in guards {
-                released = released.and(self.released(unique[i], guard.release().await));
-            }
-            released?;
+        };
+        let now = inner.clock.now();
+        let took = inner.early_refresh.is_some().then_some(now - started);
+        let stored = guards.iter().map(|(i, _)| (unique[*i], &backend_keys[*i]));
+        let items = self.encode_batch(stored, &created, options, now, took);
+        for ((i, _), value) in guards.iter().zip(created) {
+            inner.stats.miss();
+            values[*i] = Some((value, now));
         }
-
+        // The values and every lock in one backend call.
+        self.store_and_release(items, guards.into_iter().chain(unneeded), &unique).await?;
         collect_values(keys, &unique, &values)
+    }
+}
+
+/// What one key's attempt in a batch of lock attempts found.
+enum BatchAttempt<T> {
+    /// The lock is ours, with the value read under it.
+    Taken(KeyGuard, Option<(T, f64)>),
+    /// Another task of this process, or another process, holds it.
+    Busy,
+}
+
+/// Backend mutexes to release in the background if the call releasing them is dropped.
+struct ReleaseOnDrop(Vec<Arc<dyn BackendMutex>>);
+
+impl ReleaseOnDrop {
+    fn disarm(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let mutexes = std::mem::take(&mut self.0);
+            handle.spawn(async move {
+                for mutex in mutexes {
+                    let _ = mutex.release().await;
+                }
+            });
+        }
     }
 }
 
@@ -961,12 +1147,4 @@ fn collect_values<T: Clone>(keys: &[CacheKey], unique: &[&CacheKey], values: &[O
             )
         })
         .collect()
-}
-
-/// Releases every guard before an error is returned, so the caller's next call finds the keys
-/// free (a dropped guard would release a backend's mutex only in the background).
-async fn release_all(guards: Vec<(usize, KeyGuard)>) {
-    for (_, guard) in guards {
-        let _ = guard.release().await;
-    }
 }
