@@ -89,6 +89,11 @@ enum Kind {
     GetMultiMixed,
     SetMultiMixed(HashTtlPolicy),
     RawCodecGetMultiMixed,
+    /// `get_or_create_multi` of 100 plain keys, 10 of them never seen, with or without the
+    /// distributed lock.
+    GetOrCreateMultiMisses {
+        lock: bool,
+    },
 }
 
 struct Workload {
@@ -98,7 +103,7 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 9] = [
+const WORKLOADS: [Workload; 11] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
@@ -118,7 +123,32 @@ const WORKLOADS: [Workload; 9] = [
         keys_per_op: 100,
     },
     Workload { name: "raw_get_multi_mixed_100", kind: Kind::RawCodecGetMultiMixed, tasks: 1, keys_per_op: 100 },
+    Workload {
+        name: "get_or_create_multi_100_10_misses",
+        kind: Kind::GetOrCreateMultiMisses { lock: false },
+        tasks: 1,
+        keys_per_op: 100,
+    },
+    Workload {
+        name: "get_or_create_multi_100_10_misses_lock",
+        kind: Kind::GetOrCreateMultiMisses { lock: true },
+        tasks: 1,
+        keys_per_op: 100,
+    },
 ];
+
+/// The Redis TTL of the values the miss workloads create (each call creates new keys).
+const MISS_TTL: Duration = Duration::from_secs(60);
+
+/// 90 keys the bench wrote beforehand, and 10 never seen (`layer` keeps the two layers apart).
+fn keys_with_misses(layer: &str) -> Vec<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mut keys: Vec<String> = (0..90).map(|i| format!("bench:plain:{i}")).collect();
+    keys.extend((0..10).map(|j| format!("bench:miss:{layer}:{call}:{j}")));
+    keys
+}
 
 const TTL: Duration = Duration::from_secs(3600);
 
@@ -214,6 +244,11 @@ fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Resul
     builder.build().map_err(err)
 }
 
+/// Now, in seconds since the epoch (the creation time the raw twin's values carry).
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
 /// `get_or_create` of `bench:small`, which must be a hit.
 pub(crate) fn get_or_create_hit(region: Region) -> Op {
     Arc::new(move || {
@@ -262,6 +297,27 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                     let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
                     let bytes = v.ok_or_else(|| "bench:small is missing".to_string())?;
                     raw_decode(&Codec::default(), &bytes).map(drop)
+                })
+            }),
+            Kind::GetOrCreateMultiMisses { .. } => Arc::new(move || {
+                let mut conn = conn.clone();
+                Box::pin(async move {
+                    // What a user's read-through does by hand: read all, decode the hits,
+                    // create and write the misses in one pipeline.
+                    let keys = keys_with_misses("raw");
+                    let found: Vec<Option<Vec<u8>>> = conn.mget(&keys).await.map_err(err)?;
+                    let codec = Codec::default();
+                    let mut pipe = redis::pipe();
+                    for (key, value) in keys.iter().zip(&found) {
+                        match value {
+                            Some(bytes) => drop(raw_decode(&codec, bytes)?),
+                            None => {
+                                let bytes = codec.encode(&small(1), now()).map_err(err)?;
+                                pipe.cmd("SET").arg(key).arg(bytes).arg("EX").arg(MISS_TTL.as_secs()).ignore();
+                            }
+                        }
+                    }
+                    pipe.query_async::<()>(&mut conn).await.map_err(err)
                 })
             }),
             Kind::Set => Arc::new(move || {
@@ -329,6 +385,24 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
             })
         }
         Kind::GetOrCreateHit => get_or_create_hit(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?),
+        Kind::GetOrCreateMultiMisses { lock } => {
+            let config = RedisConfig::from_url(url).redis_expiration_time(MISS_TTL).distributed_lock(lock);
+            let region =
+                Region::builder().backend(RedisAdvancedBackend::new(config).map_err(err)?).build().map_err(err)?;
+            Arc::new(move || {
+                let region = region.clone();
+                Box::pin(async move {
+                    let keys = keys_with_misses("dogpile");
+                    let values: Vec<Small> = region
+                        .get_or_create_multi(keys.iter().map(String::as_str), |missing: Vec<CacheKey>| async move {
+                            Ok::<_, std::io::Error>(missing.iter().map(|_| small(1)).collect())
+                        })
+                        .await
+                        .map_err(err)?;
+                    (values.len() == keys.len()).then_some(()).ok_or_else(|| "missing values".to_string())
+                })
+            })
+        }
         Kind::GetMultiPlain => {
             let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
             let keys = Arc::new(plain_keys("bench:"));
