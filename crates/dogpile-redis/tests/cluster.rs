@@ -124,3 +124,29 @@ async fn the_lock_lives_in_its_keys_slot() {
         assert_eq!(holder.must(&["EXISTS", &name]), Reply::Int(0), "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_create_multi_under_the_lock_is_a_few_round_trips_per_node_whatever_the_misses() {
+    let cluster = RedisCluster::start(3, 0);
+    let proxies = cluster.counting_proxies().await;
+    let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
+    let config =
+        RedisConfig::new().cluster(nodes).redis_expiration_time(Duration::from_secs(60)).distributed_lock(true);
+    let region = dogpile::Region::builder().backend(RedisAdvancedHstoreBackend::new(config).unwrap()).build().unwrap();
+    let keys = mixed_keys();
+    let create = |missing: Vec<CacheKey>| async move {
+        Ok::<_, std::io::Error>(missing.iter().map(|k| format!("v {k}")).collect::<Vec<String>>())
+    };
+    // Connect and learn the slots first; then half the keys exist.
+    let half: Vec<CacheKey> = keys.iter().step_by(2).cloned().collect();
+    let _: Vec<String> = region.get_or_create_multi(half, create).await.unwrap();
+    proxies.iter().for_each(CountingProxy::reset);
+    let got: Vec<String> = region.get_or_create_multi(keys.clone(), create).await.unwrap();
+    assert_eq!(got, keys.iter().map(|k| format!("v {k}")).collect::<Vec<_>>());
+    let counts: Vec<usize> = proxies.iter().map(CountingProxy::round_trips).collect();
+    // Per node: the read, the locks, the re-read of the keys locked, the writes and releases.
+    assert!(counts.iter().all(|&n| n <= 4), "round trips per node {counts:?}");
+    for node in cluster.nodes() {
+        assert_eq!(node.must(&["KEYS", "_lock*"]), Reply::Array(Some(Vec::new())), "no lock left");
+    }
+}
