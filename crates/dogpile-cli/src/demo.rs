@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dogpile::region::{CreateOptions, Outcome};
 use dogpile::{CacheKey, Region};
 use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
 
@@ -87,18 +88,28 @@ struct RunResult {
     waits: u64,
     /// p50, p99, p99.9; over several processes, the worst process's.
     percentiles: [Duration; 3],
+    /// The p99.9 of the calls that waited for another caller's creation (the worst process's).
+    waiters_p999: Duration,
 }
 
 impl RunResult {
     fn line(&self) -> String {
         let [a, b, c] = self.percentiles.map(|d| d.as_nanos());
-        format!("RESULT {} {} {} {} {a} {b} {c}", self.calls, self.creator_runs, self.stale, self.waits)
+        let w = self.waiters_p999.as_nanos();
+        format!("RESULT {} {} {} {} {a} {b} {c} {w}", self.calls, self.creator_runs, self.stale, self.waits)
     }
 
     fn parse(line: &str) -> Option<Self> {
         let n: Vec<u64> = line.strip_prefix("RESULT ")?.split(' ').map(|w| w.parse().ok()).collect::<Option<_>>()?;
-        let [calls, creator_runs, stale, waits, a, b, c] = n.try_into().ok()?;
-        Some(RunResult { calls, creator_runs, stale, waits, percentiles: [a, b, c].map(Duration::from_nanos) })
+        let [calls, creator_runs, stale, waits, a, b, c, w] = n.try_into().ok()?;
+        Some(RunResult {
+            calls,
+            creator_runs,
+            stale,
+            waits,
+            percentiles: [a, b, c].map(Duration::from_nanos),
+            waiters_p999: Duration::from_nanos(w),
+        })
     }
 
     fn add(&mut self, other: RunResult) {
@@ -109,6 +120,7 @@ impl RunResult {
         for (mine, theirs) in self.percentiles.iter_mut().zip(other.percentiles) {
             *mine = (*mine).max(theirs);
         }
+        self.waiters_p999 = self.waiters_p999.max(other.waiters_p999);
     }
 }
 
@@ -323,6 +335,7 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
             (region.clone(), keys.clone(), calls.clone(), runs.clone(), args.creator_time);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::default();
+            let mut waiters = Latencies::default();
             let mut i = caller;
             while Instant::now() < deadline {
                 let key = &keys[i % keys.len()];
@@ -334,7 +347,12 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
                 };
                 let t0 = Instant::now();
                 if with_lock {
-                    region.get_or_create::<String, _, _, _>(key, creator).await?;
+                    let options = CreateOptions::new();
+                    let (_, outcome) =
+                        region.get_or_create_with_outcome::<String, _, _, _>(key, &options, creator).await?;
+                    if matches!(outcome, Outcome::AfterWait | Outcome::CreatedAfterWait) {
+                        waiters.record(t0.elapsed());
+                    }
                 } else if region.get::<String>(key).await?.is_none() {
                     let value = creator()
                         .await
@@ -347,14 +365,18 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
                 // caller whose reads never wait would hold a worker thread for the whole run.
                 tokio::task::yield_now().await;
             }
-            Ok::<_, dogpile::Error>(latencies)
+            Ok::<_, dogpile::Error>((latencies, waiters))
         }));
     }
     let mut latencies = Latencies::default();
+    let mut waiters = Latencies::default();
     let mut failure = None;
     for task in tasks {
         match task.await {
-            Ok(Ok(part)) => latencies.merge(part),
+            Ok(Ok((part, waited))) => {
+                latencies.merge(part);
+                waiters.merge(waited);
+            }
             Ok(Err(err)) => failure = failure.or(Some(err.to_string())),
             Err(err) => failure = failure.or(Some(format!("a caller failed: {err}"))),
         }
@@ -371,6 +393,7 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
         stale: stats.stale,
         waits: stats.waits,
         percentiles: [50.0, 99.0, 99.9].map(|p| latencies.percentile(p)),
+        waiters_p999: waiters.percentile(99.9),
     })
 }
 
@@ -386,6 +409,7 @@ fn report(with: &RunResult, without: Option<&RunResult>, processes: usize) {
         (format!("p50 latency{worst}"), human(with.percentiles[0]), pick(&|w| human(w.percentiles[0]))),
         (format!("p99 latency{worst}"), human(with.percentiles[1]), pick(&|w| human(w.percentiles[1]))),
         (format!("p99.9 latency{worst}"), human(with.percentiles[2]), pick(&|w| human(w.percentiles[2]))),
+        (format!("p99.9 of the waiters{worst}"), human(with.waiters_p999), dash()),
     ];
     let width = rows.iter().map(|(n, _, _)| n.chars().count()).max().unwrap_or(14);
     println!("{:<width$} {:>20} {:>20}", "", "with dogpile lock", "without");
@@ -418,10 +442,18 @@ mod tests {
 
     #[test]
     fn result_lines_round_trip_and_add_up() {
-        let r = RunResult { calls: 10, creator_runs: 2, stale: 3, waits: 4, percentiles: [Duration::from_nanos(5); 3] };
+        let r = RunResult {
+            calls: 10,
+            creator_runs: 2,
+            stale: 3,
+            waits: 4,
+            percentiles: [Duration::from_nanos(5); 3],
+            waiters_p999: Duration::from_nanos(7),
+        };
         let mut total = RunResult::parse(&r.line()).unwrap();
         total.add(RunResult::parse(&r.line()).unwrap());
         assert_eq!((total.calls, total.creator_runs, total.stale, total.waits), (20, 4, 6, 8));
+        assert_eq!(total.waiters_p999, Duration::from_nanos(7), "the worst process's");
         assert!(RunResult::parse("RESULT 1 2").is_none());
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct Connection {
     connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
     shown_url: String,
+    /// On a cluster, one startup node, for the pub/sub connection.
+    cluster_node: Option<redis::Client>,
 }
 
 // One per backend, made once: the size of its variants does not matter.
@@ -119,7 +121,12 @@ impl Connection {
         if let Some(timeout) = config.socket_connect_timeout {
             settings = settings.set_connection_timeout(Some(timeout));
         }
+        let cluster_node = match &client {
+            Client::Cluster(_) => config.cluster_urls().first().and_then(|url| open_client(config, url).ok()),
+            _ => None,
+        };
         Ok(Connection {
+            cluster_node,
             client,
             current: RwLock::new(None),
             connecting: Mutex::new(Backoff::default()),
@@ -187,6 +194,25 @@ impl Connection {
                 backoff.last = Some((kind, message.clone()));
                 Err(Error::backend(kind, message))
             }
+        }
+    }
+
+    /// A pub/sub connection of its own: to the server; to the primary under Sentinel; to the
+    /// first startup node on a cluster (a message published on one node reaches them all).
+    pub(crate) async fn pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        match &self.client {
+            Client::Single(client) => client.get_async_pubsub().await,
+            Client::Sentinel(sentinel) => {
+                let client = sentinel.lock().await.async_get_client().await?;
+                client.get_async_pubsub().await
+            }
+            Client::Cluster(_) => match &self.cluster_node {
+                Some(client) => client.get_async_pubsub().await,
+                None => Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "no cluster node to subscribe on",
+                ))),
+            },
         }
     }
 

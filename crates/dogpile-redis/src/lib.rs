@@ -91,6 +91,7 @@ mod connection;
 mod error;
 mod hstore;
 mod lock;
+mod notify;
 mod store;
 mod ttl;
 

@@ -75,8 +75,14 @@ pub(crate) fn settle(store: Arc<Store>, name: String, token: String, queued_set:
         while Instant::now() < give_up {
             tokio::time::sleep(pause).await;
             if let Ok(mut conn) = store.connection.get().await {
-                let released: RedisResult<i64> =
-                    store.scripts.release.key(&name).arg(&token).invoke_async(&mut conn).await;
+                let released: RedisResult<i64> = store
+                    .scripts
+                    .release
+                    .key(&name)
+                    .arg(&token)
+                    .arg(store.releases.channel())
+                    .invoke_async(&mut conn)
+                    .await;
                 match released {
                     Ok(1) => return,
                     Ok(_) if !queued_set => return,
@@ -199,7 +205,14 @@ impl RedisMutex {
         let config = &self.store.config;
         let token = new_token();
         let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
+        let released = (wait && config.lock_blocking).then(|| self.store.releases.listen(&self.store, &self.name));
         loop {
+            // Listening before trying: a release between the try and the pause still wakes.
+            let notified = released.as_ref().map(|r| r.notified());
+            tokio::pin!(notified);
+            if let Some(notified) = notified.as_mut().as_pin_mut() {
+                notified.enable();
+            }
             match self.try_once(&token).await? {
                 Attempt::Taken => {
                     let lost = Arc::new(AtomicBool::new(false));
@@ -214,21 +227,28 @@ impl RedisMutex {
                 }
                 Attempt::HeldElsewhere => {}
             }
-            if !wait || !config.lock_blocking {
+            let (Some(notified), Some(pause)) = (notified.as_pin_mut(), self.next_pause(deadline)) else {
                 return Ok(false);
-            }
-            let sleep = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(false);
-                    }
-                    config.lock_sleep.min(left)
-                }
-                None => config.lock_sleep,
             };
-            tokio::time::sleep(sleep.max(Duration::from_millis(1))).await;
+            pause_or_release(notified, pause).await;
         }
+    }
+
+    /// The pause before the next look at the lock: `lock_sleep`, or what is left before
+    /// `deadline`; `None` once it has passed.
+    fn next_pause(&self, deadline: Option<Instant>) -> Option<Duration> {
+        let sleep = self.store.config.lock_sleep;
+        let pause = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                sleep.min(left)
+            }
+            None => sleep,
+        };
+        Some(pause.max(Duration::from_millis(1)))
     }
 
     fn spawn_keepalive(&self, token: &str, lost: &Arc<AtomicBool>) -> Option<JoinHandle<()>> {
@@ -273,8 +293,15 @@ impl RedisMutex {
                 return Err(err);
             }
         };
-        let released: RedisResult<i64> =
-            self.store.scripts.release.key(&self.name).arg(token).invoke_async(&mut conn).await;
+        let released: RedisResult<i64> = self
+            .store
+            .scripts
+            .release
+            .key(&self.name)
+            .arg(token)
+            .arg(self.store.releases.channel())
+            .invoke_async(&mut conn)
+            .await;
         let released = match released {
             Ok(released) => released,
             Err(err) => {
@@ -321,13 +348,54 @@ impl BackendMutex for RedisMutex {
     }
 
     fn locked(&self) -> BoxFuture<'_, Result<bool>> {
-        Box::pin(async move {
-            let mut conn = self.store.connection.get().await?;
-            let exists: bool =
-                redis::cmd("EXISTS").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
-            Ok(exists)
-        })
+        Box::pin(self.is_locked())
     }
+
+    fn wait_unlocked(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.wait_unlocked_inner())
+    }
+}
+
+impl RedisMutex {
+    async fn is_locked(&self) -> Result<bool> {
+        let mut conn = self.store.connection.get().await?;
+        let exists: bool =
+            redis::cmd("EXISTS").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
+        Ok(exists)
+    }
+
+    /// Looks at the lock key every `lock_sleep`, and at once when a release is announced,
+    /// until it is gone, for at most `lock_blocking_timeout` (returning then as if it were
+    /// free: the caller reads the value and, finding none, waits in `acquire`, which gives up
+    /// at its timeout).
+    async fn wait_unlocked_inner(&self) -> Result<()> {
+        let config = &self.store.config;
+        if !config.lock_blocking {
+            return Ok(());
+        }
+        let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
+        let released = self.store.releases.listen(&self.store, &self.name);
+        loop {
+            // Listening before looking: a release between the look and the pause still wakes.
+            let notified = released.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_locked().await? {
+                return Ok(());
+            }
+            let Some(pause) = self.next_pause(deadline) else {
+                return Ok(());
+            };
+            pause_or_release(notified, pause).await;
+        }
+    }
+}
+
+/// Sleeps `pause`, or less if the release of the lock is announced meanwhile.
+async fn pause_or_release(notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>, pause: Duration) {
+    let sleep = tokio::time::sleep(pause);
+    tokio::pin!(sleep);
+    futures_util::future::select(notified, sleep).await;
 }
 
 impl Drop for RedisMutex {

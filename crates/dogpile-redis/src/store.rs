@@ -15,6 +15,7 @@ use crate::config::RedisConfig;
 use crate::connection::{Conn, Connection};
 use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
+use crate::notify::Releases;
 use crate::ttl::{HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
 
 mod lock_batch;
@@ -28,6 +29,8 @@ pub(crate) struct Store {
     hash_write_loaded: AtomicBool,
     /// On a cluster, which primary owns which slots.
     slots: SlotMap,
+    /// Waiters for lock releases announced over pub/sub.
+    pub(crate) releases: Releases,
 }
 
 /// Keys of one call, split into plain keys and per-hash fields, remembering each key's
@@ -61,11 +64,12 @@ impl Store {
     pub(crate) fn new(config: RedisConfig) -> Result<Arc<Self>> {
         let connection = Connection::new(&config)?;
         Ok(Arc::new(Store {
-            config,
             connection,
             scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),
             slots: SlotMap::default(),
+            releases: Releases::new(&config.lock_prefix),
+            config,
         }))
     }
 

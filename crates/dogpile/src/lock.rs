@@ -30,6 +30,8 @@ pub(crate) trait LockMutex: Sync {
     fn try_acquire(&self) -> impl Future<Output = Result<Option<Self::Guard>>> + Send;
     /// Waits for the mutex.
     fn acquire(&self) -> impl Future<Output = Result<Self::Guard>> + Send;
+    /// Waits until the mutex is free, without taking it.
+    fn wait(&self) -> impl Future<Output = Result<()>> + Send;
     /// Releases the mutex, reporting a release failure.
     fn release(&self, guard: Self::Guard) -> impl Future<Output = Result<()>> + Send;
 }
@@ -143,10 +145,17 @@ impl<M: LockMutex> Lock<'_, M> {
                 None => return Ok((value, Outcome::Stale)),
                 Some(guard) => (guard, false),
             },
-            // No value: take the mutex, waiting if someone holds it (most likely creating).
+            // No value: take the mutex; if someone holds it (most likely creating), wait for
+            // its release and read the value it stored before taking the mutex in turn.
             None => match self.mutex.try_acquire().await? {
                 Some(guard) => (guard, false),
-                None => (self.mutex.acquire().await?, true),
+                None => {
+                    self.mutex.wait().await?;
+                    match get_value().await? {
+                        Some((value, ct)) if !self.is_expired(ct) => return Ok((value, Outcome::AfterWait)),
+                        _ => (self.mutex.acquire().await?, true),
+                    }
+                }
             },
         };
         // Read again under the mutex: a previous holder may have just stored a fresh value
@@ -227,6 +236,12 @@ mod tests {
                 }
                 tokio::task::yield_now().await;
             }
+        }
+        async fn wait(&self) -> Result<()> {
+            while self.held.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+            Ok(())
         }
         async fn release(&self, guard: FlagGuard) -> Result<()> {
             drop(guard);

@@ -10,7 +10,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::BackendMutex;
 use crate::error::{BackendErrorKind, Error, Result};
@@ -18,7 +18,15 @@ use crate::key::CacheKey;
 
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<CacheKey, Arc<Semaphore>>>;
+type Shard = Mutex<HashMap<CacheKey, Slot>>;
+
+/// One key's in-process mutex, and the signal its holder gives when it lets go (waiters that
+/// only wait for the release wake together, not one after another through the mutex).
+#[derive(Clone)]
+struct Slot {
+    sem: Arc<Semaphore>,
+    released: Arc<Notify>,
+}
 
 /// The table of in-process per-key mutexes.
 pub(crate) struct LocalMutexMap {
@@ -34,20 +42,24 @@ impl LocalMutexMap {
         })
     }
 
-    fn shard(&self, key: &CacheKey) -> MutexGuard<'_, HashMap<CacheKey, Arc<Semaphore>>> {
+    fn shard(&self, key: &CacheKey) -> MutexGuard<'_, HashMap<CacheKey, Slot>> {
         let index = (self.hasher.hash_one(key) as usize) % self.shards.len();
         self.shards[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A handle on `key`'s mutex, creating the entry if needed.
     pub(crate) fn entry(self: &Arc<Self>, key: &CacheKey) -> LocalEntry {
-        let sem = self.shard(key).entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(1))).clone();
-        LocalEntry { map: Arc::clone(self), key: key.clone(), sem }
+        let slot = self
+            .shard(key)
+            .entry(key.clone())
+            .or_insert_with(|| Slot { sem: Arc::new(Semaphore::new(1)), released: Arc::new(Notify::new()) })
+            .clone();
+        LocalEntry { map: Arc::clone(self), key: key.clone(), sem: slot.sem, released: slot.released }
     }
 
     /// Whether some task holds `key`'s mutex. Never acquires it.
     pub(crate) fn is_locked(&self, key: &CacheKey) -> bool {
-        self.shard(key).get(key).is_some_and(|sem| sem.available_permits() == 0)
+        self.shard(key).get(key).is_some_and(|slot| slot.sem.available_permits() == 0)
     }
 
     /// The number of keys in the table.
@@ -67,6 +79,7 @@ pub(crate) struct LocalEntry {
     map: Arc<LocalMutexMap>,
     key: CacheKey,
     sem: Arc<Semaphore>,
+    released: Arc<Notify>,
 }
 
 impl LocalEntry {
@@ -74,6 +87,16 @@ impl LocalEntry {
     pub(crate) fn try_lock(self) -> Option<LocalGuard> {
         let permit = Arc::clone(&self.sem).try_acquire_owned().ok()?;
         Some(LocalGuard { _permit: permit, _entry: self })
+    }
+
+    /// Waits until the mutex is free, without taking it (at once if it is free).
+    pub(crate) async fn wait_released(self) {
+        let released = self.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if self.sem.available_permits() == 0 {
+            released.await;
+        }
     }
 
     /// Waits for the mutex. Cancel-safe: a dropped waiter leaves the queue and the table.
@@ -91,7 +114,7 @@ impl Drop for LocalEntry {
         let mut shard = self.map.shard(&self.key);
         // The table's reference and ours: nobody else holds or waits for this key.
         if Arc::strong_count(&self.sem) <= 2
-            && shard.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.sem))
+            && shard.get(&self.key).is_some_and(|current| Arc::ptr_eq(&current.sem, &self.sem))
         {
             shard.remove(&self.key);
         }
@@ -103,6 +126,13 @@ impl Drop for LocalEntry {
 pub(crate) struct LocalGuard {
     _permit: OwnedSemaphorePermit,
     _entry: LocalEntry,
+}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        // The waiters for the release go on once this drop ends (the permit goes with it).
+        self._entry.released.notify_waiters();
+    }
 }
 
 /// The dogpile mutex of one key, as the region takes it: the in-process mutex first (so only
@@ -173,6 +203,28 @@ pub(crate) async fn try_lock_key(
             }
         }
     }
+}
+
+/// Waits until `key`'s mutex is free, without taking it. A task of this process holding it
+/// is waited for in-process only: when it lets go, it has released the backend's mutex too
+/// (or waited for it to be free), so the waiters behind it go on at once, in a cascade.
+/// Otherwise the backend's mutex is waited for while holding the in-process one, so that only
+/// one task per process waits on the backend.
+pub(crate) async fn wait_key(
+    locks: &Arc<LocalMutexMap>,
+    remote: Option<Arc<dyn BackendMutex>>,
+    key: &CacheKey,
+) -> Result<()> {
+    match locks.entry(key).try_lock() {
+        Some(local) => {
+            if let Some(remote) = remote {
+                remote.wait_unlocked().await.map_err(|e| e.with_key(key))?;
+            }
+            drop(local);
+        }
+        None => locks.entry(key).wait_released().await,
+    }
+    Ok(())
 }
 
 /// Waits for `key`'s mutex.

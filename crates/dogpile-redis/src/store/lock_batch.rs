@@ -203,7 +203,7 @@ impl Store {
         let owners = commands.owners.clone();
         for (_, mutex, _, token) in ours.iter() {
             let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(self.scripts.release.get_hash()).arg(1).arg(mutex.name()).arg(token);
+            cmd.arg(self.scripts.release.get_hash()).arg(1).arg(mutex.name()).arg(token).arg(self.releases.channel());
             commands.push(cmd, mutex.name(), None);
         }
         if commands.list.is_empty() {

@@ -15,7 +15,7 @@ use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
-use crate::mutex::{KeyGuard, lock_key, try_lock_key};
+use crate::mutex::{KeyGuard, lock_key, try_lock_key, wait_key};
 
 /// The region's mutex for one key, as the lock algorithm sees it.
 struct RegionMutex<'a> {
@@ -34,6 +34,11 @@ impl LockMutex for RegionMutex<'_> {
     fn acquire(&self) -> impl Future<Output = Result<KeyGuard>> + Send {
         let inner = &self.region.inner;
         lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+    }
+
+    fn wait(&self) -> impl Future<Output = Result<()>> + Send {
+        let inner = &self.region.inner;
+        wait_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
     }
 
     fn release(&self, guard: KeyGuard) -> impl Future<Output = Result<()>> + Send {
