@@ -190,6 +190,57 @@ async fn processes_sharing_redis_run_the_creator_once() {
     assert!(!regions[0].key_is_locked(("report", "2026")).await.unwrap());
 }
 
+/// With a poll interval far longer than the test's deadline, only the announcement of the
+/// release can let the waiters of the other processes go on in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_in_other_processes_go_on_when_the_release_is_announced() {
+    let server = RedisServer::start();
+    let config = || locked_config(&server).lock_sleep(Duration::from_secs(600));
+    let holder = hstore_region(config());
+    let waiters: Vec<Region> = (0..2).map(|_| hstore_region(config())).collect();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let creating = {
+        let runs = runs.clone();
+        tokio::spawn(async move {
+            holder
+                .get_or_create(("report", "2027"), || async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    Ok::<_, Boom>("made by the holder".to_string())
+                })
+                .await
+                .unwrap()
+        })
+    };
+    // The holder has the lock before the others ask.
+    while server.must(&["EXISTS", "_lockreport,2027"]) != Reply::Int(1) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut tasks = Vec::new();
+    for region in &waiters {
+        for _ in 0..10 {
+            let (region, runs) = (region.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                region
+                    .get_or_create(("report", "2027"), || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, Boom>("made by a waiter".to_string())
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    assert_eq!(within(creating).await.unwrap(), "made by the holder");
+    for task in tasks {
+        assert_eq!(within(task).await.unwrap(), "made by the holder");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the waiters did not create");
+    for region in &waiters {
+        assert_eq!(region.stats().waits, 10, "each waiter waited for the holder");
+    }
+}
+
 #[tokio::test]
 async fn key_is_locked_sees_another_process_holding_the_lock() {
     let server = RedisServer::start();
