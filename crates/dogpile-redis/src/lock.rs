@@ -351,7 +351,7 @@ impl BackendMutex for RedisMutex {
         Box::pin(self.is_locked())
     }
 
-    fn wait_unlocked(&self) -> BoxFuture<'_, Result<()>> {
+    fn wait_unlocked(&self) -> BoxFuture<'_, Result<bool>> {
         Box::pin(self.wait_unlocked_inner())
     }
 }
@@ -365,13 +365,11 @@ impl RedisMutex {
     }
 
     /// Looks at the lock key every `lock_sleep`, and at once when a release is announced,
-    /// until it is gone, for at most `lock_blocking_timeout` (returning then as if it were
-    /// free: the caller reads the value and, finding none, waits in `acquire`, which gives up
-    /// at its timeout).
-    async fn wait_unlocked_inner(&self) -> Result<()> {
+    /// until it is gone (true), for at most `lock_blocking_timeout` (false).
+    async fn wait_unlocked_inner(&self) -> Result<bool> {
         let config = &self.store.config;
         if !config.lock_blocking {
-            return Ok(());
+            return Ok(false);
         }
         let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
         let released = self.store.releases.listen(&self.store, &self.name);
@@ -381,10 +379,10 @@ impl RedisMutex {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if !self.is_locked().await? {
-                return Ok(());
+                return Ok(true);
             }
             let Some(pause) = self.next_pause(deadline) else {
-                return Ok(());
+                return Ok(false);
             };
             pause_or_release(notified, pause).await;
         }

@@ -288,10 +288,18 @@ pub trait BackendMutex: std::any::Any + Send + Sync + fmt::Debug {
     fn locked(&self) -> BoxFuture<'_, Result<bool>>;
 
     /// Waits until nobody holds the mutex, without taking it (at once if it is free), within
-    /// the bound the backend puts on `acquire(true)`. The region's waiters call this, then
-    /// read the value the holder most likely stored, and take the mutex only if it is not
-    /// there. The default takes the mutex and gives it back.
-    fn wait_unlocked(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { if self.acquire(true).await? { self.release().await } else { Ok(()) } })
+    /// the bound the backend puts on `acquire(true)`; returns whether it saw the mutex free
+    /// (false: the bound passed). The region's waiters call this, then read the value the
+    /// holder most likely stored, and try the mutex only if it is not there. The default takes
+    /// the mutex and gives it back.
+    fn wait_unlocked(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            if self.acquire(true).await? {
+                self.release().await?;
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        })
     }
 }

@@ -30,8 +30,8 @@ pub(crate) trait LockMutex: Sync {
     fn try_acquire(&self) -> impl Future<Output = Result<Option<Self::Guard>>> + Send;
     /// Waits for the mutex.
     fn acquire(&self) -> impl Future<Output = Result<Self::Guard>> + Send;
-    /// Waits until the mutex is free, without taking it.
-    fn wait(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Waits until the mutex is free, without taking it; false when the wait gave up.
+    fn wait(&self) -> impl Future<Output = Result<bool>> + Send;
     /// Releases the mutex, reporting a release failure.
     fn release(&self, guard: Self::Guard) -> impl Future<Output = Result<()>> + Send;
 }
@@ -145,18 +145,28 @@ impl<M: LockMutex> Lock<'_, M> {
                 None => return Ok((value, Outcome::Stale)),
                 Some(guard) => (guard, false),
             },
-            // No value: take the mutex; if someone holds it (most likely creating), wait for
-            // its release and read the value it stored before taking the mutex in turn.
-            None => match self.mutex.try_acquire().await? {
-                Some(guard) => (guard, false),
-                None => {
-                    self.mutex.wait().await?;
-                    match get_value().await? {
-                        Some((value, ct)) if !self.is_expired(ct) => return Ok((value, Outcome::AfterWait)),
-                        _ => (self.mutex.acquire().await?, true),
+            // No value: take the mutex; while someone holds it (most likely creating), wait
+            // for its release and read the value it stored, trying the mutex again only if
+            // there is none. Waiters never queue for the mutex itself, so a crowd of them
+            // does not pass it along one by one once the value is there.
+            None => {
+                let mut waited = false;
+                loop {
+                    if let Some(guard) = self.mutex.try_acquire().await? {
+                        break (guard, waited);
+                    }
+                    waited = true;
+                    if !self.mutex.wait().await? {
+                        // The wait gave up: the blocking acquisition has the last word.
+                        break (self.mutex.acquire().await?, true);
+                    }
+                    if let Some((value, ct)) = get_value().await?
+                        && !self.is_expired(ct)
+                    {
+                        return Ok((value, Outcome::AfterWait));
                     }
                 }
-            },
+            }
         };
         // Read again under the mutex: a previous holder may have just stored a fresh value
         // (after our first read, before we took the mutex).
@@ -237,11 +247,11 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        async fn wait(&self) -> Result<()> {
+        async fn wait(&self) -> Result<bool> {
             while self.held.load(Ordering::SeqCst) {
                 tokio::task::yield_now().await;
             }
-            Ok(())
+            Ok(true)
         }
         async fn release(&self, guard: FlagGuard) -> Result<()> {
             drop(guard);

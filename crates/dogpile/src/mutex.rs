@@ -210,21 +210,22 @@ pub(crate) async fn try_lock_key(
 /// (or waited for it to be free), so the waiters behind it go on at once, in a cascade.
 /// Otherwise the backend's mutex is waited for while holding the in-process one, so that only
 /// one task per process waits on the backend.
+/// Returns whether the mutex was seen free (false: the backend's bound on waiting passed).
 pub(crate) async fn wait_key(
     locks: &Arc<LocalMutexMap>,
     remote: Option<Arc<dyn BackendMutex>>,
     key: &CacheKey,
-) -> Result<()> {
+) -> Result<bool> {
     match locks.entry(key).try_lock() {
-        Some(local) => {
-            if let Some(remote) = remote {
-                remote.wait_unlocked().await.map_err(|e| e.with_key(key))?;
-            }
-            drop(local);
+        Some(_held) => match remote {
+            Some(remote) => remote.wait_unlocked().await.map_err(|e| e.with_key(key)),
+            None => Ok(true),
+        },
+        None => {
+            locks.entry(key).wait_released().await;
+            Ok(true)
         }
-        None => locks.entry(key).wait_released().await,
     }
-    Ok(())
 }
 
 /// Waits for `key`'s mutex.

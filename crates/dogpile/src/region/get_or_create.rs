@@ -36,7 +36,7 @@ impl LockMutex for RegionMutex<'_> {
         lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
     }
 
-    fn wait(&self) -> impl Future<Output = Result<()>> + Send {
+    fn wait(&self) -> impl Future<Output = Result<bool>> + Send {
         let inner = &self.region.inner;
         wait_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
     }
