@@ -911,11 +911,22 @@ impl Region {
         // Locks taken but not needed (the value turned fresh, or is served stale): released
         // with the created values.
         let mut unneeded: Vec<(usize, KeyGuard)> = Vec::new();
+        // Where the keys locked one by one begin in `wanted` (all of them without a batch).
         let mut next = 0;
         if inner.capabilities.distributed_lock && !wanted.is_empty() {
             let batch = self.try_lock_batch::<T>(&unique, &backend_keys, &wanted, expiration).await?;
+            next = wanted.len();
+            // A missing key held elsewhere is waited for, in sorted order: the locks taken
+            // after it are given back first, so that two callers never wait for each other,
+            // and the keys from there on are locked one by one.
+            let mut give_back: Vec<(usize, KeyGuard)> = Vec::new();
             for (at, (i, attempt)) in wanted.iter().copied().zip(batch).enumerate() {
-                next = at + 1;
+                if at > next {
+                    if let BatchAttempt::Taken(guard, _) = attempt {
+                        give_back.push((i, guard));
+                    }
+                    continue;
+                }
                 match attempt {
                     BatchAttempt::Taken(guard, again) => {
                         read_under_lock[i] = true;
@@ -938,28 +949,10 @@ impl Region {
                         defer_stale = true;
                         inner.stats.stale();
                     }
-                    // A missing key held elsewhere is waited for, in sorted order: the locks
-                    // taken after it are given back first, so that two callers never wait for
-                    // each other; the keys from here on are locked one by one.
-                    BatchAttempt::Busy => {
-                        next = at;
-                        break;
-                    }
+                    BatchAttempt::Busy => next = at,
                 }
             }
-            if next < wanted.len() {
-                // `wanted` is in ascending order.
-                let first_later = wanted[next];
-                let later = |i: &usize| *i >= first_later;
-                let (give_back, keep): (Vec<_>, Vec<_>) = guards.into_iter().partition(|(i, _)| later(i));
-                guards = keep;
-                let (give_back_unneeded, keep): (Vec<_>, Vec<_>) = unneeded.into_iter().partition(|(i, _)| later(i));
-                unneeded = keep;
-                read_under_lock.iter_mut().skip(first_later).for_each(|read| *read = false);
-                let released =
-                    self.store_and_release(Vec::new(), give_back.into_iter().chain(give_back_unneeded), &unique).await;
-                released?;
-            }
+            self.store_and_release(Vec::new(), give_back, &unique).await?;
         }
         for &i in &wanted[next..] {
             let backend_key = &backend_keys[i];
