@@ -230,7 +230,7 @@ impl RedisMutex {
             let (Some(notified), Some(pause)) = (notified.as_pin_mut(), self.next_pause(deadline)) else {
                 return Ok(false);
             };
-            pause_or_release(notified, pause).await;
+            let _ = pause_or_release(notified, pause).await;
         }
     }
 
@@ -384,16 +384,19 @@ impl RedisMutex {
             let Some(pause) = self.next_pause(deadline) else {
                 return Ok(false);
             };
-            pause_or_release(notified, pause).await;
+            // An announced release needs no second look.
+            if pause_or_release(notified, pause).await {
+                return Ok(true);
+            }
         }
     }
 }
 
-/// Sleeps `pause`, or less if the release of the lock is announced meanwhile.
-async fn pause_or_release(notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>, pause: Duration) {
+/// Sleeps `pause`, or less if the release of the lock is announced meanwhile; true then.
+async fn pause_or_release(notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>, pause: Duration) -> bool {
     let sleep = tokio::time::sleep(pause);
     tokio::pin!(sleep);
-    futures_util::future::select(notified, sleep).await;
+    matches!(futures_util::future::select(notified, sleep).await, futures_util::future::Either::Left(_))
 }
 
 impl Drop for RedisMutex {

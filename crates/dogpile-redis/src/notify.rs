@@ -61,8 +61,9 @@ impl Releases {
         }
     }
 
-    /// Starts the subscriber task once (it lives until the store goes).
-    fn subscribe(&self, store: &Arc<Store>) {
+    /// Starts the subscriber task once (it lives until the store goes): on the first lock
+    /// taken or waited for, so that it is most likely up when a wait begins.
+    pub(crate) fn subscribe(&self, store: &Arc<Store>) {
         let mut subscriber = self.subscriber.lock().unwrap_or_else(|p| p.into_inner());
         if subscriber.is_some() {
             return;

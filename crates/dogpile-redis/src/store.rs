@@ -367,6 +367,7 @@ impl Store {
         if !self.config.distributed_lock {
             return None;
         }
+        self.releases.subscribe(self);
         let name = self.lock_name(key);
         Some(Arc::new(RedisMutex::new(Arc::clone(self), name, key.clone())))
     }
