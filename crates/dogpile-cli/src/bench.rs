@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::{CacheKey, Region};
+use dogpile::{CacheKey, Clock, Region, SystemClock};
 use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::CountingProxy;
@@ -244,11 +244,6 @@ fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Resul
     builder.build().map_err(err)
 }
 
-/// Now, in seconds since the epoch (the creation time the raw twin's values carry).
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
 /// `get_or_create` of `bench:small`, which must be a hit.
 pub(crate) fn get_or_create_hit(region: Region) -> Op {
     Arc::new(move || {
@@ -312,7 +307,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                         match value {
                             Some(bytes) => drop(raw_decode(&codec, bytes)?),
                             None => {
-                                let bytes = codec.encode(&small(1), now()).map_err(err)?;
+                                let bytes = codec.encode(&small(1), SystemClock.now()).map_err(err)?;
                                 pipe.cmd("SET").arg(key).arg(bytes).arg("EX").arg(MISS_TTL.as_secs()).ignore();
                             }
                         }
