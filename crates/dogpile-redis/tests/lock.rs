@@ -292,3 +292,44 @@ async fn a_server_that_refuses_writes_still_serves_created_values() {
         assert_eq!(server.must(&["DBSIZE"]), Reply::Int(0), "{refuse:?}: nothing was written");
     }
 }
+
+#[tokio::test]
+async fn a_creation_under_the_lock_takes_three_round_trips() {
+    let server = RedisServer::start();
+    let proxy = dogpile_testing::CountingProxy::start(server.addr()).await;
+    let config = RedisConfig::from_url(proxy.url()).distributed_lock(true);
+    let regions = [
+        ("advanced", Region::builder().backend(RedisAdvancedBackend::new(config.clone()).unwrap()).build().unwrap()),
+        ("hstore", hstore_region(config)),
+    ];
+    let expiring = dogpile::region::CreateOptions::new().expiration_time(Duration::from_secs(60));
+    for (name, region) in regions {
+        for key in [CacheKey::from("plain"), CacheKey::hash("h", "f")] {
+            if name == "advanced" && key.is_hash() {
+                continue;
+            }
+            server.must(&["FLUSHDB"]);
+            // Warm the connection and the release script outside the counts.
+            let _: u8 = region.get_or_create("warm", || async { Ok::<_, Boom>(0) }).await.unwrap();
+            proxy.reset();
+            let got: u8 = region.get_or_create(key.clone(), || async { Ok::<_, Boom>(1) }).await.unwrap();
+            assert_eq!(got, 1);
+            assert_eq!(proxy.round_trips(), 3, "{name} {key}: read, lock with re-read, write with release");
+            assert_eq!(server.must(&["KEYS", "_lock*"]), Reply::Array(Some(Vec::new())), "{name}: released");
+
+            proxy.reset();
+            let got: u8 = region.get_or_create(key.clone(), || async { Ok::<_, Boom>(2) }).await.unwrap();
+            assert_eq!((got, proxy.round_trips()), (1, 1), "{name} {key}: a hit is one read");
+
+            // An expired value: the same three round trips to regenerate it.
+            let stale = dogpile::region::CreateOptions::new().expiration_time(Duration::from_millis(1));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            proxy.reset();
+            let got: u8 = region.get_or_create_with(key.clone(), &stale, || async { Ok::<_, Boom>(3) }).await.unwrap();
+            assert_eq!((got, proxy.round_trips()), (3, 3), "{name} {key}: regenerating an expired value");
+            let got: u8 =
+                region.get_or_create_with(key.clone(), &expiring, || async { Ok::<_, Boom>(4) }).await.unwrap();
+            assert_eq!(got, 3);
+        }
+    }
+}

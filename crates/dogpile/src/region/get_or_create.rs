@@ -18,9 +18,55 @@ use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
 use crate::mutex::{KeyGuard, lock_key, try_lock_key, wait_key};
 
 /// The region's mutex for one key, as the lock algorithm sees it.
+///
+/// With a distributed lock, taking the mutex also reads the key in the same backend call (one
+/// round trip on Redis), and releasing it also stores what the creation left to store: the
+/// lock algorithm's re-read under the mutex and its store before the release cost no round
+/// trip of their own.
 struct RegionMutex<'a> {
     region: &'a Region,
+    /// The key as the caller gave it, for errors.
     key: &'a CacheKey,
+    /// The key as the backend sees it.
+    backend_key: &'a CacheKey,
+    /// The bytes read with the mutex by the last `try_acquire` that took it, for the re-read
+    /// that follows (`None` when nothing was read with it).
+    read_with_lock: Mutex<Option<Option<Bytes>>>,
+    /// The created value's bytes, stored with the release.
+    to_store: Mutex<Option<Bytes>>,
+}
+
+impl<'a> RegionMutex<'a> {
+    fn new(region: &'a Region, key: &'a CacheKey, backend_key: &'a CacheKey) -> Self {
+        RegionMutex { region, key, backend_key, read_with_lock: Mutex::new(None), to_store: Mutex::new(None) }
+    }
+
+    /// The bytes read with the mutex just taken, if they were (taken once).
+    fn take_read(&self) -> Option<Option<Bytes>> {
+        self.read_with_lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Leaves `bytes` to be stored with the release.
+    fn store_on_release(&self, bytes: Bytes) {
+        *self.to_store.lock().unwrap_or_else(|p| p.into_inner()) = Some(bytes);
+    }
+
+    /// Takes the in-process mutex, then the backend's, reading the key in the same call.
+    async fn try_acquire_reading(&self) -> Result<Option<KeyGuard>> {
+        let inner = &self.region.inner;
+        let Some(local) = inner.locks.entry(self.backend_key).try_lock() else {
+            return Ok(None);
+        };
+        let taken = inner.backend.try_lock_multi(std::slice::from_ref(self.backend_key)).await;
+        let taken = taken.map_err(|e| e.with_key(self.key))?;
+        match taken.into_iter().next().flatten() {
+            Some(Locked { mutex, value }) => {
+                *self.read_with_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                Ok(Some(KeyGuard::new(local, mutex)))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 impl LockMutex for RegionMutex<'_> {
@@ -28,22 +74,36 @@ impl LockMutex for RegionMutex<'_> {
 
     fn try_acquire(&self) -> impl Future<Output = Result<Option<KeyGuard>>> + Send {
         let inner = &self.region.inner;
-        try_lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+        let distributed = inner.capabilities.distributed_lock;
+        let (locks, key) = (&inner.locks, self.backend_key);
+        let plain = (!distributed).then(|| try_lock_key(locks, inner.backend.get_mutex(key), key));
+        async move {
+            match plain {
+                Some(plain) => plain.await,
+                None => self.try_acquire_reading().await,
+            }
+        }
     }
 
     fn acquire(&self) -> impl Future<Output = Result<KeyGuard>> + Send {
         let inner = &self.region.inner;
-        lock_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+        lock_key(&inner.locks, inner.backend.get_mutex(self.backend_key), self.backend_key)
     }
 
     fn wait(&self) -> impl Future<Output = Result<bool>> + Send {
         let inner = &self.region.inner;
-        wait_key(&inner.locks, inner.backend.get_mutex(self.key), self.key)
+        wait_key(&inner.locks, inner.backend.get_mutex(self.backend_key), self.backend_key)
     }
 
     fn release(&self, guard: KeyGuard) -> impl Future<Output = Result<()>> + Send {
-        let (region, key) = (self.region, self.key);
-        async move { region.released(key, guard.release().await) }
+        let (region, key, backend_key) = (self.region, self.key, self.backend_key);
+        let to_store = self.to_store.lock().unwrap_or_else(|p| p.into_inner()).take();
+        async move {
+            match to_store {
+                Some(bytes) => region.store_and_release(vec![(backend_key.clone(), bytes)], [(0, guard)], &[key]).await,
+                None => region.released(key, guard.release().await),
+            }
+        }
     }
 }
 
@@ -359,8 +419,16 @@ impl Region {
         let (fail_safe, creator_timeout) = self.resilience(options);
         let this = self;
 
-        // The lock sees each value with its creation time and creation duration.
-        let get_value = move || async move { this.read_for_lock::<T>(key, backend_key, expiration).await };
+        let mutex = RegionMutex::new(self, key, backend_key);
+        let mutex = &mutex;
+        // The lock sees each value with its creation time and creation duration. The re-read
+        // under a mutex just taken uses what was read with it.
+        let get_value = move || async move {
+            match mutex.take_read() {
+                Some(bytes) => this.timed_view(key, this.decode(key, bytes.as_deref())?, expiration),
+                None => this.read_for_lock::<T>(key, backend_key, expiration).await,
+            }
+        };
         let create = || async {
             let creator = take().ok_or_else(|| creator_error(Some(key), "creator already consumed"))?;
             let started = this.inner.clock.now();
@@ -370,7 +438,9 @@ impl Region {
                 this.inner.throttled.clear(key);
             }
             if options.wants(&value) {
-                this.store(key, backend_key, &value, took).await;
+                if let Some(bytes) = this.encode_created(key, &value, took) {
+                    mutex.store_on_release(bytes);
+                }
             }
             Ok((value, started, took))
         };
@@ -379,7 +449,6 @@ impl Region {
                 spawn(guard, creator);
             }
         });
-        let mutex = RegionMutex { region: self, key: backend_key };
         let suppressed = |err: Error| {
             if let Some(fail_safe) = fail_safe {
                 self.report(&err);
@@ -391,7 +460,7 @@ impl Region {
             throttled: self.inner.throttled.is_throttled(key, self.inner.clock.now()),
             suppressed: &suppressed,
         });
-        let lock = Lock { mutex: &mutex, expiration, clock: &*self.inner.clock, fail_safe };
+        let lock = Lock { mutex, expiration, clock: &*self.inner.clock, fail_safe };
         let ((value, ct, took), outcome) = lock.enter_after(first, get_value, create, background).await?;
         if outcome == Outcome::Fresh && early {
             self.refresh_early(backend_key, expiration, ct, took, take, take_spawn).await;
@@ -496,19 +565,23 @@ impl Region {
             let started = region.inner.clock.now();
             let created = region.run_creator(Some(&key), timeout, creator()).await;
             let took = region.inner.early_refresh.is_some().then(|| region.inner.clock.now() - started);
+            let mut items = Vec::new();
+            let mut fresh = None;
             match (created, region.backend_key(&key)) {
                 (Ok(value), Ok(backend_key)) => {
                     if options.wants(&value) {
-                        region.store(&key, &backend_key, &value, took).await;
+                        items.extend(region.encode_created(&key, &value, took).map(|b| (backend_key.into_owned(), b)));
                     }
-                    if let Some(done) = done {
-                        let _ = done.send(value);
-                    }
+                    fresh = Some(value);
                 }
                 (Err(err), _) | (_, Err(err)) => region.report(&err),
             }
-            if let Err(err) = guard.release().await {
-                region.report(&err.with_key(&key));
+            // The value and the release in one backend call.
+            if let Err(err) = region.store_and_release(items, [(0, guard)], &[&key]).await {
+                region.report(&err);
+            }
+            if let (Some(done), Some(value)) = (done, fresh) {
+                let _ = done.send(value);
             }
         };
         self.spawn_task(task);
@@ -539,16 +612,16 @@ impl Region {
             .collect()
     }
 
-    /// Stores a created value; a failure goes to the error sink, not to the caller, who has
-    /// the value already.
+    /// A created value's bytes as stored, stamped now; an encoding failure goes to the error
+    /// sink, not to the caller, who has the value already.
     /// `took`: how long the creator ran, kept under early refresh.
-    async fn store<T: Serialize>(&self, key: &CacheKey, backend_key: &CacheKey, value: &T, took: Option<f64>) {
-        let stored = match self.inner.codec.encode_created_for(key, value, self.inner.clock.now(), took) {
-            Ok(bytes) => self.inner.backend.set(backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(key)),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = stored {
-            self.report(&err);
+    fn encode_created<T: Serialize>(&self, key: &CacheKey, value: &T, took: Option<f64>) -> Option<Bytes> {
+        match self.inner.codec.encode_created_for(key, value, self.inner.clock.now(), took) {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(err) => {
+                self.report(&err);
+                None
+            }
         }
     }
 
@@ -812,7 +885,11 @@ impl Region {
         let (stored, released) = self.inner.backend.set_multi_and_release(&items, remotes).await;
         pending.disarm();
         if let Err(err) = stored {
-            self.report(&err);
+            // One key: the error names it.
+            self.report(&match keys {
+                [only] => err.with_key(*only),
+                _ => err,
+            });
         }
         let mut outcome = Ok(());
         for (key, released) in owners.into_iter().zip(released) {
