@@ -437,10 +437,10 @@ impl Region {
             if fail_safe.is_some() {
                 this.inner.throttled.clear(key);
             }
-            if options.wants(&value) {
-                if let Some(bytes) = this.encode_created(key, &value, took) {
-                    mutex.store_on_release(bytes);
-                }
+            if options.wants(&value)
+                && let Some(bytes) = this.encode_created(key, &value, took)
+            {
+                mutex.store_on_release(bytes);
             }
             Ok((value, started, took))
         };
