@@ -4,11 +4,17 @@
 //! handle to go removes the entry, so the table does not grow with the number of keys ever
 //! locked. Guards release on drop, so a cancelled creator frees the key and wakes the next
 //! waiter.
+//!
+//! A holder that lets go can leave the key's value (its stored bytes) in the entry, for the
+//! waiters it wakes: they take it instead of each reading the backend again.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -21,11 +27,18 @@ const SHARDS: usize = 64;
 type Shard = Mutex<HashMap<CacheKey, Slot>>;
 
 /// One key's in-process mutex, and the signal its holder gives when it lets go (waiters that
-/// only wait for the release wake together, not one after another through the mutex).
+/// only wait for the release wake together, not one after another through the mutex), with
+/// the value the last holder left for them.
 #[derive(Clone)]
 struct Slot {
     sem: Arc<Semaphore>,
     released: Arc<Notify>,
+    left: Arc<Mutex<Option<Bytes>>>,
+}
+
+/// Locks a slot's left value, whatever a panicking holder did.
+fn left_of(left: &Mutex<Option<Bytes>>) -> MutexGuard<'_, Option<Bytes>> {
+    left.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The table of in-process per-key mutexes.
@@ -52,9 +65,13 @@ impl LocalMutexMap {
         let slot = self
             .shard(key)
             .entry(key.clone())
-            .or_insert_with(|| Slot { sem: Arc::new(Semaphore::new(1)), released: Arc::new(Notify::new()) })
+            .or_insert_with(|| Slot {
+                sem: Arc::new(Semaphore::new(1)),
+                released: Arc::new(Notify::new()),
+                left: Arc::new(Mutex::new(None)),
+            })
             .clone();
-        LocalEntry { map: Arc::clone(self), key: key.clone(), sem: slot.sem, released: slot.released }
+        LocalEntry { map: Arc::clone(self), key: key.clone(), sem: slot.sem, released: slot.released, left: slot.left }
     }
 
     /// Whether some task holds `key`'s mutex. Never acquires it.
@@ -80,30 +97,40 @@ pub(crate) struct LocalEntry {
     key: CacheKey,
     sem: Arc<Semaphore>,
     released: Arc<Notify>,
+    left: Arc<Mutex<Option<Bytes>>>,
 }
 
 impl LocalEntry {
     /// Takes the mutex if it is free.
     pub(crate) fn try_lock(self) -> Option<LocalGuard> {
         let permit = Arc::clone(&self.sem).try_acquire_owned().ok()?;
-        Some(LocalGuard { _permit: permit, _entry: self })
+        Some(self.held(permit))
     }
 
-    /// Waits until the mutex is free, without taking it (at once if it is free).
-    pub(crate) async fn wait_released(self) {
+    /// The guard of a permit just taken: what an earlier holder left is old news now.
+    fn held(self, permit: OwnedSemaphorePermit) -> LocalGuard {
+        left_of(&self.left).take();
+        LocalGuard { permit: Some(permit), _entry: self }
+    }
+
+    /// Waits until the mutex is free, without taking it (at once if it is free). Gives the
+    /// value the holder left when it let go, if this call waited for it and it left one.
+    pub(crate) async fn wait_released(self) -> Option<Bytes> {
         let released = self.released.notified();
         tokio::pin!(released);
         released.as_mut().enable();
         if self.sem.available_permits() == 0 {
             released.await;
+            return left_of(&self.left).clone();
         }
+        None
     }
 
     /// Waits for the mutex. Cancel-safe: a dropped waiter leaves the queue and the table.
     pub(crate) async fn lock(self) -> Result<LocalGuard> {
         let acquire = Arc::clone(&self.sem).acquire_owned();
         match acquire.await {
-            Ok(permit) => Ok(LocalGuard { _permit: permit, _entry: self }),
+            Ok(permit) => Ok(self.held(permit)),
             Err(closed) => Err(Error::backend(BackendErrorKind::Other, closed).with_key(self.key.clone())),
         }
     }
@@ -121,16 +148,27 @@ impl Drop for LocalEntry {
     }
 }
 
-/// A held in-process mutex. Fields drop in order: the permit first, then the entry, which
-/// then sees itself as the last user and clears the table.
+/// A held in-process mutex. On drop the permit goes first, then the waiters for the release
+/// are woken, then the entry goes, which then sees itself as the last user and clears the
+/// table.
 pub(crate) struct LocalGuard {
-    _permit: OwnedSemaphorePermit,
+    /// `None` only while dropping.
+    permit: Option<OwnedSemaphorePermit>,
     _entry: LocalEntry,
+}
+
+impl LocalGuard {
+    /// Leaves the key's value for the waiters this holder wakes when it lets go.
+    pub(crate) fn leave(&self, value: Bytes) {
+        *left_of(&self._entry.left) = Some(value);
+    }
 }
 
 impl Drop for LocalGuard {
     fn drop(&mut self) {
-        // The waiters for the release go on once this drop ends (the permit goes with it).
+        // The permit before the signal: a waiter that checks the permits after registering
+        // for the signal either sees the mutex free or gets the signal, never neither.
+        drop(self.permit.take());
         self._entry.released.notify_waiters();
     }
 }
@@ -153,6 +191,13 @@ impl KeyGuard {
     /// others in one round trip), and the in-process mutex, to drop after that release.
     pub(crate) fn into_parts(mut self) -> (Option<Arc<dyn BackendMutex>>, Option<LocalGuard>) {
         (self.remote.take(), self.local.take())
+    }
+
+    /// Leaves the key's value for the in-process waiters woken when this guard lets go.
+    pub(crate) fn leave(&self, value: Bytes) {
+        if let Some(local) = &self.local {
+            local.leave(value);
+        }
     }
 
     /// Releases both mutexes, the backend's first.
@@ -205,26 +250,46 @@ pub(crate) async fn try_lock_key(
     }
 }
 
+/// How a wait for a key's mutex ended.
+#[derive(Debug)]
+pub(crate) enum Waited {
+    /// The mutex was seen free; `Some` with what is at the key (`Some(None)`: nothing) when
+    /// the holder left its value or the wait read it.
+    Free(Option<Option<Bytes>>),
+    /// The backend's bound on waiting passed.
+    GaveUp,
+}
+
 /// Waits until `key`'s mutex is free, without taking it. A task of this process holding it
 /// is waited for in-process only: when it lets go, it has released the backend's mutex too
 /// (or waited for it to be free), so the waiters behind it go on at once, in a cascade.
 /// Otherwise the backend's mutex is waited for while holding the in-process one, so that only
-/// one task per process waits on the backend.
-/// Returns whether the mutex was seen free (false: the backend's bound on waiting passed).
-pub(crate) async fn wait_key(
+/// one task per process waits on the backend; once the backend's mutex is free, that task
+/// reads the key with `read` and leaves the value for the others.
+pub(crate) async fn wait_key<R>(
     locks: &Arc<LocalMutexMap>,
     remote: Option<Arc<dyn BackendMutex>>,
     key: &CacheKey,
-) -> Result<bool> {
+    read: impl FnOnce() -> R,
+) -> Result<Waited>
+where
+    R: Future<Output = Result<Option<Bytes>>>,
+{
     match locks.entry(key).try_lock() {
-        Some(_held) => match remote {
-            Some(remote) => remote.wait_unlocked().await.map_err(|e| e.with_key(key)),
-            None => Ok(true),
+        Some(held) => match remote {
+            Some(remote) => {
+                if !remote.wait_unlocked().await.map_err(|e| e.with_key(key))? {
+                    return Ok(Waited::GaveUp);
+                }
+                let value = read().await?;
+                if let Some(value) = &value {
+                    held.leave(value.clone());
+                }
+                Ok(Waited::Free(Some(value)))
+            }
+            None => Ok(Waited::Free(None)),
         },
-        None => {
-            locks.entry(key).wait_released().await;
-            Ok(true)
-        }
+        None => Ok(Waited::Free(locks.entry(key).wait_released().await.map(Some))),
     }
 }
 
@@ -300,5 +365,28 @@ mod tests {
         drop(holder);
         waiter.await.unwrap().unwrap();
         assert_eq!(map.len(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiters_take_the_value_their_holder_left_and_only_they() {
+        let map = LocalMutexMap::new();
+        let key = CacheKey::from("k");
+        let holder = map.entry(&key).lock().await.unwrap();
+        let waiters: Vec<_> = (0..4).map(|_| tokio::spawn(map.entry(&key).wait_released())).collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        holder.leave(Bytes::from_static(b"v1"));
+        drop(holder);
+        for waiter in waiters {
+            assert_eq!(waiter.await.unwrap(), Some(Bytes::from_static(b"v1")));
+        }
+        // Nobody holds the mutex: no wait, nothing handed over, even while the entry lives.
+        let _keep = map.entry(&key);
+        assert_eq!(map.entry(&key).wait_released().await, None);
+        // A new holder forgets what the previous one left.
+        let holder = map.entry(&key).try_lock().expect("free");
+        let waiter = tokio::spawn(map.entry(&key).wait_released());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(holder);
+        assert_eq!(waiter.await.unwrap(), None);
     }
 }

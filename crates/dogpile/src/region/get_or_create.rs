@@ -15,7 +15,7 @@ use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
-use crate::mutex::{KeyGuard, lock_key, try_lock_key, wait_key};
+use crate::mutex::{KeyGuard, Waited, lock_key, try_lock_key, wait_key};
 
 /// The region's mutex for one key, as the lock algorithm sees it.
 ///
@@ -29,21 +29,26 @@ struct RegionMutex<'a> {
     key: &'a CacheKey,
     /// The key as the backend sees it.
     backend_key: &'a CacheKey,
-    /// The bytes read with the mutex by the last `try_acquire` that took it, for the re-read
-    /// that follows (`None` when nothing was read with it).
-    read_with_lock: Mutex<Option<Option<Bytes>>>,
+    /// What is at the key, read with the mutex by the `try_acquire` that took it or by the
+    /// wait that saw it free (or left by the holder it waited for), for the read that follows
+    /// (`None` when nothing was read).
+    read_ahead: Mutex<Option<Option<Bytes>>>,
     /// The created value's bytes, stored with the release.
     to_store: Mutex<Option<Bytes>>,
 }
 
 impl<'a> RegionMutex<'a> {
     fn new(region: &'a Region, key: &'a CacheKey, backend_key: &'a CacheKey) -> Self {
-        RegionMutex { region, key, backend_key, read_with_lock: Mutex::new(None), to_store: Mutex::new(None) }
+        RegionMutex { region, key, backend_key, read_ahead: Mutex::new(None), to_store: Mutex::new(None) }
     }
 
-    /// The bytes read with the mutex just taken, if they were (taken once).
+    /// What was read ahead at the key, if it was (taken once).
     fn take_read(&self) -> Option<Option<Bytes>> {
-        self.read_with_lock.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.read_ahead.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn read_ahead(&self, read: Option<Option<Bytes>>) {
+        *self.read_ahead.lock().unwrap_or_else(|p| p.into_inner()) = read;
     }
 
     /// Leaves `bytes` to be stored with the release.
@@ -61,7 +66,7 @@ impl<'a> RegionMutex<'a> {
         let taken = taken.map_err(|e| e.with_key(self.key))?;
         match taken.into_iter().next().flatten() {
             Some(Locked { mutex, value }) => {
-                *self.read_with_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                self.read_ahead(Some(value));
                 Ok(Some(KeyGuard::new(local, mutex)))
             }
             None => Ok(None),
@@ -90,9 +95,17 @@ impl LockMutex for RegionMutex<'_> {
         lock_key(&inner.locks, inner.backend.get_mutex(self.backend_key), self.backend_key)
     }
 
-    fn wait(&self) -> impl Future<Output = Result<bool>> + Send {
-        let inner = &self.region.inner;
-        wait_key(&inner.locks, inner.backend.get_mutex(self.backend_key), self.backend_key)
+    async fn wait(&self) -> Result<bool> {
+        let (region, key, backend_key) = (self.region, self.key, self.backend_key);
+        let inner = &region.inner;
+        let read = || region.read_bytes(key, backend_key);
+        match wait_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key, read).await? {
+            Waited::Free(read) => {
+                self.read_ahead(read);
+                Ok(true)
+            }
+            Waited::GaveUp => Ok(false),
+        }
     }
 
     fn release(&self, guard: KeyGuard) -> impl Future<Output = Result<()>> + Send {
@@ -100,7 +113,10 @@ impl LockMutex for RegionMutex<'_> {
         let to_store = self.to_store.lock().unwrap_or_else(|p| p.into_inner()).take();
         async move {
             match to_store {
-                Some(bytes) => region.store_and_release(vec![(backend_key.clone(), bytes)], [(0, guard)], &[key]).await,
+                Some(bytes) => {
+                    guard.leave(bytes.clone());
+                    region.store_and_release(vec![(backend_key.clone(), bytes)], [(0, guard)], &[key]).await
+                }
                 None => region.released(key, guard.release().await),
             }
         }
