@@ -351,12 +351,30 @@ impl BackendMutex for RedisMutex {
         Box::pin(self.is_locked())
     }
 
+    fn owned(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(self.is_owned())
+    }
+
     fn wait_unlocked(&self) -> BoxFuture<'_, Result<bool>> {
         Box::pin(self.wait_unlocked_inner())
     }
 }
 
 impl RedisMutex {
+    /// Whether the lock key holds this object's token (or, where the server refused writes,
+    /// whether this object holds the in-process stand-in).
+    async fn is_owned(&self) -> Result<bool> {
+        let token = match self.held().as_ref() {
+            None => return Ok(false),
+            Some(Held { token: None, .. }) => return Ok(true),
+            Some(Held { token: Some(token), .. }) => token.clone(),
+        };
+        let mut conn = self.store.connection.get().await?;
+        let current: Option<String> =
+            redis::cmd("GET").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
+        Ok(current.as_deref() == Some(token.as_str()))
+    }
+
     async fn is_locked(&self) -> Result<bool> {
         let mut conn = self.store.connection.get().await?;
         let exists: bool =

@@ -3,7 +3,8 @@
 //!
 //! The environments come from PyPI through `scripts/python-envs` (which the README's test
 //! command runs): `target/python/dogpile-1` (dogpile.cache 1.5.0, plugin 0.5.0) and
-//! `target/python/dogpile-0.9` (dogpile.cache 0.9.2, plugin 0.4.1). `DOGPILE_PYTHON_ENVS`
+//! `target/python/dogpile-0.9` (dogpile.cache 0.9.2, plugin 0.4.1), and
+//! `target/python/wheel` (dogpile.cache 1.5.0 with this repository's wheel). `DOGPILE_PYTHON_ENVS`
 //! names another folder. A missing environment fails the test with the command that makes
 //! it; it never skips.
 
@@ -25,6 +26,9 @@ pub enum PythonEnv {
     Dogpile1,
     /// dogpile.cache 0.9.2, dogpile_backend_redis_advanced 0.4.1, redis-py 3.5.3, msgpack.
     Dogpile09,
+    /// dogpile.cache 1.5.0 with this repository's wheel (`dogpile_rs`, built by maturin),
+    /// plugin 0.5.0, redis-py, msgpack, pytest.
+    Wheel,
 }
 
 impl PythonEnv {
@@ -32,6 +36,7 @@ impl PythonEnv {
         match self {
             PythonEnv::Dogpile1 => "dogpile-1",
             PythonEnv::Dogpile09 => "dogpile-0.9",
+            PythonEnv::Wheel => "wheel",
         }
     }
 

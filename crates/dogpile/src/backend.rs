@@ -287,6 +287,15 @@ pub trait BackendMutex: std::any::Any + Send + Sync + fmt::Debug {
     /// Whether anyone holds the mutex, without acquiring it.
     fn locked(&self) -> BoxFuture<'_, Result<bool>>;
 
+    /// Whether this object holds the mutex now, as the backend sees it: false when it never
+    /// took it, released it, or lost it (a distributed lock that expired and that another
+    /// holder took). The default answers that the backend cannot tell.
+    fn owned(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async {
+            Err(crate::Error::backend(crate::BackendErrorKind::Other, "this backend's mutex cannot tell its holder"))
+        })
+    }
+
     /// Waits until nobody holds the mutex, without taking it (at once if it is free), within
     /// the bound the backend puts on `acquire(true)`; returns whether it saw the mutex free
     /// (false: the bound passed). The region's waiters call this, then read the value the

@@ -133,6 +133,19 @@ def make(setup, url):
             arguments=dict(args, redis_expiration_time=60),
             wrap=[proxy],
         )
+    if setup == "wheel-pickle":
+        import dogpile_rs  # noqa: F401 (registers the backends)
+
+        # As redis-py's lock: releasing a lock that was lost raises.
+        return make_region().configure("dogpile_rs.redis_advanced", arguments=dict(args, lock_lost="error"))
+    if setup == "wheel-hstore-msgpack":
+        import dogpile_rs  # noqa: F401
+
+        region = make_region(serializer=msgpack.packb, deserializer=msgpack.unpackb)
+        return region.configure(
+            "dogpile_rs.redis_advanced_hstore",
+            arguments=dict(args, redis_expiration_time=3600, lock_lost="error"),
+        )
     if setup == "dogpile09-pickle":
         return make_region().configure("dogpile.cache.redis", arguments=args)
     if setup == "seed04-pickle":

@@ -82,4 +82,8 @@ impl BackendMutex for NullMutex {
     fn locked(&self) -> BoxFuture<'_, Result<bool>> {
         Box::pin(async { Ok(false) })
     }
+
+    fn owned(&self) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
 }

@@ -1,0 +1,125 @@
+"""The backend classes: thin ``BytesBackend`` subclasses over the Rust backends.
+
+Each serialized method is one call into Rust, which does the Redis I/O with the GIL
+released. Values are the bytes dogpile's region serialized (pickle by default, or the
+region's serializer), so any serializer works.
+"""
+
+from dogpile.cache.api import NO_VALUE
+from dogpile.cache.api import BytesBackend
+from dogpile.cache.api import CacheMutex
+
+from . import _dogpile_rs
+
+
+class RedisMutex(CacheMutex):
+    """The token lock of one key, shared with Rust processes and with other Python ones."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock):
+        self._lock = lock
+
+    def acquire(self, wait=True):
+        return self._lock.acquire(wait)
+
+    def release(self):
+        self._lock.release()
+
+    def locked(self):
+        return self._lock.locked()
+
+    def owned(self):
+        """Whether this object holds the lock now (false once it expired and another holder
+        took it)."""
+        return self._lock.owned()
+
+    def __repr__(self):
+        return repr(self._lock)
+
+
+class _RustBackend(BytesBackend):
+    """A dogpile-rs Redis backend; ``name`` says which."""
+
+    name = None
+
+    def __init__(self, arguments):
+        self._backend = _dogpile_rs.Backend(self.name, dict(arguments))
+
+    def get_serialized(self, key):
+        value = self._backend.get(key)
+        return NO_VALUE if value is None else value
+
+    def get_serialized_multi(self, keys):
+        if not keys:
+            return []
+        return [NO_VALUE if value is None else value for value in self._backend.get_multi(keys)]
+
+    def set_serialized(self, key, value):
+        self._backend.set(key, value)
+
+    def set_serialized_multi(self, mapping):
+        if mapping:
+            self._backend.set_multi(mapping)
+
+    def delete(self, key):
+        self._backend.delete(key)
+
+    def delete_multi(self, keys):
+        if keys:
+            self._backend.delete_multi(list(keys))
+
+    def get_mutex(self, key):
+        lock = self._backend.get_mutex(key)
+        return None if lock is None else RedisMutex(lock)
+
+
+class RedisAdvancedBackend(_RustBackend):
+    """Plain keys: ``dogpile_rs.redis_advanced``, the plugin's
+    ``dogpile_backend_redis_advanced`` arguments."""
+
+    name = "dogpile_rs.redis_advanced"
+
+
+class RedisAdvancedHstoreBackend(_RustBackend):
+    """Plain keys, and ``(hash, field)`` tuple keys stored as hash fields, with the
+    ``redis_expiration_time_hash`` policies: ``dogpile_rs.redis_advanced_hstore``."""
+
+    name = "dogpile_rs.redis_advanced_hstore"
+
+
+class RedisAdvancedClusterBackend(_RustBackend):
+    """``dogpile_rs.redis_advanced`` on a Redis Cluster (``startup_nodes`` or ``url``)."""
+
+    name = "dogpile_rs.redis_advanced_cluster"
+
+
+class RedisAdvancedHstoreClusterBackend(_RustBackend):
+    """``dogpile_rs.redis_advanced_hstore`` on a Redis Cluster."""
+
+    name = "dogpile_rs.redis_advanced_hstore_cluster"
+
+
+class RedisAdvancedSentinelBackend(_RustBackend):
+    """``dogpile_rs.redis_advanced`` behind Sentinel (``sentinels``, ``service_name``)."""
+
+    name = "dogpile_rs.redis_advanced_sentinel"
+
+
+class RedisAdvancedHstoreSentinelBackend(_RustBackend):
+    """``dogpile_rs.redis_advanced_hstore`` behind Sentinel."""
+
+    name = "dogpile_rs.redis_advanced_hstore_sentinel"
+
+
+BACKENDS = {
+    cls.name: cls
+    for cls in (
+        RedisAdvancedBackend,
+        RedisAdvancedHstoreBackend,
+        RedisAdvancedClusterBackend,
+        RedisAdvancedHstoreClusterBackend,
+        RedisAdvancedSentinelBackend,
+        RedisAdvancedHstoreSentinelBackend,
+    )
+}

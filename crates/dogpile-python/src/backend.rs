@@ -1,0 +1,126 @@
+//! One dogpile-rs Redis backend, as the Python package's backend classes hold it.
+
+use std::sync::Arc;
+
+use dogpile::backend::DynBackend;
+use dogpile::{Bytes, CacheKey};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::arguments::to_arguments;
+use crate::error::to_py;
+use crate::key::{to_key, to_keys};
+use crate::mutex::Mutex;
+use crate::runtime::{block_on, enter};
+
+/// The Python names of the backends, each with the dogpile-rs registry name it builds.
+pub(crate) const NAMES: [(&str, &str); 6] = [
+    ("dogpile_rs.redis_advanced", "redis_advanced"),
+    ("dogpile_rs.redis_advanced_hstore", "redis_advanced_hstore"),
+    ("dogpile_rs.redis_advanced_cluster", "redis_advanced_cluster"),
+    ("dogpile_rs.redis_advanced_hstore_cluster", "redis_advanced_hstore_cluster"),
+    ("dogpile_rs.redis_advanced_sentinel", "redis_advanced_sentinel"),
+    ("dogpile_rs.redis_advanced_hstore_sentinel", "redis_advanced_hstore_sentinel"),
+];
+
+/// A dogpile-rs Redis backend storing bytes: `Backend(name, arguments)` with one of the
+/// package's backend names and dogpile's `arguments` dictionary.
+#[pyclass(frozen, module = "dogpile_rs._dogpile_rs")]
+pub(crate) struct Backend {
+    inner: Arc<dyn DynBackend>,
+    name: &'static str,
+    distributed_lock: bool,
+}
+
+impl Backend {
+    fn read(&self, py: Python<'_>, key: CacheKey) -> PyResult<Option<Bytes>> {
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.get(&key).await })?.map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl Backend {
+    #[new]
+    fn new(name: &str, arguments: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let Some(&(python, rust)) = NAMES.iter().find(|(python, _)| *python == name) else {
+            let known: Vec<&str> = NAMES.iter().map(|(python, _)| *python).collect();
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown backend {name:?}; the backends are {}",
+                known.join(", ")
+            )));
+        };
+        let arguments = to_arguments(arguments)?;
+        dogpile_redis::register();
+        let _runtime = enter()?;
+        let inner = dogpile::registry::make_backend(rust, &arguments).map_err(to_py)?;
+        let distributed_lock = inner.capabilities().distributed_lock;
+        Ok(Backend { inner, name: python, distributed_lock })
+    }
+
+    /// The bytes at `key`, or `None`.
+    fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let found = self.read(py, to_key(key)?)?;
+        Ok(found.map(|bytes| PyBytes::new(py, &bytes)))
+    }
+
+    /// The bytes at each of `keys` (`None` where there are none), in one round trip.
+    fn get_multi<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+        let keys = to_keys(keys)?;
+        let inner = Arc::clone(&self.inner);
+        let found = block_on(py, async move { inner.get_multi(&keys).await })?.map_err(to_py)?;
+        Ok(found.into_iter().map(|bytes| bytes.map(|bytes| PyBytes::new(py, &bytes))).collect())
+    }
+
+    /// Stores `value` at `key`, with the backend's TTL policy.
+    fn set(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &[u8]) -> PyResult<()> {
+        let (key, value) = (to_key(key)?, Bytes::copy_from_slice(value));
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.set(&key, value).await })?.map_err(to_py)
+    }
+
+    /// Stores each `key: value` of `mapping`, in one round trip.
+    fn set_multi(&self, py: Python<'_>, mapping: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut items = Vec::with_capacity(mapping.len());
+        for (key, value) in mapping.iter() {
+            items.push((to_key(&key)?, Bytes::copy_from_slice(value.extract::<&[u8]>()?)));
+        }
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.set_multi(&items).await })?.map_err(to_py)
+    }
+
+    /// Deletes `key`.
+    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = to_key(key)?;
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.delete(&key).await })?.map_err(to_py)
+    }
+
+    /// Deletes each of `keys`, in one round trip.
+    fn delete_multi(&self, py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<()> {
+        let keys = to_keys(keys)?;
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.delete_multi(&keys).await })?.map_err(to_py)
+    }
+
+    /// The distributed lock of `key` (the token lock Rust processes take too), or `None`
+    /// without `distributed_lock`.
+    fn get_mutex(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<Mutex>> {
+        if !self.distributed_lock {
+            return Ok(None);
+        }
+        let key = to_key(key)?;
+        let _runtime = enter()?;
+        Ok(self.inner.get_mutex(&key).map(|inner| Mutex::new(inner, key)))
+    }
+
+    /// Whether the backend takes a distributed lock.
+    #[getter]
+    fn distributed_lock(&self) -> bool {
+        self.distributed_lock
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<dogpile_rs backend {}>", self.name)
+    }
+}

@@ -1,0 +1,26 @@
+//! The dogpile-rs Redis backends for Python's dogpile.cache.
+//!
+//! This crate builds the extension module `dogpile_rs._dogpile_rs` of the Python package
+//! `dogpile_rs` (with maturin; see the package's README section in the repository's README).
+//! The package's backend classes are thin `dogpile.cache.api.BytesBackend` subclasses that
+//! hold a `Backend` from here: each of their serialized methods is one call into Rust, which
+//! runs the Redis I/O on a shared tokio runtime with the GIL released.
+
+mod arguments;
+mod backend;
+mod error;
+mod key;
+mod mutex;
+mod runtime;
+
+use pyo3::prelude::*;
+
+/// The extension module.
+#[pymodule]
+fn _dogpile_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<backend::Backend>()?;
+    m.add_class::<mutex::Mutex>()?;
+    m.add("BackendError", m.py().get_type::<error::BackendError>())?;
+    m.add("backend_names", backend::NAMES.iter().map(|(python, _)| *python).collect::<Vec<_>>())?;
+    Ok(())
+}
