@@ -5,6 +5,8 @@ released. Values are the bytes dogpile's region serialized (pickle by default, o
 region's serializer), so any serializer works.
 """
 
+import os
+
 from dogpile.cache.api import NO_VALUE
 from dogpile.cache.api import BytesBackend
 from dogpile.cache.api import CacheMutex
@@ -39,12 +41,25 @@ class RedisMutex(CacheMutex):
 
 
 class _RustBackend(BytesBackend):
-    """A dogpile-rs Redis backend; ``name`` says which."""
+    """A dogpile-rs Redis backend; ``name`` says which.
+
+    A forked child (a pre-fork server's worker) cannot use the connections its parent opened:
+    its first call rebuilds the backend from the same arguments.
+    """
 
     name = None
 
     def __init__(self, arguments):
-        self._backend = _dogpile_rs.Backend(self.name, dict(arguments))
+        self._arguments = dict(arguments)
+        self._pid = os.getpid()
+        self._inner = _dogpile_rs.Backend(self.name, self._arguments)
+
+    @property
+    def _backend(self):
+        if self._pid != os.getpid():
+            self._inner = _dogpile_rs.Backend(self.name, self._arguments)
+            self._pid = os.getpid()
+        return self._inner
 
     def get_serialized(self, key):
         value = self._backend.get(key)
