@@ -5,6 +5,7 @@ mod bench_cluster;
 mod chaos;
 mod demo;
 mod duration;
+mod inspect;
 mod memory_report;
 mod scenarios;
 mod stats;
@@ -37,6 +38,10 @@ enum Command {
     /// memory and re-keyed, and prints errors by kind, hung calls, wrong values and recovery
     /// times.
     Chaos(chaos::ChaosArgs),
+    /// Shows what is stored at a key, read-only: the format (dogpile-rs's, dogpile.cache's or
+    /// the Python plugin's), the value as JSON, its creation time and age, the Redis TTL and
+    /// the key's lock; or, with --scan, the keys of a pattern by format and size.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::MemoryReport(args) => memory_report::run(args),
         Command::Chaos(args) => chaos::run(args),
+        Command::Inspect(args) => inspect::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
