@@ -2,7 +2,6 @@
 //! side by side in one run.
 
 use std::future::Future;
-use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -536,9 +535,9 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
     let selected: Vec<&Workload> =
         WORKLOADS.iter().filter(|w| args.only.as_deref().is_none_or(|only| w.name.contains(only))).collect();
     let mut rows = Vec::new();
+    let progress = crate::progress::Progress::new(selected.len() as u64);
     for (n, workload) in selected.iter().enumerate() {
-        eprint!("\r\x1b[K  [{}/{}] {} ...", n + 1, selected.len(), workload.name);
-        let _ = std::io::stderr().flush();
+        progress.stage(&format!("[{}/{}] {}", n + 1, selected.len(), workload.name));
         let ops = [
             build(workload.kind, Layer::Raw, &target.url).await?,
             build(workload.kind, Layer::Dogpile, &target.url).await?,
@@ -587,8 +586,9 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
         if let Some(dogpile) = rows.last_mut() {
             dogpile.ratio_to_raw = paired.median();
         }
+        progress.advance(1);
     }
-    eprint!("\r\x1b[K");
+    progress.finish();
     Ok(rows)
 }
 

@@ -1,7 +1,6 @@
 //! `dogpile memory-report`: the seed's demo data set under each storage strategy, and the
 //! Redis memory each one takes.
 
-use std::io::Write;
 use std::time::Duration;
 
 use dogpile::codec::{Codec, Envelope, Format};
@@ -154,9 +153,9 @@ async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, 
     let mut empty = 0;
     let plan: Vec<(Strategy, bool)> =
         strategies().into_iter().flat_map(|s| [(s.clone_shallow(), false), (s, true)]).collect();
+    let progress = crate::progress::Progress::new((plan.len() * data.len()) as u64);
     for (n, (strategy, ttl)) in plan.iter().enumerate() {
-        eprint!("\r\x1b[K  [{}/{}] {}{} ...", n + 1, plan.len(), strategy.name, if *ttl { ", TTL" } else { "" });
-        let _ = std::io::stderr().flush();
+        progress.stage(&format!("[{}/{}] {}{}", n + 1, plan.len(), strategy.name, if *ttl { ", TTL" } else { "" }));
         redis::cmd("FLUSHDB").arg("SYNC").query_async::<()>(&mut admin).await.map_err(|e| e.to_string())?;
         empty = used_memory(&mut admin).await?;
         let mut config = RedisConfig::from_url(&target.url).redis_expiration_time_hash(HashTtlPolicy::OnCreate);
@@ -176,6 +175,7 @@ async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, 
                 (key, value)
             });
             region.set_multi(items).await.map_err(|e| e.to_string())?;
+            progress.advance(batch.len() as u64);
         }
         let used = used_memory(&mut admin).await?;
         let net = used.saturating_sub(empty) as f64;
@@ -191,7 +191,7 @@ async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, 
         });
     }
     redis::cmd("FLUSHDB").arg("SYNC").query_async::<()>(&mut admin).await.map_err(|e| e.to_string())?;
-    eprint!("\r\x1b[K");
+    progress.finish();
     Ok((rows, empty))
 }
 

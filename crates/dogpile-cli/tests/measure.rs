@@ -59,6 +59,11 @@ fn bench_table_covers_every_workload() {
 fn memory_report_puts_hash_storage_far_below_the_dogpile_envelope() {
     let (ok, stdout, stderr) = dogpile(&["memory-report", "--spawn", "--scale", "0.02", "--json"]);
     assert!(ok, "{stdout}\n{stderr}");
+    // Not on a terminal: plain progress lines, one per strategy, no bar's escape codes.
+    assert!(!stderr.contains('\x1b') && !stderr.contains('\r'), "{stderr:?}");
+    let stages: Vec<&str> = stderr.lines().filter(|l| l.trim_start().starts_with('[')).collect();
+    assert_eq!(stages.len(), 12, "{stderr}");
+    assert!(stages[0].trim_start().starts_with("[1/12] ") && stages[11].contains("[12/12] "), "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
     let rows = json["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 12);
