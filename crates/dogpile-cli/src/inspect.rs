@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dogpile::codec::{Codec, Envelope, Format, Value};
+use dogpile::codec::{Codec, Value, known_layouts};
 use dogpile::registry::redact_url;
 use dogpile_redis::redis;
 
@@ -34,36 +34,6 @@ pub struct InspectArgs {
     limit: usize,
 }
 
-/// One layout the bytes may be in.
-struct Layout {
-    name: &'static str,
-    codec: Codec,
-    /// The layout keeps a creation time.
-    keeps_ct: bool,
-}
-
-fn layouts() -> Vec<Layout> {
-    let layout = |name, format, envelope| Layout {
-        name,
-        codec: Codec::new(format, envelope),
-        keeps_ct: !matches!(envelope, Envelope::Raw),
-    };
-    vec![
-        layout("dogpile 1.x, pickle (dogpile.cache.redis; plugin 0.5.0)", Format::Pickle, Envelope::Dogpile1),
-        layout("dogpile 1.x, msgpack", Format::Msgpack, Envelope::Dogpile1),
-        layout("dogpile 1.x, json", Format::Json, Envelope::Dogpile1),
-        layout("seed, msgpack (dogpile-rs's default)", Format::Msgpack, Envelope::Seed),
-        layout("seed, json", Format::Json, Envelope::Seed),
-        layout("pickled CachedValue (dogpile 0.9; plugin 0.4)", Format::Pickle, Envelope::Seed),
-        layout("compact, msgpack", Format::Msgpack, Envelope::Compact),
-        layout("compact, json", Format::Json, Envelope::Compact),
-        layout("plugin 0.5.0 raw", Format::RawProxy, Envelope::Raw),
-        layout("raw msgpack", Format::Msgpack, Envelope::Raw),
-        layout("raw json", Format::Json, Envelope::Raw),
-        layout("raw pickle", Format::Pickle, Envelope::Raw),
-    ]
-}
-
 /// What the bytes hold, as read.
 #[derive(Debug)]
 pub struct Reading {
@@ -79,12 +49,12 @@ pub struct Reading {
 pub fn read(bytes: &[u8]) -> Result<Reading, String> {
     let now = now();
     let mut found: Option<Reading> = None;
-    for layout in layouts() {
+    for layout in known_layouts() {
         match layout.codec.decode::<Value>(bytes, now) {
             Ok(decoded) => match &mut found {
                 Some(reading) => reading.also.push(layout.name),
                 None => {
-                    let ct = layout.keeps_ct.then_some(decoded.metadata.ct);
+                    let ct = layout.keeps_creation_time().then_some(decoded.metadata.ct);
                     found = Some(Reading { format: layout.name, also: Vec::new(), value: decoded.payload, ct });
                 }
             },

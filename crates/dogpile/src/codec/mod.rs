@@ -27,6 +27,7 @@
 
 mod compat;
 mod custom;
+mod detect;
 mod envelope;
 mod format;
 mod guard;
@@ -41,6 +42,7 @@ use serde::de::DeserializeOwned;
 
 pub use compat::Compat;
 pub use custom::{PayloadCodec, PayloadSink};
+pub use detect::{Layout, detect, known_layouts};
 pub use envelope::Envelope;
 pub use format::Format;
 pub use value::Value;

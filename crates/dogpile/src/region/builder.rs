@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::invalidation::DefaultInvalidation;
 use super::{
-    EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, Region, Throttled, stats,
+    EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, KeyLogging, Region,
+    Throttled, stats,
 };
 use crate::backend::{Backend, DynBackend, MemoryBackend};
 use crate::clock::{Clock, SystemClock};
@@ -72,6 +73,7 @@ pub struct RegionBuilder {
     fail_open: Option<FailOpen>,
     early_refresh: Option<Arc<EarlyRefresh>>,
     soft_timeout: Option<Duration>,
+    key_logging: KeyLogging,
 }
 
 impl RegionBuilder {
@@ -93,7 +95,15 @@ impl RegionBuilder {
             fail_open: None,
             early_refresh: None,
             soft_timeout: None,
+            key_logging: KeyLogging::default(),
         }
+    }
+
+    /// How keys appear in the region's `tracing` events (with the `tracing` feature): as they
+    /// are, hashed (the default), or left out.
+    pub fn log_keys(mut self, how: KeyLogging) -> Self {
+        self.key_logging = how;
+        self
     }
 
     /// Names the region (for logs and `Debug`).
@@ -314,6 +324,7 @@ impl RegionBuilder {
             fail_open,
             early_refresh: self.early_refresh.clone(),
             soft_timeout: self.soft_timeout,
+            key_logging: self.key_logging,
         };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.

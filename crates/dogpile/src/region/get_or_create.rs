@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use super::fail_open::is_outage;
-use super::{CreateOptions, FailOpenState, FailSafe, Region};
+use super::{CreateOptions, FailOpenState, FailSafe, Region, trace};
 use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
@@ -83,10 +83,17 @@ impl LockMutex for RegionMutex<'_> {
         let (locks, key) = (&inner.locks, self.backend_key);
         let plain = (!distributed).then(|| try_lock_key(locks, inner.backend.get_mutex(key), key));
         async move {
-            match plain {
+            let taken = match plain {
                 Some(plain) => plain.await,
                 None => self.try_acquire_reading().await,
-            }
+            }?;
+            trace::decision!(
+                self.region,
+                self.key,
+                "{}",
+                if taken.is_some() { "lock taken" } else { "lock held elsewhere" }
+            );
+            Ok(taken)
         }
     }
 
@@ -99,7 +106,17 @@ impl LockMutex for RegionMutex<'_> {
         let (region, key, backend_key) = (self.region, self.key, self.backend_key);
         let inner = &region.inner;
         let read = || region.read_bytes(key, backend_key);
-        match wait_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key, read).await? {
+        #[cfg(feature = "tracing")]
+        let started = std::time::Instant::now();
+        let waited = wait_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key, read).await?;
+        trace::decision!(
+            region,
+            key,
+            waited_ms = started.elapsed().as_secs_f64() * 1e3,
+            handed_over = matches!(&waited, Waited::Free(Some(_))),
+            "lock waited for"
+        );
+        match waited {
             Waited::Free(read) => {
                 self.read_ahead(read);
                 Ok(true)
@@ -129,6 +146,9 @@ impl Region {
     /// error sink, like a failed store, and the caller keeps the value. A lost lock under the
     /// `error` policy is the caller's.
     fn released(&self, key: &CacheKey, released: Result<()>) -> Result<()> {
+        if let Err(Error::LockLost { .. }) = &released {
+            trace::decision!(self, key, "lock lost before its release");
+        }
         match released {
             Err(err @ Error::Backend { .. }) => {
                 self.report(&err.with_key(key));
@@ -355,6 +375,9 @@ impl Region {
         let recorded = |served: Result<(T, Outcome)>| {
             let (value, outcome) = served?;
             self.inner.stats.record(outcome);
+            if outcome.is_stale() {
+                trace::decision!(self, &key, outcome = ?outcome, "stale value served");
+            }
             Ok((value, outcome))
         };
         let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
@@ -426,6 +449,9 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
+        if first.is_none() {
+            trace::decision!(self, key, "no value present");
+        }
         let expiration = options.expiry.resolve(self.inner.expiration);
         let take = || slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let has_spawn = background.is_some();
@@ -449,6 +475,7 @@ impl Region {
             let creator = take().ok_or_else(|| creator_error(Some(key), "creator already consumed"))?;
             let started = this.inner.clock.now();
             let value = this.run_creator(Some(key), creator_timeout, creator()).await?;
+            trace::decision!(this, key, took_ms = (this.inner.clock.now() - started) * 1e3, "value generated");
             let took = this.inner.early_refresh.is_some().then(|| this.inner.clock.now() - started);
             if fail_safe.is_some() {
                 this.inner.throttled.clear(key);

@@ -11,6 +11,7 @@ mod invalidation;
 mod jitter;
 mod options;
 mod stats;
+mod trace;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -32,6 +33,7 @@ pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
 pub use options::{CreateOptions, GetOptions, ShouldCache};
 pub use stats::RegionStats;
+pub use trace::KeyLogging;
 
 use crate::backend::{Capabilities, DynBackend};
 use crate::clock::Clock;
@@ -105,6 +107,7 @@ pub(crate) struct Inner {
     fail_open: Option<FailOpenState>,
     early_refresh: Option<Arc<EarlyRefresh>>,
     soft_timeout: Option<std::time::Duration>,
+    key_logging: KeyLogging,
 }
 
 impl Region {
@@ -394,11 +397,24 @@ impl Region {
         let now = if self.inner.codec.envelope().keeps_creation_time() { 0.0 } else { self.inner.clock.now() };
         match self.inner.codec.decode::<T>(bytes, now) {
             Ok(value) if value.metadata.v == self.inner.codec.value_version() => Ok(Some(value)),
-            Ok(_) => Ok(None),
+            Ok(_value) => {
+                trace::decision!(
+                    self,
+                    key,
+                    stored = _value.metadata.v,
+                    expected = self.inner.codec.value_version(),
+                    "value version mismatch: treated as missing"
+                );
+                Ok(None)
+            }
             Err(source) if Codec::is_no_value(&source) => Ok(None),
             Err(source) => match self.inner.decode_errors {
                 DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
-                _ => Ok(None),
+                _ => {
+                    trace::decision!(self, key, format = crate::codec::detect(bytes).unwrap_or("none known"),
+                        error = %source, "entry did not decode: treated as missing");
+                    Ok(None)
+                }
             },
         }
     }
@@ -433,9 +449,11 @@ impl Region {
         };
         let ct = value.metadata.ct;
         if self.inner.invalidator.is_hard_invalidated(ct) {
+            trace::decision!(self, key, "hard invalidation: value ignored");
             return Ok(None);
         }
         if self.inner.invalidator.is_soft_invalidated(ct) {
+            trace::decision!(self, key, "soft invalidation: value treated as expired");
             let Some(exp) = expiration else {
                 return Err(soft_invalidation_needs_expiry());
             };
@@ -485,6 +503,7 @@ impl fmt::Debug for Region {
             fail_open,
             early_refresh,
             soft_timeout,
+            key_logging,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -504,6 +523,7 @@ impl fmt::Debug for Region {
             .field("fail_open", &fail_open.as_ref().map(|f| f.breaker.settings()))
             .field("early_refresh", &early_refresh.as_ref().map(|e| e.beta))
             .field("soft_timeout", soft_timeout)
+            .field("key_logging", key_logging)
             .finish()
     }
 }

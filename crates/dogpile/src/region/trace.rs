@@ -1,0 +1,58 @@
+//! dogpile's decisions as `tracing` debug events (with the `tracing` feature), as dogpile.cache
+//! logs them, under the target `dogpile`; keys appear as the region's [`KeyLogging`] says.
+
+use std::fmt;
+
+use crate::key::{CacheKey, sha1_hex};
+
+/// How keys appear in a region's `tracing` events. Keys may carry user data (an e-mail address
+/// in `user:ada@example.com`), so by default they are hashed.
+///
+/// # Examples
+///
+/// ```
+/// use dogpile::region::KeyLogging;
+///
+/// let region = dogpile::Region::builder().log_keys(KeyLogging::Omitted).build()?;
+/// # Ok::<(), dogpile::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyLogging {
+    /// The key as it is.
+    Plain,
+    /// The first 16 hex digits of the key's SHA-1: one key's events can still be followed.
+    #[default]
+    Hashed,
+    /// No key.
+    Omitted,
+}
+
+/// A key as a region's events show it.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) struct Logged<'a>(pub(crate) &'a CacheKey, pub(crate) KeyLogging);
+
+impl fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            KeyLogging::Plain => write!(f, "{}", self.0),
+            KeyLogging::Hashed => f.write_str(&sha1_hex(&self.0.to_string())[..16]),
+            KeyLogging::Omitted => f.write_str("-"),
+        }
+    }
+}
+
+/// A debug event for a decision about `key` in `region` (nothing without the `tracing`
+/// feature; the fields are only evaluated when the event is enabled).
+macro_rules! decision {
+    ($region:expr, $key:expr, $($rest:tt)+) => {{
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            target: "dogpile",
+            region = $region.inner.name.as_deref().unwrap_or(""),
+            key = %$crate::region::trace::Logged($key, $region.inner.key_logging),
+            $($rest)+
+        );
+    }};
+}
+pub(crate) use decision;

@@ -1,0 +1,138 @@
+//! dogpile's decisions as `tracing` debug events, captured with a test subscriber: what is
+//! logged, with which fields, and how keys appear.
+#![cfg(feature = "tracing")]
+
+use std::fmt::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dogpile::codec::{Compat, Value};
+use dogpile::region::{CreateOptions, KeyLogging};
+use dogpile::{Bytes, CacheKey, MockClock, Region};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// Keeps the `dogpile` target's events as `name=value` lines.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let _ = write!(self.0, "{}={:?} ", field.name(), value);
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, "{}={} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target() == "dogpile"
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+impl Capture {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn has(events: &[String], message: &str) -> String {
+    events
+        .iter()
+        .find(|e| e.contains(&format!("message={message}")))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {message:?} event in {events:#?}"))
+}
+
+#[tokio::test]
+async fn a_creation_logs_the_miss_the_lock_and_the_time_it_took() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let region = Region::builder().name("users").log_keys(KeyLogging::Plain).build().unwrap();
+    let _: u32 = region.get_or_create("user:1", || async { Ok::<_, std::io::Error>(1) }).await.unwrap();
+    let events = capture.take();
+    let missing = has(&events, "no value present");
+    assert!(missing.contains("region=users") && missing.contains("key=user:1"), "{missing}");
+    has(&events, "lock taken");
+    let generated = has(&events, "value generated");
+    assert!(generated.contains("took_ms="), "{generated}");
+    // A hit decides nothing.
+    let _: u32 = region.get_or_create("user:1", || async { Ok::<_, std::io::Error>(2) }).await.unwrap();
+    assert!(capture.take().is_empty());
+}
+
+#[tokio::test]
+async fn keys_are_hashed_by_default_or_left_out() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let hashed = Region::builder().build().unwrap();
+    let _: u32 = hashed.get_or_create("ada@example.com", || async { Ok::<_, std::io::Error>(1) }).await.unwrap();
+    let omitted = Region::builder().log_keys(KeyLogging::Omitted).build().unwrap();
+    let _: u32 = omitted.get_or_create("ada@example.com", || async { Ok::<_, std::io::Error>(1) }).await.unwrap();
+    let events = capture.take();
+    assert!(events.iter().all(|e| !e.contains("ada@example.com")), "{events:#?}");
+    let keys: Vec<&str> = events.iter().filter_map(|e| e.split("key=").nth(1)?.split(' ').next()).collect();
+    assert!(keys.iter().any(|k| k.len() == 16 && k.chars().all(|c| c.is_ascii_hexdigit())), "{keys:?}");
+    assert!(keys.contains(&"-"), "{keys:?}");
+}
+
+#[tokio::test]
+async fn stale_values_invalidation_versions_and_undecodable_entries_are_logged() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let clock = MockClock::new(1_000.0);
+    let region = Region::builder()
+        .log_keys(KeyLogging::Plain)
+        .clock(clock.clone())
+        .expiration_time(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let options = CreateOptions::new();
+
+    // An expired value, regenerated in the background: served stale.
+    region.set("k", &1u32).await.unwrap();
+    clock.advance(Duration::from_secs(20));
+    let _: u32 =
+        region.get_or_create_in_background("k", &options, || async { Ok::<_, std::io::Error>(2) }).await.unwrap();
+    let stale = has(&capture.take(), "stale value served");
+    assert!(stale.contains("key=k") && stale.contains("outcome=StaleBackground"), "{stale}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // A hard invalidation makes the value unusable.
+    region.set("h", &1u32).await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    region.invalidate(true);
+    clock.advance(Duration::from_secs(1));
+    let _: u32 = region.get_or_create("h", || async { Ok::<_, std::io::Error>(2) }).await.unwrap();
+    has(&capture.take(), "hard invalidation: value ignored");
+
+    // Another value version, and bytes in another deployment's layout.
+    let old =
+        Compat::Native.codec().with_value_version(1).encode(&Value::from(1), dogpile::Clock::now(&clock)).unwrap();
+    region.backend().set(&CacheKey::from("v"), Bytes::from(old)).await.unwrap();
+    assert_eq!(region.get::<u32>("v").await.unwrap(), None);
+    let mismatch = has(&capture.take(), "value version mismatch: treated as missing");
+    assert!(mismatch.contains("stored=1") && mismatch.contains("expected=2"), "{mismatch}");
+
+    let pickled = Compat::Dogpile1.codec().encode(&Value::from("x"), dogpile::Clock::now(&clock)).unwrap();
+    region.backend().set(&CacheKey::from("p"), Bytes::from(pickled)).await.unwrap();
+    assert_eq!(region.get::<String>("p").await.unwrap(), None);
+    let undecodable = has(&capture.take(), "entry did not decode: treated as missing");
+    assert!(undecodable.contains("format=dogpile 1.x, pickle"), "{undecodable}");
+}
