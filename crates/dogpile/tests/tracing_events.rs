@@ -136,3 +136,33 @@ async fn stale_values_invalidation_versions_and_undecodable_entries_are_logged()
     let undecodable = has(&capture.take(), "entry did not decode: treated as missing");
     assert!(undecodable.contains("format=dogpile 1.x, pickle"), "{undecodable}");
 }
+
+// One thread: the subscriber set here is this thread's, and the creating task runs on it too.
+#[tokio::test]
+async fn a_caller_that_waits_for_another_creation_logs_the_wait() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let region = Region::builder().log_keys(KeyLogging::Plain).build().unwrap();
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+    let creating = tokio::spawn({
+        let region = region.clone();
+        async move {
+            region
+                .get_or_create("slow", || async move {
+                    let _ = entered_tx.send(());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, std::io::Error>(7u32)
+                })
+                .await
+        }
+    });
+    entered_rx.await.unwrap();
+    let got: u32 = region.get_or_create("slow", || async { Ok::<_, std::io::Error>(8) }).await.unwrap();
+    assert_eq!(got, 7);
+    assert_eq!(creating.await.unwrap().unwrap(), 7);
+    let events = capture.take();
+    let waited = has(&events, "lock waited for");
+    assert!(waited.contains("key=slow") && waited.contains("handed_over=true"), "{waited}");
+    let held = has(&events, "lock held elsewhere");
+    assert!(held.contains("key=slow"), "{held}");
+}
