@@ -245,10 +245,7 @@ async fn scan(conn: &mut Conn, pattern: &str, limit: usize, lock_prefix: &str) -
 }
 
 fn label(bytes: &[u8]) -> String {
-    match read(bytes) {
-        Ok(reading) => reading.format.to_owned(),
-        Err(_) => "(unknown)".to_owned(),
-    }
+    dogpile::codec::detect(bytes).unwrap_or("(unknown)").to_owned()
 }
 
 #[cfg(test)]

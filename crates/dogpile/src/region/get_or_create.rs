@@ -475,8 +475,9 @@ impl Region {
             let creator = take().ok_or_else(|| creator_error(Some(key), "creator already consumed"))?;
             let started = this.inner.clock.now();
             let value = this.run_creator(Some(key), creator_timeout, creator()).await?;
-            trace::decision!(this, key, took_ms = (this.inner.clock.now() - started) * 1e3, "value generated");
-            let took = this.inner.early_refresh.is_some().then(|| this.inner.clock.now() - started);
+            let elapsed = this.inner.clock.now() - started;
+            trace::decision!(this, key, took_ms = elapsed * 1e3, "value generated");
+            let took = this.inner.early_refresh.is_some().then_some(elapsed);
             if fail_safe.is_some() {
                 this.inner.throttled.clear(key);
             }
