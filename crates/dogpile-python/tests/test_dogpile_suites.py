@@ -1,5 +1,6 @@
 """dogpile.cache's own generic suites (from the installed package) on the dogpile_rs
-backends, as dogpile.cache runs them on its Redis backend."""
+backends, as dogpile.cache runs them on its Redis backend: each backend without and with the
+distributed lock, with a JSON serializer, and its mutex."""
 
 import os
 
@@ -13,42 +14,16 @@ URL = os.environ["DOGPILE_RS_TEST_REDIS_URL"]
 ARGUMENTS = {"url": URL, "redis_expiration_time": 3600}
 LOCKED = dict(ARGUMENTS, distributed_lock=True, lock_sleep=0.01)
 
+BACKENDS = {"RedisAdvanced": "dogpile_rs.redis_advanced", "RedisAdvancedHstore": "dogpile_rs.redis_advanced_hstore"}
+SUITES = {
+    "": ((_GenericBackendTestSuite,), ARGUMENTS),
+    "Locked": ((_GenericBackendTestSuite,), LOCKED),
+    "Serializer": ((_GenericSerializerTestSuite, _GenericBackendTestSuite), ARGUMENTS),
+    "Mutex": ((_GenericMutexTestSuite,), LOCKED),
+}
 
-class TestRedisAdvanced(_GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced"
-    config_args = {"arguments": ARGUMENTS}
-
-
-class TestRedisAdvancedLocked(_GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced"
-    config_args = {"arguments": LOCKED}
-
-
-class TestRedisAdvancedSerializer(_GenericSerializerTestSuite, _GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced"
-    config_args = {"arguments": ARGUMENTS}
-
-
-class TestRedisAdvancedMutex(_GenericMutexTestSuite):
-    backend = "dogpile_rs.redis_advanced"
-    config_args = {"arguments": LOCKED}
-
-
-class TestRedisAdvancedHstore(_GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced_hstore"
-    config_args = {"arguments": ARGUMENTS}
-
-
-class TestRedisAdvancedHstoreLocked(_GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced_hstore"
-    config_args = {"arguments": LOCKED}
-
-
-class TestRedisAdvancedHstoreSerializer(_GenericSerializerTestSuite, _GenericBackendTestSuite):
-    backend = "dogpile_rs.redis_advanced_hstore"
-    config_args = {"arguments": ARGUMENTS}
-
-
-class TestRedisAdvancedHstoreMutex(_GenericMutexTestSuite):
-    backend = "dogpile_rs.redis_advanced_hstore"
-    config_args = {"arguments": LOCKED}
+# TestRedisAdvanced, TestRedisAdvancedLocked, ..., TestRedisAdvancedHstoreMutex.
+for _prefix, _backend in BACKENDS.items():
+    for _suffix, (_bases, _arguments) in SUITES.items():
+        _name = f"Test{_prefix}{_suffix}"
+        globals()[_name] = type(_name, _bases, {"backend": _backend, "config_args": {"arguments": _arguments}})
