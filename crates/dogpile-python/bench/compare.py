@@ -5,6 +5,11 @@ over dogpile_backend_redis_advanced 0.5.0's (redis-py), both on one private redi
 
 Build the extension in release mode first (``maturin develop --release``). Prints ops/s per
 workload for each backend (the median of alternating rounds) and their ratio.
+
+A third region runs each region workload over a backend that keeps the bytes in a dict and does
+no I/O at all: the rate of dogpile's own per-value work (metadata JSON, pickle, CachedValue),
+which is the same over any backend. Its ratio to the plugin is the ceiling that no backend can
+pass on that workload, printed beside the measured ratio.
 """
 
 import argparse
@@ -17,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from dogpile.cache import make_region
+from dogpile.cache import make_region, register_backend
+from dogpile.cache.api import NO_VALUE, BytesBackend
 
 import dogpile_backend_redis_advanced  # noqa: F401 (registers the plugin's backends)
 import dogpile_rs  # noqa: F401 (registers dogpile_rs's backends)
@@ -25,6 +31,36 @@ import dogpile_rs  # noqa: F401 (registers dogpile_rs's backends)
 PLAIN = [f"plain:{i:03}" for i in range(50)]
 HASHED = [(f"hash:{i % 5}", f"field:{i:03}") for i in range(50)]
 MIXED = [k for pair in zip(PLAIN, HASHED) for k in pair]
+
+
+class NoIOBackend(BytesBackend):
+    """Bytes in a dict: a region over it costs only dogpile's own per-value work."""
+
+    def __init__(self, arguments):
+        self._values = {}
+
+    def get_serialized(self, key):
+        return self._values.get(key, NO_VALUE)
+
+    def get_serialized_multi(self, keys):
+        values = self._values
+        return [values.get(key, NO_VALUE) for key in keys]
+
+    def set_serialized(self, key, value):
+        self._values[key] = value
+
+    def set_serialized_multi(self, mapping):
+        self._values.update(mapping)
+
+    def delete(self, key):
+        self._values.pop(key, None)
+
+    def delete_multi(self, keys):
+        for key in keys:
+            self._values.pop(key, None)
+
+
+register_backend("bench.no_io", __name__, "NoIOBackend")
 
 
 def start_redis():
@@ -54,7 +90,11 @@ def regions(url):
     return {
         "dogpile_rs": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=dict(arguments)),
         "plugin 0.5.0": make_region().configure("dogpile_backend_redis_advanced.hstore", arguments=dict(arguments)),
+        "no I/O": make_region().configure("bench.no_io", arguments={}),
     }
+
+
+REGION_ONLY = ("region.",)
 
 
 def workloads(region):
@@ -100,12 +140,17 @@ def main():
             order = names if round_ % 2 == 0 else names[::-1]
             for workload in loads[names[0]]:
                 for name in order:
+                    if name == "no I/O" and not workload.startswith(REGION_ONLY):
+                        continue
                     results[name][workload].append(rate(loads[name][workload], args.seconds))
-        print(f"| workload | {names[0]} ops/s | {names[1]} ops/s | ratio |")
-        print("|---|---:|---:|---:|")
-        for workload in loads[names[0]]:
-            ours, theirs = (statistics.median(results[n][workload]) for n in names)
-            print(f"| {workload} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |")
+        ours_name, theirs_name, floor_name = names
+        print(f"| workload | {ours_name} ops/s | {theirs_name} ops/s | ratio | ceiling ({floor_name}) |")
+        print("|---|---:|---:|---:|---:|")
+        for workload in loads[ours_name]:
+            ours, theirs = (statistics.median(results[n][workload]) for n in (ours_name, theirs_name))
+            floor = results[floor_name][workload]
+            ceiling = f"{statistics.median(floor) / theirs:.2f}x" if floor else "-"
+            print(f"| {workload} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x | {ceiling} |")
         print(
             f"\nPython {sys.version.split()[0]}, median of {args.rounds} alternating rounds of "
             f"{args.seconds:g} s, one thread, one private redis-server"
