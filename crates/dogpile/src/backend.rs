@@ -7,6 +7,8 @@
 mod dynamic;
 mod memory;
 mod null;
+#[cfg(feature = "tracing")]
+pub(crate) mod traced;
 
 use std::fmt;
 use std::future::Future;

@@ -33,6 +33,34 @@ pub enum BackendErrorKind {
 }
 
 impl BackendErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [BackendErrorKind; 6] = [
+        BackendErrorKind::Connection,
+        BackendErrorKind::Timeout,
+        BackendErrorKind::WrongType,
+        BackendErrorKind::Authentication,
+        BackendErrorKind::WritesRefused,
+        BackendErrorKind::Other,
+    ];
+
+    /// The kind in snake case (`"wrong_type"`), as metrics label it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(dogpile::BackendErrorKind::WritesRefused.name(), "writes_refused");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendErrorKind::Connection => "connection",
+            BackendErrorKind::Timeout => "timeout",
+            BackendErrorKind::WrongType => "wrong_type",
+            BackendErrorKind::Authentication => "authentication",
+            BackendErrorKind::WritesRefused => "writes_refused",
+            BackendErrorKind::Other => "other",
+        }
+    }
+
     /// What to check, for the error message.
     pub fn hint(self) -> &'static str {
         match self {

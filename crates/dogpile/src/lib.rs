@@ -67,7 +67,10 @@
 //! - `json` (default): the JSON payload format.
 //! - `blocking`: the [`blocking`] facade.
 //! - `toml`: [`RegionBuilder::from_toml_str`] and [`RegionBuilder::from_toml_file`].
-//! - `tracing`: `tracing` events for errors no caller receives.
+//! - `tracing`: debug events for dogpile's decisions and spans around region calls and
+//!   backend calls ([`region::KeyLogging`] says how keys appear), warnings for errors no caller
+//!   receives.
+//! - `metrics`: counters and histograms through the `metrics` facade ([`metrics`]).
 //!
 //! The minimum supported Rust version is 1.88.
 
@@ -84,6 +87,8 @@ pub mod codec;
 mod error;
 mod key;
 mod lock;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod mutex;
 pub mod region;
 pub mod registry;

@@ -13,9 +13,18 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Keeps the `dogpile` target's events as `name=value` lines.
+/// Keeps the `dogpile` target's events as `name=value` lines, and its spans as
+/// `span=NAME parent=NAME name=value...` lines.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
+struct Capture(Arc<Mutex<Vec<String>>>, Arc<Mutex<Spans>>);
+
+#[derive(Default)]
+struct Spans {
+    /// Each span's line, by id - 1.
+    lines: Vec<String>,
+    /// The spans entered, innermost last.
+    entered: Vec<u64>,
+}
 
 struct Line(String);
 
@@ -32,23 +41,50 @@ impl Subscriber for Capture {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.target() == "dogpile"
     }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
+    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+        let mut spans = self.1.lock().unwrap();
+        let parent = match attributes.parent() {
+            Some(id) => Some(id.into_u64()),
+            None if attributes.is_contextual() => spans.entered.last().copied(),
+            None => None,
+        };
+        let parent = parent.map_or("none".to_string(), |id| {
+            spans.lines[id as usize - 1].split(' ').next().unwrap_or_default().trim_start_matches("span=").to_string()
+        });
+        let mut line = Line(format!("span={} parent={parent} ", attributes.metadata().name()));
+        attributes.record(&mut line);
+        spans.lines.push(line.0);
+        Id::from_u64(spans.lines.len() as u64)
     }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        let mut spans = self.1.lock().unwrap();
+        let mut line = Line(std::mem::take(&mut spans.lines[id.into_u64() as usize - 1]));
+        values.record(&mut line);
+        spans.lines[id.into_u64() as usize - 1] = line.0;
+    }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
         let mut line = Line(String::new());
         event.record(&mut line);
         self.0.lock().unwrap().push(line.0);
     }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+    fn enter(&self, id: &Id) {
+        self.1.lock().unwrap().entered.push(id.into_u64());
+    }
+    fn exit(&self, id: &Id) {
+        let mut spans = self.1.lock().unwrap();
+        if let Some(at) = spans.entered.iter().rposition(|e| *e == id.into_u64()) {
+            spans.entered.remove(at);
+        }
+    }
 }
 
 impl Capture {
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+    fn take_spans(&self) -> Vec<String> {
+        std::mem::take(&mut self.1.lock().unwrap().lines)
     }
 }
 
@@ -165,4 +201,45 @@ async fn a_caller_that_waits_for_another_creation_logs_the_wait() {
     assert!(waited.contains("key=slow") && waited.contains("handed_over=true"), "{waited}");
     let held = has(&events, "lock held elsewhere");
     assert!(held.contains("key=slow"), "{held}");
+}
+
+#[tokio::test]
+async fn region_calls_and_their_backend_calls_run_in_spans() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let region = Region::builder().name("users").log_keys(KeyLogging::Plain).build().unwrap();
+    region.set("user:1", &1u32).await.unwrap();
+    let _: Vec<Option<u32>> = region.get_multi(["user:1", "user:2"]).await.unwrap();
+    let spans = capture.take_spans();
+    let span = |prefix: &str| {
+        spans.iter().find(|s| s.starts_with(prefix)).cloned().unwrap_or_else(|| panic!("no {prefix} in {spans:#?}"))
+    };
+    let set = span("span=dogpile.region parent=none operation=set");
+    assert!(set.contains("region=users") && set.contains("key=user:1"), "{set}");
+    let stored = span("span=dogpile.backend parent=dogpile.region call=set");
+    assert!(stored.contains("backend=memory") && stored.contains("keys=1"), "{stored}");
+    let multi = span("span=dogpile.region parent=none operation=get_multi");
+    assert!(multi.contains("keys=2"), "{multi}");
+    span("span=dogpile.backend parent=dogpile.region call=get_multi");
+}
+
+#[tokio::test]
+async fn a_multi_call_logs_its_missing_keys_and_its_batch_creation() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let region = Region::builder().name("users").log_keys(KeyLogging::Plain).build().unwrap();
+    region.set("u:1", &1u32).await.unwrap();
+    let got: Vec<u32> = region
+        .get_or_create_multi(["u:1", "u:2", "u:3"], |keys| async move {
+            Ok::<_, std::io::Error>(keys.iter().map(|_| 9).collect())
+        })
+        .await
+        .unwrap();
+    assert_eq!(got, [1, 9, 9]);
+    let events = capture.take();
+    let missing: Vec<&String> = events.iter().filter(|e| e.contains("message=no value present")).collect();
+    assert_eq!(missing.len(), 2, "{events:#?}");
+    assert!(missing.iter().any(|e| e.contains("key=u:2")) && missing.iter().any(|e| e.contains("key=u:3")));
+    let generated = has(&events, "values generated");
+    assert!(generated.contains("keys=2") && generated.contains("took_ms="), "{generated}");
 }

@@ -304,10 +304,9 @@ impl RegionBuilder {
         let expiration = self.expiration.map(|d| d.as_secs_f64());
         let codec = codec.unwrap_or_default();
         let locks = LocalMutexMap::new();
-        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>| Inner {
+        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>, observed: bool| Inner {
             name: self.name.clone(),
             capabilities: DynBackend::capabilities(&*backend),
-            backend,
             codec: codec.clone(),
             expiration,
             mangler: self.mangler.clone(),
@@ -316,7 +315,9 @@ impl RegionBuilder {
             locks: Arc::clone(&locks),
             decode_errors: self.decode_errors,
             error_sink: self.error_sink.clone(),
-            stats: stats::Counters::default(),
+            // The stand-in store of fail-open has no metrics of its own: its outcomes are the
+            // region's.
+            stats: stats::Counters::new(self.name.as_deref().unwrap_or(""), DynBackend::name(&*backend), observed),
             fail_safe: self.fail_safe,
             creator_timeout: self.creator_timeout,
             throttled: Throttled::default(),
@@ -325,13 +326,18 @@ impl RegionBuilder {
             early_refresh: self.early_refresh.clone(),
             soft_timeout: self.soft_timeout,
             key_logging: self.key_logging,
+            #[cfg(feature = "tracing")]
+            through: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
+            #[cfg(not(feature = "tracing"))]
+            through: Arc::clone(&backend),
+            backend,
         };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.
-        let fail_open = self
-            .fail_open
-            .map(|settings| FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None)) }));
-        Ok(Region { inner: Arc::new(inner(backend, fail_open)) })
+        let fail_open = self.fail_open.map(|settings| {
+            FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None, false)) })
+        });
+        Ok(Region { inner: Arc::new(inner(backend, fail_open, true)) })
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use super::fail_open::is_outage;
-use super::{CreateOptions, FailOpenState, FailSafe, Region, trace};
+use super::{CreateOptions, FailOpenState, FailSafe, Operation, Region, trace};
 use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
@@ -62,7 +62,7 @@ impl<'a> RegionMutex<'a> {
         let Some(local) = inner.locks.entry(self.backend_key).try_lock() else {
             return Ok(None);
         };
-        let taken = inner.backend.try_lock_multi(std::slice::from_ref(self.backend_key)).await;
+        let taken = inner.through.try_lock_multi(std::slice::from_ref(self.backend_key)).await;
         let taken = taken.map_err(|e| e.with_key(self.key))?;
         match taken.into_iter().next().flatten() {
             Some(Locked { mutex, value }) => {
@@ -81,7 +81,7 @@ impl LockMutex for RegionMutex<'_> {
         let inner = &self.region.inner;
         let distributed = inner.capabilities.distributed_lock;
         let (locks, key) = (&inner.locks, self.backend_key);
-        let plain = (!distributed).then(|| try_lock_key(locks, inner.backend.get_mutex(key), key));
+        let plain = (!distributed).then(|| try_lock_key(locks, inner.through.get_mutex(key), key));
         async move {
             let taken = match plain {
                 Some(plain) => plain.await,
@@ -99,7 +99,7 @@ impl LockMutex for RegionMutex<'_> {
 
     fn acquire(&self) -> impl Future<Output = Result<KeyGuard>> + Send {
         let inner = &self.region.inner;
-        lock_key(&inner.locks, inner.backend.get_mutex(self.backend_key), self.backend_key)
+        lock_key(&inner.locks, inner.through.get_mutex(self.backend_key), self.backend_key)
     }
 
     async fn wait(&self) -> Result<bool> {
@@ -108,7 +108,7 @@ impl LockMutex for RegionMutex<'_> {
         let read = || region.read_bytes(key, backend_key);
         #[cfg(feature = "tracing")]
         let started = std::time::Instant::now();
-        let waited = wait_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key, read).await?;
+        let waited = wait_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key, read).await?;
         trace::decision!(
             region,
             key,
@@ -177,16 +177,23 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        let Some(after) = timeout else {
-            return created.await.map_err(|e| creator_error(key, e));
+        self.inner.stats.create();
+        let started = std::time::Instant::now();
+        let done = match timeout {
+            None => created.await.map_err(|e| creator_error(key, e)),
+            Some(after) => match tokio::time::timeout(after, created).await {
+                Ok(created) => created.map_err(|e| creator_error(key, e)),
+                Err(_) => {
+                    self.inner.stats.creator_timeout();
+                    Err(Error::CreatorTimeout { key: key.cloned(), after })
+                }
+            },
         };
-        match tokio::time::timeout(after, created).await {
-            Ok(created) => created.map_err(|e| creator_error(key, e)),
-            Err(_) => {
-                self.inner.stats.creator_timeout();
-                Err(Error::CreatorTimeout { key: key.cloned(), after })
-            }
+        self.inner.stats.creation(started.elapsed());
+        if let Err(Error::Creator { .. }) = &done {
+            self.inner.stats.creator_error();
         }
+        done
     }
 
     /// The fail-safe and creator timeout of a call: its own, or the region's.
@@ -261,7 +268,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.run_lock(key.into(), options, creator, None::<fn(KeyGuard, F)>).await.map(|(value, _)| value)
+        self.run_lock(&key.into(), options, creator, None::<fn(KeyGuard, F)>).await.map(|(value, _)| value)
     }
 
     /// [`Region::get_or_create_with`], also telling how the value was obtained: fresh from
@@ -300,7 +307,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.run_lock(key.into(), options, creator, None::<fn(KeyGuard, F)>).await
+        self.run_lock(&key.into(), options, creator, None::<fn(KeyGuard, F)>).await
     }
 
     /// [`Region::get_or_create_with`], but an expired value is returned at once while a
@@ -344,7 +351,7 @@ impl Region {
         let spawn = move |guard: KeyGuard, creator: F| {
             region.spawn_regeneration(task_key, task_options, guard, creator, Some(done));
         };
-        let (value, outcome) = self.run_lock(key, options, creator, Some(spawn)).await?;
+        let (value, outcome) = self.run_lock(&key, options, creator, Some(spawn)).await?;
         // A soft timeout waits that long for the regeneration before serving the stale value.
         if outcome == Outcome::StaleBackground
             && let Some(soft) = options.soft_timeout.unwrap_or(self.inner.soft_timeout)
@@ -355,11 +362,30 @@ impl Region {
         Ok(value)
     }
 
-    /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
-    /// the in-process stand-in store while the backend is away.
+    /// [`Region::run_lock_unobserved`] as an observed [`Operation::GetOrCreate`].
     async fn run_lock<T, F, Fut, E, B>(
         &self,
-        key: CacheKey,
+        key: &CacheKey,
+        options: &CreateOptions<T>,
+        creator: F,
+        background: Option<B>,
+    ) -> Result<(T, Outcome)>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+        B: FnOnce(KeyGuard, F),
+    {
+        self.observed(Operation::GetOrCreate, Some(key), 1, self.run_lock_unobserved(key, options, creator, background))
+            .await
+    }
+
+    /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
+    /// the in-process stand-in store while the backend is away.
+    async fn run_lock_unobserved<T, F, Fut, E, B>(
+        &self,
+        key: &CacheKey,
         options: &CreateOptions<T>,
         creator: F,
         background: Option<B>,
@@ -376,15 +402,15 @@ impl Region {
             let (value, outcome) = served?;
             self.inner.stats.record(outcome);
             if outcome.is_stale() {
-                trace::decision!(self, &key, outcome = ?outcome, "stale value served");
+                trace::decision!(self, key, outcome = ?outcome, "stale value served");
             }
             Ok((value, outcome))
         };
         let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
-            return recorded(self.read_through(&key, options, &slot, background).await);
+            return recorded(self.read_through(key, options, &slot, background).await);
         };
         if !fail_open.breaker.is_open(self.inner.clock.now()) {
-            match self.read_through(&key, options, &slot, background).await {
+            match self.read_through(key, options, &slot, background).await {
                 Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
                 done => {
                     if done.is_ok() {
@@ -395,7 +421,7 @@ impl Region {
             }
         }
         self.inner.stats.fail_open();
-        recorded(fail_open.fallback.read_through(&key, options, &slot, None::<B>).await)
+        recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
     }
 
     async fn read_through<T, F, Fut, E, B>(
@@ -536,7 +562,7 @@ impl Region {
             return;
         }
         let inner = &self.inner;
-        match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await {
+        match try_lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await {
             Ok(Some(guard)) => {
                 if let Some(creator) = take() {
                     inner.stats.early_refresh();
@@ -649,7 +675,7 @@ impl Region {
         backend_keys: &[CacheKey],
         expiration: Option<f64>,
     ) -> Result<Vec<Option<(T, f64)>>> {
-        let found = self.inner.backend.get_multi(backend_keys).await?;
+        let found = self.inner.through.get_multi(backend_keys).await?;
         keys.iter()
             .zip(found)
             .map(|(key, bytes)| self.lock_view(key, self.decode(key, bytes.as_deref())?, expiration))
@@ -858,7 +884,7 @@ impl Region {
             .collect();
         let taken = match to_try.is_empty() {
             true => Vec::new(),
-            false => self.inner.backend.try_lock_multi(&to_try).await?,
+            false => self.inner.through.try_lock_multi(&to_try).await?,
         };
         let mut taken = taken.into_iter();
         let mut attempts = Vec::with_capacity(wanted.len());
@@ -901,6 +927,31 @@ impl Region {
         to_store
     }
 
+    /// [`Region::multi_run_unobserved`] as an observed [`Operation::GetOrCreateMulti`].
+    async fn multi_run<T, F, Fut, E, S>(
+        &self,
+        keys: Vec<CacheKey>,
+        options: &CreateOptions<T>,
+        creator: F,
+        spawn: Option<S>,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+        S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
+    {
+        let keys_len = keys.len();
+        self.observed(
+            Operation::GetOrCreateMulti,
+            None,
+            keys_len,
+            self.multi_run_unobserved(keys, options, creator, spawn),
+        )
+        .await
+    }
+
     /// Stores `items` and releases the locks of `guards` (positions in `keys`, guards) in one
     /// backend call (one round trip on Redis). A failed store goes to the sink; the first
     /// failed release is returned as [`Region::released`] decides. If this future is
@@ -926,7 +977,7 @@ impl Region {
             return Ok(());
         }
         let pending = ReleaseOnDrop(remotes.clone());
-        let (stored, released) = self.inner.backend.set_multi_and_release(&items, remotes).await;
+        let (stored, released) = self.inner.through.set_multi_and_release(&items, remotes).await;
         pending.disarm();
         if let Err(err) = stored {
             // One key: the error names it.
@@ -943,7 +994,7 @@ impl Region {
         outcome
     }
 
-    async fn multi_run<T, F, Fut, E, S>(
+    async fn multi_run_unobserved<T, F, Fut, E, S>(
         &self,
         keys: Vec<CacheKey>,
         options: &CreateOptions<T>,
@@ -1024,7 +1075,12 @@ impl Region {
                 Some((_, ct)) if may_stand_in(*ct) && inner.throttled.is_throttled(key, inner.clock.now()) => {
                     inner.stats.fail_safe()
                 }
-                _ => wanted.push(i),
+                _ => {
+                    if values[i].is_none() {
+                        trace::decision!(self, key, "no value present");
+                    }
+                    wanted.push(i);
+                }
             }
         }
         // Keys locked and read again in one round trip: no second read for them below.
@@ -1061,6 +1117,7 @@ impl Region {
                             unneeded.push((i, guard));
                         } else if values[i].is_some() && defer_stale {
                             inner.stats.stale();
+                            trace::decision!(self, unique[i], "stale value served");
                             unneeded.push((i, guard));
                         } else {
                             guards.push((i, guard));
@@ -1069,6 +1126,7 @@ impl Region {
                     BatchAttempt::Busy if values[i].is_some() => {
                         defer_stale = true;
                         inner.stats.stale();
+                        trace::decision!(self, unique[i], "lock held elsewhere: stale value served");
                     }
                     BatchAttempt::Busy => next = at,
                 }
@@ -1078,21 +1136,26 @@ impl Region {
         for &i in &wanted[next..] {
             let backend_key = &backend_keys[i];
             match &values[i] {
-                Some(_) if defer_stale => inner.stats.stale(),
-                Some(_) => match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await? {
+                Some(_) if defer_stale => {
+                    inner.stats.stale();
+                    trace::decision!(self, unique[i], "stale value served");
+                }
+                Some(_) => match try_lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await? {
                     Some(guard) => guards.push((i, guard)),
                     None => {
                         defer_stale = true;
                         inner.stats.stale();
+                        trace::decision!(self, unique[i], "lock held elsewhere: stale value served");
                     }
                 },
                 None => {
                     let guard =
-                        match try_lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await? {
+                        match try_lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await? {
                             Some(guard) => guard,
                             None => {
                                 contended.push(i);
-                                lock_key(&inner.locks, inner.backend.get_mutex(backend_key), backend_key).await?
+                                trace::decision!(self, unique[i], "lock held elsewhere: waiting");
+                                lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await?
                             }
                         };
                     guards.push((i, guard));
@@ -1138,7 +1201,6 @@ impl Region {
         };
         if let (Some(spawn), Some(creator)) = (background, creator) {
             self.store_and_release(Vec::new(), unneeded, &unique).await?;
-            inner.stats.create();
             let positions: Vec<usize> = guards.iter().map(|(i, _)| *i).collect();
             let batch =
                 guards.into_iter().map(|(i, guard)| (unique[i].clone(), backend_keys[i].clone(), guard)).collect();
@@ -1167,7 +1229,6 @@ impl Region {
         }
         let to_create: Vec<CacheKey> = guards.iter().map(|(i, _)| unique[*i].clone()).collect();
         let wanted = to_create.len();
-        inner.stats.create();
         let creator = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let creator = match creator {
             Some(creator) => creator,
@@ -1210,6 +1271,7 @@ impl Region {
             }
         };
         let now = inner.clock.now();
+        trace::batch_decision!(self, wanted, took_ms = (now - started) * 1e3, "values generated");
         let took = inner.early_refresh.is_some().then_some(now - started);
         let stored = guards.iter().map(|(i, _)| (unique[*i], &backend_keys[*i]));
         let items = self.encode_batch(stored, &created, options, now, took);

@@ -9,6 +9,7 @@ mod fn_key;
 mod get_or_create;
 mod invalidation;
 mod jitter;
+mod operation;
 mod options;
 mod stats;
 mod trace;
@@ -31,6 +32,7 @@ pub(crate) use fail_safe::Throttled;
 pub use fail_safe::{DEFAULT_FAIL_SAFE_THROTTLE, FailSafe};
 pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
+pub(crate) use operation::Operation;
 pub use options::{CreateOptions, GetOptions, ShouldCache};
 pub use stats::RegionStats;
 pub use trace::KeyLogging;
@@ -88,7 +90,10 @@ pub struct Region {
 
 pub(crate) struct Inner {
     name: Option<String>,
+    /// The backend as it was given.
     backend: Arc<dyn DynBackend>,
+    /// What the region calls: the backend, in spans with the `tracing` feature.
+    through: Arc<dyn DynBackend>,
     capabilities: Capabilities,
     codec: Codec,
     expiration: Option<f64>,
@@ -189,12 +194,15 @@ impl Region {
         options: GetOptions,
     ) -> Result<Option<CachedValue<T>>> {
         let key = key.into();
-        let backend_key = self.backend_key(&key)?;
-        let bytes = self.read_bytes(&key, &backend_key).await?;
-        let value = self.decode(&key, bytes.as_deref())?;
-        let value = value.filter(|v| self.usable(&key, v, options));
-        self.count_read(value.is_some());
-        Ok(value)
+        self.observed(Operation::Get, Some(&key), 1, async {
+            let backend_key = self.backend_key(&key)?;
+            let bytes = self.read_bytes(&key, &backend_key).await?;
+            let value = self.decode(&key, bytes.as_deref())?;
+            let value = value.filter(|v| self.usable(&key, v, options));
+            self.count_read(value.is_some());
+            Ok(value)
+        })
+        .await
     }
 
     /// The values at `keys`, in order, duplicates included; `None` where [`Region::get`] would
@@ -229,19 +237,22 @@ impl Region {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let found = match self.mangled_keys(&keys)? {
-            Some(mangled) => self.inner.backend.get_multi(&mangled).await?,
-            None => self.inner.backend.get_multi(&keys).await?,
-        };
-        let mut out = Vec::with_capacity(keys.len());
-        let mut hits = 0;
-        for (key, bytes) in keys.iter().zip(found) {
-            let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(key, v, options));
-            hits += usize::from(value.is_some());
-            out.push(value.map(|v| v.payload));
-        }
-        self.inner.stats.hits_and_misses(hits, keys.len() - hits);
-        Ok(out)
+        self.observed(Operation::GetMulti, None, keys.len(), async {
+            let found = match self.mangled_keys(&keys)? {
+                Some(mangled) => self.inner.through.get_multi(&mangled).await?,
+                None => self.inner.through.get_multi(&keys).await?,
+            };
+            let mut out = Vec::with_capacity(keys.len());
+            let mut hits = 0;
+            for (key, bytes) in keys.iter().zip(found) {
+                let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(key, v, options));
+                hits += usize::from(value.is_some());
+                out.push(value.map(|v| v.payload));
+            }
+            self.inner.stats.hits_and_misses(hits, keys.len() - hits);
+            Ok(out)
+        })
+        .await
     }
 
     /// Stores `value` at `key`, created now.
@@ -251,9 +262,12 @@ impl Region {
     /// The backend's error; [`Error::Codec`] when the value cannot be encoded.
     pub async fn set<T: Serialize + ?Sized>(&self, key: impl Into<CacheKey>, value: &T) -> Result<()> {
         let key = key.into();
-        let backend_key = self.backend_key(&key)?;
-        let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
-        self.inner.backend.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
+        self.observed(Operation::Set, Some(&key), 1, async {
+            let backend_key = self.backend_key(&key)?;
+            let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
+            self.inner.through.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
+        })
+        .await
     }
 
     /// Stores every pair in one backend call (dogpile's `set_multi` of a mapping).
@@ -268,7 +282,7 @@ impl Region {
     {
         let now = self.inner.clock.now();
         let mut encoded = Vec::new();
-        for (key, value) in items {
+        let encoding = items.into_iter().try_for_each(|(key, value)| {
             let key = key.into();
             let bytes = Bytes::from(self.inner.codec.encode_for(&key, &value, now)?);
             let backend_key = match self.backend_key(&key)? {
@@ -276,11 +290,16 @@ impl Region {
                 Cow::Borrowed(_) => key,
             };
             encoded.push((backend_key, bytes));
-        }
-        if encoded.is_empty() {
+            Ok(())
+        });
+        if encoding.is_ok() && encoded.is_empty() {
             return Ok(());
         }
-        self.inner.backend.set_multi(&encoded).await
+        self.observed(Operation::SetMulti, None, encoded.len(), async {
+            encoding?;
+            self.inner.through.set_multi(&encoded).await
+        })
+        .await
     }
 
     /// Removes `key`.
@@ -290,8 +309,11 @@ impl Region {
     /// The backend's error.
     pub async fn delete(&self, key: impl Into<CacheKey>) -> Result<()> {
         let key = key.into();
-        let backend_key = self.backend_key(&key)?;
-        self.inner.backend.delete(&backend_key).await.map_err(|e| e.with_key(&key))
+        self.observed(Operation::Delete, Some(&key), 1, async {
+            let backend_key = self.backend_key(&key)?;
+            self.inner.through.delete(&backend_key).await.map_err(|e| e.with_key(&key))
+        })
+        .await
     }
 
     /// Removes every key in one backend call.
@@ -304,10 +326,13 @@ impl Region {
         if keys.is_empty() {
             return Ok(());
         }
-        match self.mangled_keys(&keys)? {
-            Some(mangled) => self.inner.backend.delete_multi(&mangled).await,
-            None => self.inner.backend.delete_multi(&keys).await,
-        }
+        self.observed(Operation::DeleteMulti, None, keys.len(), async {
+            match self.mangled_keys(&keys)? {
+                Some(mangled) => self.inner.through.delete_multi(&mangled).await,
+                None => self.inner.through.delete_multi(&keys).await,
+            }
+        })
+        .await
     }
 
     /// Invalidates every value created before now. Hard: they become misses. Soft: they
@@ -344,7 +369,7 @@ impl Region {
         if self.inner.locks.is_locked(&backend_key) {
             return Ok(true);
         }
-        match self.inner.backend.get_mutex(&backend_key) {
+        match self.inner.through.get_mutex(&backend_key) {
             Some(mutex) => mutex.locked().await.map_err(|e| e.with_key(&key)),
             None => Ok(false),
         }
@@ -354,9 +379,9 @@ impl Region {
 
     /// The stored bytes: from the backend's ready answer if it has one, else its future.
     async fn read_bytes(&self, key: &CacheKey, backend_key: &CacheKey) -> Result<Option<Bytes>> {
-        let read = match self.inner.backend.get_ready(backend_key) {
+        let read = match self.inner.through.get_ready(backend_key) {
             Some(ready) => ready,
-            None => self.inner.backend.get(backend_key).await,
+            None => self.inner.through.get(backend_key).await,
         };
         read.map_err(|e| e.with_key(key))
     }
@@ -364,7 +389,7 @@ impl Region {
     /// The key as the backend sees it: mangled if the region has a mangler, else borrowed.
     fn backend_key<'k>(&self, key: &'k CacheKey) -> Result<Cow<'k, CacheKey>> {
         if key.is_hash() && !self.inner.capabilities.hash_keys {
-            return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.backend.name() });
+            return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.through.name() });
         }
         Ok(match &self.inner.mangler {
             Some(mangler) => Cow::Owned(mangler.mangle(key)),
@@ -408,14 +433,17 @@ impl Region {
                 Ok(None)
             }
             Err(source) if Codec::is_no_value(&source) => Ok(None),
-            Err(source) => match self.inner.decode_errors {
-                DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
-                _ => {
-                    trace::decision!(self, key, format = crate::codec::detect(bytes).unwrap_or("none known"),
-                        error = %source, "entry did not decode: treated as missing");
-                    Ok(None)
+            Err(source) => {
+                self.inner.stats.decode_error();
+                match self.inner.decode_errors {
+                    DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
+                    _ => {
+                        trace::decision!(self, key, format = crate::codec::detect(bytes).unwrap_or("none known"),
+                            error = %source, "entry did not decode: treated as missing");
+                        Ok(None)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -464,6 +492,7 @@ impl Region {
 
     /// Hands an error that no caller receives to the sink (and to `tracing`).
     pub(crate) fn report(&self, error: &Error) {
+        self.inner.stats.error(error);
         #[cfg(feature = "tracing")]
         tracing::warn!(region = ?self.inner.name, error = %error, "dogpile background error");
         if let Some(sink) = &self.inner.error_sink {
@@ -486,6 +515,7 @@ impl fmt::Debug for Region {
         let Inner {
             name,
             backend,
+            through: _,
             capabilities,
             codec,
             expiration,

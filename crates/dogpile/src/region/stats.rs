@@ -16,7 +16,8 @@ pub struct RegionStats {
     pub stale: u64,
     /// Callers that found no value and had to wait while another caller held the key's lock.
     pub waits: u64,
-    /// Creator calls (a `get_or_create_multi` creator call counts once).
+    /// Creator calls, successful or not, in the caller or in a background task (a
+    /// `get_or_create_multi` creator call counts once).
     pub creates: u64,
     /// Regenerations handed to a background task.
     pub background: u64,
@@ -31,8 +32,18 @@ pub struct RegionStats {
     pub breaker_opened: u64,
     /// Background regenerations started early by [early refresh](crate::region::EarlyRefresh).
     pub early_refreshes: u64,
+    /// Creator calls that returned an error.
+    pub creator_errors: u64,
+    /// Waits for a distributed lock that ran past its blocking timeout ([`Error::LockTimeout`](crate::Error::LockTimeout)).
+    pub lock_timeouts: u64,
+    /// Stored entries that did not decode (served as missing, or returned as
+    /// [`Error::Codec`](crate::Error::Codec), as the decode-error policy says).
+    pub decode_errors: u64,
+    /// Failed backend calls, whether a caller saw the error or it went to the error sink.
+    pub backend_errors: u64,
 }
 
+/// The region's counters, mirrored into its `metrics` handles with that feature.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     hits: Striped,
@@ -46,6 +57,23 @@ pub(crate) struct Counters {
     fail_open: AtomicU64,
     breaker_opened: AtomicU64,
     early_refreshes: AtomicU64,
+    creator_errors: AtomicU64,
+    lock_timeouts: AtomicU64,
+    decode_errors: AtomicU64,
+    backend_errors: AtomicU64,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::RegionMetrics>,
+}
+
+/// Bumps `$counter` and, with the `metrics` feature, the handle of the same name.
+macro_rules! count {
+    ($self:ident . $counter:ident) => {{
+        bump(&$self.$counter);
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &$self.metrics {
+            metrics.$counter.increment(1);
+        }
+    }};
 }
 
 fn bump(counter: &AtomicU64) {
@@ -82,63 +110,126 @@ impl Striped {
 }
 
 impl Counters {
+    /// Counters of the region `name` over `backend`, with `metrics` handles from the installed
+    /// recorder when `with_metrics` (and the feature).
+    pub(crate) fn new(name: &str, backend: &'static str, with_metrics: bool) -> Self {
+        #[cfg(feature = "metrics")]
+        return Counters {
+            metrics: with_metrics.then(|| crate::metrics::RegionMetrics::new(name, backend)),
+            ..Counters::default()
+        };
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = (name, backend, with_metrics);
+            Counters::default()
+        }
+    }
+
     pub(crate) fn hit(&self) {
-        self.hits.add(1);
+        self.hits_and_misses(1, 0);
     }
     pub(crate) fn miss(&self) {
-        self.misses.add(1);
+        self.hits_and_misses(0, 1);
     }
     pub(crate) fn hits_and_misses(&self, hits: usize, misses: usize) {
         if hits > 0 {
             self.hits.add(hits as u64);
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.metrics {
+                metrics.hits.increment(hits as u64);
+            }
         }
         if misses > 0 {
             self.misses.add(misses as u64);
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.metrics {
+                metrics.misses.increment(misses as u64);
+            }
         }
     }
     pub(crate) fn stale(&self) {
-        bump(&self.stale);
+        count!(self.stale);
     }
     pub(crate) fn wait(&self) {
-        bump(&self.waits);
+        count!(self.waits);
     }
     pub(crate) fn create(&self) {
-        bump(&self.creates);
+        count!(self.creates);
+    }
+    fn background(&self) {
+        count!(self.background);
     }
     pub(crate) fn fail_safe(&self) {
-        bump(&self.fail_safe);
+        count!(self.fail_safe);
     }
     pub(crate) fn creator_timeout(&self) {
-        bump(&self.creator_timeouts);
+        count!(self.creator_timeouts);
     }
     pub(crate) fn fail_open(&self) {
-        bump(&self.fail_open);
+        count!(self.fail_open);
     }
     pub(crate) fn breaker_opened(&self) {
-        bump(&self.breaker_opened);
+        count!(self.breaker_opened);
     }
     pub(crate) fn early_refresh(&self) {
-        bump(&self.early_refreshes);
+        count!(self.early_refreshes);
+    }
+    pub(crate) fn creator_error(&self) {
+        count!(self.creator_errors);
+    }
+    pub(crate) fn lock_timeout(&self) {
+        count!(self.lock_timeouts);
+    }
+    pub(crate) fn decode_error(&self) {
+        count!(self.decode_errors);
+    }
+    pub(crate) fn backend_error(&self, _kind: crate::BackendErrorKind) {
+        bump(&self.backend_errors);
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.backend_error(_kind);
+        }
+    }
+    /// Counts `error` if it is a backend failure or a lock timeout.
+    pub(crate) fn error(&self, error: &crate::Error) {
+        match error {
+            crate::Error::Backend { kind, .. } => self.backend_error(*kind),
+            crate::Error::LockTimeout { .. } => self.lock_timeout(),
+            _ => {}
+        }
     }
 
+    /// Records how long a region call took (with the `metrics` feature).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn operation(&self, op: super::Operation, took: std::time::Duration) {
+        if let Some(metrics) = &self.metrics {
+            metrics.operation(op, took);
+        }
+    }
+
+    /// Records how long a creator call took (with the `metrics` feature).
+    pub(crate) fn creation(&self, _took: std::time::Duration) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.creation(_took);
+        }
+    }
+
+    /// Counts how a read-through call was served (its creator call, if any, is counted where
+    /// it runs).
     pub(crate) fn record(&self, outcome: Outcome) {
         match outcome {
             Outcome::Fresh => self.hit(),
             Outcome::Stale => self.stale(),
             Outcome::StaleBackground => {
                 self.stale();
-                bump(&self.background);
-                self.create();
+                self.background();
             }
             Outcome::AfterWait => self.wait(),
-            Outcome::Created => {
-                self.miss();
-                self.create();
-            }
+            Outcome::Created => self.miss(),
             Outcome::CreatedAfterWait => {
                 self.miss();
                 self.wait();
-                self.create();
             }
             Outcome::FailSafe => self.fail_safe(),
         }
@@ -158,6 +249,10 @@ impl Counters {
             fail_open: get(&self.fail_open),
             breaker_opened: get(&self.breaker_opened),
             early_refreshes: get(&self.early_refreshes),
+            creator_errors: get(&self.creator_errors),
+            lock_timeouts: get(&self.lock_timeouts),
+            decode_errors: get(&self.decode_errors),
+            backend_errors: get(&self.backend_errors),
         }
     }
 }

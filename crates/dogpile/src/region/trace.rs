@@ -56,3 +56,18 @@ macro_rules! decision {
     }};
 }
 pub(crate) use decision;
+
+/// A debug event for a decision about several keys at once (a multi call's batch), with
+/// their number in `keys`.
+macro_rules! batch_decision {
+    ($region:expr, $keys:expr, $($rest:tt)+) => {{
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            target: "dogpile",
+            region = $region.inner.name.as_deref().unwrap_or(""),
+            keys = $keys,
+            $($rest)+
+        );
+    }};
+}
+pub(crate) use batch_decision;
