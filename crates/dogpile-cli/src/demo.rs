@@ -68,6 +68,10 @@ pub struct DemoArgs {
     /// a private redis-server that is killed and restarted).
     #[arg(long, value_enum, default_value = "stampede")]
     scenario: crate::scenarios::Scenario,
+    /// Serve the regions' metrics in Prometheus's text format at http://ADDR/metrics while
+    /// the demo runs (e.g. 127.0.0.1:9000).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// Internal: run one phase as a child process and print its figures.
     #[arg(long, hide = true)]
     phase: Option<Phase>,
@@ -191,6 +195,18 @@ pub fn run(mut args: DemoArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    if let Some(addr) = args.metrics {
+        if args.processes > 1 {
+            return Err("--metrics serves this process's regions: use it with --processes 1".into());
+        }
+        // Before the regions are built: they take their metric handles from this recorder.
+        let _runtime = runtime.enter();
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| format!("cannot serve metrics at {addr}: {e}"))?;
+        eprintln!("serving metrics at http://{addr}/metrics");
+    }
     if let Some(phase) = args.phase {
         let result = runtime.block_on(run_once(&args, phase == Phase::With))?;
         println!("{}", result.line());
@@ -260,8 +276,9 @@ async fn run_phase(args: &DemoArgs, phase: Phase) -> Result<RunResult, String> {
     Ok(total)
 }
 
-async fn make_region(args: &DemoArgs) -> Result<Region, String> {
-    let builder = Region::builder().expiration_time(args.ttl);
+/// The demo's region; `name` labels its metrics.
+async fn make_region(args: &DemoArgs, name: &str) -> Result<Region, String> {
+    let builder = Region::builder().name(name).expiration_time(args.ttl);
     let builder = match args.redis_config()? {
         None => builder,
         Some(config) => {
@@ -289,7 +306,7 @@ fn demo_keys(args: &DemoArgs) -> Vec<CacheKey> {
 /// Removes the demo's values, so each phase starts cold.
 async fn clear(args: &DemoArgs) -> Result<(), String> {
     if args.on_redis() {
-        let region = make_region(args).await?;
+        let region = make_region(args, "demo_clear").await?;
         region.delete_multi(demo_keys(args)).await.map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -297,7 +314,7 @@ async fn clear(args: &DemoArgs) -> Result<(), String> {
 
 async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String> {
     let label = if with_lock { "with the dogpile lock" } else { "without it (get, then create and set on a miss)" };
-    let region = make_region(args).await?;
+    let region = make_region(args, if with_lock { "demo_with_lock" } else { "demo_without_lock" }).await?;
     let keys = Arc::new(demo_keys(args));
     let calls = Arc::new(AtomicU64::new(0));
     let runs = Arc::new(AtomicU64::new(0));

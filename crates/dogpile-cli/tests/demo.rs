@@ -229,3 +229,50 @@ fn early_refresh_scenario_refreshes_ahead_and_waits_less() {
     assert!(waited[0] > 0, "plain get_or_create: the regenerating caller waits:\n{stdout}");
     assert!(waited[1] <= waited[0], "{stdout}");
 }
+
+/// The body of `GET /metrics` at `port`, or `None` while nothing answers there.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.starts_with("HTTP/1.1 200").then_some(response)
+}
+
+#[test]
+fn demo_serves_its_metrics_while_it_runs() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_dogpile"))
+        .args(["demo", "--metrics", &addr, "--duration", "3s", "--no-compare", "--callers", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the dogpile binary");
+    let started = std::time::Instant::now();
+    let mut scraped = None;
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        match scrape(port) {
+            Some(body) if body.contains("dogpile_stale_served_total{region=\"demo_with_lock\"") => {
+                scraped = Some(body);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let out = demo.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = scraped.unwrap_or_else(|| panic!("no metrics at {addr} during the run"));
+    let runs: Vec<u64> = body
+        .lines()
+        .filter(|l| l.starts_with("dogpile_creator_runs_total{region=\"demo_with_lock\",backend=\"memory\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert!(runs.len() == 1 && runs[0] >= 1, "{body}");
+    assert!(body.contains("# TYPE dogpile_operation_duration_seconds summary"), "{body}");
+    assert!(body.contains("operation=\"get_or_create\""), "{body}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("serving metrics at http://{addr}/metrics")));
+}

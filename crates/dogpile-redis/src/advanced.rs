@@ -50,7 +50,7 @@ impl RedisAdvancedBackend {
     ///
     /// [`Error::Config`] for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        Ok(RedisAdvancedBackend { store: Store::new(config)? })
+        Ok(RedisAdvancedBackend { store: Store::new(config, ADVANCED)? })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).

@@ -57,7 +57,7 @@ impl RedisAdvancedHstoreBackend {
     ///
     /// [`dogpile::Error::Config`] for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        Ok(RedisAdvancedHstoreBackend { store: Store::new(config)? })
+        Ok(RedisAdvancedHstoreBackend { store: Store::new(config, HSTORE)? })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).

@@ -321,6 +321,16 @@ impl RedisMutex {
         if released == 1 && !held.lost.load(Ordering::SeqCst) {
             return Ok(());
         }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "dogpile",
+            backend = self.store.backend,
+            // The lock's key may carry user data: hashed, as regions log keys by default.
+            lock = &dogpile::sha1_hex(&self.name)[..16],
+            "lock lost before its release: it expired or was taken over while its holder was creating the value"
+        );
+        #[cfg(feature = "metrics")]
+        metrics::counter!(dogpile::metrics::LOCKS_LOST, dogpile::metrics::BACKEND => self.store.backend).increment(1);
         match &self.store.config.lock_lost {
             LockLostPolicy::Error => Err(Error::LockLost { key: Some(self.key.clone()) }),
             LockLostPolicy::Callback(f) => {

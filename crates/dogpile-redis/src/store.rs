@@ -22,6 +22,8 @@ mod lock_batch;
 
 /// The state behind a backend handle.
 pub(crate) struct Store {
+    /// The name of the backend this store serves, for what it logs and counts.
+    pub(crate) backend: &'static str,
     pub(crate) config: RedisConfig,
     pub(crate) connection: Connection,
     pub(crate) scripts: LockScripts,
@@ -61,9 +63,10 @@ fn split<'a>(keys: impl Iterator<Item = &'a CacheKey>) -> Result<Split<'a>> {
 }
 
 impl Store {
-    pub(crate) fn new(config: RedisConfig) -> Result<Arc<Self>> {
+    pub(crate) fn new(config: RedisConfig, backend: &'static str) -> Result<Arc<Self>> {
         let connection = Connection::new(&config)?;
         Ok(Arc::new(Store {
+            backend,
             connection,
             scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),

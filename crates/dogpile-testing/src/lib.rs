@@ -27,6 +27,7 @@ pub mod python;
 pub mod sentinel;
 pub mod server;
 pub mod tls;
+pub mod trace;
 
 pub use cluster::RedisCluster;
 pub use fixture::Fixture;
