@@ -245,7 +245,7 @@ fn scrape(port: u16) -> Option<String> {
 fn demo_serves_its_metrics_while_it_runs() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_dogpile"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_dogpile"))
         .args(["demo", "--metrics", &addr, "--duration", "3s", "--no-compare", "--callers", "100"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
