@@ -10,29 +10,9 @@ use dogpile::{BackendErrorKind, Error, Region, metrics as m};
 use dogpile_redis::{LockLostPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend};
 use dogpile_testing::RedisServer;
 use dogpile_testing::fakes::Boom;
+use dogpile_testing::metrics::{key, read};
 use dogpile_testing::trace::Capture;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-
-/// The counters of one snapshot (the debugging recorder's snapshots read counters
-/// destructively), each with its name and labels.
-fn counters(snapshotter: &Snapshotter) -> Vec<(String, Vec<(String, String)>, u64)> {
-    let mut out = Vec::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        if let DebugValue::Counter(n) = value {
-            let key = key.key();
-            let labels = key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
-            out.push((key.name().to_owned(), labels, n));
-        }
-    }
-    out
-}
-
-fn counter(counters: &[(String, Vec<(String, String)>, u64)], name: &str, labels: &[(&str, &str)]) -> u64 {
-    counters
-        .iter()
-        .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v)))
-        .map_or(0, |(_, _, n)| *n)
-}
+use metrics_util::debugging::DebuggingRecorder;
 
 // One thread: the recorder and the subscriber set here are this thread's.
 #[tokio::test(flavor = "current_thread")]
@@ -68,8 +48,8 @@ async fn a_lost_lock_is_logged_and_counted_under_every_policy() {
         assert!(lost[0].contains("backend=dogpile_backend_redis_advanced_hstore"), "{}", lost[0]);
         assert!(!lost[0].contains("example.com"), "the lock's key is hashed: {}", lost[0]);
     }
-    let backend = [(m::BACKEND, "dogpile_backend_redis_advanced_hstore")];
-    assert_eq!(counter(&counters(&snapshotter), m::LOCKS_LOST, &backend), 2);
+    let lost = key(m::LOCKS_LOST, &[(m::BACKEND, "dogpile_backend_redis_advanced_hstore")]);
+    assert_eq!(read(&snapshotter).get(&lost), Some(&2));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -85,14 +65,15 @@ async fn backend_errors_are_counted_by_kind() {
     server.must(&["RPUSH", "a-list", "x"]);
     let err = region.get::<u8>("a-list").await.unwrap_err();
     assert!(matches!(err, Error::Backend { kind: BackendErrorKind::WrongType, .. }), "{err:?}");
-    let labels = |kind| [(m::REGION, "users"), (m::BACKEND, "dogpile_backend_redis_advanced"), (m::KIND, kind)];
+    let errors = |kind| {
+        key(m::BACKEND_ERRORS, &[(m::REGION, "users"), (m::BACKEND, "dogpile_backend_redis_advanced"), (m::KIND, kind)])
+    };
 
     // The server goes away: a connection error.
     drop(server);
     let err = tokio::time::timeout(Duration::from_secs(30), region.get::<u8>("k")).await.unwrap().unwrap_err();
     assert!(matches!(err, Error::Backend { kind: BackendErrorKind::Connection, .. }), "{err:?}");
-    let counters = counters(&snapshotter);
-    assert_eq!(counter(&counters, m::BACKEND_ERRORS, &labels("wrong_type")), 1);
-    assert_eq!(counter(&counters, m::BACKEND_ERRORS, &labels("connection")), 1);
+    let read = read(&snapshotter);
+    assert_eq!((read.get(&errors("wrong_type")), read.get(&errors("connection"))), (Some(&1), Some(&1)), "{read:#?}");
     assert_eq!(region.stats().backend_errors, 2);
 }

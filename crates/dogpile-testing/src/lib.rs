@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod fakes;
 mod fixture;
 mod macros;
+pub mod metrics;
 pub mod proxy;
 pub mod python;
 pub mod sentinel;

@@ -5,7 +5,7 @@
 //! let capture = dogpile_testing::trace::Capture::default();
 //! let _guard = tracing::subscriber::set_default(capture.clone());
 //! tracing::debug!(target: "dogpile", key = "k", "no value present");
-//! assert_eq!(capture.take(), ["key=k message=no value present "]);
+//! assert_eq!(capture.take(), ["message=no value present key=k "]);
 //! ```
 
 use std::fmt::{self, Write};

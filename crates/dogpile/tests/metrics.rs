@@ -8,7 +8,8 @@ use dogpile::backend::MemoryBackend;
 use dogpile::codec::DecodeErrorPolicy;
 use dogpile::{Bytes, CacheKey, Error, MockClock, Region, RegionBuilder, metrics as m};
 use dogpile_testing::fakes::{Boom, FaultyBackend};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use dogpile_testing::metrics::{key, read};
+use metrics_util::debugging::{DebuggingRecorder, Snapshotter};
 
 /// A region built under its own debugging recorder, and the recorder's snapshotter.
 fn recorded(builder: RegionBuilder) -> (Region, Snapshotter) {
@@ -18,29 +19,10 @@ fn recorded(builder: RegionBuilder) -> (Region, Snapshotter) {
     (region, snapshotter)
 }
 
-/// The metrics by `name{label=value,...}` (labels sorted), counters as their count and
-/// histograms as their number of samples.
-fn read(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let mut labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
-        labels.sort();
-        let n = match value {
-            DebugValue::Counter(n) => n,
-            DebugValue::Histogram(samples) => samples.len() as u64,
-            DebugValue::Gauge(_) => continue,
-        };
-        out.insert(format!("{}{{{}}}", key.name(), labels.join(",")), n);
-    }
-    out
-}
-
 fn at(metrics: &BTreeMap<String, u64>, name: &str, extra: &[(&str, &str)], region: &str, backend: &str) -> u64 {
-    let mut labels = vec![format!("backend={backend}"), format!("region={region}")];
-    labels.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
-    labels.sort();
-    let key = format!("{name}{{{}}}", labels.join(","));
+    let mut labels = vec![("backend", backend), ("region", region)];
+    labels.extend_from_slice(extra);
+    let key = key(name, &labels);
     *metrics.get(&key).unwrap_or_else(|| panic!("no {key} among {metrics:#?}"))
 }
 
