@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use super::fail_open::is_outage;
-use super::{CreateOptions, FailOpenState, FailSafe, Operation, Region, trace};
+use super::{CreateOptions, FailOpenState, FailSafe, Operation, Region, operation, trace};
 use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
 use crate::key::CacheKey;
@@ -377,8 +377,13 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
-        self.observed(Operation::GetOrCreate, Some(key), 1, self.run_lock_unobserved(key, options, creator, background))
-            .await
+        operation::observed!(
+            self,
+            Operation::GetOrCreate,
+            Some(key),
+            1,
+            self.run_lock_unobserved(key, options, creator, background)
+        )
     }
 
     /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
@@ -943,13 +948,13 @@ impl Region {
         S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
     {
         let keys_len = keys.len();
-        self.observed(
+        operation::observed!(
+            self,
             Operation::GetOrCreateMulti,
             None,
             keys_len,
             self.multi_run_unobserved(keys, options, creator, spawn),
         )
-        .await
     }
 
     /// Stores `items` and releases the locks of `guards` (positions in `keys`, guards) in one

@@ -194,7 +194,7 @@ impl Region {
         options: GetOptions,
     ) -> Result<Option<CachedValue<T>>> {
         let key = key.into();
-        self.observed(Operation::Get, Some(&key), 1, async {
+        operation::observed!(self, Operation::Get, Some(&key), 1, async {
             let backend_key = self.backend_key(&key)?;
             let bytes = self.read_bytes(&key, &backend_key).await?;
             let value = self.decode(&key, bytes.as_deref())?;
@@ -202,7 +202,6 @@ impl Region {
             self.count_read(value.is_some());
             Ok(value)
         })
-        .await
     }
 
     /// The values at `keys`, in order, duplicates included; `None` where [`Region::get`] would
@@ -237,7 +236,7 @@ impl Region {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        self.observed(Operation::GetMulti, None, keys.len(), async {
+        operation::observed!(self, Operation::GetMulti, None, keys.len(), async {
             let found = match self.mangled_keys(&keys)? {
                 Some(mangled) => self.inner.through.get_multi(&mangled).await?,
                 None => self.inner.through.get_multi(&keys).await?,
@@ -252,7 +251,6 @@ impl Region {
             self.inner.stats.hits_and_misses(hits, keys.len() - hits);
             Ok(out)
         })
-        .await
     }
 
     /// Stores `value` at `key`, created now.
@@ -262,12 +260,11 @@ impl Region {
     /// The backend's error; [`Error::Codec`] when the value cannot be encoded.
     pub async fn set<T: Serialize + ?Sized>(&self, key: impl Into<CacheKey>, value: &T) -> Result<()> {
         let key = key.into();
-        self.observed(Operation::Set, Some(&key), 1, async {
+        operation::observed!(self, Operation::Set, Some(&key), 1, async {
             let backend_key = self.backend_key(&key)?;
             let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
             self.inner.through.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
         })
-        .await
     }
 
     /// Stores every pair in one backend call (dogpile's `set_multi` of a mapping).
@@ -295,11 +292,10 @@ impl Region {
         if encoding.is_ok() && encoded.is_empty() {
             return Ok(());
         }
-        self.observed(Operation::SetMulti, None, encoded.len(), async {
+        operation::observed!(self, Operation::SetMulti, None, encoded.len(), async {
             encoding?;
             self.inner.through.set_multi(&encoded).await
         })
-        .await
     }
 
     /// Removes `key`.
@@ -309,11 +305,10 @@ impl Region {
     /// The backend's error.
     pub async fn delete(&self, key: impl Into<CacheKey>) -> Result<()> {
         let key = key.into();
-        self.observed(Operation::Delete, Some(&key), 1, async {
+        operation::observed!(self, Operation::Delete, Some(&key), 1, async {
             let backend_key = self.backend_key(&key)?;
             self.inner.through.delete(&backend_key).await.map_err(|e| e.with_key(&key))
         })
-        .await
     }
 
     /// Removes every key in one backend call.
@@ -326,13 +321,12 @@ impl Region {
         if keys.is_empty() {
             return Ok(());
         }
-        self.observed(Operation::DeleteMulti, None, keys.len(), async {
+        operation::observed!(self, Operation::DeleteMulti, None, keys.len(), async {
             match self.mangled_keys(&keys)? {
                 Some(mangled) => self.inner.through.delete_multi(&mangled).await,
                 None => self.inner.through.delete_multi(&keys).await,
             }
         })
-        .await
     }
 
     /// Invalidates every value created before now. Hard: they become misses. Soft: they

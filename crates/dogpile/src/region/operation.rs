@@ -2,12 +2,8 @@
 //! feature) and timed into the operation histogram (with the `metrics` feature), neither of
 //! which costs anything without its feature.
 
-use std::future::Future;
-
-use crate::error::Result;
-use crate::key::CacheKey;
-
-use super::Region;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use {super::Region, crate::error::Result, crate::key::CacheKey, std::future::Future};
 
 /// A kind of region call, as spans and the operation histogram name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +47,28 @@ impl Operation {
     }
 }
 
+/// `$call.await`, its error counted in the region's stats; with `tracing` or `metrics`,
+/// through [`Region::observed`]. Without them the call is awaited in place, not moved into a
+/// wrapping future: the hit path pays nothing for what is not compiled in.
+macro_rules! observed {
+    ($region:expr, $op:expr, $key:expr, $keys:expr, $call:expr $(,)?) => {{
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let done = $region.observed($op, $key, $keys, $call).await;
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let done = {
+            let _: ($crate::region::Operation, Option<&$crate::CacheKey>, usize) = ($op, $key, $keys);
+            let done = $call.await;
+            if let Err(err) = &done {
+                $region.inner.stats.error(err);
+            }
+            done
+        };
+        done
+    }};
+}
+pub(crate) use observed;
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
 impl Region {
     /// `call`, its error counted in the region's stats; with `tracing`, in a debug span
     /// `dogpile.region` (fields `operation`, `region`, and `key` or the number of `keys`); with
@@ -87,8 +105,6 @@ impl Region {
         }
         #[cfg(feature = "metrics")]
         self.inner.stats.operation(op, started.elapsed());
-        #[cfg(not(feature = "metrics"))]
-        let _ = op;
         done
     }
 }
