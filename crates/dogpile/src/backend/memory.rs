@@ -1,8 +1,9 @@
 //! The in-process memory backend (the embedded default).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -15,12 +16,23 @@ use crate::registry::Arguments;
 /// How many entries eviction looks at to pick the least recently used one.
 const EVICTION_SAMPLE: usize = 5;
 
+/// How many entries each write checks for a passed lifetime: more than the one it adds, so
+/// the sweep goes round the whole store while the store grows by one entry per write.
+const SWEEP_PER_WRITE: usize = 8;
+
 /// Values kept in this process's memory. Clones share the same store.
 ///
 /// Plain and hash keys are both stored (a hash key is one entry). With a
 /// [capacity](MemoryBackendBuilder::capacity), inserting a new key into a full store evicts an
 /// entry that was not used recently (an approximate LRU over a small random sample, as Redis
 /// does).
+///
+/// With a [time to live](MemoryBackendBuilder::time_to_live), an entry is gone once it has
+/// been stored that long (the counterpart of the Redis backends' `redis_expiration_time`):
+/// reads no longer see it, and writes reclaim its memory as they go, each checking a few
+/// entries in turn, so a store whose keys are never read again does not grow with them. Give
+/// it more than the region's expiration time, so that expired values can still be served while
+/// one caller regenerates them.
 ///
 /// # Examples
 ///
@@ -42,12 +54,31 @@ pub struct MemoryBackend {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     map: RwLock<Map>,
     capacity: Option<usize>,
     tick: AtomicU64,
     rng: AtomicU64,
+    /// The entries' lifetime, if they have one.
+    time_to_live: Option<Duration>,
+    /// Where lifetimes are counted from (milliseconds since then).
+    epoch: Instant,
+    /// Where the next write's sweep for passed lifetimes starts.
+    sweep_at: AtomicUsize,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            map: RwLock::default(),
+            capacity: None,
+            tick: AtomicU64::new(0),
+            rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
+            time_to_live: None,
+            epoch: Instant::now(),
+            sweep_at: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// Keys are hashed with foldhash: fast on short keys. Keys come from the application, and the
@@ -57,6 +88,8 @@ type Map = IndexMap<CacheKey, Entry, foldhash::fast::RandomState>;
 struct Entry {
     value: Bytes,
     last_used: AtomicU64,
+    /// When the entry's lifetime ends (milliseconds since the store's epoch; `u64::MAX`: never).
+    expires_at: u64,
 }
 
 /// Builds a [`MemoryBackend`].
@@ -64,6 +97,7 @@ struct Entry {
 #[must_use]
 pub struct MemoryBackendBuilder {
     capacity: Option<usize>,
+    time_to_live: Option<Duration>,
 }
 
 impl MemoryBackendBuilder {
@@ -73,14 +107,31 @@ impl MemoryBackendBuilder {
         self
     }
 
+    /// Drops each entry once it has been stored for `time_to_live` (at least 1 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dogpile::backend::MemoryBackend;
+    ///
+    /// // Values are regenerated after 5 minutes, and reclaimed after an hour without a write.
+    /// let backend = MemoryBackend::builder().time_to_live(Duration::from_secs(3600)).build();
+    /// let region = dogpile::Region::builder()
+    ///     .backend(backend)
+    ///     .expiration_time(Duration::from_secs(300))
+    ///     .build()?;
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn time_to_live(mut self, time_to_live: Duration) -> Self {
+        self.time_to_live = Some(time_to_live.max(Duration::from_millis(1)));
+        self
+    }
+
     /// The backend.
     pub fn build(self) -> MemoryBackend {
         MemoryBackend {
-            inner: Arc::new(Inner {
-                capacity: self.capacity,
-                rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
-                ..Inner::default()
-            }),
+            inner: Arc::new(Inner { capacity: self.capacity, time_to_live: self.time_to_live, ..Inner::default() }),
         }
     }
 }
@@ -91,14 +142,18 @@ impl MemoryBackend {
         MemoryBackendBuilder::default()
     }
 
-    /// Builds from configuration arguments: `capacity` (integer, optional). Other keys are
-    /// ignored.
+    /// Builds from configuration arguments: `capacity` (integer, optional) and
+    /// `time_to_live` (seconds, optional). Other keys are ignored.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when `capacity` is not a positive integer.
+    /// [`Error::Config`] when `capacity` is not a positive integer or `time_to_live` not a
+    /// non-negative number.
     pub fn from_arguments(args: &Arguments) -> Result<Self> {
         let mut builder = MemoryBackend::builder();
+        if let Some(time_to_live) = args.get_seconds("time_to_live")? {
+            builder = builder.time_to_live(time_to_live);
+        }
         if let Some(capacity) = args.get_u64("capacity")? {
             let capacity = usize::try_from(capacity)
                 .ok()
@@ -109,7 +164,8 @@ impl MemoryBackend {
         Ok(builder.build())
     }
 
-    /// The number of entries.
+    /// The number of entries, including those whose lifetime has passed and that no write has
+    /// reclaimed yet.
     pub fn len(&self) -> usize {
         self.read().len()
     }
@@ -122,6 +178,52 @@ impl MemoryBackend {
     /// Removes every entry.
     pub fn clear(&self) {
         self.write().clear();
+    }
+
+    /// Reclaims every entry whose lifetime has passed now, rather than as writes go.
+    pub fn remove_expired(&self) {
+        if self.inner.time_to_live.is_some() {
+            let now = self.now();
+            self.write().retain(|_, entry| entry.expires_at > now);
+        }
+    }
+
+    /// Milliseconds since the store's epoch.
+    fn now(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// When an entry written now ends.
+    fn expires_at(&self) -> u64 {
+        match self.inner.time_to_live {
+            Some(ttl) => self.now().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+            None => u64::MAX,
+        }
+    }
+
+    /// Removes the entries past their lifetime among the next few in turn.
+    fn sweep(&self, map: &mut Map) {
+        if self.inner.time_to_live.is_none() || map.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let mut at = self.inner.sweep_at.load(Ordering::Relaxed);
+        for _ in 0..SWEEP_PER_WRITE {
+            if map.is_empty() {
+                break;
+            }
+            if at >= map.len() {
+                at = 0;
+            }
+            // A removal moves the last entry here: it is checked next.
+            match map.get_index(at) {
+                Some((_, entry)) if entry.expires_at <= now => {
+                    map.swap_remove_index(at);
+                }
+                _ => at += 1,
+            }
+        }
+        self.inner.sweep_at.store(at, Ordering::Relaxed);
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Map> {
@@ -137,18 +239,22 @@ impl MemoryBackend {
     }
 
     fn lookup(&self, map: &Map, key: &CacheKey) -> Option<Bytes> {
-        map.get(key).map(|entry| {
-            if self.inner.capacity.is_some() {
-                entry.last_used.store(self.tick(), Ordering::Relaxed);
-            }
-            entry.value.clone()
-        })
+        let entry = map.get(key)?;
+        if self.inner.time_to_live.is_some() && entry.expires_at <= self.now() {
+            return None;
+        }
+        if self.inner.capacity.is_some() {
+            entry.last_used.store(self.tick(), Ordering::Relaxed);
+        }
+        Some(entry.value.clone())
     }
 
     fn insert(&self, map: &mut Map, key: &CacheKey, value: Bytes) {
+        self.sweep(map);
         let last_used = AtomicU64::new(self.tick());
+        let expires_at = self.expires_at();
         if let Some(entry) = map.get_mut(key) {
-            *entry = Entry { value, last_used };
+            *entry = Entry { value, last_used, expires_at };
             return;
         }
         if let Some(capacity) = self.inner.capacity {
@@ -157,7 +263,7 @@ impl MemoryBackend {
                 map.swap_remove_index(victim);
             }
         }
-        map.insert(key.clone(), Entry { value, last_used });
+        map.insert(key.clone(), Entry { value, last_used, expires_at });
     }
 
     fn pick_victim(&self, map: &Map) -> usize {
@@ -230,7 +336,11 @@ impl Backend for MemoryBackend {
 
 impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryBackend").field("len", &self.len()).field("capacity", &self.inner.capacity).finish()
+        f.debug_struct("MemoryBackend")
+            .field("len", &self.len())
+            .field("capacity", &self.inner.capacity)
+            .field("time_to_live", &self.inner.time_to_live)
+            .finish()
     }
 }
 
@@ -249,6 +359,42 @@ mod tests {
             assert!(backend.get(&hot).await.unwrap().is_some(), "hot key evicted at {i}");
         }
         assert_eq!(backend.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn entries_past_their_lifetime_are_not_read_and_writes_reclaim_them() {
+        let backend = MemoryBackend::builder().time_to_live(Duration::from_millis(200)).build();
+        for i in 0..1_000 {
+            backend.set(&CacheKey::from(format!("old{i}")), Bytes::from_static(b"v")).await.unwrap();
+        }
+        assert!(backend.get(&"old7".into()).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(backend.get(&"old7".into()).await.unwrap().is_none(), "past its lifetime");
+        assert_eq!(backend.len(), 1_000, "not reclaimed by reads");
+        // Keys that are never read again: the writes of new keys reclaim them.
+        for i in 0..400 {
+            backend.set(&CacheKey::from(format!("new{i}")), Bytes::from_static(b"v")).await.unwrap();
+        }
+        assert_eq!(backend.len(), 400);
+        assert!(backend.get(&"new0".into()).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        backend.remove_expired();
+        assert!(backend.is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_lifetime_entries_stay() {
+        let backend = MemoryBackend::default();
+        backend.set(&"k".into(), Bytes::from_static(b"v")).await.unwrap();
+        backend.remove_expired();
+        assert_eq!(backend.len(), 1);
+        let mut args = Arguments::new();
+        args.insert("time_to_live", 0.5);
+        let configured = MemoryBackend::from_arguments(&args).unwrap();
+        assert_eq!(configured.inner.time_to_live, Some(Duration::from_millis(500)));
+        args.insert("time_to_live", "soon");
+        let wrong = MemoryBackend::from_arguments(&args);
+        assert!(matches!(wrong, Err(Error::Config { .. })), "{wrong:?}");
     }
 
     #[tokio::test]
