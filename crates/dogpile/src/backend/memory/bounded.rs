@@ -1,0 +1,76 @@
+//! The store of a bounded memory backend: moka's cache, whose W-TinyLFU policy admits a new
+//! entry into a full store only if it is likely to be read more often than the entry it would
+//! evict.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::key::CacheKey;
+
+/// What an entry weighs under a bound in bytes, besides its key and value: the cache's own
+/// bookkeeping, about.
+const ENTRY_OVERHEAD: usize = 100;
+
+/// A bound on a memory backend: entries, or bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bound {
+    Entries(u64),
+    Bytes(u64),
+}
+
+pub(super) struct Bounded {
+    cache: moka::sync::Cache<CacheKey, Bytes, foldhash::fast::RandomState>,
+}
+
+impl Bounded {
+    pub(super) fn new(bound: Bound, time_to_live: Option<Duration>) -> Self {
+        let mut builder = moka::sync::Cache::builder();
+        builder = match bound {
+            Bound::Entries(entries) => builder.max_capacity(entries),
+            Bound::Bytes(bytes) => builder.max_capacity(bytes).weigher(|key: &CacheKey, value: &Bytes| {
+                let key_len = match key {
+                    CacheKey::Plain(key) => key.len(),
+                    CacheKey::Hash { name, field } => name.len() + field.len(),
+                };
+                let weight = key_len + value.len() + ENTRY_OVERHEAD;
+                u32::try_from(weight).unwrap_or(u32::MAX)
+            }),
+        };
+        if let Some(time_to_live) = time_to_live {
+            builder = builder.time_to_live(time_to_live);
+        }
+        Bounded { cache: builder.build_with_hasher(foldhash::fast::RandomState::default()) }
+    }
+
+    pub(super) fn time_to_live(&self) -> Option<Duration> {
+        self.cache.policy().time_to_live()
+    }
+
+    /// The number of entries, once the cache's pending evictions are done.
+    pub(super) fn len(&self) -> usize {
+        self.cache.run_pending_tasks();
+        usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
+    }
+
+    pub(super) fn clear(&self) {
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks();
+    }
+
+    pub(super) fn get(&self, key: &CacheKey) -> Option<Bytes> {
+        self.cache.get(key)
+    }
+
+    pub(super) fn insert(&self, key: &CacheKey, value: Bytes) {
+        self.cache.insert(key.clone(), value);
+    }
+
+    pub(super) fn remove(&self, key: &CacheKey) {
+        self.cache.invalidate(key);
+    }
+
+    pub(super) fn remove_expired(&self) {
+        self.cache.run_pending_tasks();
+    }
+}
