@@ -1,4 +1,6 @@
-//! The region's hot path on the memory backend: a hit through `get_or_create` and `get`.
+//! The region's hot path on the memory backend: a hit through `get_or_create` and `get`; and
+//! the same hit beside moka's `get_with` (the field's in-process cache), on one thread and on
+//! two.
 //!
 //! `cargo bench -p dogpile --bench region`
 
@@ -57,5 +59,77 @@ fn region_hits(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, region_hits);
+/// Times `iters` calls on each of `threads` threads at once (each with its own runtime): the
+/// time per call as each thread sees it.
+fn on_threads<F>(threads: usize, iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Box<dyn FnMut(&tokio::runtime::Runtime, u64) -> Duration + Send> + Sync,
+{
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let mut run = call();
+                scope.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    run(&rt, iters)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).max().unwrap_or_default()
+    })
+}
+
+fn beside_moka(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hit beside moka");
+    let unbounded = Region::builder().expiration_time(Duration::from_secs(3600)).build().unwrap();
+    let bounded = Region::builder()
+        .backend(dogpile::backend::MemoryBackend::builder().capacity(10_000).build())
+        .expiration_time(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let moka: moka::sync::Cache<String, Small> = moka::sync::Cache::new(10_000);
+    let setup = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for region in [&unbounded, &bounded] {
+        setup.block_on(region.set("hot", &small())).unwrap();
+    }
+    moka.insert("hot".to_string(), small());
+
+    for threads in [1, 2] {
+        for (name, region) in [("region, unbounded", &unbounded), ("region, capacity 10,000", &bounded)] {
+            group.bench_function(format!("{name}, get_or_create, {threads} thread(s)"), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, || {
+                        let region = region.clone();
+                        Box::new(move |rt, iters| {
+                            per_call(rt, iters, async || {
+                                let v: Small = region
+                                    .get_or_create("hot", || async { Ok::<_, std::io::Error>(small()) })
+                                    .await
+                                    .unwrap();
+                                black_box(v);
+                            })
+                        })
+                    })
+                })
+            });
+        }
+        group.bench_function(format!("moka 0.12 sync get_with, {threads} thread(s)"), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, || {
+                    let moka = moka.clone();
+                    Box::new(move |_, iters| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            black_box(moka.get_with("hot".to_string(), small));
+                        }
+                        start.elapsed()
+                    })
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, region_hits, beside_moka);
 criterion_main!(benches);
