@@ -362,7 +362,8 @@ impl Region {
         Ok(value)
     }
 
-    /// [`Region::run_lock_unobserved`] as an observed [`Operation::GetOrCreate`].
+    /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
+    /// the in-process stand-in store while the backend is away.
     async fn run_lock<T, F, Fut, E, B>(
         &self,
         key: &CacheKey,
@@ -377,56 +378,33 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
-        operation::observed!(
-            self,
-            Operation::GetOrCreate,
-            Some(key),
-            1,
-            self.run_lock_unobserved(key, options, creator, background)
-        )
-    }
-
-    /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
-    /// the in-process stand-in store while the backend is away.
-    async fn run_lock_unobserved<T, F, Fut, E, B>(
-        &self,
-        key: &CacheKey,
-        options: &CreateOptions<T>,
-        creator: F,
-        background: Option<B>,
-    ) -> Result<(T, Outcome)>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: Into<BoxError>,
-        B: FnOnce(KeyGuard, F),
-    {
-        let slot = Mutex::new(Some(creator));
-        let recorded = |served: Result<(T, Outcome)>| {
-            let (value, outcome) = served?;
-            self.inner.stats.record(outcome);
-            if outcome.is_stale() {
-                trace::decision!(self, key, outcome = ?outcome, "stale value served");
-            }
-            Ok((value, outcome))
-        };
-        let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
-            return recorded(self.read_through(key, options, &slot, background).await);
-        };
-        if !fail_open.breaker.is_open(self.inner.clock.now()) {
-            match self.read_through(key, options, &slot, background).await {
-                Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
-                done => {
-                    if done.is_ok() {
-                        self.backend_back(fail_open);
+        operation::observed!(self, Operation::GetOrCreate, Some(key), 1, async move {
+            let slot = Mutex::new(Some(creator));
+            let recorded = |served: Result<(T, Outcome)>| {
+                let (value, outcome) = served?;
+                self.inner.stats.record(outcome);
+                if outcome.is_stale() {
+                    trace::decision!(self, key, outcome = ?outcome, "stale value served");
+                }
+                Ok((value, outcome))
+            };
+            let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
+                return recorded(self.read_through(key, options, &slot, background).await);
+            };
+            if !fail_open.breaker.is_open(self.inner.clock.now()) {
+                match self.read_through(key, options, &slot, background).await {
+                    Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
+                    done => {
+                        if done.is_ok() {
+                            self.backend_back(fail_open);
+                        }
+                        return recorded(done);
                     }
-                    return recorded(done);
                 }
             }
-        }
-        self.inner.stats.fail_open();
-        recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
+            self.inner.stats.fail_open();
+            recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
+        })
     }
 
     async fn read_through<T, F, Fut, E, B>(
@@ -932,7 +910,6 @@ impl Region {
         to_store
     }
 
-    /// [`Region::multi_run_unobserved`] as an observed [`Operation::GetOrCreateMulti`].
     async fn multi_run<T, F, Fut, E, S>(
         &self,
         keys: Vec<CacheKey>,
@@ -948,13 +925,30 @@ impl Region {
         S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
     {
         let keys_len = keys.len();
-        operation::observed!(
-            self,
-            Operation::GetOrCreateMulti,
-            None,
-            keys_len,
-            self.multi_run_unobserved(keys, options, creator, spawn),
-        )
+        operation::observed!(self, Operation::GetOrCreateMulti, None, keys_len, async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let slot = Mutex::new(Some(creator));
+            let spawn = Mutex::new(spawn);
+            let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
+                return self.multi_read_through(&keys, options, &slot, &spawn).await;
+            };
+
+            if !fail_open.breaker.is_open(self.inner.clock.now()) {
+                match self.multi_read_through(&keys, options, &slot, &spawn).await {
+                    Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
+                    done => {
+                        if done.is_ok() {
+                            self.backend_back(fail_open);
+                        }
+                        return done;
+                    }
+                }
+            }
+            self.inner.stats.fail_open();
+            fail_open.fallback.multi_read_through(&keys, options, &slot, &spawn).await
+        })
     }
 
     /// Stores `items` and releases the locks of `guards` (positions in `keys`, guards) in one
@@ -997,44 +991,6 @@ impl Region {
         }
         drop(locals);
         outcome
-    }
-
-    async fn multi_run_unobserved<T, F, Fut, E, S>(
-        &self,
-        keys: Vec<CacheKey>,
-        options: &CreateOptions<T>,
-        creator: F,
-        spawn: Option<S>,
-    ) -> Result<Vec<T>>
-    where
-        T: Serialize + DeserializeOwned + Clone,
-        F: FnOnce(Vec<CacheKey>) -> Fut,
-        Fut: Future<Output = Result<Vec<T>, E>>,
-        E: Into<BoxError>,
-        S: FnOnce(Vec<(CacheKey, CacheKey, KeyGuard)>, F) -> tokio::sync::oneshot::Receiver<Vec<T>>,
-    {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let slot = Mutex::new(Some(creator));
-        let spawn = Mutex::new(spawn);
-        let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
-            return self.multi_read_through(&keys, options, &slot, &spawn).await;
-        };
-
-        if !fail_open.breaker.is_open(self.inner.clock.now()) {
-            match self.multi_read_through(&keys, options, &slot, &spawn).await {
-                Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
-                done => {
-                    if done.is_ok() {
-                        self.backend_back(fail_open);
-                    }
-                    return done;
-                }
-            }
-        }
-        self.inner.stats.fail_open();
-        fail_open.fallback.multi_read_through(&keys, options, &slot, &spawn).await
     }
 
     async fn multi_read_through<T, F, Fut, E, S>(
