@@ -200,11 +200,7 @@ pub fn run(mut args: DemoArgs) -> Result<(), String> {
             return Err("--metrics serves this process's regions: use it with --processes 1".into());
         }
         // Before the regions are built: they take their metric handles from this recorder.
-        let _runtime = runtime.enter();
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .map_err(|e| format!("cannot serve metrics at {addr}: {e}"))?;
+        crate::metrics_endpoint::serve(&runtime, addr)?;
         eprintln!("serving metrics at http://{addr}/metrics");
     }
     if let Some(phase) = args.phase {

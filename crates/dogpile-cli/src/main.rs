@@ -7,6 +7,7 @@ mod demo;
 mod duration;
 mod inspect;
 mod memory_report;
+mod metrics_endpoint;
 mod progress;
 mod scenarios;
 mod stats;
