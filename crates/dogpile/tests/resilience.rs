@@ -325,6 +325,10 @@ mod fail_open {
             .await
             .unwrap();
         assert_eq!(values, ["k0", "made k9"]);
+        // The creator runs in the stand-in store are the region's: 4 single ones, 1 batch.
+        let stats = region.stats();
+        assert_eq!(stats.creates, 5, "{stats:?}");
+        assert!(stats.backend_errors >= 1, "{stats:?}");
     }
 
     #[tokio::test]

@@ -304,7 +304,10 @@ impl RegionBuilder {
         let expiration = self.expiration.map(|d| d.as_secs_f64());
         let codec = codec.unwrap_or_default();
         let locks = LocalMutexMap::new();
-        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>, observed: bool| Inner {
+        // One set of counters for the region and for the stand-in store of fail-open, whose
+        // outcomes and creator runs are the region's.
+        let stats = Arc::new(stats::Counters::new(self.name.as_deref().unwrap_or(""), DynBackend::name(&*backend)));
+        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>| Inner {
             name: self.name.clone(),
             capabilities: DynBackend::capabilities(&*backend),
             codec: codec.clone(),
@@ -315,9 +318,7 @@ impl RegionBuilder {
             locks: Arc::clone(&locks),
             decode_errors: self.decode_errors,
             error_sink: self.error_sink.clone(),
-            // The stand-in store of fail-open has no metrics of its own: its outcomes are the
-            // region's.
-            stats: stats::Counters::new(self.name.as_deref().unwrap_or(""), DynBackend::name(&*backend), observed),
+            stats: Arc::clone(&stats),
             fail_safe: self.fail_safe,
             creator_timeout: self.creator_timeout,
             throttled: Throttled::default(),
@@ -334,10 +335,10 @@ impl RegionBuilder {
         };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.
-        let fail_open = self.fail_open.map(|settings| {
-            FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None, false)) })
-        });
-        Ok(Region { inner: Arc::new(inner(backend, fail_open, true)) })
+        let fail_open = self
+            .fail_open
+            .map(|settings| FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None)) }));
+        Ok(Region { inner: Arc::new(inner(backend, fail_open)) })
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:

@@ -103,7 +103,7 @@ pub(crate) struct Inner {
     locks: Arc<LocalMutexMap>,
     decode_errors: DecodeErrorPolicy,
     error_sink: Option<ErrorSink>,
-    stats: stats::Counters,
+    stats: Arc<stats::Counters>,
     fail_safe: Option<FailSafe>,
     creator_timeout: Option<std::time::Duration>,
     throttled: Throttled,

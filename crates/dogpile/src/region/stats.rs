@@ -110,17 +110,14 @@ impl Striped {
 }
 
 impl Counters {
-    /// Counters of the region `name` over `backend`, with `metrics` handles from the installed
-    /// recorder when `with_metrics` (and the feature).
-    pub(crate) fn new(name: &str, backend: &'static str, with_metrics: bool) -> Self {
+    /// Counters of the region `name` over `backend`, with the `metrics` feature also
+    /// recorded through handles from the installed recorder.
+    pub(crate) fn new(name: &str, backend: &'static str) -> Self {
         #[cfg(feature = "metrics")]
-        return Counters {
-            metrics: with_metrics.then(|| crate::metrics::RegionMetrics::new(name, backend)),
-            ..Counters::default()
-        };
+        return Counters { metrics: Some(crate::metrics::RegionMetrics::new(name, backend)), ..Counters::default() };
         #[cfg(not(feature = "metrics"))]
         {
-            let _ = (name, backend, with_metrics);
+            let _ = (name, backend);
             Counters::default()
         }
     }
