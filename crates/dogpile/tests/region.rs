@@ -221,3 +221,34 @@ fn futures_are_send() {
     let f = region.cache_on_arguments("f", |(x,): (u32,)| async move { Ok::<u32, Boom>(x) });
     is_send(f.call((1,)));
 }
+
+/// dogpile's `test_soft_invalidate_requires_expire_time_get` and `..._get_multi`: after a soft
+/// invalidation, a read-through without an expiration time fails before anything is created,
+/// even for a key that has no value; with an expiration time on the call it works.
+#[tokio::test]
+async fn soft_invalidation_without_an_expiration_time_fails_the_first_call_too() {
+    let region = Region::builder().build().unwrap();
+    region.invalidate(false);
+    let created = AtomicUsize::new(0);
+    let single = region
+        .get_or_create("never-set", || async {
+            created.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, std::io::Error>(1u32)
+        })
+        .await;
+    assert!(matches!(&single, Err(Error::Config { name, .. }) if name == "expiration_time"), "{single:?}");
+    let multi = region
+        .get_or_create_multi(["a", "b"], |keys| {
+            created.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, std::io::Error>(keys.iter().map(|_| 1u32).collect()) }
+        })
+        .await;
+    assert!(matches!(&multi, Err(Error::Config { name, .. }) if name == "expiration_time"), "{multi:?}");
+    assert_eq!(created.load(Ordering::SeqCst), 0, "no creator ran");
+    assert_eq!(region.get::<u32>("never-set").await.unwrap(), None, "nothing was cached");
+
+    let options = CreateOptions::new().expiration_time(Duration::from_secs(60));
+    let with_expiry: u32 =
+        region.get_or_create_with("never-set", &options, || async { Ok::<_, std::io::Error>(2) }).await.unwrap();
+    assert_eq!(with_expiry, 2);
+}

@@ -423,6 +423,7 @@ impl Region {
     {
         let backend_key = self.backend_key(key)?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        self.soft_invalidation_needs(expiration)?;
         // The hit path: one read, no lock machinery. The rest lives in a boxed future, so that
         // a hit neither builds nor moves the state of a creation.
         let first = self.read_for_lock::<T>(key, &backend_key, expiration).await?;
@@ -1015,6 +1016,7 @@ impl Region {
         let backend_keys: Vec<CacheKey> =
             unique.iter().map(|k| self.backend_key(k).map(std::borrow::Cow::into_owned)).collect::<Result<_>>()?;
         let expiration = options.expiry.resolve(self.inner.expiration);
+        self.soft_invalidation_needs(expiration)?;
         let (fail_safe, creator_timeout) = self.resilience(options);
         let mut values = self.read_for_lock_multi::<T>(&unique, &backend_keys, expiration).await?;
 

@@ -484,6 +484,16 @@ impl Region {
         Ok(Some((value.payload, jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter))))
     }
 
+    /// dogpile's check before a read-through: after a soft invalidation, a call without an
+    /// expiration time fails, whether or not its key has a value (it could not tell a value
+    /// created before the invalidation from one created after).
+    fn soft_invalidation_needs(&self, expiration: Option<f64>) -> Result<()> {
+        if expiration.is_none() && self.inner.invalidator.was_soft_invalidated() {
+            return Err(soft_invalidation_needs_expiry());
+        }
+        Ok(())
+    }
+
     /// Hands an error that no caller receives to the sink (and to `tracing`).
     pub(crate) fn report(&self, error: &Error) {
         self.inner.stats.error(error);
