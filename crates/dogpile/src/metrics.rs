@@ -179,6 +179,31 @@ impl RegionMetrics {
     }
 }
 
+/// Handles that record nothing: `Counters::default()`'s, replaced when a region is built.
+impl Default for RegionMetrics {
+    fn default() -> Self {
+        RegionMetrics {
+            hits: Counter::noop(),
+            misses: Counter::noop(),
+            stale: Counter::noop(),
+            waits: Counter::noop(),
+            creates: Counter::noop(),
+            creator_errors: Counter::noop(),
+            creator_timeouts: Counter::noop(),
+            lock_timeouts: Counter::noop(),
+            decode_errors: Counter::noop(),
+            background: Counter::noop(),
+            early_refreshes: Counter::noop(),
+            fail_safe: Counter::noop(),
+            fail_open: Counter::noop(),
+            breaker_opened: Counter::noop(),
+            backend_errors: std::array::from_fn(|_| Counter::noop()),
+            operations: std::array::from_fn(|_| Histogram::noop()),
+            creation: Histogram::noop(),
+        }
+    }
+}
+
 impl fmt::Debug for RegionMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegionMetrics").finish_non_exhaustive()

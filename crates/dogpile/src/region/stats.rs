@@ -62,7 +62,7 @@ pub(crate) struct Counters {
     decode_errors: AtomicU64,
     backend_errors: AtomicU64,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::RegionMetrics>,
+    metrics: crate::metrics::RegionMetrics,
 }
 
 /// Bumps `$counter` and, with the `metrics` feature, the handle of the same name.
@@ -70,9 +70,7 @@ macro_rules! count {
     ($self:ident . $counter:ident) => {{
         bump(&$self.$counter);
         #[cfg(feature = "metrics")]
-        if let Some(metrics) = &$self.metrics {
-            metrics.$counter.increment(1);
-        }
+        $self.metrics.$counter.increment(1);
     }};
 }
 
@@ -114,7 +112,7 @@ impl Counters {
     /// recorded through handles from the installed recorder.
     pub(crate) fn new(name: &str, backend: &'static str) -> Self {
         #[cfg(feature = "metrics")]
-        return Counters { metrics: Some(crate::metrics::RegionMetrics::new(name, backend)), ..Counters::default() };
+        return Counters { metrics: crate::metrics::RegionMetrics::new(name, backend), ..Counters::default() };
         #[cfg(not(feature = "metrics"))]
         {
             let _ = (name, backend);
@@ -132,16 +130,12 @@ impl Counters {
         if hits > 0 {
             self.hits.add(hits as u64);
             #[cfg(feature = "metrics")]
-            if let Some(metrics) = &self.metrics {
-                metrics.hits.increment(hits as u64);
-            }
+            self.metrics.hits.increment(hits as u64);
         }
         if misses > 0 {
             self.misses.add(misses as u64);
             #[cfg(feature = "metrics")]
-            if let Some(metrics) = &self.metrics {
-                metrics.misses.increment(misses as u64);
-            }
+            self.metrics.misses.increment(misses as u64);
         }
     }
     pub(crate) fn stale(&self) {
@@ -183,9 +177,7 @@ impl Counters {
     pub(crate) fn backend_error(&self, _kind: crate::BackendErrorKind) {
         bump(&self.backend_errors);
         #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            metrics.backend_error(_kind);
-        }
+        self.metrics.backend_error(_kind);
     }
     /// Counts `error` if it is a backend failure or a lock timeout.
     pub(crate) fn error(&self, error: &crate::Error) {
@@ -199,17 +191,13 @@ impl Counters {
     /// Records how long a region call took (with the `metrics` feature).
     #[cfg(feature = "metrics")]
     pub(crate) fn operation(&self, op: super::Operation, took: std::time::Duration) {
-        if let Some(metrics) = &self.metrics {
-            metrics.operation(op, took);
-        }
+        self.metrics.operation(op, took);
     }
 
     /// Records how long a creator call took (with the `metrics` feature).
     pub(crate) fn creation(&self, _took: std::time::Duration) {
         #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            metrics.creation(_took);
-        }
+        self.metrics.creation(_took);
     }
 
     /// Counts how a read-through call was served (its creator call, if any, is counted where
