@@ -5,6 +5,7 @@
 //! backend can be chosen at run time by name (see [`registry`](crate::registry)).
 
 mod dynamic;
+mod l1;
 mod memory;
 mod null;
 #[cfg(feature = "tracing")]
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use dynamic::DynBackend;
+pub use l1::{L1Backend, L1Builder, L1Invalidator, L1Stats, L1Status};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
 pub use null::{NullBackend, NullMutex};
 

@@ -12,9 +12,9 @@ use crate::key::CacheKey;
 /// bookkeeping, about.
 const ENTRY_OVERHEAD: usize = 100;
 
-/// A bound on a memory backend: entries, or bytes.
+/// A bound on an in-process store (a memory backend, an L1): entries, or bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Bound {
+pub(in crate::backend) enum Bound {
     Entries(u64),
     Bytes(u64),
 }
@@ -23,24 +23,35 @@ pub(super) struct Bounded {
     cache: moka::sync::Cache<CacheKey, Bytes, foldhash::fast::RandomState>,
 }
 
+/// A moka cache builder under `bound` and `time_to_live`; under a bound in bytes, an entry
+/// weighs its key, the `value_len` of its value and [`ENTRY_OVERHEAD`].
+pub(in crate::backend) fn cache<V: Clone + Send + Sync + 'static>(
+    bound: Bound,
+    time_to_live: Option<Duration>,
+    value_len: fn(&V) -> usize,
+) -> moka::sync::CacheBuilder<CacheKey, V, moka::sync::Cache<CacheKey, V>> {
+    let mut builder = moka::sync::Cache::builder();
+    builder = match bound {
+        Bound::Entries(entries) => builder.max_capacity(entries),
+        Bound::Bytes(bytes) => builder.max_capacity(bytes).weigher(move |key: &CacheKey, value: &V| {
+            let key_len = match key {
+                CacheKey::Plain(key) => key.len(),
+                CacheKey::Hash { name, field } => name.len() + field.len(),
+            };
+            let weight = key_len + value_len(value) + ENTRY_OVERHEAD;
+            u32::try_from(weight).unwrap_or(u32::MAX)
+        }),
+    };
+    if let Some(time_to_live) = time_to_live {
+        builder = builder.time_to_live(time_to_live);
+    }
+    builder
+}
+
 impl Bounded {
     pub(super) fn new(bound: Bound, time_to_live: Option<Duration>) -> Self {
-        let mut builder = moka::sync::Cache::builder();
-        builder = match bound {
-            Bound::Entries(entries) => builder.max_capacity(entries),
-            Bound::Bytes(bytes) => builder.max_capacity(bytes).weigher(|key: &CacheKey, value: &Bytes| {
-                let key_len = match key {
-                    CacheKey::Plain(key) => key.len(),
-                    CacheKey::Hash { name, field } => name.len() + field.len(),
-                };
-                let weight = key_len + value.len() + ENTRY_OVERHEAD;
-                u32::try_from(weight).unwrap_or(u32::MAX)
-            }),
-        };
-        if let Some(time_to_live) = time_to_live {
-            builder = builder.time_to_live(time_to_live);
-        }
-        Bounded { cache: builder.build_with_hasher(foldhash::fast::RandomState::default()) }
+        let cache = cache(bound, time_to_live, Bytes::len).build_with_hasher(foldhash::fast::RandomState::default());
+        Bounded { cache }
     }
 
     pub(super) fn time_to_live(&self) -> Option<Duration> {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::key::CacheKey;
 use crate::registry::Arguments;
 
-mod bounded;
+pub(super) mod bounded;
 mod unbounded;
 
 use bounded::{Bound, Bounded};

@@ -1,0 +1,54 @@
+//! What an L1 counts.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) hits: AtomicU64,
+    pub(super) misses: AtomicU64,
+    pub(super) evictions: AtomicU64,
+    pub(super) invalidations: AtomicU64,
+    pub(super) flushes: AtomicU64,
+}
+
+/// A snapshot of what an [`L1Backend`](super::L1Backend) did since it was built.
+///
+/// # Examples
+///
+/// ```
+/// use dogpile::backend::{L1Backend, MemoryBackend};
+///
+/// let l1 = L1Backend::builder().capacity(1_000).build(MemoryBackend::default());
+/// let stats = l1.stats();
+/// assert_eq!((stats.hits, stats.misses), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct L1Stats {
+    /// Reads answered from the L1.
+    pub hits: u64,
+    /// Reads of keys the L1 takes that went to the backend.
+    pub misses: u64,
+    /// Entries dropped to keep within the bound.
+    pub evictions: u64,
+    /// Names invalidated by the invalidation source (each key, or each hash with its fields).
+    pub invalidations: u64,
+    /// Times every entry was dropped at once: when the invalidation source lost its
+    /// connection, or asked for it.
+    pub flushes: u64,
+    /// Entries held now.
+    pub entries: u64,
+}
+
+impl Counters {
+    pub(super) fn snapshot(&self, entries: u64) -> L1Stats {
+        L1Stats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+            flushes: self.flushes.load(Ordering::Relaxed),
+            entries,
+        }
+    }
+}
