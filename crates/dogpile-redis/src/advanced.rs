@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities, Locked};
+use dogpile::backend::{Backend, BackendMutex, Capabilities, L1Backend, L1Builder, Locked};
 use dogpile::registry::Arguments;
 use dogpile::{Bytes, CacheKey, Error, Result};
 
@@ -60,6 +60,37 @@ impl RedisAdvancedBackend {
     /// [`Error::Config`] naming the argument with a wrong value.
     pub fn from_arguments(args: &Arguments) -> Result<Self> {
         RedisAdvancedBackend::new(RedisConfig::from_arguments(args)?)
+    }
+
+    /// This backend with an L1 in front: values read or written here are kept in process
+    /// memory too, and a hit costs no round trip. Redis key tracking keeps the L1 coherent: a
+    /// write, delete or expiry of a key by any client (another process, a Python service,
+    /// `redis-cli`) drops it from the L1, and while the tracking connection is down the L1 is
+    /// flushed and every call goes to Redis. The L1 serves once the server accepted the
+    /// tracking: await [`L1Backend::ready`] at start to wait for it, and to refuse to run on a
+    /// server that cannot track (before Redis 6).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] on a cluster (not supported yet), or outside a Tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use dogpile::backend::L1Backend;
+    /// use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
+    ///
+    /// # async fn run() -> dogpile::Result<()> {
+    /// let redis = RedisAdvancedBackend::new(RedisConfig::from_url("redis://127.0.0.1:6379/0"))?;
+    /// let backend = redis.with_l1(L1Backend::builder().capacity(10_000).prefixes(["user:"]))?;
+    /// backend.ready().await?;
+    /// let region = dogpile::Region::builder().backend(backend).build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
+        let store = Arc::clone(&self.store);
+        crate::tracking::l1(&store, self, l1)
     }
 
     /// The configuration.

@@ -216,6 +216,24 @@ impl Connection {
         }
     }
 
+    /// A client for a key tracking connection of its own, in RESP3: to the server, or to the
+    /// primary the sentinels name now.
+    pub(crate) async fn tracking_client(&self) -> redis::RedisResult<redis::Client> {
+        let client = match &self.client {
+            Client::Single(client) => client.clone(),
+            Client::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await?,
+            Client::Cluster(_) => {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "key tracking on a cluster is not supported",
+                )));
+            }
+        };
+        let info = client.get_connection_info().clone();
+        let settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+        redis::Client::open(info.set_redis_settings(settings))
+    }
+
     /// Notes a failed command: a refused password or a lost connection drops the manager, so
     /// that the next call connects anew instead of reusing a manager that cannot recover.
     pub(crate) fn failed(&self, err: &redis::RedisError) {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities, Locked};
+use dogpile::backend::{Backend, BackendMutex, Capabilities, L1Backend, L1Builder, Locked};
 use dogpile::registry::Arguments;
 use dogpile::{Bytes, CacheKey, Result};
 
@@ -67,6 +67,20 @@ impl RedisAdvancedHstoreBackend {
     /// [`dogpile::Error::Config`] naming the argument with a wrong value.
     pub fn from_arguments(args: &Arguments) -> Result<Self> {
         RedisAdvancedHstoreBackend::new(RedisConfig::from_arguments(args)?)
+    }
+
+    /// This backend with an L1 in front, kept coherent by Redis key tracking, as
+    /// [`RedisAdvancedBackend::with_l1`](crate::RedisAdvancedBackend::with_l1) describes. The
+    /// L1 keeps one entry per field of a hash key; a write to the hash by any client, its
+    /// deletion or its expiry drops every field of it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](dogpile::Error::Config) on a cluster (not supported yet), or outside
+    /// a Tokio runtime.
+    pub fn with_l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
+        let store = Arc::clone(&self.store);
+        crate::tracking::l1(&store, self, l1)
     }
 
     /// The configuration.

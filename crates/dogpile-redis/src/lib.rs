@@ -93,6 +93,7 @@ mod hstore;
 mod lock;
 mod notify;
 mod store;
+mod tracking;
 mod ttl;
 
 use std::sync::Arc;

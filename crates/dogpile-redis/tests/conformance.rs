@@ -32,3 +32,5 @@ dogpile_testing::conformance!(hstore_configured, || {
         .with("lock_prefix", "_");
     Fixture::configured(dogpile_redis::HSTORE, args).keep(server)
 });
+dogpile_testing::conformance!(advanced_l1, || support::advanced_l1(|c| c.distributed_lock(true)));
+dogpile_testing::conformance!(hstore_l1, || support::hstore_l1(|c| c.redis_expiration_time(Duration::from_secs(60))));

@@ -51,3 +51,28 @@ pub fn sentinel_config(set: &dogpile_testing::RedisSentinelSet) -> RedisConfig {
         .expect("sentinel addresses")
         .lock_sleep(Duration::from_millis(5))
 }
+
+/// `backend` with an L1 in front, once its key tracking is on (the test runs on a
+/// multi-threaded runtime).
+pub fn with_l1<B: dogpile::backend::Backend>(
+    l1: dogpile::Result<dogpile::backend::L1Backend<B>>,
+) -> dogpile::backend::L1Backend<B> {
+    let l1 = l1.expect("an L1 over Redis");
+    let ready = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(l1.ready()));
+    ready.expect("key tracking starts");
+    l1
+}
+
+/// The plain backend behind an L1 of 1,000 entries, on its own redis-server.
+pub fn advanced_l1(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    let server = RedisServer::start();
+    let backend = RedisAdvancedBackend::new(configure(config(&server))).expect("backend");
+    Fixture::new(with_l1(backend.with_l1(dogpile::backend::L1Backend::builder().capacity(1_000)))).keep(server)
+}
+
+/// The hstore backend behind an L1 of 1,000 entries, on its own redis-server.
+pub fn hstore_l1(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    let server = RedisServer::start();
+    let backend = RedisAdvancedHstoreBackend::new(configure(config(&server))).expect("backend");
+    Fixture::new(with_l1(backend.with_l1(dogpile::backend::L1Backend::builder().capacity(1_000)))).keep(server)
+}

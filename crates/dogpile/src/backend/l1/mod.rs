@@ -142,8 +142,7 @@ impl L1Builder {
     fn make<B: Backend>(self, inner: B, status: L1Status) -> L1Backend<B> {
         let trusted = status == L1Status::Active;
         let store = Store::new(self.bound, self.time_to_live, self.prefixes, trusted);
-        let shared =
-            Shared { store, status: tokio::sync::watch::Sender::new(status), keep: Mutex::new(Vec::new()) };
+        let shared = Shared { store, status: tokio::sync::watch::Sender::new(status), keep: Mutex::new(Vec::new()) };
         L1Backend { inner, shared: Arc::new(shared) }
     }
 }

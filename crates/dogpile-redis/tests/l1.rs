@@ -1,0 +1,226 @@
+//! An L1 over each Redis backend, kept coherent by key tracking: writes by any client evict
+//! (redis-cli's protocol, a second Rust process, redis-py), a hash's write or expiry evicts
+//! its fields, a lost tracking connection flushes, and a server that refuses tracking is
+//! reported at start.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use dogpile::backend::{Backend, L1Backend, L1Status};
+use dogpile::{Bytes, CacheKey, Region};
+use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::RedisServer;
+use dogpile_testing::python::PythonEnv;
+use support::{config, with_l1};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn key(k: &str) -> CacheKey {
+    CacheKey::from(k)
+}
+
+fn bytes(s: &str) -> Bytes {
+    Bytes::from(s.to_owned())
+}
+
+/// Reads `key` through the L1 until it gives `want`, or fails after [`PATIENCE`]; returns
+/// how long it took.
+async fn until_read<B: Backend>(l1: &L1Backend<B>, key: &CacheKey, want: Option<&str>) -> Duration {
+    let start = Instant::now();
+    loop {
+        let got = l1.get(key).await.expect("read");
+        if got.as_deref() == want.map(str::as_bytes) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < PATIENCE, "{key:?} still reads {got:?}, not {want:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Reads `key` until a read is answered by the L1 (our own write's invalidation may drop the
+/// first entry), so that what follows starts from a value held in memory.
+async fn held<B: Backend>(l1: &L1Backend<B>, key: &CacheKey) {
+    let start = Instant::now();
+    loop {
+        let hits = l1.stats().hits;
+        l1.get(key).await.expect("read");
+        if l1.stats().hits > hits {
+            return;
+        }
+        assert!(start.elapsed() < PATIENCE, "{key:?} is never held by the L1");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn advanced(server: &RedisServer) -> L1Backend<RedisAdvancedBackend> {
+    with_l1(RedisAdvancedBackend::new(config(server)).unwrap().with_l1(L1Backend::builder().capacity(100)))
+}
+
+fn hstore(
+    server: &RedisServer,
+    configure: impl FnOnce(RedisConfig) -> RedisConfig,
+) -> L1Backend<RedisAdvancedHstoreBackend> {
+    let backend = RedisAdvancedHstoreBackend::new(configure(config(server))).unwrap();
+    with_l1(backend.with_l1(L1Backend::builder().capacity(100)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_cost_no_round_trip_and_a_foreign_set_evicts() {
+    let server = RedisServer::start();
+    let l1 = advanced(&server);
+    l1.set(&key("k"), bytes("mine")).await.unwrap();
+    // Our own write's invalidation may drop it once; after a read it stays.
+    until_read(&l1, &key("k"), Some("mine")).await;
+    held(&l1, &key("k")).await;
+    let before = server.command_count();
+    for _ in 0..100 {
+        assert_eq!(l1.get(&key("k")).await.unwrap().as_deref(), Some(&b"mine"[..]));
+    }
+    assert!(server.command_count() - before < 10, "hits went to the server");
+    server.must(&["SET", "k", "theirs"]);
+    until_read(&l1, &key("k"), Some("theirs")).await;
+    server.must(&["DEL", "k"]);
+    until_read(&l1, &key("k"), None).await;
+    assert!(l1.stats().invalidations >= 2, "{:?}", l1.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_by_python_evicts_a_key_and_every_field_of_a_hash() {
+    let server = RedisServer::start();
+    let plain = advanced(&server);
+    let hashes = hstore(&server, |c| c);
+    plain.set(&key("user:1"), bytes("rust")).await.unwrap();
+    let fields = [CacheKey::hash("users", "1"), CacheKey::hash("users", "2")];
+    hashes.set_multi(&[(fields[0].clone(), bytes("a")), (fields[1].clone(), bytes("b"))]).await.unwrap();
+    until_read(&plain, &key("user:1"), Some("rust")).await;
+    until_read(&hashes, &fields[1], Some("b")).await;
+    held(&plain, &key("user:1")).await;
+    held(&hashes, &fields[0]).await;
+    held(&hashes, &fields[1]).await;
+    let script = format!(
+        "import redis\nr = redis.Redis(host='127.0.0.1', port={})\nr.set('user:1', b'python')\nr.hset('users', '2', b'python')\n",
+        server.port()
+    );
+    let out = std::process::Command::new(PythonEnv::Dogpile1.python()).arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    until_read(&plain, &key("user:1"), Some("python")).await;
+    until_read(&hashes, &fields[1], Some("python")).await;
+    assert_eq!(hashes.get(&fields[0]).await.unwrap().as_deref(), Some(&b"a"[..]), "a sibling field, read again");
+}
+
+/// Run as a child (with `DOGPILE_L1_WRITE_TO` set): writes through a dogpile region of its
+/// own and exits. Run as the test: reads through an L1, has a child process write, and sees
+/// the new value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_by_another_rust_process_evicts() {
+    if let Ok(url) = std::env::var("DOGPILE_L1_WRITE_TO") {
+        let backend = RedisAdvancedBackend::new(RedisConfig::from_url(url)).unwrap();
+        let region = Region::builder().backend(backend).build().unwrap();
+        region.set("shared", &"from the other process").await.unwrap();
+        return;
+    }
+    let server = RedisServer::start();
+    let l1 = advanced(&server);
+    let region = Region::builder().backend(l1.clone()).build().unwrap();
+    region.set("shared", &"from this process").await.unwrap();
+    let read = || async { region.get::<String>("shared").await.unwrap() };
+    assert_eq!(read().await.as_deref(), Some("from this process"));
+    held(&l1, &key("shared")).await;
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_write_by_another_rust_process_evicts", "--nocapture"])
+        .env("DOGPILE_L1_WRITE_TO", server.url())
+        .output()
+        .unwrap();
+    assert!(child.status.success(), "child: {}", String::from_utf8_lossy(&child.stdout));
+    let start = Instant::now();
+    while read().await.as_deref() != Some("from the other process") {
+        assert!(start.elapsed() < PATIENCE, "the other process's write is not seen");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_hash_leaves_the_l1_with_its_fields() {
+    let server = RedisServer::start();
+    let l1 = hstore(&server, |c| c.redis_expiration_time(Duration::from_secs(1)));
+    let field = CacheKey::hash("h", "f");
+    l1.set(&field, bytes("v")).await.unwrap();
+    until_read(&l1, &field, Some("v")).await;
+    held(&l1, &field).await;
+    // Redis expires the hash on its own (its active expiry), and says so to the tracking.
+    let gone = until_read(&l1, &field, None).await;
+    assert!(gone >= Duration::from_millis(500), "gone after {gone:?}, before its TTL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_tracking_connection_flushes_until_tracking_is_back() {
+    let server = RedisServer::start();
+    let l1 = advanced(&server);
+    l1.set(&key("k"), bytes("1")).await.unwrap();
+    until_read(&l1, &key("k"), Some("1")).await;
+    held(&l1, &key("k")).await;
+    let flushes = l1.stats().flushes;
+    // Kill the tracking connection (the client with the tracking flag `t`).
+    let clients = server.must(&["CLIENT", "LIST"]).as_text().unwrap();
+    let tracking: Vec<&str> = clients
+        .lines()
+        .filter(|line| line.split(' ').any(|f| f.starts_with("flags=") && f.contains('t')))
+        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    assert_eq!(tracking.len(), 1, "{clients}");
+    server.must(&["CLIENT", "KILL", "ID", tracking[0]]);
+    let start = Instant::now();
+    while l1.stats().flushes == flushes {
+        assert!(start.elapsed() < PATIENCE, "no flush after the connection was killed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Meanwhile, a write elsewhere.
+    server.must(&["SET", "k", "2"]);
+    assert_eq!(l1.get(&key("k")).await.unwrap().as_deref(), Some(&b"2"[..]), "read from Redis");
+    let start = Instant::now();
+    while l1.status() != L1Status::Active {
+        assert!(start.elapsed() < PATIENCE, "tracking not back: {:?}", l1.status());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    until_read(&l1, &key("k"), Some("2")).await;
+    server.must(&["SET", "k", "3"]);
+    until_read(&l1, &key("k"), Some("3")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_tracking_is_reported_at_start_without_the_password() {
+    let server = RedisServer::start();
+    server.must(&["ACL", "SETUSER", "app", "on", ">s3cr3t-pw", "~*", "&*", "+@all", "-client|tracking"]);
+    let url = format!("redis://app:s3cr3t-pw@127.0.0.1:{}/0", server.port());
+    let backend = RedisAdvancedBackend::new(RedisConfig::from_url(url)).unwrap();
+    let l1 = backend.with_l1(L1Backend::builder()).unwrap();
+    let err = tokio::time::timeout(PATIENCE, l1.ready()).await.expect("an answer").unwrap_err();
+    let shown = format!("{err} {err:?} {:?}", l1.status());
+    assert!(matches!(err, dogpile::Error::Config { .. }), "{shown}");
+    assert!(shown.contains("NOPERM") || shown.contains("permission"), "{shown}");
+    assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+    // The backend still works, without the L1.
+    l1.set(&key("k"), bytes("v")).await.unwrap();
+    assert_eq!(l1.get(&key("k")).await.unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(l1.stats().hits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_within_its_bound() {
+    let server = RedisServer::start();
+    let l1 = advanced(&server);
+    let items: Vec<(CacheKey, Bytes)> = (0..1_000).map(|i| (key(&format!("k{i}")), bytes("value"))).collect();
+    l1.set_multi(&items).await.unwrap();
+    let keys: Vec<CacheKey> = items.iter().map(|(k, _)| k.clone()).collect();
+    assert!(l1.get_multi(&keys).await.unwrap().iter().all(Option::is_some));
+    let stats = l1.stats();
+    assert!(stats.entries <= 100, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_is_refused_with_a_clear_error() {
+    let backend = RedisAdvancedBackend::new(RedisConfig::new().cluster(["127.0.0.1:1", "127.0.0.1:2"])).unwrap();
+    let err = backend.with_l1(L1Backend::builder()).unwrap_err();
+    assert!(err.to_string().contains("cluster"), "{err}");
+}
