@@ -84,6 +84,8 @@ enum Kind {
     GetHit,
     Set,
     GetOrCreateHit,
+    /// `get_or_create` hits through an L1 in front of Redis.
+    GetOrCreateHitL1,
     GetMultiPlain,
     GetMultiMixed,
     SetMultiMixed(HashTtlPolicy),
@@ -102,10 +104,11 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 11] = [
+const WORKLOADS: [Workload; 12] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit_l1", kind: Kind::GetOrCreateHitL1, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit_64_tasks", kind: Kind::GetOrCreateHit, tasks: 64, keys_per_op: 1 },
     Workload { name: "get_multi_plain_100", kind: Kind::GetMultiPlain, tasks: 1, keys_per_op: 100 },
     Workload { name: "get_multi_mixed_100", kind: Kind::GetMultiMixed, tasks: 1, keys_per_op: 100 },
@@ -285,7 +288,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
         let client = redis::Client::open(url).map_err(err)?;
         let conn = client.get_connection_manager().await.map_err(err)?;
         let op: Op = match kind {
-            Kind::GetHit | Kind::GetOrCreateHit => Arc::new(move || {
+            Kind::GetHit | Kind::GetOrCreateHit | Kind::GetOrCreateHitL1 => Arc::new(move || {
                 let mut conn = conn.clone();
                 Box::pin(async move {
                     let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
@@ -379,6 +382,10 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
             })
         }
         Kind::GetOrCreateHit => get_or_create_hit(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?),
+        Kind::GetOrCreateHitL1 => {
+            let backend = crate::bench_l1::backend(url, TTL).await?;
+            get_or_create_hit(Region::builder().backend(backend).build().map_err(err)?)
+        }
         Kind::GetOrCreateMultiMisses { lock } => {
             let config = RedisConfig::from_url(url).redis_expiration_time(MISS_TTL).distributed_lock(lock);
             let region =
@@ -519,11 +526,26 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let target = Target::new(args.url.clone(), args.spawn)?;
     let rows = runtime.block_on(measure_all(&args, &target))?;
+    let eviction = match args.only.as_deref().is_none_or(|only| "get_or_create_hit_l1".contains(only)) {
+        true => Some(runtime.block_on(crate::bench_l1::eviction_delay(&target.url))?),
+        false => None,
+    };
     if args.json {
-        let json = serde_json::json!({ "rows": rows, "duration_s": args.duration.as_secs_f64() });
+        let json = serde_json::json!({
+            "rows": rows,
+            "duration_s": args.duration.as_secs_f64(),
+            "l1_eviction_after_foreign_write": eviction,
+        });
         println!("{}", serde_json::to_string_pretty(&json).map_err(err)?);
     } else {
         print_table(&rows, &args, &target);
+        if let Some(delay) = eviction {
+            println!();
+            println!(
+                "L1 eviction after a write by another client ({} writes, from issuing the SET): p50 {:.0} µs, p99 {:.0} µs",
+                delay.writes, delay.p50_us, delay.p99_us
+            );
+        }
     }
     Ok(())
 }

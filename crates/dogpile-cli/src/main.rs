@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cluster;
+mod bench_l1;
 mod chaos;
 mod demo;
 mod duration;
