@@ -93,6 +93,18 @@ impl RedisAdvancedBackend {
         crate::tracking::l1(&store, self, l1)
     }
 
+    /// A region invalidation shared with every process that uses this Redis: see
+    /// [`SharedInvalidation`](crate::SharedInvalidation). Reads the region's last
+    /// invalidation first.
+    ///
+    /// # Errors
+    ///
+    /// A backend error when Redis cannot be read; [`Error::Config`](dogpile::Error::Config)
+    /// for a region name with spaces, or outside a Tokio runtime.
+    pub async fn shared_invalidation(&self, region: &str) -> Result<crate::SharedInvalidation> {
+        crate::invalidation::start(&self.store, region).await
+    }
+
     /// The configuration.
     pub fn config(&self) -> &RedisConfig {
         &self.store.config

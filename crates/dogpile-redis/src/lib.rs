@@ -90,6 +90,7 @@ mod config;
 mod connection;
 mod error;
 mod hstore;
+mod invalidation;
 mod lock;
 mod notify;
 mod store;
@@ -114,6 +115,7 @@ pub const ADVANCED_SENTINEL: &str = "dogpile_backend_redis_advanced_sentinel";
 pub const HSTORE_SENTINEL: &str = "dogpile_backend_redis_advanced_hstore_sentinel";
 pub use config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
+pub use invalidation::{CHANNEL as INVALIDATION_CHANNEL, SharedInvalidation};
 pub use ttl::HashTtlPolicy;
 
 /// The Lua script the hstore backend runs to write one hash's fields with its TTL, all or
