@@ -283,7 +283,6 @@ pub(crate) fn decode_all<'a>(
 /// Builds the operation of `kind` on `layer`, connected to `url`.
 async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
     let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
-    let encoded = Codec::default().encode(&small(1), 1_700_000_000.0).map_err(err)?;
     if layer == Layer::Raw {
         let client = redis::Client::open(url).map_err(err)?;
         let conn = client.get_connection_manager().await.map_err(err)?;
@@ -317,9 +316,14 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                     pipe.query_async::<()>(&mut conn).await.map_err(err)
                 })
             }),
+            // The raw twins of the writes encode what they write, with the same codec, as a
+            // user of the redis crate encodes their values.
             Kind::Set => Arc::new(move || {
-                let (mut conn, value) = (conn.clone(), encoded.clone());
-                Box::pin(async move { conn.set::<_, _, ()>("bench:set", value).await.map_err(err) })
+                let mut conn = conn.clone();
+                Box::pin(async move {
+                    let value = Codec::default().encode(&small(1), SystemClock.now()).map_err(err)?;
+                    conn.set::<_, _, ()>("bench:set", value).await.map_err(err)
+                })
             }),
             Kind::GetMultiPlain => {
                 let keys: Vec<String> = plain_keys("bench:").iter().map(|k| k.to_string()).collect();
@@ -348,13 +352,18 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                 })
             }
             Kind::SetMultiMixed(policy) => {
-                let items: Arc<Vec<(CacheKey, Vec<u8>)>> =
-                    Arc::new(mixed_keys("bench:w:").into_iter().map(|k| (k, encoded.clone())).collect());
+                let keys = Arc::new(mixed_keys("bench:w:"));
                 let script = Arc::new(redis::Script::new(dogpile_redis::HASH_WRITE_SCRIPT));
                 script.load_async(&mut conn.clone()).await.map_err(err)?;
                 Arc::new(move || {
-                    let (mut conn, items, script) = (conn.clone(), Arc::clone(&items), Arc::clone(&script));
+                    let (mut conn, keys, script) = (conn.clone(), Arc::clone(&keys), Arc::clone(&script));
                     Box::pin(async move {
+                        let (codec, now, value) = (Codec::default(), SystemClock.now(), small(1));
+                        let items = keys
+                            .iter()
+                            .map(|k| codec.encode(&value, now).map(|bytes| (k.clone(), bytes)))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(err)?;
                         let pipe = write_pipeline(&items, policy, &script);
                         pipe.query_async::<()>(&mut conn).await.map_err(err)
                     })
