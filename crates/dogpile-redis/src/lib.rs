@@ -69,6 +69,7 @@
 //! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
 //! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |
 //! | `value_version` | integer | `2` | dogpile's value version (1 for dogpile 0.9.x) |
+//! | `l1` | table | none | an in-process L1 in front, kept coherent by key tracking (`with_l1`): `capacity` or `max_bytes`, `time_to_live` (seconds), `prefixes` ([`L1Builder::from_arguments`](dogpile::backend::L1Builder::from_arguments)) |
 //!
 //! Unknown arguments are ignored (so a dogpile configuration with Python-only arguments
 //! works). The names of Python's backends imply their deployment's `compat`
@@ -99,6 +100,8 @@ mod ttl;
 
 use std::sync::Arc;
 
+use dogpile::Result;
+use dogpile::backend::{Backend, DynBackend, L1Backend, L1Builder};
 use dogpile::registry::Arguments;
 
 pub use redis;
@@ -192,20 +195,45 @@ pub fn register() {
         };
         use dogpile::registry::register_backend_with_defaults as register;
         match backend {
-            HSTORE => register(name, defaults, |args| Ok(Arc::new(RedisAdvancedHstoreBackend::from_arguments(args)?))),
+            HSTORE => register(name, defaults, |args| made(RedisAdvancedHstoreBackend::from_arguments(args)?, args)),
             HSTORE_CLUSTER => register(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedHstoreBackend::new(RedisConfig::cluster_from_arguments(args)?)?))
+                made(RedisAdvancedHstoreBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args)
             }),
             ADVANCED_CLUSTER => register(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?))
+                made(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args)
             }),
             HSTORE_SENTINEL => register(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedHstoreBackend::new(RedisConfig::sentinel_from_arguments(args)?)?))
+                made(RedisAdvancedHstoreBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args)
             }),
             ADVANCED_SENTINEL => register(name, defaults, |args| {
-                Ok(Arc::new(RedisAdvancedBackend::new(RedisConfig::sentinel_from_arguments(args)?)?))
+                made(RedisAdvancedBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args)
             }),
-            _ => register(name, defaults, |args| Ok(Arc::new(RedisAdvancedBackend::from_arguments(args)?))),
+            _ => register(name, defaults, |args| made(RedisAdvancedBackend::from_arguments(args)?, args)),
         }
     }
+}
+
+/// Both backends, for [`made`].
+trait WithL1: Backend + Sized {
+    fn l1(self, l1: L1Builder) -> Result<L1Backend<Self>>;
+}
+
+impl WithL1 for RedisAdvancedBackend {
+    fn l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
+        self.with_l1(l1)
+    }
+}
+
+impl WithL1 for RedisAdvancedHstoreBackend {
+    fn l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
+        self.with_l1(l1)
+    }
+}
+
+/// `backend` as the registry gives it: behind an L1 when the arguments have an `l1` table.
+fn made<B: WithL1>(backend: B, args: &Arguments) -> Result<Arc<dyn DynBackend>> {
+    Ok(match args.get_map("l1")? {
+        Some(l1) => Arc::new(backend.l1(L1Builder::from_arguments(l1)?)?),
+        None => Arc::new(backend),
+    })
 }

@@ -224,3 +224,37 @@ async fn a_cluster_is_refused_with_a_clear_error() {
     let err = backend.with_l1(L1Backend::builder()).unwrap_err();
     assert!(err.to_string().contains("cluster"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_table_in_the_configuration_puts_one_in_front() {
+    use dogpile::registry::{Arguments, ConfigValue};
+    dogpile_redis::register();
+    let server = RedisServer::start();
+    let l1 = Arguments::new().with("capacity", 100).with("prefixes", ConfigValue::List(vec!["hot:".into()]));
+    let args = Arguments::new().with("url", server.url()).with("l1", ConfigValue::Map(l1));
+    let region = Region::builder().configure(dogpile_redis::ADVANCED, args.clone()).build().unwrap();
+    region.set("hot:1", &"v").await.unwrap();
+    region.set("cold:1", &"v").await.unwrap();
+    // Once tracking is on, reads of a hot key stop reaching the server; cold keys always do.
+    let start = Instant::now();
+    loop {
+        let before = server.command_count();
+        for _ in 0..20 {
+            assert_eq!(region.get::<String>("hot:1").await.unwrap().as_deref(), Some("v"));
+        }
+        if server.command_count() - before < 5 {
+            break;
+        }
+        assert!(start.elapsed() < PATIENCE, "hot reads still reach the server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = server.command_count();
+    for _ in 0..20 {
+        region.get::<String>("cold:1").await.unwrap();
+    }
+    assert!(server.command_count() - before >= 20);
+    let both = Arguments::new().with("capacity", 1).with("max_bytes", 1);
+    let wrong = Region::builder().configure(dogpile_redis::ADVANCED, args.with("l1", ConfigValue::Map(both))).build();
+    let err = wrong.err().expect("both bounds refused");
+    assert!(err.to_string().contains("max_bytes"), "{err}");
+}

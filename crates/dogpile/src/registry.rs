@@ -247,6 +247,25 @@ impl Arguments {
         })
     }
 
+    /// A list of strings; a single string is a list of one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming `key` for any other value.
+    pub fn get_str_list(&self, key: &str) -> Result<Option<Vec<String>>> {
+        self.typed(key, "a string or a list of strings", |v| match v {
+            ConfigValue::Str(s) => Some(vec![s.clone()]),
+            ConfigValue::List(items) => items
+                .iter()
+                .map(|item| match item {
+                    ConfigValue::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        })
+    }
+
     /// A nested table.
     ///
     /// # Errors

@@ -8,12 +8,15 @@ use dogpile::backend::{Backend, L1Backend, L1Status, MemoryBackend};
 use dogpile::{Bytes, CacheKey, Region, Result};
 use tokio::sync::Notify;
 
+/// The signal that a held read has read, and the one that lets it return.
+type Hold = (Arc<Notify>, Arc<Notify>);
+
 /// A memory backend that counts the reads that reach it, and can hold a read until released.
 #[derive(Debug, Clone, Default)]
 struct Behind {
     store: MemoryBackend,
     reads: Arc<AtomicUsize>,
-    hold: Arc<std::sync::Mutex<Option<(Arc<Notify>, Arc<Notify>)>>>,
+    hold: Arc<std::sync::Mutex<Option<Hold>>>,
 }
 
 impl Behind {
@@ -22,7 +25,7 @@ impl Behind {
     }
 
     /// The next read signals `started` once it has read, then waits for `release`.
-    fn hold_next_read(&self) -> (Arc<Notify>, Arc<Notify>) {
+    fn hold_next_read(&self) -> Hold {
         let pair = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         *self.hold.lock().unwrap() = Some(pair.clone());
         pair

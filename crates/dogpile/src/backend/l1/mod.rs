@@ -128,6 +128,49 @@ impl L1Builder {
         self
     }
 
+    /// A builder from configuration arguments: `capacity` (entries) or `max_bytes`,
+    /// `time_to_live` (seconds) and `prefixes` (a string or a list), all optional; other keys
+    /// are ignored. The Redis backends read these from their `l1` table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a value of the wrong type, a zero bound, or both bounds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::backend::L1Builder;
+    /// use dogpile::registry::Arguments;
+    ///
+    /// let args = Arguments::new().with("capacity", 50_000).with("prefixes", "user:");
+    /// let l1 = L1Builder::from_arguments(&args)?;
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn from_arguments(args: &crate::registry::Arguments) -> Result<Self> {
+        let mut builder = L1Builder::default();
+        let positive = |name: &str| -> Result<Option<u64>> {
+            match args.get_u64(name)? {
+                Some(0) => Err(Error::config(name, "expected a positive integer")),
+                other => Ok(other),
+            }
+        };
+        match (positive("capacity")?, positive("max_bytes")?) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config("max_bytes", "give either capacity (entries) or max_bytes, not both"));
+            }
+            (Some(entries), None) => builder.bound = Bound::Entries(entries),
+            (None, Some(bytes)) => builder.bound = Bound::Bytes(bytes),
+            (None, None) => {}
+        }
+        if let Some(time_to_live) = args.get_seconds("time_to_live")? {
+            builder = builder.time_to_live(time_to_live);
+        }
+        if let Some(prefixes) = args.get_str_list("prefixes")? {
+            builder = builder.prefixes(prefixes);
+        }
+        Ok(builder)
+    }
+
     /// An L1 that serves at once, coherent with this process's writes only.
     pub fn build<B: Backend>(self, inner: B) -> L1Backend<B> {
         self.make(inner, L1Status::Active)
