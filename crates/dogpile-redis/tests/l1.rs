@@ -255,6 +255,6 @@ async fn an_l1_table_in_the_configuration_puts_one_in_front() {
     assert!(server.command_count() - before >= 20);
     let both = Arguments::new().with("capacity", 1).with("max_bytes", 1);
     let wrong = Region::builder().configure(dogpile_redis::ADVANCED, args.with("l1", ConfigValue::Map(both))).build();
-    let err = wrong.err().expect("both bounds refused");
+    let err = wrong.expect_err("both bounds refused");
     assert!(err.to_string().contains("max_bytes"), "{err}");
 }
