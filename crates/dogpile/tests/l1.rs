@@ -252,3 +252,16 @@ async fn a_region_over_an_l1_reads_its_hits_from_memory() {
 dogpile_testing::conformance!(l1_over_memory, || dogpile_testing::Fixture::new(
     L1Backend::builder().capacity(1_000).build(MemoryBackend::default())
 ));
+
+#[tokio::test]
+async fn an_entry_past_its_time_to_live_is_read_again() {
+    let behind = Behind::default();
+    behind.store.set(&key("k"), v("1")).await.unwrap();
+    let l1 = L1Backend::builder().time_to_live(std::time::Duration::from_millis(50)).build(behind.clone());
+    l1.get(&key("k")).await.unwrap();
+    l1.get(&key("k")).await.unwrap();
+    assert_eq!(behind.reads(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    l1.get(&key("k")).await.unwrap();
+    assert_eq!(behind.reads(), 2);
+}

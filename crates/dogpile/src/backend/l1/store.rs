@@ -7,8 +7,9 @@
 //! still in flight that would store an older value. A flush moves every stripe on.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -24,7 +25,41 @@ const STRIPES: usize = 4096;
 struct Entry {
     value: Bytes,
     generation: u64,
+    /// When the entry's time to live ends, if the L1 has one.
+    until: Option<Instant>,
 }
+
+/// What an entry weighs: 1 under a bound in entries; its key, value and bookkeeping under a
+/// bound in bytes.
+#[derive(Clone)]
+struct Weigher {
+    by_bytes: bool,
+}
+
+impl quick_cache::Weighter<CacheKey, Entry> for Weigher {
+    fn weight(&self, key: &CacheKey, entry: &Entry) -> u64 {
+        match self.by_bytes {
+            true => u64::from(bounded::weight(key, entry.value.len())),
+            false => 1,
+        }
+    }
+}
+
+/// Counts the entries evicted to keep within the bound.
+#[derive(Clone)]
+struct CountEvictions(Arc<Counters>);
+
+impl quick_cache::Lifecycle<CacheKey, Entry> for CountEvictions {
+    type RequestState = ();
+
+    fn begin_request(&self) -> Self::RequestState {}
+
+    fn on_evict(&self, _state: &mut (), _key: CacheKey, _entry: Entry) {
+        self.0.evictions.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+type Cache = quick_cache::sync::Cache<CacheKey, Entry, Weigher, foldhash::fast::RandomState, CountEvictions>;
 
 /// What a read or write saw before it went to the backend: its stripe and the stripe's
 /// generation then. `None` when the L1 does not take this key (outside its prefixes, or the
@@ -36,7 +71,8 @@ pub(super) struct Ticket {
 }
 
 pub(super) struct Store {
-    cache: moka::sync::Cache<CacheKey, Entry, foldhash::fast::RandomState>,
+    cache: Cache,
+    time_to_live: Option<Duration>,
     stripes: Box<[AtomicU64]>,
     hasher: foldhash::fast::FixedState,
     prefixes: Vec<String>,
@@ -47,17 +83,22 @@ pub(super) struct Store {
 
 impl Store {
     pub(super) fn new(bound: Bound, time_to_live: Option<Duration>, prefixes: Vec<String>, trusted: bool) -> Self {
-        let counters = std::sync::Arc::new(Counters::default());
-        let evicted = std::sync::Arc::clone(&counters);
-        let cache = bounded::cache(bound, time_to_live, |entry: &Entry| entry.value.len())
-            .eviction_listener(move |_key, _value, cause| {
-                if cause == moka::notification::RemovalCause::Size {
-                    evicted.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .build_with_hasher(foldhash::fast::RandomState::default());
+        let counters = Arc::new(Counters::default());
+        let (weigher, capacity, items) = match bound {
+            Bound::Entries(entries) => (Weigher { by_bytes: false }, entries, entries),
+            // About a kilobyte per entry, for the first sizing of the table.
+            Bound::Bytes(bytes) => (Weigher { by_bytes: true }, bytes, (bytes / 1024).max(16)),
+        };
+        let cache = Cache::with(
+            usize::try_from(items).unwrap_or(usize::MAX),
+            capacity,
+            weigher,
+            foldhash::fast::RandomState::default(),
+            CountEvictions(Arc::clone(&counters)),
+        );
         Store {
             cache,
+            time_to_live,
             stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_d09e),
             prefixes,
@@ -100,7 +141,9 @@ impl Store {
         }
         let entry = self.cache.get(key)?;
         let stripe = self.stripe(Self::name(key).as_bytes());
-        (entry.generation == self.stripes[stripe].load(Ordering::Acquire)).then_some(entry.value)
+        let current = entry.generation == self.stripes[stripe].load(Ordering::Acquire)
+            && entry.until.is_none_or(|until| Instant::now() < until);
+        current.then_some(entry.value)
     }
 
     /// A ticket for a read or write of `key` about to go to the backend.
@@ -122,7 +165,7 @@ impl Store {
     pub(super) fn fill(&self, key: &CacheKey, value: Bytes, ticket: Option<Ticket>) {
         let Some(ticket) = ticket else { return };
         if self.stripes[ticket.stripe].load(Ordering::Acquire) == ticket.generation {
-            self.cache.insert(key.clone(), Entry { value, generation: ticket.generation });
+            self.cache.insert(key.clone(), self.entry(value, ticket.generation));
         }
     }
 
@@ -142,19 +185,23 @@ impl Store {
                 .compare_exchange(ticket.generation, next, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                self.cache.insert(key.clone(), Entry { value, generation: next });
+                self.cache.insert(key.clone(), self.entry(value, next));
                 return;
             }
         }
         self.stripes[self.stripe(name.as_bytes())].fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
+        self.cache.remove(key);
+    }
+
+    fn entry(&self, value: Bytes, generation: u64) -> Entry {
+        Entry { value, generation, until: self.time_to_live.map(|ttl| Instant::now() + ttl) }
     }
 
     /// Drops every entry under the name `name` (a key, or a hash with all its fields).
     pub(super) fn invalidate(&self, name: &[u8]) {
         self.stripes[self.stripe(name)].fetch_add(1, Ordering::AcqRel);
         if let Ok(name) = std::str::from_utf8(name) {
-            self.cache.invalidate(&CacheKey::Plain(name.to_owned()));
+            self.cache.remove(&CacheKey::Plain(name.to_owned()));
         }
         self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
     }
@@ -164,7 +211,7 @@ impl Store {
         for stripe in self.stripes.iter() {
             stripe.fetch_add(1, Ordering::AcqRel);
         }
-        self.cache.invalidate_all();
+        self.cache.clear();
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -179,12 +226,10 @@ impl Store {
     }
 
     pub(super) fn len(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache.len() as u64
     }
 
     pub(super) fn weighted_size(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.weighted_size()
+        self.cache.weight()
     }
 }

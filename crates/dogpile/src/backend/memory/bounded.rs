@@ -19,39 +19,32 @@ pub(in crate::backend) enum Bound {
     Bytes(u64),
 }
 
+/// What an entry of `key` and a value of `value_len` bytes weighs under a bound in bytes.
+pub(in crate::backend) fn weight(key: &CacheKey, value_len: usize) -> u32 {
+    let key_len = match key {
+        CacheKey::Plain(key) => key.len(),
+        CacheKey::Hash { name, field } => name.len() + field.len(),
+    };
+    u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
 pub(super) struct Bounded {
     cache: moka::sync::Cache<CacheKey, Bytes, foldhash::fast::RandomState>,
 }
 
-/// A moka cache builder under `bound` and `time_to_live`; under a bound in bytes, an entry
-/// weighs its key, the `value_len` of its value and [`ENTRY_OVERHEAD`].
-pub(in crate::backend) fn cache<V: Clone + Send + Sync + 'static>(
-    bound: Bound,
-    time_to_live: Option<Duration>,
-    value_len: fn(&V) -> usize,
-) -> moka::sync::CacheBuilder<CacheKey, V, moka::sync::Cache<CacheKey, V>> {
-    let mut builder = moka::sync::Cache::builder();
-    builder = match bound {
-        Bound::Entries(entries) => builder.max_capacity(entries),
-        Bound::Bytes(bytes) => builder.max_capacity(bytes).weigher(move |key: &CacheKey, value: &V| {
-            let key_len = match key {
-                CacheKey::Plain(key) => key.len(),
-                CacheKey::Hash { name, field } => name.len() + field.len(),
-            };
-            let weight = key_len + value_len(value) + ENTRY_OVERHEAD;
-            u32::try_from(weight).unwrap_or(u32::MAX)
-        }),
-    };
-    if let Some(time_to_live) = time_to_live {
-        builder = builder.time_to_live(time_to_live);
-    }
-    builder
-}
-
 impl Bounded {
     pub(super) fn new(bound: Bound, time_to_live: Option<Duration>) -> Self {
-        let cache = cache(bound, time_to_live, Bytes::len).build_with_hasher(foldhash::fast::RandomState::default());
-        Bounded { cache }
+        let mut builder = moka::sync::Cache::builder();
+        builder = match bound {
+            Bound::Entries(entries) => builder.max_capacity(entries),
+            Bound::Bytes(bytes) => {
+                builder.max_capacity(bytes).weigher(|key: &CacheKey, value: &Bytes| weight(key, value.len()))
+            }
+        };
+        if let Some(time_to_live) = time_to_live {
+            builder = builder.time_to_live(time_to_live);
+        }
+        Bounded { cache: builder.build_with_hasher(foldhash::fast::RandomState::default()) }
     }
 
     pub(super) fn time_to_live(&self) -> Option<Duration> {
