@@ -1,11 +1,12 @@
-//! The hit ratio of the bounded memory backend beside moka's, on Zipf-distributed streams:
+//! The hit ratio of the bounded memory backend and of the L1 beside moka's, on
+//! Zipf-distributed streams:
 //! 2,000,000 reads over 1,000,000 keys with a capacity of 10,000 entries, a miss writing the
 //! key as a read-through cache does. Then the memory each store takes per entry, from the
 //! process's resident size before and after 1,000,000 entries (Linux).
 //!
 //! Run with `cargo run --release -p dogpile --example hit_ratio`.
 
-use dogpile::backend::{Backend, MemoryBackend};
+use dogpile::backend::{Backend, L1Backend, MemoryBackend, NullBackend};
 use dogpile::{Bytes, CacheKey};
 
 const KEYS: usize = 1_000_000;
@@ -50,8 +51,8 @@ async fn main() -> dogpile::Result<()> {
         println!("{}", bytes_per_entry(store).await?);
         return Ok(());
     }
-    println!("| stream | memory backend | moka 0.12 |");
-    println!("|---|---:|---:|");
+    println!("| stream | memory backend | L1 | moka 0.12 |");
+    println!("|---|---:|---:|---:|");
     for s in [0.9, 1.1] {
         let keys: Vec<CacheKey> = {
             let mut zipf = Zipf::new(KEYS, s, 0x9E37_79B9_7F4A_7C15);
@@ -59,15 +60,9 @@ async fn main() -> dogpile::Result<()> {
         };
         let value = Bytes::from_static(b"value");
 
-        let backend = MemoryBackend::builder().capacity(CAPACITY).build();
-        let mut hits = 0usize;
-        for key in &keys {
-            match backend.get(key).await? {
-                Some(_) => hits += 1,
-                None => backend.set(key, value.clone()).await?,
-            }
-        }
-        let ours = hits as f64 / REQUESTS as f64;
+        let ours = read_through(&MemoryBackend::builder().capacity(CAPACITY).build(), &keys, &value).await?;
+        // The L1 in front of a backend that keeps nothing: what it holds is what its policy kept.
+        let l1 = read_through(&L1Backend::builder().capacity(CAPACITY).build(NullBackend), &keys, &value).await?;
 
         let moka: moka::sync::Cache<CacheKey, Bytes> = moka::sync::Cache::new(CAPACITY as u64);
         let mut hits = 0usize;
@@ -78,7 +73,7 @@ async fn main() -> dogpile::Result<()> {
             }
         }
         let theirs = hits as f64 / REQUESTS as f64;
-        println!("| Zipf s={s} | {ours:.3} | {theirs:.3} |");
+        println!("| Zipf s={s} | {ours:.3} | {l1:.3} | {theirs:.3} |");
     }
 
     println!("\n| store, {ENTRIES} entries (10-byte keys, 5-byte values) | bytes per entry |");
@@ -96,10 +91,23 @@ async fn main() -> dogpile::Result<()> {
     Ok(())
 }
 
+/// The hit ratio of `backend` as a read-through cache of `keys`.
+async fn read_through(backend: &impl Backend, keys: &[CacheKey], value: &Bytes) -> dogpile::Result<f64> {
+    let mut hits = 0usize;
+    for key in keys {
+        match backend.get(key).await? {
+            Some(_) => hits += 1,
+            None => backend.set(key, value.clone()).await?,
+        }
+    }
+    Ok(hits as f64 / keys.len() as f64)
+}
+
 const ENTRIES: usize = 1_000_000;
-const STORES: [(&str, &str); 3] = [
+const STORES: [(&str, &str); 4] = [
     ("unbounded", "memory backend, unbounded"),
     ("bounded", "memory backend, capacity 1,000,000"),
+    ("l1", "L1, capacity 1,000,000"),
     ("moka", "moka 0.12, capacity 1,000,000"),
 ];
 
@@ -117,6 +125,14 @@ async fn bytes_per_entry(store: &str) -> dogpile::Result<usize> {
             moka.run_pending_tasks();
             let grown = resident_bytes() - before;
             return Ok(grown / (moka.entry_count() as usize).max(1));
+        }
+        "l1" => {
+            let l1 = L1Backend::builder().capacity(ENTRIES).build(NullBackend);
+            for key in &keys {
+                l1.set(key, value.clone()).await?;
+            }
+            let grown = resident_bytes() - before;
+            return Ok(grown / (l1.stats().entries as usize).max(1));
         }
         "bounded" => MemoryBackend::builder().capacity(ENTRIES).build(),
         _ => MemoryBackend::default(),

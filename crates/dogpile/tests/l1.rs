@@ -265,3 +265,22 @@ async fn an_entry_past_its_time_to_live_is_read_again() {
     l1.get(&key("k")).await.unwrap();
     assert_eq!(behind.reads(), 2);
 }
+
+#[tokio::test]
+async fn writes_and_invalidations_of_other_plain_keys_keep_the_entries() {
+    let behind = Behind::default();
+    let l1 = L1Backend::builder().capacity(10_000).build(behind.clone());
+    let held: Vec<CacheKey> = (0..200).map(|i| key(&format!("held{i}"))).collect();
+    for k in &held {
+        behind.store.set(k, v("1")).await.unwrap();
+        l1.get(k).await.unwrap();
+    }
+    for i in 0..2_000 {
+        let other = key(&format!("other{i}"));
+        l1.set(&other, v("2")).await.unwrap();
+        l1.invalidator().invalidate(format!("gone{i}").as_bytes());
+    }
+    let reads = behind.reads();
+    l1.get_multi(&held).await.unwrap();
+    assert_eq!(behind.reads(), reads, "every held key still answered by the L1");
+}

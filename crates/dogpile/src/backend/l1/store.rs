@@ -1,14 +1,18 @@
-//! The L1's entries and what keeps them coherent: a generation per stripe of key names.
+//! The L1's entries and what keeps them coherent.
 //!
 //! Every key name (a plain key, or the hash's name for a hash key) falls into one of
-//! [`STRIPES`] stripes. An entry records its stripe's generation when it was stored, and is
-//! served only while that generation is current; invalidating a name moves its stripe on,
-//! which drops at once every entry under it (each field of a hash among them) and every read
-//! still in flight that would store an older value. A flush moves every stripe on.
-
+//! [`STRIPES`] stripes. A read or write takes a [`Ticket`] (the flush epoch and its stripe's
+//! generation) before it goes to the backend, and stores what it got only if neither moved
+//! meanwhile: an invalidation, or a write made here, moves the stripe's generation on, so a
+//! read still in flight does not store an older value. Storing, writing and invalidating take
+//! the stripe's lock, so that none of them slips between another's check and its change.
+//!
+//! An invalidated plain key is removed; the fields of an invalidated hash are not listed
+//! anywhere, so each hash entry records its stripe's hash generation, and is served only while
+//! that is current. A flush moves the epoch on, which every entry records.
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,14 +21,27 @@ use super::stats::Counters;
 use crate::backend::memory::bounded::{self, Bound};
 use crate::key::CacheKey;
 
-/// The number of stripes: a name invalidated also drops the entries of the other names in its
-/// stripe (a miss, never a stale value), once in this many names.
-const STRIPES: usize = 4096;
+/// The number of stripes: a read in flight is not stored when its stripe moved on, and an
+/// invalidated hash also drops the fields of the other hashes in its stripe (misses, never
+/// stale values), once in this many names.
+const STRIPES: usize = 1024;
+
+#[derive(Default)]
+struct Stripe {
+    /// Moved on by each invalidation and each write made here, under `lock`.
+    generation: AtomicU64,
+    /// Moved on by each invalidation, under `lock`; recorded by hash entries.
+    hashes: AtomicU64,
+    lock: Mutex<()>,
+}
 
 #[derive(Clone)]
 struct Entry {
     value: Bytes,
-    generation: u64,
+    /// The flush epoch when stored.
+    epoch: u64,
+    /// For a hash key, its stripe's hash generation when stored.
+    hashes: Option<u64>,
     /// When the entry's time to live ends, if the L1 has one.
     until: Option<Instant>,
 }
@@ -67,13 +84,15 @@ type Cache = quick_cache::sync::Cache<CacheKey, Entry, Weigher, foldhash::fast::
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ticket {
     stripe: usize,
+    epoch: u64,
     generation: u64,
 }
 
 pub(super) struct Store {
     cache: Cache,
     time_to_live: Option<Duration>,
-    stripes: Box<[AtomicU64]>,
+    stripes: Box<[Stripe]>,
+    epoch: AtomicU64,
     hasher: foldhash::fast::FixedState,
     prefixes: Vec<String>,
     trusted: AtomicBool,
@@ -99,7 +118,8 @@ impl Store {
         Store {
             cache,
             time_to_live,
-            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            epoch: AtomicU64::new(0),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_d09e),
             prefixes,
             trusted: AtomicBool::new(trusted),
@@ -140,8 +160,10 @@ impl Store {
             return None;
         }
         let entry = self.cache.get(key)?;
-        let stripe = self.stripe(Self::name(key).as_bytes());
-        let current = entry.generation == self.stripes[stripe].load(Ordering::Acquire)
+        let current = entry.epoch == self.epoch.load(Ordering::Acquire)
+            && entry.hashes.is_none_or(|hashes| {
+                hashes == self.stripes[self.stripe(Self::name(key).as_bytes())].hashes.load(Ordering::Acquire)
+            })
             && entry.until.is_none_or(|until| Instant::now() < until);
         current.then_some(entry.value)
     }
@@ -153,64 +175,79 @@ impl Store {
             return None;
         }
         let stripe = self.stripe(name.as_bytes());
-        // The generation first: a flush stores "untrusted" before it moves the stripes on, so
-        // a ticket that finds the L1 trusted after this load holds a generation from before
-        // any flush that could have followed, and what it stores is dropped by that flush.
-        let generation = self.stripes[stripe].load(Ordering::Acquire);
-        self.is_trusted().then_some(Ticket { stripe, generation })
+        // The epoch first: a flush stores "untrusted" before it moves the epoch on, so a
+        // ticket that finds the L1 trusted after this load holds an epoch from before any
+        // flush that could have followed, and what it stores is dropped by that flush.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let generation = self.stripes[stripe].generation.load(Ordering::Acquire);
+        self.is_trusted().then_some(Ticket { stripe, epoch, generation })
+    }
+
+    fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.stripes[stripe].lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether nothing moved since `ticket` was taken (under the stripe's lock).
+    fn unmoved(&self, ticket: Ticket) -> bool {
+        self.epoch.load(Ordering::Acquire) == ticket.epoch
+            && self.stripes[ticket.stripe].generation.load(Ordering::Acquire) == ticket.generation
+    }
+
+    fn store(&self, key: &CacheKey, value: Bytes, ticket: Ticket) {
+        let hashes = key.is_hash().then(|| self.stripes[ticket.stripe].hashes.load(Ordering::Acquire));
+        let until = self.time_to_live.map(|ttl| Instant::now() + ttl);
+        self.cache.insert(key.clone(), Entry { value, epoch: ticket.epoch, hashes, until });
     }
 
     /// Keeps `value`, read from the backend at `key` under `ticket`, unless the key's stripe
-    /// was invalidated since (the value read may then be older than the backend's).
+    /// moved on since (the value read may then be older than the backend's).
     pub(super) fn fill(&self, key: &CacheKey, value: Bytes, ticket: Option<Ticket>) {
         let Some(ticket) = ticket else { return };
-        if self.stripes[ticket.stripe].load(Ordering::Acquire) == ticket.generation {
-            self.cache.insert(key.clone(), self.entry(value, ticket.generation));
+        let _locked = self.lock(ticket.stripe);
+        if self.unmoved(ticket) {
+            self.store(key, value, ticket);
         }
     }
 
-    /// After a write of `value` (`None`: a delete) at `key` under `ticket`: keeps the value
-    /// only if nothing touched the key's stripe meanwhile, and moves the stripe on so that
-    /// reads begun before the write do not store what they read. When another write or an
-    /// invalidation came between, which of the two the backend kept is unknown here, so the
+    /// After a write of `value` (`None`: a delete, or a write that failed) at `key` under
+    /// `ticket`: moves the stripe on, so that reads begun before the write do not store what
+    /// they read, and keeps the value only if nothing moved meanwhile. When another write or
+    /// an invalidation came between, which of the two the backend kept is unknown here, so the
     /// key is dropped instead.
     pub(super) fn wrote(&self, key: &CacheKey, value: Option<Bytes>, ticket: Option<Ticket>) {
         let name = Self::name(key);
         if !self.takes(name) {
             return;
         }
-        if let (Some(value), Some(ticket)) = (value, ticket) {
-            let next = ticket.generation.wrapping_add(1);
-            if self.stripes[ticket.stripe]
-                .compare_exchange(ticket.generation, next, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.cache.insert(key.clone(), self.entry(value, next));
-                return;
+        let stripe = self.stripe(name.as_bytes());
+        let _locked = self.lock(stripe);
+        let unmoved = ticket.is_some_and(|ticket| self.unmoved(ticket));
+        self.stripes[stripe].generation.fetch_add(1, Ordering::AcqRel);
+        match (value, ticket) {
+            (Some(value), Some(ticket)) if unmoved => self.store(key, value, ticket),
+            _ => {
+                self.cache.remove(key);
             }
         }
-        self.stripes[self.stripe(name.as_bytes())].fetch_add(1, Ordering::AcqRel);
-        self.cache.remove(key);
-    }
-
-    fn entry(&self, value: Bytes, generation: u64) -> Entry {
-        Entry { value, generation, until: self.time_to_live.map(|ttl| Instant::now() + ttl) }
     }
 
     /// Drops every entry under the name `name` (a key, or a hash with all its fields).
     pub(super) fn invalidate(&self, name: &[u8]) {
-        self.stripes[self.stripe(name)].fetch_add(1, Ordering::AcqRel);
-        if let Ok(name) = std::str::from_utf8(name) {
-            self.cache.remove(&CacheKey::Plain(name.to_owned()));
+        let stripe = self.stripe(name);
+        {
+            let _locked = self.lock(stripe);
+            self.stripes[stripe].generation.fetch_add(1, Ordering::AcqRel);
+            self.stripes[stripe].hashes.fetch_add(1, Ordering::AcqRel);
+            if let Ok(name) = std::str::from_utf8(name) {
+                self.cache.remove(&CacheKey::Plain(name.to_owned()));
+            }
         }
         self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops every entry.
     pub(super) fn flush(&self) {
-        for stripe in self.stripes.iter() {
-            stripe.fetch_add(1, Ordering::AcqRel);
-        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.cache.clear();
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
     }
