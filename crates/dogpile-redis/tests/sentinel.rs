@@ -127,3 +127,51 @@ async fn a_sentinel_failover_under_load_is_followed() {
     let on_new = set.server_named(new).unwrap();
     assert_eq!(on_new.must(&["EXISTS", "after"]), dogpile_testing::server::Reply::Int(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_follows_a_failover_and_tracks_on_the_new_primary() {
+    use dogpile::backend::{Backend, L1Backend, L1Status};
+    use dogpile::{Bytes, CacheKey};
+    let mut set = RedisSentinelSet::start(None, None);
+    set.wait_until_failover_ready(Duration::from_secs(30));
+    let config = sentinel_config(&set)
+        .socket_timeout(Duration::from_millis(500))
+        .socket_connect_timeout(Duration::from_millis(500));
+    let l1 = support::with_l1(RedisAdvancedBackend::new(config).unwrap().with_l1(L1Backend::builder()));
+    let key = CacheKey::from("k");
+    l1.set(&key, Bytes::from_static(b"1")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Held once our own write's invalidation has passed and a read stored it again.
+    while l1.get_ready(&key).is_none() {
+        assert!(Instant::now() < deadline, "never held");
+        l1.get(&key).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let old = set.kill_primary();
+    let new = set.wait_for_new_primary(old, Duration::from_secs(30));
+    while l1.stats().flushes == 0 || l1.status() != L1Status::Active {
+        assert!(Instant::now() < deadline, "not tracking again: {:?} {:?}", l1.status(), l1.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let primary = set.server_named(new).expect("the new primary");
+    primary.must(&["SET", "k", "2"]);
+    loop {
+        match l1.get(&key).await {
+            Ok(Some(value)) if value == Bytes::from_static(b"2") => break,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the write on the new primary is not seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Held again, and evicted again by a write on the new primary.
+    while l1.get_ready(&key).is_none() {
+        assert!(Instant::now() < deadline, "never held on the new primary");
+        l1.get(&key).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    primary.must(&["SET", "k", "3"]);
+    while l1.get(&key).await.unwrap() != Some(Bytes::from_static(b"3")) {
+        assert!(Instant::now() < deadline, "not evicted on the new primary");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
