@@ -148,10 +148,6 @@ fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
 /// `None` when it is truncated or malformed.
 #[cfg(feature = "msgpack")]
 fn msgpack_len(bytes: &[u8]) -> Option<usize> {
-    let uint = |pos: usize, width: usize| -> Option<usize> {
-        let field = bytes.get(pos..pos.checked_add(width)?)?;
-        Some(field.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)))
-    };
     let mut pos = 0usize;
     // Values still to skip: array items and map keys and values add to it.
     let mut pending: usize = 1;
@@ -159,53 +155,81 @@ fn msgpack_len(bytes: &[u8]) -> Option<usize> {
         let marker = *bytes.get(pos)?;
         pos += 1;
         pending -= 1;
-        // (bytes after the marker, of which a length field of this width, items it opens)
-        let (fixed, len_width, items) = match marker {
-            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0, 0),
-            0x80..=0x8f => (0, 0, 2 * usize::from(marker & 0x0f)),
-            0x90..=0x9f => (0, 0, usize::from(marker & 0x0f)),
-            0xa0..=0xbf => (usize::from(marker & 0x1f), 0, 0),
-            0xc4 | 0xd9 => (0, 1, 0),
-            0xc5 | 0xda => (0, 2, 0),
-            0xc6 | 0xdb => (0, 4, 0),
-            0xc7 => (1, 1, 0),
-            0xc8 => (1, 2, 0),
-            0xc9 => (1, 4, 0),
-            0xcc | 0xd0 => (1, 0, 0),
-            0xcd | 0xd1 => (2, 0, 0),
-            0xca | 0xce | 0xd2 => (4, 0, 0),
-            0xcb | 0xcf | 0xd3 => (8, 0, 0),
-            0xd4..=0xd8 => (1 + (1 << (marker - 0xd4)), 0, 0),
-            0xdc | 0xde => {
-                let n = uint(pos, 2)?;
-                pos += 2;
-                (0, 0, if marker == 0xde { 2 * n } else { n })
+        // The markers of small values first, without bound checks: a position past the end
+        // fails the next read, or the check after the loop.
+        let items = match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => continue,
+            0xa0..=0xbf => {
+                pos += usize::from(marker & 0x1f);
+                continue;
             }
-            0xdd | 0xdf => {
-                let n = uint(pos, 4)?;
+            0xca => {
                 pos += 4;
-                (0, 0, if marker == 0xdf { n.checked_mul(2)? } else { n })
+                continue;
             }
-            _ => return None,
+            0xcb => {
+                pos += 8;
+                continue;
+            }
+            0x80..=0x8f => 2 * usize::from(marker & 0x0f),
+            0x90..=0x9f => usize::from(marker & 0x0f),
+            _ => {
+                let (next, items) = msgpack_skip(bytes, pos, marker)?;
+                pos = next;
+                items
+            }
         };
-        let data = if len_width > 0 {
-            let n = uint(pos, len_width)?;
-            pos += len_width;
-            n
-        } else {
-            0
-        };
-        pos = pos.checked_add(fixed)?.checked_add(data)?;
-        if pos > bytes.len() {
-            return None;
-        }
         pending = pending.checked_add(items)?;
         // Each pending value needs a byte at least: more than are left is malformed.
-        if pending > bytes.len() - pos {
+        if pending > bytes.len().checked_sub(pos)? {
             return None;
         }
     }
-    Some(pos)
+    (pos <= bytes.len()).then_some(pos)
+}
+
+/// Past the value of `marker` (not a fix-sized one) whose bytes start at `pos`: the position
+/// after its data, and the items it opens.
+#[cfg(feature = "msgpack")]
+fn msgpack_skip(bytes: &[u8], mut pos: usize, marker: u8) -> Option<(usize, usize)> {
+    let uint = |pos: usize, width: usize| -> Option<usize> {
+        let field = bytes.get(pos..pos.checked_add(width)?)?;
+        Some(field.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)))
+    };
+    // (bytes after the marker, of which a length field of this width, items it opens)
+    let (fixed, len_width, items) = match marker {
+        0xc4 | 0xd9 => (0, 1, 0),
+        0xc5 | 0xda => (0, 2, 0),
+        0xc6 | 0xdb => (0, 4, 0),
+        0xc7 => (1, 1, 0),
+        0xc8 => (1, 2, 0),
+        0xc9 => (1, 4, 0),
+        0xcc | 0xd0 => (1, 0, 0),
+        0xcd | 0xd1 => (2, 0, 0),
+        0xce | 0xd2 => (4, 0, 0),
+        0xcf | 0xd3 => (8, 0, 0),
+        0xd4..=0xd8 => (1 + (1 << (marker - 0xd4)), 0, 0),
+        0xdc | 0xde => {
+            let n = uint(pos, 2)?;
+            pos += 2;
+            (0, 0, if marker == 0xde { 2 * n } else { n })
+        }
+        0xdd | 0xdf => {
+            let n = uint(pos, 4)?;
+            pos += 4;
+            (0, 0, if marker == 0xdf { n.checked_mul(2)? } else { n })
+        }
+        _ => return None,
+    };
+    let data = if len_width > 0 {
+        let n = uint(pos, len_width)?;
+        pos += len_width;
+        n
+    } else {
+        0
+    };
+    pos = pos.checked_add(fixed)?.checked_add(data)?;
+    (pos <= bytes.len()).then_some((pos, items))
 }
 
 #[cfg(all(test, feature = "msgpack"))]
