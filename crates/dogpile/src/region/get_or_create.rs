@@ -660,9 +660,10 @@ impl Region {
         expiration: Option<f64>,
     ) -> Result<Vec<Option<(T, f64)>>> {
         let found = self.inner.through.get_multi(backend_keys).await?;
+        let now = self.decode_time();
         keys.iter()
             .zip(found)
-            .map(|(key, bytes)| self.lock_view(key, self.decode(key, bytes.as_deref())?, expiration))
+            .map(|(key, bytes)| self.lock_view(key, self.decode_at(key, bytes.as_deref(), now)?, expiration))
             .collect()
     }
 

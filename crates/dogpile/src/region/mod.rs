@@ -243,8 +243,9 @@ impl Region {
             };
             let mut out = Vec::with_capacity(keys.len());
             let mut hits = 0;
+            let now = self.decode_time();
             for (key, bytes) in keys.iter().zip(found) {
-                let value = self.decode::<T>(key, bytes.as_deref())?.filter(|v| self.usable(key, v, options));
+                let value = self.decode_at::<T>(key, bytes.as_deref(), now)?.filter(|v| self.usable(key, v, options));
                 hits += usize::from(value.is_some());
                 out.push(value.map(|v| v.payload));
             }
@@ -409,11 +410,25 @@ impl Region {
 
     /// Decodes stored bytes; a wrong version is a miss, undecodable bytes follow the policy.
     fn decode<T: DeserializeOwned>(&self, key: &CacheKey, bytes: Option<&[u8]>) -> Result<Option<CachedValue<T>>> {
+        self.decode_at(key, bytes, self.decode_time())
+    }
+
+    /// The time a value read now is stamped with when its envelope keeps none (the raw
+    /// envelope): read once for all the values of a multi-key read.
+    fn decode_time(&self) -> f64 {
+        if self.inner.codec.envelope().keeps_creation_time() { 0.0 } else { self.inner.clock.now() }
+    }
+
+    /// [`Region::decode`], stamping a raw value with `now` (from [`Region::decode_time`]).
+    fn decode_at<T: DeserializeOwned>(
+        &self,
+        key: &CacheKey,
+        bytes: Option<&[u8]>,
+        now: f64,
+    ) -> Result<Option<CachedValue<T>>> {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        // Only the raw envelope takes the time from the clock.
-        let now = if self.inner.codec.envelope().keeps_creation_time() { 0.0 } else { self.inner.clock.now() };
         match self.inner.codec.decode::<T>(bytes, now) {
             Ok(value) if value.metadata.v == self.inner.codec.value_version() => Ok(Some(value)),
             Ok(_value) => {
