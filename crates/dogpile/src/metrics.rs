@@ -33,6 +33,17 @@
 //! The Redis backends of `dogpile-redis` add [`LOCKS_LOST`] (labelled by backend only: a
 //! backend may serve several regions), whatever their lock-lost policy.
 //!
+//! An [`L1Backend`](crate::backend::L1Backend) adds, labelled by [`BACKEND`] only (the name of
+//! the backend behind it), the counters of [`L1Stats`](crate::backend::L1Stats):
+//!
+//! | metric | kind | what it counts |
+//! |---|---|---|
+//! | [`L1_HITS`] | counter | reads answered by the L1 |
+//! | [`L1_MISSES`] | counter | reads of keys the L1 takes that went to the backend |
+//! | [`L1_EVICTIONS`] | counter | entries dropped to keep within the bound |
+//! | [`L1_INVALIDATIONS`] | counter | names invalidated by the invalidation source |
+//! | [`L1_FLUSHES`] | counter | times every entry was dropped (the source's connection lost) |
+//!
 //! # Examples
 //!
 //! ```
@@ -93,6 +104,16 @@ pub const LOCK_TIMEOUTS: &str = "dogpile_lock_timeouts_total";
 /// Counter: distributed locks found gone (expired or taken over) when their holder released
 /// them; recorded by the Redis backends, labelled by [`BACKEND`] only.
 pub const LOCKS_LOST: &str = "dogpile_locks_lost_total";
+/// Counter: reads answered by an L1, labelled by [`BACKEND`].
+pub const L1_HITS: &str = "dogpile_l1_hits_total";
+/// Counter: reads of keys an L1 takes that went to its backend, labelled by [`BACKEND`].
+pub const L1_MISSES: &str = "dogpile_l1_misses_total";
+/// Counter: L1 entries dropped to keep within the bound, labelled by [`BACKEND`].
+pub const L1_EVICTIONS: &str = "dogpile_l1_evictions_total";
+/// Counter: names an L1's invalidation source invalidated, labelled by [`BACKEND`].
+pub const L1_INVALIDATIONS: &str = "dogpile_l1_invalidations_total";
+/// Counter: times an L1 dropped every entry at once, labelled by [`BACKEND`].
+pub const L1_FLUSHES: &str = "dogpile_l1_flushes_total";
 /// Counter: stored entries that did not decode (under either decode-error policy).
 pub const DECODE_ERRORS: &str = "dogpile_decode_errors_total";
 /// Counter: failed backend calls, labelled by [`KIND`].
@@ -233,4 +254,39 @@ fn describe() {
     }
     metrics::describe_histogram!(OPERATION_DURATION, Unit::Seconds, "Seconds per region call, by operation");
     metrics::describe_histogram!(CREATION_DURATION, Unit::Seconds, "Seconds per creator call");
+}
+
+/// The counters of one L1 (no-op handles by default).
+#[derive(Debug)]
+pub(crate) struct L1Metrics {
+    pub(crate) hits: Counter,
+    pub(crate) misses: Counter,
+    pub(crate) evictions: Counter,
+    pub(crate) invalidations: Counter,
+    pub(crate) flushes: Counter,
+}
+
+impl Default for L1Metrics {
+    fn default() -> Self {
+        L1Metrics {
+            hits: Counter::noop(),
+            misses: Counter::noop(),
+            evictions: Counter::noop(),
+            invalidations: Counter::noop(),
+            flushes: Counter::noop(),
+        }
+    }
+}
+
+impl L1Metrics {
+    pub(crate) fn new(backend: &'static str) -> Self {
+        let counter = |name: &'static str| metrics::counter!(name, BACKEND => backend);
+        L1Metrics {
+            hits: counter(L1_HITS),
+            misses: counter(L1_MISSES),
+            evictions: counter(L1_EVICTIONS),
+            invalidations: counter(L1_INVALIDATIONS),
+            flushes: counter(L1_FLUSHES),
+        }
+    }
 }

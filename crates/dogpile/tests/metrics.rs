@@ -143,3 +143,33 @@ async fn a_region_built_without_a_recorder_still_counts_its_stats() {
     region.get_or_create("k", || async { Ok::<_, Boom>(1u8) }).await.unwrap();
     assert_eq!(region.stats().creates, 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_l1_counts_its_hits_misses_evictions_invalidations_and_flushes_by_backend() {
+    use dogpile::backend::{Backend, L1Backend};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let l1 = metrics::with_local_recorder(&recorder, || {
+        L1Backend::builder().capacity(2).build_pending(MemoryBackend::default())
+    });
+    let invalidator = l1.invalidator();
+    invalidator.resume();
+    let value = Bytes::from_static(b"v");
+    for k in ["a", "b", "c"] {
+        l1.set(&CacheKey::from(k), value.clone()).await.unwrap();
+    }
+    l1.get(&CacheKey::from("c")).await.unwrap();
+    l1.get(&CacheKey::from("c")).await.unwrap();
+    l1.get(&CacheKey::from("none")).await.unwrap();
+    invalidator.invalidate(b"c");
+    invalidator.suspend("gone");
+    let metrics = read(&snapshotter);
+    let get = |name: &str| *metrics.get(&key(name, &[("backend", "memory")])).unwrap_or(&0);
+    assert_eq!(get(m::L1_HITS), 2);
+    assert_eq!(get(m::L1_MISSES), 1);
+    assert!(get(m::L1_EVICTIONS) >= 1, "{metrics:#?}");
+    assert_eq!(get(m::L1_INVALIDATIONS), 1);
+    assert_eq!(get(m::L1_FLUSHES), 1);
+    let stats = l1.stats();
+    assert_eq!((stats.hits, stats.misses, stats.invalidations, stats.flushes), (2, 1, 1, 1));
+}

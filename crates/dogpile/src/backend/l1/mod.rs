@@ -184,7 +184,7 @@ impl L1Builder {
 
     fn make<B: Backend>(self, inner: B, status: L1Status) -> L1Backend<B> {
         let trusted = status == L1Status::Active;
-        let store = Store::new(self.bound, self.time_to_live, self.prefixes, trusted);
+        let store = Store::new(self.bound, self.time_to_live, self.prefixes, trusted, inner.name());
         let shared = Shared { store, status: tokio::sync::watch::Sender::new(status), keep: Mutex::new(Vec::new()) };
         L1Backend { inner, shared: Arc::new(shared) }
     }
@@ -249,7 +249,7 @@ impl<B: Backend> Backend for L1Backend<B> {
 
     fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
         let value = self.shared.store.get(key)?;
-        self.shared.store.counters.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.store.counters.hit();
         Some(Ok(Some(value)))
     }
 
@@ -367,7 +367,7 @@ impl<B> L1Backend<B> {
     fn count_misses<'a>(&self, keys: impl IntoIterator<Item = &'a CacheKey>) {
         let store = &self.shared.store;
         let taken = keys.into_iter().filter(|key| store.takes(Store::name(key))).count() as u64;
-        store.counters.misses.fetch_add(taken, std::sync::atomic::Ordering::Relaxed);
+        store.counters.missed(taken);
     }
 }
 

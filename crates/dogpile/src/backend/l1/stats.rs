@@ -4,11 +4,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub(super) struct Counters {
-    pub(super) hits: AtomicU64,
-    pub(super) misses: AtomicU64,
-    pub(super) evictions: AtomicU64,
-    pub(super) invalidations: AtomicU64,
-    pub(super) flushes: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    invalidations: AtomicU64,
+    flushes: AtomicU64,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::L1Metrics,
 }
 
 /// A snapshot of what an [`L1Backend`](super::L1Backend) did since it was built.
@@ -41,6 +43,46 @@ pub struct L1Stats {
 }
 
 impl Counters {
+    /// Counters that also record the `metrics` of the L1 in front of `backend`.
+    pub(super) fn new(backend: &'static str) -> Self {
+        let _ = backend;
+        Counters {
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::L1Metrics::new(backend),
+            ..Counters::default()
+        }
+    }
+
+    pub(super) fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.hits.increment(1);
+    }
+
+    pub(super) fn missed(&self, n: u64) {
+        self.misses.fetch_add(n, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.misses.increment(n);
+    }
+
+    pub(super) fn evicted(&self) {
+        self.evictions.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.evictions.increment(1);
+    }
+
+    pub(super) fn invalidated(&self) {
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.invalidations.increment(1);
+    }
+
+    pub(super) fn flushed(&self) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.metrics.flushes.increment(1);
+    }
+
     pub(super) fn snapshot(&self, entries: u64) -> L1Stats {
         L1Stats {
             hits: self.hits.load(Ordering::Relaxed),

@@ -72,7 +72,7 @@ impl quick_cache::Lifecycle<CacheKey, Entry> for CountEvictions {
     fn begin_request(&self) -> Self::RequestState {}
 
     fn on_evict(&self, _state: &mut (), _key: CacheKey, _entry: Entry) {
-        self.0.evictions.fetch_add(1, Ordering::Relaxed);
+        self.0.evicted();
     }
 }
 
@@ -101,8 +101,14 @@ pub(super) struct Store {
 }
 
 impl Store {
-    pub(super) fn new(bound: Bound, time_to_live: Option<Duration>, prefixes: Vec<String>, trusted: bool) -> Self {
-        let counters = Arc::new(Counters::default());
+    pub(super) fn new(
+        bound: Bound,
+        time_to_live: Option<Duration>,
+        prefixes: Vec<String>,
+        trusted: bool,
+        backend: &'static str,
+    ) -> Self {
+        let counters = Arc::new(Counters::new(backend));
         let (weigher, capacity, items) = match bound {
             Bound::Entries(entries) => (Weigher { by_bytes: false }, entries, entries),
             // About a kilobyte per entry, for the first sizing of the table.
@@ -242,14 +248,14 @@ impl Store {
                 self.cache.remove(&CacheKey::Plain(name.to_owned()));
             }
         }
-        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+        self.counters.invalidated();
     }
 
     /// Drops every entry.
     pub(super) fn flush(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.cache.clear();
-        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        self.counters.flushed();
     }
 
     /// Stops serving and storing (`false`, after a flush) or takes up again (`true`).
