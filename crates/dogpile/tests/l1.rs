@@ -119,8 +119,10 @@ async fn an_invalidated_name_is_read_again_with_every_field_of_a_hash() {
     assert_eq!(l1.stats().invalidations, 2);
 }
 
-#[tokio::test]
-async fn a_read_in_flight_during_an_invalidation_is_not_kept() {
+/// An L1 over `k = "old"`, a read of `k` that has read its value and waits for the returned
+/// release, and the read's task.
+async fn a_read_in_flight() -> (Behind, L1Backend<Behind>, Arc<Notify>, tokio::task::JoinHandle<Result<Option<Bytes>>>)
+{
     let behind = Behind::default();
     behind.store.set(&key("k"), v("old")).await.unwrap();
     let l1 = L1Backend::builder().build(behind.clone());
@@ -130,6 +132,12 @@ async fn a_read_in_flight_during_an_invalidation_is_not_kept() {
         async move { l1.get(&key("k")).await }
     });
     started.notified().await;
+    (behind, l1, release, reader)
+}
+
+#[tokio::test]
+async fn a_read_in_flight_during_an_invalidation_is_not_kept() {
+    let (behind, l1, release, reader) = a_read_in_flight().await;
     // The read has its value; the key changes and is invalidated before the read returns.
     behind.store.set(&key("k"), v("new")).await.unwrap();
     l1.invalidator().invalidate(b"k");
@@ -140,15 +148,7 @@ async fn a_read_in_flight_during_an_invalidation_is_not_kept() {
 
 #[tokio::test]
 async fn a_read_in_flight_during_a_write_here_does_not_overwrite_it() {
-    let behind = Behind::default();
-    behind.store.set(&key("k"), v("old")).await.unwrap();
-    let l1 = L1Backend::builder().build(behind.clone());
-    let (started, release) = behind.hold_next_read();
-    let reader = tokio::spawn({
-        let l1 = l1.clone();
-        async move { l1.get(&key("k")).await }
-    });
-    started.notified().await;
+    let (_behind, l1, release, reader) = a_read_in_flight().await;
     l1.set(&key("k"), v("new")).await.unwrap();
     release.notify_one();
     reader.await.unwrap().unwrap();

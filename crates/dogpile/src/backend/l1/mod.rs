@@ -148,19 +148,8 @@ impl L1Builder {
     /// ```
     pub fn from_arguments(args: &crate::registry::Arguments) -> Result<Self> {
         let mut builder = L1Builder::default();
-        let positive = |name: &str| -> Result<Option<u64>> {
-            match args.get_u64(name)? {
-                Some(0) => Err(Error::config(name, "expected a positive integer")),
-                other => Ok(other),
-            }
-        };
-        match (positive("capacity")?, positive("max_bytes")?) {
-            (Some(_), Some(_)) => {
-                return Err(Error::config("max_bytes", "give either capacity (entries) or max_bytes, not both"));
-            }
-            (Some(entries), None) => builder.bound = Bound::Entries(entries),
-            (None, Some(bytes)) => builder.bound = Bound::Bytes(bytes),
-            (None, None) => {}
+        if let Some(bound) = Bound::from_arguments(args)? {
+            builder.bound = bound;
         }
         if let Some(time_to_live) = args.get_seconds("time_to_live")? {
             builder = builder.time_to_live(time_to_live);

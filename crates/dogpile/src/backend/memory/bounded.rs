@@ -19,6 +19,27 @@ pub(in crate::backend) enum Bound {
     Bytes(u64),
 }
 
+impl Bound {
+    /// The bound given by the arguments `capacity` (entries) or `max_bytes`, if either.
+    pub(in crate::backend) fn from_arguments(args: &crate::registry::Arguments) -> crate::Result<Option<Bound>> {
+        use crate::Error;
+        let positive = |name: &str| -> crate::Result<Option<u64>> {
+            match args.get_u64(name)? {
+                Some(0) => Err(Error::config(name, "expected a positive integer")),
+                other => Ok(other),
+            }
+        };
+        match (positive("capacity")?, positive("max_bytes")?) {
+            (Some(_), Some(_)) => {
+                Err(Error::config("max_bytes", "give either capacity (entries) or max_bytes, not both"))
+            }
+            (Some(entries), None) => Ok(Some(Bound::Entries(entries))),
+            (None, Some(bytes)) => Ok(Some(Bound::Bytes(bytes))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 /// What an entry of `key` and a value of `value_len` bytes weighs under a bound in bytes.
 pub(in crate::backend) fn weight(key: &CacheKey, value_len: usize) -> u32 {
     let key_len = match key {

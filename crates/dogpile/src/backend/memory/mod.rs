@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Backend, Capabilities};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::key::CacheKey;
 use crate::registry::Arguments;
 
@@ -146,23 +146,7 @@ impl MemoryBackend {
         if let Some(time_to_live) = args.get_seconds("time_to_live")? {
             builder = builder.time_to_live(time_to_live);
         }
-        let positive = |name: &str| -> Result<Option<u64>> {
-            match args.get_u64(name)? {
-                Some(0) => Err(Error::config(name, "expected a positive integer")),
-                other => Ok(other),
-            }
-        };
-        match (positive("capacity")?, positive("max_bytes")?) {
-            (Some(_), Some(_)) => {
-                return Err(Error::config("max_bytes", "give either capacity (entries) or max_bytes, not both"));
-            }
-            (Some(entries), None) => {
-                let entries = usize::try_from(entries).map_err(|_| Error::config("capacity", "too large"))?;
-                builder = builder.capacity(entries);
-            }
-            (None, Some(bytes)) => builder = builder.max_bytes(bytes),
-            (None, None) => {}
-        }
+        builder.bound = Bound::from_arguments(args)?;
         Ok(builder.build())
     }
 
@@ -280,6 +264,7 @@ impl fmt::Debug for MemoryBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[tokio::test]
     async fn capacity_bounds_the_store_and_keeps_recent_entries() {
