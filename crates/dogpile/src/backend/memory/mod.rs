@@ -139,7 +139,7 @@ impl MemoryBackend {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when `capacity` or `max_bytes` is not a positive integer, both are
+    /// [`Error::Config`](crate::Error::Config) when `capacity` or `max_bytes` is not a positive integer, both are
     /// given, or `time_to_live` is not a non-negative number.
     pub fn from_arguments(args: &Arguments) -> Result<Self> {
         let mut builder = MemoryBackend::builder();
