@@ -62,6 +62,24 @@ fn split<'a>(keys: impl Iterator<Item = &'a CacheKey>) -> Result<Split<'a>> {
     Ok(Split { plain, hashes })
 }
 
+/// The values of an MGET or HMGET reply, each bulk string taken as it is (no copy).
+fn bulk_values(reply: redis::Value) -> Result<Vec<Option<Bytes>>> {
+    let unexpected = |what: &str| {
+        Error::backend(dogpile::BackendErrorKind::Other, format!("expected the values of MGET or HMGET, got {what}"))
+    };
+    let redis::Value::Array(items) = reply else {
+        return Err(unexpected("another reply"));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            redis::Value::BulkString(bytes) => Ok(Some(Bytes::from(bytes))),
+            redis::Value::Nil => Ok(None),
+            _ => Err(unexpected("an item that is not a string")),
+        })
+        .collect()
+}
+
 impl Store {
     pub(crate) fn new(config: RedisConfig, backend: &'static str) -> Result<Arc<Self>> {
         let connection = Connection::new(&config)?;
@@ -183,12 +201,12 @@ impl Store {
         if parts.hashes.is_empty() && !parts.plain.is_empty() && !self.config.is_cluster() {
             // Plain keys only: one MGET, no pipeline.
             let mut conn = self.connection.get().await?;
-            let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
-                .arg(parts.plain.iter().map(|(_, k)| *k).collect::<Vec<_>>())
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.fail(e, None))?;
-            return Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect());
+            let mut mget = redis::cmd("MGET");
+            for (_, k) in &parts.plain {
+                mget.arg(*k);
+            }
+            let reply: redis::Value = mget.query_async(&mut conn).await.map_err(|e| self.fail(e, None))?;
+            return bulk_values(reply);
         }
         let mut commands = Commands::default();
         // Each command's replies go to these positions of `keys`: `positions[layout[n]]`.
@@ -222,10 +240,8 @@ impl Store {
         }
         let replies = self.run(commands).await?;
         for (range, reply) in layout.into_iter().zip(replies) {
-            let values: Vec<Option<Vec<u8>>> =
-                redis::from_redis_value(reply).map_err(|e| backend_error(e.into(), None))?;
-            for (&i, value) in positions[range].iter().zip(values) {
-                out[i] = value.map(Bytes::from);
+            for (&i, value) in positions[range].iter().zip(bulk_values(reply)?) {
+                out[i] = value;
             }
         }
         Ok(out)
