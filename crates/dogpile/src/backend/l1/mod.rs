@@ -24,7 +24,8 @@ use store::Store;
 /// A bounded in-process cache in front of another backend: reads it holds cost no round trip.
 ///
 /// Values are kept as the backend's bytes, one entry per key (one per field for hash keys),
-/// bounded by entries or by bytes under moka's W-TinyLFU policy. Writes, deletes and
+/// bounded by entries or by bytes in the same kind of store as a bounded
+/// [`MemoryBackend`](super::MemoryBackend) (S3-FIFO). Writes, deletes and
 /// locks go to the backend as before; a write made here also updates the L1.
 ///
 /// What keeps it coherent with writes made elsewhere is an invalidation source: the Redis

@@ -46,19 +46,9 @@ struct Entry {
     until: Option<Instant>,
 }
 
-/// What an entry weighs: 1 under a bound in entries; its key, value and bookkeeping under a
-/// bound in bytes.
-#[derive(Clone)]
-struct Weigher {
-    by_bytes: bool,
-}
-
-impl quick_cache::Weighter<CacheKey, Entry> for Weigher {
-    fn weight(&self, key: &CacheKey, entry: &Entry) -> u64 {
-        match self.by_bytes {
-            true => u64::from(bounded::weight(key, entry.value.len())),
-            false => 1,
-        }
+impl bounded::Weighed for Entry {
+    fn value_len(&self) -> usize {
+        self.value.len()
     }
 }
 
@@ -76,7 +66,7 @@ impl quick_cache::Lifecycle<CacheKey, Entry> for CountEvictions {
     }
 }
 
-type Cache = quick_cache::sync::Cache<CacheKey, Entry, Weigher, foldhash::fast::RandomState, CountEvictions>;
+type Cache = quick_cache::sync::Cache<CacheKey, Entry, bounded::Weigher, foldhash::fast::RandomState, CountEvictions>;
 
 /// What a read or write saw before it went to the backend: its stripe and the stripe's
 /// generation then. `None` when the L1 does not take this key (outside its prefixes, or the
@@ -109,13 +99,9 @@ impl Store {
         backend: &'static str,
     ) -> Self {
         let counters = Arc::new(Counters::new(backend));
-        let (weigher, capacity, items) = match bound {
-            Bound::Entries(entries) => (Weigher { by_bytes: false }, entries, entries),
-            // About a kilobyte per entry, for the first sizing of the table.
-            Bound::Bytes(bytes) => (Weigher { by_bytes: true }, bytes, (bytes / 1024).max(16)),
-        };
+        let (weigher, capacity, items) = bounded::Weigher::of(bound);
         let cache = Cache::with(
-            usize::try_from(items).unwrap_or(usize::MAX),
+            items,
             capacity,
             weigher,
             foldhash::fast::RandomState::default(),

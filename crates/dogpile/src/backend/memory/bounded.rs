@@ -1,8 +1,8 @@
-//! The store of a bounded memory backend: moka's cache, whose W-TinyLFU policy admits a new
-//! entry into a full store only if it is likely to be read more often than the entry it would
-//! evict.
+//! The store of a bounded memory backend: quick_cache's S3-FIFO cache, which admits a new
+//! entry into its main queue only once it is read again, so that keys read once do not push
+//! out the keys read often.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -49,53 +49,105 @@ pub(in crate::backend) fn weight(key: &CacheKey, value_len: usize) -> u32 {
     u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
+/// An entry's value, for [`Weigher`].
+pub(in crate::backend) trait Weighed {
+    /// The length of the value's bytes.
+    fn value_len(&self) -> usize;
+}
+
+/// What an entry weighs: 1 under a bound in entries; its key, value and bookkeeping under a
+/// bound in bytes.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::backend) struct Weigher {
+    by_bytes: bool,
+}
+
+impl Weigher {
+    /// The weigher of `bound`, with the capacity to give the cache, and about how many
+    /// entries it will hold (for the first sizing of its table).
+    pub(in crate::backend) fn of(bound: Bound) -> (Weigher, u64, usize) {
+        match bound {
+            Bound::Entries(entries) => {
+                (Weigher { by_bytes: false }, entries, usize::try_from(entries).unwrap_or(usize::MAX))
+            }
+            // About a kilobyte per entry.
+            Bound::Bytes(bytes) => {
+                (Weigher { by_bytes: true }, bytes, usize::try_from(bytes / 1024).unwrap_or(usize::MAX).max(16))
+            }
+        }
+    }
+}
+
+impl<V: Weighed> quick_cache::Weighter<CacheKey, V> for Weigher {
+    fn weight(&self, key: &CacheKey, value: &V) -> u64 {
+        match self.by_bytes {
+            true => u64::from(weight(key, value.value_len())),
+            false => 1,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Bytes,
+    /// When the entry's lifetime ends, if the store gives one.
+    until: Option<Instant>,
+}
+
+impl Weighed for Entry {
+    fn value_len(&self) -> usize {
+        self.value.len()
+    }
+}
+
 pub(super) struct Bounded {
-    cache: moka::sync::Cache<CacheKey, Bytes, foldhash::fast::RandomState>,
+    cache: quick_cache::sync::Cache<CacheKey, Entry, Weigher, foldhash::fast::RandomState>,
+    time_to_live: Option<Duration>,
 }
 
 impl Bounded {
     pub(super) fn new(bound: Bound, time_to_live: Option<Duration>) -> Self {
-        let mut builder = moka::sync::Cache::builder();
-        builder = match bound {
-            Bound::Entries(entries) => builder.max_capacity(entries),
-            Bound::Bytes(bytes) => {
-                builder.max_capacity(bytes).weigher(|key: &CacheKey, value: &Bytes| weight(key, value.len()))
-            }
-        };
-        if let Some(time_to_live) = time_to_live {
-            builder = builder.time_to_live(time_to_live);
-        }
-        Bounded { cache: builder.build_with_hasher(foldhash::fast::RandomState::default()) }
+        let (weigher, capacity, items) = Weigher::of(bound);
+        let cache = quick_cache::sync::Cache::with(
+            items,
+            capacity,
+            weigher,
+            foldhash::fast::RandomState::default(),
+            Default::default(),
+        );
+        Bounded { cache, time_to_live }
     }
 
     pub(super) fn time_to_live(&self) -> Option<Duration> {
-        self.cache.policy().time_to_live()
+        self.time_to_live
     }
 
-    /// The number of entries, once the cache's pending evictions are done.
     pub(super) fn len(&self) -> usize {
-        self.cache.run_pending_tasks();
-        usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
+        self.cache.len()
     }
 
     pub(super) fn clear(&self) {
-        self.cache.invalidate_all();
-        self.cache.run_pending_tasks();
+        self.cache.clear();
     }
 
     pub(super) fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        self.cache.get(key)
+        let entry = self.cache.get(key)?;
+        entry.until.is_none_or(|until| Instant::now() < until).then_some(entry.value)
     }
 
     pub(super) fn insert(&self, key: &CacheKey, value: Bytes) {
-        self.cache.insert(key.clone(), value);
+        let until = self.time_to_live.map(|ttl| Instant::now() + ttl);
+        self.cache.insert(key.clone(), Entry { value, until });
     }
 
     pub(super) fn remove(&self, key: &CacheKey) {
-        self.cache.invalidate(key);
+        self.cache.remove(key);
     }
 
     pub(super) fn remove_expired(&self) {
-        self.cache.run_pending_tasks();
+        if self.time_to_live.is_some() {
+            let now = Instant::now();
+            self.cache.retain(|_, entry| entry.until.is_none_or(|until| now < until));
+        }
     }
 }

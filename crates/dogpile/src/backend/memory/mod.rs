@@ -22,19 +22,20 @@ use unbounded::Unbounded;
 /// Plain and hash keys are both stored (a hash key is one entry). Without a bound, the store
 /// is a hash map behind a read-write lock: the least memory per entry, and a hit that writes
 /// nothing shared. With a bound, by entries ([capacity](MemoryBackendBuilder::capacity)) or by
-/// bytes ([max_bytes](MemoryBackendBuilder::max_bytes)), the store is [moka]'s cache: a new
-/// entry goes into a full store only if its W-TinyLFU policy expects it to be read more often
-/// than the entry it would evict, which keeps more hits than evicting the least recently used
-/// entry under skewed traffic.
+/// bytes ([max_bytes](MemoryBackendBuilder::max_bytes)), the store is [quick_cache]'s S3-FIFO
+/// cache: a new entry waits in a small queue and reaches the main one only if it is read
+/// again, so keys read once do not push out the keys read often, which keeps more hits than
+/// evicting the least recently used entry under skewed traffic (as many as moka's W-TinyLFU on
+/// the Zipf streams of `examples/hit_ratio.rs`).
 ///
 /// With a [time to live](MemoryBackendBuilder::time_to_live), an entry is gone once it has
 /// been stored that long (the counterpart of the Redis backends' `redis_expiration_time`):
-/// reads no longer see it, and its memory is reclaimed (by an unbounded store as writes go,
-/// each checking a few entries in turn), so a store whose keys are never read again does not
-/// grow with them. Give it more than the region's expiration time, so that expired values can
+/// reads no longer see it, and an unbounded store reclaims its memory as writes go (each
+/// checking a few entries in turn), so a store whose keys are never read again does not grow
+/// with them; a bounded store evicts it like any entry not read again. Give it more than the region's expiration time, so that expired values can
 /// still be served while one caller regenerates them.
 ///
-/// [moka]: https://docs.rs/moka
+/// [quick_cache]: https://docs.rs/quick_cache
 ///
 /// # Examples
 ///
