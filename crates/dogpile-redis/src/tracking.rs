@@ -24,9 +24,11 @@ use tokio::sync::Notify;
 use crate::store::Store;
 
 /// How often the tracking connection is checked with a PING.
-pub(crate) const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
+const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a PING may take before the connection is taken for lost.
-pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long connecting the tracking connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The pause between attempts to track again.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -91,14 +93,14 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
     drop(current);
     let client = match client {
         Ok(client) => client,
-        Err(err) => return Ended::Lost(format!("key tracking cannot reach {shown_url}: {}", err.kind_text())),
+        Err(err) => return Ended::Lost(format!("key tracking cannot reach {shown_url}: {}", kind_text(&err))),
     };
     let lost = Arc::new(Notify::new());
     let sink = invalidator.clone();
     let dropped = Arc::clone(&lost);
     let config = AsyncConnectionConfig::new()
         .set_response_timeout(Some(HEALTH_TIMEOUT))
-        .set_connection_timeout(Some(HEALTH_TIMEOUT.max(Duration::from_secs(2))))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_push_sender(move |push: PushInfo| -> std::result::Result<(), ()> {
             match push.kind {
                 PushKind::Invalidate => apply(&sink, push.data),
@@ -117,7 +119,7 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
                 "{shown_url} cannot track keys for an L1: it does not speak RESP3 (Redis 6 or later does)"
             ));
         }
-        Err(err) => return Ended::Lost(format!("key tracking cannot connect to {shown_url}: {}", err.kind_text())),
+        Err(err) => return Ended::Lost(format!("key tracking cannot connect to {shown_url}: {}", kind_text(&err))),
     };
     let mut tracking = redis::cmd("CLIENT");
     tracking.arg("TRACKING").arg("ON").arg("BCAST");
@@ -129,7 +131,7 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
         Err(err) if matches!(err.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
             return Ended::Refused(format!("{shown_url} cannot track keys for an L1: {err}"));
         }
-        Err(err) => return Ended::Lost(format!("key tracking on {shown_url} failed: {}", err.kind_text())),
+        Err(err) => return Ended::Lost(format!("key tracking on {shown_url} failed: {}", kind_text(&err))),
     }
     loop {
         if tokio::time::timeout(HEALTH_INTERVAL, lost.notified()).await.is_ok() {
@@ -141,7 +143,7 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
         if let Err(err) = redis::cmd("PING").query_async::<()>(&mut connection).await {
             return Ended::Lost(format!(
                 "the key tracking connection to {shown_url} stopped answering: {}",
-                err.kind_text()
+                kind_text(&err)
             ));
         }
     }
@@ -168,15 +170,9 @@ fn apply(invalidator: &L1Invalidator, data: Vec<Value>) {
 
 /// What to show of a Redis error: its kind and, for server errors, the server's words (which
 /// hold no credentials), never the URL.
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-
-impl KindText for redis::RedisError {
-    fn kind_text(&self) -> String {
-        match self.kind() {
-            ErrorKind::Server(_) => self.to_string(),
-            kind => format!("{kind:?}"),
-        }
+fn kind_text(err: &redis::RedisError) -> String {
+    match err.kind() {
+        ErrorKind::Server(_) => err.to_string(),
+        kind => format!("{kind:?}"),
     }
 }
