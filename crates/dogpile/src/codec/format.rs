@@ -133,15 +133,23 @@ impl Format {
 }
 
 /// One msgpack value that takes up all of `bytes`.
+///
+/// The value is read first; then a marker read at its end must find nothing. Bytes left over
+/// make the whole entry undecodable, and only then are they measured, for the message.
 #[cfg(feature = "msgpack")]
 fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
-    if let Some(len) = msgpack_len(bytes)
-        && len != bytes.len()
-    {
-        return Err(format!("{} bytes after the msgpack value: not a msgpack payload", bytes.len() - len).into());
+    use serde::Deserialize;
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    let value = D::deserialize(&mut de)?;
+    match serde::de::IgnoredAny::deserialize(&mut de) {
+        Err(rmp_serde::decode::Error::InvalidMarkerRead(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Ok(value)
+        }
+        _ => {
+            let after = msgpack_len(bytes).map_or_else(|| "bytes".to_owned(), |len| format!("{} bytes", bytes.len() - len));
+            Err(format!("{after} after the msgpack value: not a msgpack payload").into())
+        }
     }
-    // A truncated or malformed value: rmp-serde says what is wrong with it.
-    Ok(rmp_serde::from_slice(bytes)?)
 }
 
 /// The length of the first msgpack value in `bytes`, by its markers alone (no decoding), or
@@ -261,6 +269,25 @@ mod tests {
         assert_eq!(msgpack_len(b"\xd5\x01ab"), Some(4));
         assert_eq!(msgpack_len(b"\xdd\xff\xff\xff\xff"), None);
         assert_eq!(msgpack_len(b"\xc1"), None);
+    }
+
+    #[test]
+    fn msgpack_values_must_take_up_their_bytes() {
+        let bytes = rmp_serde::to_vec(&(7u8, "seven")).unwrap();
+        assert_eq!(msgpack_whole::<(u8, String)>(&bytes).unwrap(), (7, "seven".to_owned()));
+        // Whatever follows the value, a whole one, a truncated one or a reserved marker, the
+        // entry does not decode.
+        for tail in [&b"\x00"[..], b"\xd9", b"\xc1", b"\xa3ab", b"\x92\x01\x02"] {
+            let mut longer = bytes.clone();
+            longer.extend_from_slice(tail);
+            let err = msgpack_whole::<(u8, String)>(&longer).unwrap_err();
+            assert!(err.to_string().contains("after the msgpack value"), "{tail:?}: {err}");
+        }
+        let err = msgpack_whole::<(u8, String)>(&[bytes.as_slice(), b"\x01\x02"].concat()).unwrap_err();
+        assert!(err.to_string().starts_with("2 bytes after"), "{err}");
+        // A truncated value is rmp-serde's error, not a trailing-bytes one.
+        let err = msgpack_whole::<(u8, String)>(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert!(!err.to_string().contains("after the msgpack value"), "{err}");
     }
 }
 
