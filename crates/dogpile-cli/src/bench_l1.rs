@@ -45,7 +45,7 @@ pub(crate) async fn eviction_delay(url: &str) -> Result<EvictionDelay, String> {
         held(&l1, &key).await?;
         let issued = Instant::now();
         writer.set::<_, _, ()>("bench:l1:delay", i + WRITES).await.map_err(err)?;
-        while l1.get_ready(&key).is_some() {
+        while l1.get_ready(key.as_key_ref()).is_some() {
             if issued.elapsed() > PATIENCE {
                 return Err(format!("the L1 still held its entry {PATIENCE:?} after a foreign write"));
             }
@@ -64,7 +64,7 @@ pub(crate) async fn eviction_delay(url: &str) -> Result<EvictionDelay, String> {
 /// be on its way).
 async fn held(l1: &L1Backend<RedisAdvancedBackend>, key: &CacheKey) -> Result<(), String> {
     let start = Instant::now();
-    while l1.get_ready(key).is_none() {
+    while l1.get_ready(key.as_key_ref()).is_none() {
         if start.elapsed() > PATIENCE {
             return Err("the L1 never held the key".into());
         }

@@ -142,7 +142,7 @@ async fn an_l1_follows_a_failover_and_tracks_on_the_new_primary() {
     l1.set(&key, Bytes::from_static(b"1")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     // Held once our own write's invalidation has passed and a read stored it again.
-    while l1.get_ready(&key).is_none() {
+    while l1.get_ready(key.as_key_ref()).is_none() {
         assert!(Instant::now() < deadline, "never held");
         l1.get(&key).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -164,7 +164,7 @@ async fn an_l1_follows_a_failover_and_tracks_on_the_new_primary() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Held again, and evicted again by a write on the new primary.
-    while l1.get_ready(&key).is_none() {
+    while l1.get_ready(key.as_key_ref()).is_none() {
         assert!(Instant::now() < deadline, "never held on the new primary");
         l1.get(&key).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -24,7 +24,7 @@ pub use memory::{MemoryBackend, MemoryBackendBuilder};
 pub use null::{NullBackend, NullMutex};
 
 use crate::error::Result;
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// A boxed, `Send` future (used by the object-safe traits).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -131,7 +131,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The bytes at `key` if the backend can answer without waiting (an in-process store);
     /// `None` means "ask [`Backend::get`]". The region tries this first on every read, so a
     /// memory backend's hit costs no future and no allocation.
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
         let _ = key;
         None
     }

@@ -103,6 +103,6 @@ pub use erased_serde;
 
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::{BackendErrorKind, BoxError, Error, Result};
-pub use key::{CacheKey, KeyMangler, sha1_hex};
+pub use key::{AsCacheKey, CacheKey, KeyMangler, KeyRef, sha1_hex};
 pub use region::{Region, RegionBuilder};
 pub use value::{CachedValue, Metadata, VALUE_VERSION};

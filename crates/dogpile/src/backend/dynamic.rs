@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{Backend, BackendMutex, BoxFuture, Capabilities, Locked};
 use crate::error::Result;
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// [`Backend`] with boxed futures, so it can live behind `Arc<dyn DynBackend>`. Every
 /// [`Backend`] is a `DynBackend` through a blanket implementation; implement [`Backend`].
@@ -17,7 +17,7 @@ pub trait DynBackend: Send + Sync + fmt::Debug + 'static {
     /// See [`Backend::get`].
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Bytes>>>;
     /// See [`Backend::get_ready`].
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>>;
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>>;
     /// See [`Backend::get_multi`].
     fn get_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>>;
     /// See [`Backend::set`].
@@ -49,7 +49,7 @@ impl<B: Backend> DynBackend for B {
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(Backend::get(self, key))
     }
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
         Backend::get_ready(self, key)
     }
     fn get_multi<'a>(&'a self, keys: &'a [CacheKey]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>> {

@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use super::{BackendMutex, BoxFuture, Capabilities, DynBackend, Locked};
 use crate::error::Result;
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// `backend`, its calls in spans with the fields `call` (the method), `backend` (its name)
 /// and `keys` (how many keys the call carries).
@@ -28,7 +28,7 @@ impl DynBackend for Traced {
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(self.0.get(key).instrument(self.span("get", 1)))
     }
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
         let _span = self.span("get_ready", 1).entered();
         self.0.get_ready(key)
     }

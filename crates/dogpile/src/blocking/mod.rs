@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 
 use self::runtime::OwnedRuntime;
 use crate::error::{BoxError, Result};
-use crate::key::CacheKey;
+use crate::key::{AsCacheKey, CacheKey};
 use crate::region::{CreateOptions, GetOptions, RegionStats};
 use crate::value::CachedValue;
 
@@ -114,7 +114,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<T>> {
+    pub fn get<T: DeserializeOwned>(&self, key: impl AsCacheKey) -> Result<Option<T>> {
         self.runtime.block_on(self.inner.get(key))
     }
 
@@ -123,7 +123,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get_with<T: DeserializeOwned>(&self, key: impl Into<CacheKey>, options: GetOptions) -> Result<Option<T>> {
+    pub fn get_with<T: DeserializeOwned>(&self, key: impl AsCacheKey, options: GetOptions) -> Result<Option<T>> {
         self.runtime.block_on(self.inner.get_with(key, options))
     }
 
@@ -132,7 +132,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get_value_metadata<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<CachedValue<T>>> {
+    pub fn get_value_metadata<T: DeserializeOwned>(&self, key: impl AsCacheKey) -> Result<Option<CachedValue<T>>> {
         self.runtime.block_on(self.inner.get_value_metadata(key))
     }
 
@@ -141,7 +141,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get_multi<T: DeserializeOwned, K: Into<CacheKey>>(
+    pub fn get_multi<T: DeserializeOwned, K: AsCacheKey>(
         &self,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<Vec<Option<T>>> {
@@ -153,7 +153,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn set<T: Serialize + ?Sized>(&self, key: impl Into<CacheKey>, value: &T) -> Result<()> {
+    pub fn set<T: Serialize + ?Sized>(&self, key: impl AsCacheKey, value: &T) -> Result<()> {
         self.runtime.block_on(self.inner.set(key, value))
     }
 
@@ -162,7 +162,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn set_multi<K: Into<CacheKey>, T: Serialize>(&self, items: impl IntoIterator<Item = (K, T)>) -> Result<()> {
+    pub fn set_multi<K: AsCacheKey, T: Serialize>(&self, items: impl IntoIterator<Item = (K, T)>) -> Result<()> {
         self.runtime.block_on(self.inner.set_multi(items))
     }
 
@@ -171,7 +171,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn delete(&self, key: impl Into<CacheKey>) -> Result<()> {
+    pub fn delete(&self, key: impl AsCacheKey) -> Result<()> {
         self.runtime.block_on(self.inner.delete(key))
     }
 
@@ -180,7 +180,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn delete_multi<K: Into<CacheKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
+    pub fn delete_multi<K: AsCacheKey>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
         self.runtime.block_on(self.inner.delete_multi(keys))
     }
 
@@ -189,7 +189,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn get_or_create<T, E>(&self, key: impl Into<CacheKey>, creator: impl FnOnce() -> Result<T, E>) -> Result<T>
+    pub fn get_or_create<T, E>(&self, key: impl AsCacheKey, creator: impl FnOnce() -> Result<T, E>) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         E: Into<BoxError>,
@@ -204,7 +204,7 @@ impl Region {
     /// As the async method.
     pub fn get_or_create_with<T, E>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: &CreateOptions<T>,
         creator: impl FnOnce() -> Result<T, E>,
     ) -> Result<T>
@@ -227,7 +227,7 @@ impl Region {
     ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
         E: Into<BoxError>,
     {
         self.runtime.block_on(self.inner.get_or_create_multi(keys, |missing| async move { creator(missing) }))
@@ -243,7 +243,7 @@ impl Region {
     /// # Errors
     ///
     /// As the async method.
-    pub fn key_is_locked(&self, key: impl Into<CacheKey>) -> Result<bool> {
+    pub fn key_is_locked(&self, key: impl AsCacheKey) -> Result<bool> {
         self.runtime.block_on(self.inner.key_is_locked(key))
     }
 

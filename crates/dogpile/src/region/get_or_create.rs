@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use super::fail_open::is_outage;
-use super::{CreateOptions, FailOpenState, FailSafe, Operation, Region, operation, trace};
+use super::{CreateOptions, FailOpenState, FailSafe, Operation, Region, jitter, operation, trace};
 use crate::backend::{BackendMutex, Locked};
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
-use crate::key::CacheKey;
+use crate::key::{AsCacheKey, CacheKey, KeyRef};
 use crate::lock::{FailSafeCheck, Lock, LockMutex, Outcome, is_expired};
 use crate::mutex::{KeyGuard, Waited, lock_key, try_lock_key, wait_key};
 
@@ -240,7 +240,7 @@ impl Region {
     /// store the created value, or to release the lock afterwards, does not fail the call: it
     /// goes to the region's error sink (a distributed lock whose release did not reach the
     /// server is released by the backend once the server answers again).
-    pub async fn get_or_create<T, F, Fut, E>(&self, key: impl Into<CacheKey>, creator: F) -> Result<T>
+    pub async fn get_or_create<T, F, Fut, E>(&self, key: impl AsCacheKey, creator: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -258,7 +258,7 @@ impl Region {
     /// As [`Region::get_or_create`].
     pub async fn get_or_create_with<T, F, Fut, E>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: &CreateOptions<T>,
         creator: F,
     ) -> Result<T>
@@ -268,7 +268,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.run_lock(&key.into(), options, creator, None::<fn(KeyGuard, F)>).await.map(|(value, _)| value)
+        self.run_lock(key, options, creator, None::<fn(KeyGuard, F)>).await.map(|(value, _)| value)
     }
 
     /// [`Region::get_or_create_with`], also telling how the value was obtained: fresh from
@@ -297,7 +297,7 @@ impl Region {
     /// As [`Region::get_or_create`].
     pub async fn get_or_create_with_outcome<T, F, Fut, E>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: &CreateOptions<T>,
         creator: F,
     ) -> Result<(T, Outcome)>
@@ -307,7 +307,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.run_lock(&key.into(), options, creator, None::<fn(KeyGuard, F)>).await
+        self.run_lock(key, options, creator, None::<fn(KeyGuard, F)>).await
     }
 
     /// [`Region::get_or_create_with`], but an expired value is returned at once while a
@@ -335,7 +335,7 @@ impl Region {
     /// As [`Region::get_or_create`]; errors of the background task go to the error sink.
     pub async fn get_or_create_in_background<T, F, Fut, E>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: &CreateOptions<T>,
         creator: F,
     ) -> Result<T>
@@ -345,13 +345,13 @@ impl Region {
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let key = key.into();
+        let key = key.into_cache_key();
         let (region, task_key, task_options) = (self.clone(), key.clone(), options.clone());
         let (done, created) = tokio::sync::oneshot::channel();
         let spawn = move |guard: KeyGuard, creator: F| {
             region.spawn_regeneration(task_key, task_options, guard, creator, Some(done));
         };
-        let (value, outcome) = self.run_lock(&key, options, creator, Some(spawn)).await?;
+        let (value, outcome) = self.run_lock(key, options, creator, Some(spawn)).await?;
         // A soft timeout waits that long for the regeneration before serving the stale value.
         if outcome == Outcome::StaleBackground
             && let Some(soft) = options.soft_timeout.unwrap_or(self.inner.soft_timeout)
@@ -363,10 +363,11 @@ impl Region {
     }
 
     /// The read-through of one key, through the backend; under [fail-open](crate::region::FailOpen), through
-    /// the in-process stand-in store while the backend is away.
+    /// the in-process stand-in store while the backend is away. A fresh value that the store
+    /// has at hand is served first, read through the key as the caller gave it.
     async fn run_lock<T, F, Fut, E, B>(
         &self,
-        key: &CacheKey,
+        key: impl AsCacheKey,
         options: &CreateOptions<T>,
         creator: F,
         background: Option<B>,
@@ -378,7 +379,18 @@ impl Region {
         E: Into<BoxError>,
         B: FnOnce(KeyGuard, F),
     {
+        let key = key.as_key_ref();
         operation::observed!(self, Operation::GetOrCreate, Some(key), 1, async move {
+            let fail_open = self.inner.fail_open.as_ref().filter(|_| options.fail_open);
+            let breaker_open = fail_open.is_some_and(|f| f.breaker.is_open(self.inner.clock.now()));
+            if !breaker_open && let Some(value) = self.ready_hit::<T>(key, options) {
+                if let Some(fail_open) = fail_open {
+                    self.backend_back(fail_open);
+                }
+                self.inner.stats.record(Outcome::Fresh);
+                return Ok((value, Outcome::Fresh));
+            }
+            let key = &key.to_cache_key();
             let slot = Mutex::new(Some(creator));
             let recorded = |served: Result<(T, Outcome)>| {
                 let (value, outcome) = served?;
@@ -388,10 +400,10 @@ impl Region {
                 }
                 Ok((value, outcome))
             };
-            let Some(fail_open) = self.inner.fail_open.as_ref().filter(|_| options.fail_open) else {
+            let Some(fail_open) = fail_open else {
                 return recorded(self.read_through(key, options, &slot, background).await);
             };
-            if !fail_open.breaker.is_open(self.inner.clock.now()) {
+            if !breaker_open {
                 match self.read_through(key, options, &slot, background).await {
                     Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
                     done => {
@@ -405,6 +417,33 @@ impl Region {
             self.inner.stats.fail_open();
             recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
         })
+    }
+
+    /// The hit path: a fresh value that the store has at hand (an in-process store), read
+    /// through the key as the caller gave it, so that no owned key is built. `None` sends the
+    /// call the full way, which decides and reports: no value, or an expired, invalidated,
+    /// undecodable or older-version one; a store that must be awaited; early refresh to weigh;
+    /// a soft invalidation without an expiration time.
+    fn ready_hit<T: DeserializeOwned>(&self, key: KeyRef<'_>, options: &CreateOptions<T>) -> Option<T> {
+        let inner = &self.inner;
+        if options.early_refresh && inner.early_refresh.is_some() {
+            return None;
+        }
+        let expiration = options.expiry.resolve(inner.expiration);
+        if self.soft_invalidation_needs(expiration).is_err() {
+            return None;
+        }
+        let Some(Ok(Some(bytes))) = self.ready_bytes(key) else {
+            return None;
+        };
+        let value = inner.codec.decode::<T>(&bytes, self.decode_time()).ok()?;
+        let ct = value.metadata.ct;
+        if value.metadata.v != inner.codec.value_version() || inner.invalidator.is_invalidated(ct) {
+            return None;
+        }
+        // What `lock_view` gives a value that no invalidation touched.
+        let ct = jitter::effective_ct(key, ct, expiration, inner.expiration_jitter);
+        (!is_expired(ct, expiration, inner.clock.now())).then_some(value.payload)
     }
 
     async fn read_through<T, F, Fut, E, B>(
@@ -477,7 +516,7 @@ impl Region {
         // under a mutex just taken uses what was read with it.
         let get_value = move || async move {
             match mutex.take_read() {
-                Some(bytes) => this.timed_view(key, this.decode(key, bytes.as_deref())?, expiration),
+                Some(bytes) => this.timed_view(key, this.decode(key.as_key_ref(), bytes.as_deref())?, expiration),
                 None => this.read_for_lock::<T>(key, backend_key, expiration).await,
             }
         };
@@ -569,7 +608,7 @@ impl Region {
         expiration: Option<f64>,
     ) -> Result<Option<((T, f64, Option<f64>), f64)>> {
         let took = value.as_ref().and_then(|v| v.metadata.d);
-        Ok(self.lock_view(key, value, expiration)?.map(|(payload, ct)| ((payload, ct, took), ct)))
+        Ok(self.lock_view(key.as_key_ref(), value, expiration)?.map(|(payload, ct)| ((payload, ct, took), ct)))
     }
 
     /// Notes a backend outage under fail-open; the error goes to the sink.
@@ -649,7 +688,7 @@ impl Region {
         expiration: Option<f64>,
     ) -> Result<Option<((T, f64, Option<f64>), f64)>> {
         let bytes = self.read_bytes(key, backend_key).await?;
-        let value = self.decode(key, bytes.as_deref())?;
+        let value = self.decode(key.as_key_ref(), bytes.as_deref())?;
         self.timed_view(key, value, expiration)
     }
 
@@ -663,7 +702,10 @@ impl Region {
         let now = self.decode_time();
         keys.iter()
             .zip(found)
-            .map(|(key, bytes)| self.lock_view(key, self.decode_at(key, bytes.as_deref(), now)?, expiration))
+            .map(|(key, bytes)| {
+                let key = key.as_key_ref();
+                self.lock_view(key, self.decode_at(key, bytes.as_deref(), now)?, expiration)
+            })
             .collect()
     }
 
@@ -720,7 +762,7 @@ impl Region {
     ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
         F: FnOnce(Vec<CacheKey>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
@@ -741,12 +783,12 @@ impl Region {
     ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
         F: FnOnce(Vec<CacheKey>) -> Fut,
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
     {
-        self.multi_run(keys.into_iter().map(Into::into).collect(), options, creator, None::<NoBatchSpawn<T, F>>).await
+        self.multi_run(keys.into_iter().map(AsCacheKey::into_cache_key).collect(), options, creator, None::<NoBatchSpawn<T, F>>).await
     }
 
     /// [`Region::get_or_create_multi_with`], but when every key to create has an expired
@@ -786,7 +828,7 @@ impl Region {
     ) -> Result<Vec<T>>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
         F: FnOnce(Vec<CacheKey>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<T>, E>> + Send + 'static,
         E: Into<BoxError>,
@@ -795,7 +837,7 @@ impl Region {
         let spawn = move |batch: Vec<(CacheKey, CacheKey, KeyGuard)>, creator: F| {
             region.spawn_batch_regeneration(batch, task_options, creator)
         };
-        self.multi_run(keys.into_iter().map(Into::into).collect(), options, creator, Some(spawn)).await
+        self.multi_run(keys.into_iter().map(AsCacheKey::into_cache_key).collect(), options, creator, Some(spawn)).await
     }
 
     /// Regenerates a batch in a spawned task that holds the keys' locks (key, backend key,
@@ -881,7 +923,8 @@ impl Region {
             match taken.next().flatten() {
                 Some(Locked { mutex, value }) => {
                     let guard = KeyGuard::new(local, mutex);
-                    let again = self.lock_view(keys[i], self.decode(keys[i], value.as_deref())?, expiration)?;
+                    let key = keys[i].as_key_ref();
+                    let again = self.lock_view(key, self.decode(key, value.as_deref())?, expiration)?;
                     attempts.push(BatchAttempt::Taken(guard, again));
                 }
                 None => attempts.push(BatchAttempt::Busy),

@@ -7,10 +7,10 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use crate::key::CacheKey;
+use crate::key::KeyRef;
 
 /// A number in `[0, 1)` fixed by `key` and `ct`.
-pub(crate) fn unit(key: &CacheKey, ct: f64) -> f64 {
+pub(crate) fn unit(key: KeyRef<'_>, ct: f64) -> f64 {
     let mut hasher = foldhash::fast::FixedState::with_seed(0x5eed_d09e).build_hasher();
     key.hash(&mut hasher);
     ct.to_bits().hash(&mut hasher);
@@ -19,7 +19,7 @@ pub(crate) fn unit(key: &CacheKey, ct: f64) -> f64 {
 
 /// The creation time an entry created at `ct` counts as having, under `fraction` of jitter of
 /// `expiration` seconds.
-pub(crate) fn effective_ct(key: &CacheKey, ct: f64, expiration: Option<f64>, fraction: f64) -> f64 {
+pub(crate) fn effective_ct(key: KeyRef<'_>, ct: f64, expiration: Option<f64>, fraction: f64) -> f64 {
     match expiration {
         Some(exp) if ct > 0.0 && fraction > 0.0 => ct - exp * fraction * unit(key, ct),
         _ => ct,
@@ -29,15 +29,16 @@ pub(crate) fn effective_ct(key: &CacheKey, ct: f64, expiration: Option<f64>, fra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::CacheKey;
 
     #[test]
     fn fixed_per_entry_within_the_fraction_and_spread() {
         let key = CacheKey::from("k");
-        assert_eq!(effective_ct(&key, 1000.0, Some(60.0), 0.2), effective_ct(&key, 1000.0, Some(60.0), 0.2));
-        assert_eq!(effective_ct(&key, 1000.0, None, 0.2), 1000.0);
-        assert_eq!(effective_ct(&key, 1000.0, Some(60.0), 0.0), 1000.0);
+        assert_eq!(effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2), effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2));
+        assert_eq!(effective_ct(key.as_key_ref(), 1000.0, None, 0.2), 1000.0);
+        assert_eq!(effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.0), 1000.0);
         let shifts: Vec<f64> = (0..1000)
-            .map(|i| 1000.0 - effective_ct(&CacheKey::from(format!("k{i}")), 1000.0, Some(60.0), 0.2))
+            .map(|i| 1000.0 - effective_ct(CacheKey::from(format!("k{i}")).as_key_ref(), 1000.0, Some(60.0), 0.2))
             .collect();
         assert!(shifts.iter().all(|s| (0.0..12.0).contains(s)), "{shifts:?}");
         let (low, high) = (shifts.iter().filter(|s| **s < 6.0).count(), shifts.iter().filter(|s| **s >= 6.0).count());

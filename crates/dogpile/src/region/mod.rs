@@ -41,7 +41,7 @@ use crate::backend::{Capabilities, DynBackend};
 use crate::clock::Clock;
 use crate::codec::{Codec, DecodeErrorPolicy};
 use crate::error::{Error, Result};
-use crate::key::{CacheKey, KeyMangler};
+use crate::key::{AsCacheKey, CacheKey, KeyMangler, KeyRef};
 use crate::mutex::LocalMutexMap;
 use crate::value::CachedValue;
 
@@ -153,7 +153,7 @@ impl Region {
     /// The backend's error; [`Error::Codec`] for undecodable bytes under
     /// [`DecodeErrorPolicy::Error`]; [`Error::UnsupportedKey`] for a hash key on a backend
     /// without hash storage.
-    pub async fn get<T: DeserializeOwned>(&self, key: impl Into<CacheKey>) -> Result<Option<T>> {
+    pub async fn get<T: DeserializeOwned>(&self, key: impl AsCacheKey) -> Result<Option<T>> {
         self.get_with(key, GetOptions::new()).await
     }
 
@@ -164,7 +164,7 @@ impl Region {
     /// As [`Region::get`].
     pub async fn get_with<T: DeserializeOwned>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: GetOptions,
     ) -> Result<Option<T>> {
         Ok(self.get_value_metadata_with(key, options).await?.map(|v| v.payload))
@@ -178,7 +178,7 @@ impl Region {
     /// As [`Region::get`].
     pub async fn get_value_metadata<T: DeserializeOwned>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
     ) -> Result<Option<CachedValue<T>>> {
         self.get_value_metadata_with(key, GetOptions::new()).await
     }
@@ -190,15 +190,20 @@ impl Region {
     /// As [`Region::get`].
     pub async fn get_value_metadata_with<T: DeserializeOwned>(
         &self,
-        key: impl Into<CacheKey>,
+        key: impl AsCacheKey,
         options: GetOptions,
     ) -> Result<Option<CachedValue<T>>> {
-        let key = key.into();
-        operation::observed!(self, Operation::Get, Some(&key), 1, async {
-            let backend_key = self.backend_key(&key)?;
-            let bytes = self.read_bytes(&key, &backend_key).await?;
-            let value = self.decode(&key, bytes.as_deref())?;
-            let value = value.filter(|v| self.usable(&key, v, options));
+        let key = key.as_key_ref();
+        operation::observed!(self, Operation::Get, Some(key), 1, async {
+            let bytes = match self.ready_bytes(key) {
+                Some(read) => read.map_err(|e| e.with_key(key))?,
+                None => {
+                    let key = key.to_cache_key();
+                    self.read_bytes(&key, &*self.backend_key(&key)?).await?
+                }
+            };
+            let value = self.decode(key, bytes.as_deref())?;
+            let value = value.filter(|v| self.usable(key, v, options));
             self.count_read(value.is_some());
             Ok(value)
         })
@@ -213,7 +218,7 @@ impl Region {
     pub async fn get_multi<T, K>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<T>>>
     where
         T: DeserializeOwned,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
     {
         self.get_multi_with(keys, GetOptions::new()).await
     }
@@ -230,9 +235,9 @@ impl Region {
     ) -> Result<Vec<Option<T>>>
     where
         T: DeserializeOwned,
-        K: Into<CacheKey>,
+        K: AsCacheKey,
     {
-        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+        let keys: Vec<CacheKey> = keys.into_iter().map(AsCacheKey::into_cache_key).collect();
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -245,6 +250,7 @@ impl Region {
             let mut hits = 0;
             let now = self.decode_time();
             for (key, bytes) in keys.iter().zip(found) {
+                let key = key.as_key_ref();
                 let value = self.decode_at::<T>(key, bytes.as_deref(), now)?.filter(|v| self.usable(key, v, options));
                 hits += usize::from(value.is_some());
                 out.push(value.map(|v| v.payload));
@@ -259,9 +265,9 @@ impl Region {
     /// # Errors
     ///
     /// The backend's error; [`Error::Codec`] when the value cannot be encoded.
-    pub async fn set<T: Serialize + ?Sized>(&self, key: impl Into<CacheKey>, value: &T) -> Result<()> {
-        let key = key.into();
-        operation::observed!(self, Operation::Set, Some(&key), 1, async {
+    pub async fn set<T: Serialize + ?Sized>(&self, key: impl AsCacheKey, value: &T) -> Result<()> {
+        let key = key.into_cache_key();
+        operation::observed!(self, Operation::Set, Some(key.as_key_ref()), 1, async {
             let backend_key = self.backend_key(&key)?;
             let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
             self.inner.through.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
@@ -275,13 +281,13 @@ impl Region {
     /// As [`Region::set`].
     pub async fn set_multi<K, T>(&self, items: impl IntoIterator<Item = (K, T)>) -> Result<()>
     where
-        K: Into<CacheKey>,
+        K: AsCacheKey,
         T: Serialize,
     {
         let now = self.inner.clock.now();
         let mut encoded = Vec::new();
         let encoding = items.into_iter().try_for_each(|(key, value)| {
-            let key = key.into();
+            let key = key.into_cache_key();
             let bytes = Bytes::from(self.inner.codec.encode_for(&key, &value, now)?);
             let backend_key = match self.backend_key(&key)? {
                 Cow::Owned(mangled) => mangled,
@@ -304,9 +310,9 @@ impl Region {
     /// # Errors
     ///
     /// The backend's error.
-    pub async fn delete(&self, key: impl Into<CacheKey>) -> Result<()> {
-        let key = key.into();
-        operation::observed!(self, Operation::Delete, Some(&key), 1, async {
+    pub async fn delete(&self, key: impl AsCacheKey) -> Result<()> {
+        let key = key.into_cache_key();
+        operation::observed!(self, Operation::Delete, Some(key.as_key_ref()), 1, async {
             let backend_key = self.backend_key(&key)?;
             self.inner.through.delete(&backend_key).await.map_err(|e| e.with_key(&key))
         })
@@ -317,8 +323,8 @@ impl Region {
     /// # Errors
     ///
     /// The backend's error.
-    pub async fn delete_multi<K: Into<CacheKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
-        let keys: Vec<CacheKey> = keys.into_iter().map(Into::into).collect();
+    pub async fn delete_multi<K: AsCacheKey>(&self, keys: impl IntoIterator<Item = K>) -> Result<()> {
+        let keys: Vec<CacheKey> = keys.into_iter().map(AsCacheKey::into_cache_key).collect();
         if keys.is_empty() {
             return Ok(());
         }
@@ -358,8 +364,8 @@ impl Region {
     /// # Errors
     ///
     /// The backend's error when it asks a distributed mutex.
-    pub async fn key_is_locked(&self, key: impl Into<CacheKey>) -> Result<bool> {
-        let key = key.into();
+    pub async fn key_is_locked(&self, key: impl AsCacheKey) -> Result<bool> {
+        let key = key.into_cache_key();
         let backend_key = self.backend_key(&key)?;
         if self.inner.locks.is_locked(&backend_key) {
             return Ok(true);
@@ -374,11 +380,22 @@ impl Region {
 
     /// The stored bytes: from the backend's ready answer if it has one, else its future.
     async fn read_bytes(&self, key: &CacheKey, backend_key: &CacheKey) -> Result<Option<Bytes>> {
-        let read = match self.inner.through.get_ready(backend_key) {
+        let read = match self.inner.through.get_ready(backend_key.as_key_ref()) {
             Some(ready) => ready,
             None => self.inner.through.get(backend_key).await,
         };
         read.map_err(|e| e.with_key(key))
+    }
+
+    /// The bytes at `key` if the store has them at hand (an in-process store), looked up by
+    /// the key as the caller gave it, with no owned key built; `None` when the read must go
+    /// the full way: a store that must be awaited, a mangler, or a hash key the backend
+    /// refuses.
+    fn ready_bytes(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
+        if self.inner.mangler.is_some() || (key.is_hash() && !self.inner.capabilities.hash_keys) {
+            return None;
+        }
+        self.inner.through.get_ready(key)
     }
 
     /// The key as the backend sees it: mangled if the region has a mangler, else borrowed.
@@ -409,7 +426,7 @@ impl Region {
     }
 
     /// Decodes stored bytes; a wrong version is a miss, undecodable bytes follow the policy.
-    fn decode<T: DeserializeOwned>(&self, key: &CacheKey, bytes: Option<&[u8]>) -> Result<Option<CachedValue<T>>> {
+    fn decode<T: DeserializeOwned>(&self, key: KeyRef<'_>, bytes: Option<&[u8]>) -> Result<Option<CachedValue<T>>> {
         self.decode_at(key, bytes, self.decode_time())
     }
 
@@ -422,7 +439,7 @@ impl Region {
     /// [`Region::decode`], stamping a raw value with `now` (from [`Region::decode_time`]).
     fn decode_at<T: DeserializeOwned>(
         &self,
-        key: &CacheKey,
+        key: KeyRef<'_>,
         bytes: Option<&[u8]>,
         now: f64,
     ) -> Result<Option<CachedValue<T>>> {
@@ -445,7 +462,7 @@ impl Region {
             Err(source) => {
                 self.inner.stats.decode_error();
                 match self.inner.decode_errors {
-                    DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.clone()), source }),
+                    DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.to_cache_key()), source }),
                     _ => {
                         trace::decision!(self, key, format = crate::codec::detect(bytes).unwrap_or("none known"),
                             error = %source, "entry did not decode: treated as missing");
@@ -457,7 +474,7 @@ impl Region {
     }
 
     /// dogpile's `_unexpired_value_fn`: expired or invalidated values are unusable for `get`.
-    fn usable<T>(&self, key: &CacheKey, value: &CachedValue<T>, options: GetOptions) -> bool {
+    fn usable<T>(&self, key: KeyRef<'_>, value: &CachedValue<T>, options: GetOptions) -> bool {
         if options.ignore_expiration {
             return true;
         }
@@ -477,7 +494,7 @@ impl Region {
     /// Under expiration jitter the creation time is the one the entry counts as having.
     fn lock_view<T>(
         &self,
-        key: &CacheKey,
+        key: KeyRef<'_>,
         value: Option<CachedValue<T>>,
         expiration: Option<f64>,
     ) -> Result<Option<(T, f64)>> {

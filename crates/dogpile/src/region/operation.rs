@@ -3,7 +3,7 @@
 //! which costs anything without its feature.
 
 #[cfg(any(feature = "tracing", feature = "metrics"))]
-use {super::Region, crate::error::Result, crate::key::CacheKey, std::future::Future};
+use {super::Region, crate::error::Result, crate::key::KeyRef, std::future::Future};
 
 /// A kind of region call, as spans and the operation histogram name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ macro_rules! observed {
         let done = $region.observed($op, $key, $keys, $call).await;
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
         let done = {
-            let _: ($crate::region::Operation, Option<&$crate::CacheKey>, usize) = ($op, $key, $keys);
+            let _: ($crate::region::Operation, Option<$crate::KeyRef<'_>>, usize) = ($op, $key, $keys);
             let done = $call.await;
             if let Err(err) = &done {
                 $region.inner.stats.error(err);
@@ -73,7 +73,7 @@ impl Region {
     /// `call`, its error counted in the region's stats; with `tracing`, in a debug span
     /// `dogpile.region` (fields `operation`, `region`, and `key` or the number of `keys`); with
     /// `metrics`, its duration recorded in the operation histogram.
-    pub(crate) async fn observed<T, F>(&self, op: Operation, key: Option<&CacheKey>, keys: usize, call: F) -> Result<T>
+    pub(crate) async fn observed<T, F>(&self, op: Operation, key: Option<KeyRef<'_>>, keys: usize, call: F) -> Result<T>
     where
         F: Future<Output = Result<T>>,
     {

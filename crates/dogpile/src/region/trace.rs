@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::key::{CacheKey, sha1_hex};
+use crate::key::sha1_hex;
 
 /// How keys appear in a region's `tracing` events. Keys may carry user data (an e-mail address
 /// in `user:ada@example.com`), so by default they are hashed.
@@ -28,11 +28,11 @@ pub enum KeyLogging {
     Omitted,
 }
 
-/// A key as a region's events show it.
+/// A key (a `CacheKey` or a `KeyRef`) as a region's events show it.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-pub(crate) struct Logged<'a>(pub(crate) &'a CacheKey, pub(crate) KeyLogging);
+pub(crate) struct Logged<K>(pub(crate) K, pub(crate) KeyLogging);
 
-impl fmt::Display for Logged<'_> {
+impl<K: fmt::Display> fmt::Display for Logged<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.1 {
             KeyLogging::Plain => write!(f, "{}", self.0),

@@ -18,7 +18,7 @@ pub use stats::L1Stats;
 use super::memory::bounded::Bound;
 use super::{Backend, BackendMutex, Capabilities, Locked};
 use crate::error::{BackendErrorKind, Error, Result};
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 use store::Store;
 
 /// A bounded in-process cache in front of another backend: reads it holds cost no round trip.
@@ -237,14 +237,14 @@ impl<B: Backend> Backend for L1Backend<B> {
         self.inner.name()
     }
 
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
         let value = self.shared.store.get(key)?;
         self.shared.store.counters.hit();
         Some(Ok(Some(value)))
     }
 
     async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        if let Some(Ok(value)) = self.get_ready(key) {
+        if let Some(Ok(value)) = self.get_ready(key.as_key_ref()) {
             return Ok(value);
         }
         let store = &self.shared.store;
@@ -262,7 +262,7 @@ impl<B: Backend> Backend for L1Backend<B> {
         let mut out: Vec<Option<Bytes>> = Vec::with_capacity(keys.len());
         let mut missing = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            match self.get_ready(key) {
+            match self.get_ready(key.as_key_ref()) {
                 Some(Ok(value)) => out.push(value),
                 _ => {
                     out.push(None);
@@ -356,7 +356,7 @@ impl<B> L1Backend<B> {
 
     fn count_misses<'a>(&self, keys: impl IntoIterator<Item = &'a CacheKey>) {
         let store = &self.shared.store;
-        let taken = keys.into_iter().filter(|key| store.takes(Store::name(key))).count() as u64;
+        let taken = keys.into_iter().filter(|key| store.takes(Store::name(key.as_key_ref()))).count() as u64;
         store.counters.missed(taken);
     }
 }

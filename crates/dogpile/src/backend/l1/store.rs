@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::stats::Counters;
 use crate::backend::memory::bounded::{self, Bound};
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// The number of stripes: a read in flight is not stored when its stripe moved on, and an
 /// invalidated hash also drops the fields of the other hashes in its stripe (misses, never
@@ -121,10 +121,9 @@ impl Store {
     }
 
     /// The name the backend stores `key` under (the hash's name for a hash key).
-    pub(super) fn name(key: &CacheKey) -> &str {
+    pub(super) fn name(key: KeyRef<'_>) -> &str {
         match key {
-            CacheKey::Plain(key) => key,
-            CacheKey::Hash { name, .. } => name,
+            KeyRef::Plain(key) | KeyRef::Hash { name: key, .. } => key,
         }
     }
 
@@ -147,11 +146,11 @@ impl Store {
     }
 
     /// The value at `key` if the L1 holds a current one.
-    pub(super) fn get(&self, key: &CacheKey) -> Option<Bytes> {
+    pub(super) fn get(&self, key: KeyRef<'_>) -> Option<Bytes> {
         if !self.is_trusted() {
             return None;
         }
-        let entry = self.cache.get(key)?;
+        let entry = self.cache.get(&key)?;
         let current = entry.epoch == self.epoch.load(Ordering::Acquire)
             && entry.hashes.is_none_or(|hashes| {
                 hashes == self.stripes[self.stripe(Self::name(key).as_bytes())].hashes.load(Ordering::Acquire)
@@ -162,7 +161,7 @@ impl Store {
 
     /// A ticket for a read or write of `key` about to go to the backend.
     pub(super) fn ticket(&self, key: &CacheKey) -> Option<Ticket> {
-        let name = Self::name(key);
+        let name = Self::name(key.as_key_ref());
         if !self.takes(name) {
             return None;
         }
@@ -207,7 +206,7 @@ impl Store {
     /// an invalidation came between, which of the two the backend kept is unknown here, so the
     /// key is dropped instead.
     pub(super) fn wrote(&self, key: &CacheKey, value: Option<Bytes>, ticket: Option<Ticket>) {
-        let name = Self::name(key);
+        let name = Self::name(key.as_key_ref());
         if !self.takes(name) {
             return;
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// What an entry weighs under a bound in bytes, besides its key and value: the cache's own
 /// bookkeeping, about.
@@ -130,8 +130,8 @@ impl Bounded {
         self.cache.clear();
     }
 
-    pub(super) fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        let entry = self.cache.get(key)?;
+    pub(super) fn get(&self, key: KeyRef<'_>) -> Option<Bytes> {
+        let entry = self.cache.get(&key)?;
         entry.until.is_none_or(|until| Instant::now() < until).then_some(entry.value)
     }
 

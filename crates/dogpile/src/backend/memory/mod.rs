@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::{Backend, Capabilities};
 use crate::error::Result;
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 use crate::registry::Arguments;
 
 pub(super) mod bounded;
@@ -181,7 +181,7 @@ impl MemoryBackend {
         }
     }
 
-    fn lookup(&self, key: &CacheKey) -> Option<Bytes> {
+    fn lookup(&self, key: KeyRef<'_>) -> Option<Bytes> {
         match &*self.store {
             Store::Unbounded(store) => store.get(key),
             Store::Bounded(store, _) => store.get(key),
@@ -209,17 +209,17 @@ impl Backend for MemoryBackend {
     }
 
     async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        Ok(self.lookup(key))
+        Ok(self.lookup(key.as_key_ref()))
     }
 
-    fn get_ready(&self, key: &CacheKey) -> Option<Result<Option<Bytes>>> {
+    fn get_ready(&self, key: KeyRef<'_>) -> Option<Result<Option<Bytes>>> {
         Some(Ok(self.lookup(key)))
     }
 
     async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
         Ok(match &*self.store {
             Store::Unbounded(store) => store.get_many(keys),
-            Store::Bounded(store, _) => keys.iter().map(|key| store.get(key)).collect(),
+            Store::Bounded(store, _) => keys.iter().map(|key| store.get(key.as_key_ref())).collect(),
         })
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use crate::key::CacheKey;
+use crate::key::{CacheKey, KeyRef};
 
 /// How many entries each write checks for a passed lifetime: more than the one it adds, so
 /// the sweep goes round the whole store while the store grows by one entry per write.
@@ -51,13 +51,13 @@ impl Unbounded {
         self.write().clear();
     }
 
-    pub(super) fn get(&self, key: &CacheKey) -> Option<Bytes> {
+    pub(super) fn get(&self, key: KeyRef<'_>) -> Option<Bytes> {
         self.lookup(&self.read(), key)
     }
 
     pub(super) fn get_many(&self, keys: &[CacheKey]) -> Vec<Option<Bytes>> {
         let map = self.read();
-        keys.iter().map(|key| self.lookup(&map, key)).collect()
+        keys.iter().map(|key| self.lookup(&map, key.as_key_ref())).collect()
     }
 
     pub(super) fn insert_many<'a>(&self, items: impl IntoIterator<Item = (&'a CacheKey, Bytes)>) {
@@ -96,8 +96,8 @@ impl Unbounded {
         self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lookup(&self, map: &Map, key: &CacheKey) -> Option<Bytes> {
-        let entry = map.get(key)?;
+    fn lookup(&self, map: &Map, key: KeyRef<'_>) -> Option<Bytes> {
+        let entry = map.get(&key)?;
         if self.time_to_live.is_some() && entry.expires_at <= self.now() {
             return None;
         }

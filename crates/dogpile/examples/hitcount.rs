@@ -1,0 +1,17 @@
+use std::time::Duration;
+use serde::{Deserialize, Serialize};
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Small { id: u64, name: String, score: f64 }
+fn small() -> Small { Small { id: 42, name: "a small cached row".into(), score: 0.5 } }
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let region = dogpile::Region::builder().expiration_time(Duration::from_secs(3600)).build().unwrap();
+    rt.block_on(async {
+        region.set("hot", &small()).await.unwrap();
+        for _ in 0..n {
+            let v: Small = region.get_or_create("hot", || async { Ok::<_, std::io::Error>(small()) }).await.unwrap();
+            std::hint::black_box(v);
+        }
+    });
+}
