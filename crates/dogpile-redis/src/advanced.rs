@@ -68,11 +68,12 @@ impl RedisAdvancedBackend {
     /// `redis-cli`) drops it from the L1, and while the tracking connection is down the L1 is
     /// flushed and every call goes to Redis. The L1 serves once the server accepted the
     /// tracking: await [`L1Backend::ready`] at start to wait for it, and to refuse to run on a
-    /// server that cannot track (before Redis 6).
+    /// server that cannot track (before Redis 6). On a cluster every primary is tracked, and a
+    /// failover or a new primary flushes the L1 until the new set is tracked.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] on a cluster (not supported yet), or outside a Tokio runtime.
+    /// [`Error::Config`] outside a Tokio runtime.
     ///
     /// # Examples
     ///

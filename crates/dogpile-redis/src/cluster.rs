@@ -79,6 +79,16 @@ impl SlotMap {
     }
 }
 
+/// The primaries (`host`, `port`) that a `CLUSTER SLOTS` reply names, sorted, each once.
+pub(crate) fn primaries(reply: &Value) -> Vec<(String, u16)> {
+    let Value::Array(items) = reply else { return Vec::new() };
+    let mut primaries: Vec<(String, u16)> =
+        items.iter().filter_map(parse_range).map(|(_, _, addr)| (addr.0.clone(), addr.1)).collect();
+    primaries.sort();
+    primaries.dedup();
+    primaries
+}
+
 fn parse_range(item: &Value) -> Option<(u16, u16, Addr)> {
     let Value::Array(parts) = item else { return None };
     let number = |v: &Value| match v {

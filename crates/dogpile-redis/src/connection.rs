@@ -26,8 +26,9 @@ pub(crate) struct Connection {
     connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
     shown_url: String,
-    /// On a cluster, one startup node, for the pub/sub connection.
-    cluster_node: Option<redis::Client>,
+    /// On a cluster, the startup nodes, for the pub/sub connection and for finding the
+    /// primaries to track keys on.
+    cluster_nodes: Vec<redis::Client>,
 }
 
 // One per backend, made once: the size of its variants does not matter.
@@ -121,12 +122,14 @@ impl Connection {
         if let Some(timeout) = config.socket_connect_timeout {
             settings = settings.set_connection_timeout(Some(timeout));
         }
-        let cluster_node = match &client {
-            Client::Cluster(_) => config.cluster_urls().first().and_then(|url| open_client(config, url).ok()),
-            _ => None,
+        let cluster_nodes = match &client {
+            Client::Cluster(_) => {
+                config.cluster_urls().iter().filter_map(|url| open_client(config, url).ok()).collect()
+            }
+            _ => Vec::new(),
         };
         Ok(Connection {
-            cluster_node,
+            cluster_nodes,
             client,
             current: RwLock::new(None),
             connecting: Mutex::new(Backoff::default()),
@@ -206,7 +209,7 @@ impl Connection {
                 let client = sentinel.lock().await.async_get_client().await?;
                 client.get_async_pubsub().await
             }
-            Client::Cluster(_) => match &self.cluster_node {
+            Client::Cluster(_) => match self.cluster_nodes.first() {
                 Some(client) => client.get_async_pubsub().await,
                 None => Err(redis::RedisError::from((
                     redis::ErrorKind::InvalidClientConfig,
@@ -216,22 +219,59 @@ impl Connection {
         }
     }
 
-    /// A client for a key tracking connection of its own, in RESP3: to the server, or to the
-    /// primary the sentinels name now.
-    pub(crate) async fn tracking_client(&self) -> redis::RedisResult<redis::Client> {
-        let client = match &self.client {
-            Client::Single(client) => client.clone(),
-            Client::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await?,
+    /// Clients for key tracking connections of their own, in RESP3, one per primary: the
+    /// server; the primary the sentinels name now; every primary of a cluster, as
+    /// [`Connection::cluster_primaries`] finds them.
+    pub(crate) async fn tracking_clients(&self) -> redis::RedisResult<Vec<redis::Client>> {
+        let clients = match &self.client {
+            Client::Single(client) => vec![client.clone()],
+            Client::Sentinel(sentinel) => vec![sentinel.lock().await.async_get_client().await?],
             Client::Cluster(_) => {
-                return Err(redis::RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "key tracking on a cluster is not supported",
-                )));
+                let (node, primaries) = self.cluster_primaries().await?;
+                let info = node.get_connection_info();
+                primaries
+                    .into_iter()
+                    .map(|(host, port)| redis::Client::open(info.clone().set_addr(ConnectionAddr::Tcp(host, port))))
+                    .collect::<redis::RedisResult<_>>()?
             }
         };
-        let info = client.get_connection_info().clone();
-        let settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
-        redis::Client::open(info.set_redis_settings(settings))
+        clients
+            .into_iter()
+            .map(|client| {
+                let info = client.get_connection_info().clone();
+                let settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+                redis::Client::open(info.set_redis_settings(settings))
+            })
+            .collect()
+    }
+
+    /// A cluster's primaries (`host`, `port`), sorted, as `CLUSTER SLOTS` names them on the
+    /// first startup node that answers, with that node's client.
+    pub(crate) async fn cluster_primaries(&self) -> redis::RedisResult<(&redis::Client, Vec<(String, u16)>)> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let mut last =
+            redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "no usable cluster startup node"));
+        for node in &self.cluster_nodes {
+            let reply = match node.get_multiplexed_async_connection_with_config(&config).await {
+                Ok(mut conn) => redis::cmd("CLUSTER").arg("SLOTS").query_async::<Value>(&mut conn).await,
+                Err(err) => Err(err),
+            };
+            match reply {
+                Ok(reply) => match crate::cluster::primaries(&reply) {
+                    primaries if primaries.is_empty() => {
+                        last = redis::RedisError::from((
+                            redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),
+                            "no slot is served",
+                        ));
+                    }
+                    primaries => return Ok((node, primaries)),
+                },
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
     }
 
     /// Notes a failed command: a refused password or a lost connection drops the manager, so

@@ -76,8 +76,7 @@ impl RedisAdvancedHstoreBackend {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`](dogpile::Error::Config) on a cluster (not supported yet), or outside
-    /// a Tokio runtime.
+    /// [`Error::Config`](dogpile::Error::Config) outside a Tokio runtime.
     pub fn with_l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
         let store = Arc::clone(&self.store);
         crate::tracking::l1(&store, self, l1)

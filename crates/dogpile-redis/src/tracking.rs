@@ -1,23 +1,26 @@
 //! Redis key tracking (server-assisted client-side caching) as the invalidation source of an
 //! L1.
 //!
-//! A connection of its own, in RESP3, asks for `CLIENT TRACKING ON BCAST` over the L1's
+//! A connection of its own to each primary (the server; the primary the sentinels name; every
+//! primary of a cluster), in RESP3, asks for `CLIENT TRACKING ON BCAST` over the L1's
 //! prefixes (every key without prefixes): the server then pushes the name of every key
 //! written, deleted, expired or evicted by any client, and the L1 drops what it holds under
 //! that name. The push handler runs on the connection's reader, so an invalidation is applied
 //! before anything read after it on that connection is handed on.
 //!
-//! The L1 serves only while the subscription is known to be up: it starts pending, resumes
-//! once the server accepted the tracking, and is flushed and suspended when the connection
-//! drops or stops answering the health check, until a new connection tracks again. Between a
-//! silent loss of the connection and its detection, writes elsewhere can go unseen: that
-//! window is bounded by [`HEALTH_INTERVAL`] plus [`HEALTH_TIMEOUT`].
+//! The L1 serves only while every subscription is known to be up: it starts pending, resumes
+//! once every primary accepted the tracking, and is flushed and suspended when a connection
+//! drops or stops answering the health check, or when a cluster's primaries are no longer
+//! the ones tracked (a failover, a node added), until new connections track again. Between a
+//! silent loss of a connection and its detection, writes elsewhere can go unseen: that window
+//! is bounded by [`HEALTH_INTERVAL`] plus [`HEALTH_TIMEOUT`].
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use dogpile::backend::{Backend, L1Backend, L1Builder, L1Invalidator};
 use dogpile::{Error, Result};
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, PushInfo, PushKind, Value};
 use tokio::sync::Notify;
 
@@ -32,14 +35,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The pause between attempts to track again.
 const RETRY: Duration = Duration::from_millis(200);
 
-/// `backend` with an L1 in front, kept coherent by key tracking on `store`'s server.
+/// `backend` with an L1 in front, kept coherent by key tracking on `store`'s primaries.
 pub(crate) fn l1<B: Backend>(store: &Arc<Store>, backend: B, l1: L1Builder) -> Result<L1Backend<B>> {
-    if store.config.is_cluster() {
-        return Err(Error::config(
-            "l1",
-            "an L1 needs key tracking on one server (or a Sentinel-managed primary); a cluster is not supported yet",
-        ));
-    }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return Err(Error::config(
             "l1",
@@ -88,16 +85,55 @@ async fn track(store: Weak<Store>, invalidator: L1Invalidator) {
 
 async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
     let Some(current) = store.upgrade() else { return Ended::Done };
-    let client = current.connection.tracking_client().await;
+    let clients = current.connection.tracking_clients().await;
     let shown_url = current.config.redacted_url();
+    let cluster = current.config.is_cluster();
     drop(current);
-    let client = match client {
-        Ok(client) => client,
+    let clients = match clients {
+        Ok(clients) => clients,
         Err(err) => return Ended::Lost(format!("key tracking cannot reach {shown_url}: {}", kind_text(&err))),
     };
     let lost = Arc::new(Notify::new());
+    let mut connections = Vec::with_capacity(clients.len());
+    for client in &clients {
+        match tracking(client, invalidator, &lost, &shown_url).await {
+            Ok(connection) => connections.push(connection),
+            Err(ended) => return ended,
+        }
+    }
+    let tracked: Vec<String> = clients.iter().map(|c| c.get_connection_info().addr().to_string()).collect();
+    invalidator.resume();
+    loop {
+        if tokio::time::timeout(HEALTH_INTERVAL, lost.notified()).await.is_ok() {
+            return Ended::Lost(format!("a key tracking connection to {shown_url} dropped"));
+        }
+        if !invalidator.is_alive() || store.strong_count() == 0 {
+            return Ended::Done;
+        }
+        for connection in &mut connections {
+            if let Err(err) = redis::cmd("PING").query_async::<()>(connection).await {
+                return Ended::Lost(format!(
+                    "a key tracking connection to {shown_url} stopped answering: {}",
+                    kind_text(&err)
+                ));
+            }
+        }
+        if cluster && let Some(changed) = primaries_changed(store, &tracked).await {
+            return Ended::Lost(changed);
+        }
+    }
+}
+
+/// A connection to the primary of `client` that tracks the L1's prefixes, its invalidations
+/// applied as they come and its loss notified to `lost`.
+async fn tracking(
+    client: &redis::Client,
+    invalidator: &L1Invalidator,
+    lost: &Arc<Notify>,
+    shown_url: &str,
+) -> std::result::Result<MultiplexedConnection, Ended> {
     let sink = invalidator.clone();
-    let dropped = Arc::clone(&lost);
+    let dropped = Arc::clone(lost);
     let config = AsyncConnectionConfig::new()
         .set_response_timeout(Some(HEALTH_TIMEOUT))
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -105,7 +141,7 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
             match push.kind {
                 PushKind::Invalidate => apply(&sink, push.data),
                 PushKind::Disconnection => {
-                    sink.suspend("the key tracking connection dropped");
+                    sink.suspend("a key tracking connection dropped");
                     dropped.notify_one();
                 }
                 _ => {}
@@ -115,11 +151,13 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
     let mut connection = match client.get_multiplexed_async_connection_with_config(&config).await {
         Ok(connection) => connection,
         Err(err) if err.kind() == ErrorKind::RESP3NotSupported => {
-            return Ended::Refused(format!(
+            return Err(Ended::Refused(format!(
                 "{shown_url} cannot track keys for an L1: it does not speak RESP3 (Redis 6 or later does)"
-            ));
+            )));
         }
-        Err(err) => return Ended::Lost(format!("key tracking cannot connect to {shown_url}: {}", kind_text(&err))),
+        Err(err) => {
+            return Err(Ended::Lost(format!("key tracking cannot connect to {shown_url}: {}", kind_text(&err))));
+        }
     };
     let mut tracking = redis::cmd("CLIENT");
     tracking.arg("TRACKING").arg("ON").arg("BCAST");
@@ -127,25 +165,24 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
         tracking.arg("PREFIX").arg(prefix);
     }
     match tracking.query_async::<()>(&mut connection).await {
-        Ok(()) => invalidator.resume(),
+        Ok(()) => Ok(connection),
         Err(err) if matches!(err.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
-            return Ended::Refused(format!("{shown_url} cannot track keys for an L1: {err}"));
+            Err(Ended::Refused(format!("{shown_url} cannot track keys for an L1: {err}")))
         }
-        Err(err) => return Ended::Lost(format!("key tracking on {shown_url} failed: {}", kind_text(&err))),
+        Err(err) => Err(Ended::Lost(format!("key tracking on {shown_url} failed: {}", kind_text(&err)))),
     }
-    loop {
-        if tokio::time::timeout(HEALTH_INTERVAL, lost.notified()).await.is_ok() {
-            return Ended::Lost(format!("the key tracking connection to {shown_url} dropped"));
+}
+
+/// Why the cluster's primaries are no longer the `tracked` ones, if they are not (or cannot
+/// be read): a failover or a new node leaves writes on a primary that no connection tracks.
+async fn primaries_changed(store: &Weak<Store>, tracked: &[String]) -> Option<String> {
+    let current = store.upgrade()?;
+    match current.connection.cluster_primaries().await {
+        Ok((_, primaries)) => {
+            let now: Vec<String> = primaries.iter().map(|(host, port)| format!("{host}:{port}")).collect();
+            (now != tracked).then(|| "the cluster's primaries changed".to_owned())
         }
-        if !invalidator.is_alive() || store.strong_count() == 0 {
-            return Ended::Done;
-        }
-        if let Err(err) = redis::cmd("PING").query_async::<()>(&mut connection).await {
-            return Ended::Lost(format!(
-                "the key tracking connection to {shown_url} stopped answering: {}",
-                kind_text(&err)
-            ));
-        }
+        Err(err) => Some(format!("the cluster's primaries cannot be read: {}", kind_text(&err))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! An L1 over each Redis backend, kept coherent by key tracking: writes by any client evict
 //! (redis-cli's protocol, a second Rust process, redis-py), a hash's write or expiry evicts
-//! its fields, a lost tracking connection flushes, and a server that refuses tracking is
-//! reported at start.
+//! its fields, a lost tracking connection flushes, a server that refuses tracking is
+//! reported at start, and on a cluster every primary is tracked, through a failover too.
 
 mod support;
 
@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use dogpile::backend::{Backend, L1Backend, L1Status};
 use dogpile::{Bytes, CacheKey, Region};
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
-use dogpile_testing::RedisServer;
 use dogpile_testing::python::PythonEnv;
-use support::{config, with_l1};
+use dogpile_testing::{RedisCluster, RedisServer};
+use support::{cluster_config, config, with_l1};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -218,11 +218,106 @@ async fn memory_stays_within_its_bound() {
     assert!(stats.entries <= 100, "{stats:?}");
 }
 
+/// The plain keys `k0`, `k1`, ... of which the first owned by each primary of `cluster`.
+fn one_key_per_primary(cluster: &RedisCluster) -> Vec<CacheKey> {
+    let mut owners = std::collections::BTreeSet::new();
+    let keys: Vec<CacheKey> = (0..100)
+        .map(|i| format!("k{i}"))
+        .filter(|k| owners.insert(cluster.owner_of_key(k).port()))
+        .map(CacheKey::from)
+        .collect();
+    assert_eq!(keys.len(), cluster.primaries().len(), "a key for every primary");
+    keys
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_is_refused_with_a_clear_error() {
-    let backend = RedisAdvancedBackend::new(RedisConfig::new().cluster(["127.0.0.1:1", "127.0.0.1:2"])).unwrap();
-    let err = backend.with_l1(L1Backend::builder()).unwrap_err();
-    assert!(err.to_string().contains("cluster"), "{err}");
+async fn on_a_cluster_a_write_on_any_primary_evicts() {
+    let cluster = RedisCluster::start(3, 0);
+    let l1 = with_l1(RedisAdvancedBackend::new(cluster_config(&cluster)).unwrap().with_l1(L1Backend::builder()));
+    let keys = one_key_per_primary(&cluster);
+    for key in &keys {
+        l1.set(key, bytes("mine")).await.unwrap();
+        until_read(&l1, key, Some("mine")).await;
+        held(&l1, key).await;
+    }
+    for key in &keys {
+        let name = key.to_string();
+        cluster.owner_of_key(&name).must(&["SET", &name, "theirs"]);
+        until_read(&l1, key, Some("theirs")).await;
+    }
+    // A hash's fields, through the hstore backend's L1, on the primary that owns the hash.
+    let hstore = RedisAdvancedHstoreBackend::new(cluster_config(&cluster)).unwrap();
+    let hstore = with_l1(hstore.with_l1(L1Backend::builder()));
+    let field = CacheKey::hash("h", "f");
+    hstore.set(&field, bytes("mine")).await.unwrap();
+    until_read(&hstore, &field, Some("mine")).await;
+    held(&hstore, &field).await;
+    cluster.owner_of_key("h").must(&["HSET", "h", "f", "theirs"]);
+    until_read(&hstore, &field, Some("theirs")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_failover_moves_tracking_to_the_new_primary() {
+    let mut cluster = RedisCluster::start(3, 1);
+    let config = cluster_config(&cluster)
+        .socket_timeout(Duration::from_millis(500))
+        .socket_connect_timeout(Duration::from_millis(500));
+    let l1 = with_l1(RedisAdvancedBackend::new(config).unwrap().with_l1(L1Backend::builder()));
+    let key = key("k1");
+    l1.set(&key, bytes("mine")).await.unwrap();
+    until_read(&l1, &key, Some("mine")).await;
+    held(&l1, &key).await;
+    let victim = cluster.owner_of_key("k1").port();
+    cluster.kill(victim);
+    cluster.wait_until_ok(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while l1.stats().flushes == 0 || l1.status() != L1Status::Active {
+        assert!(Instant::now() < deadline, "not tracking again: {:?} {:?}", l1.status(), l1.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let new_owner = cluster.owner_of_key("k1");
+    assert_ne!(new_owner.port(), victim);
+    // Written anew (the replica may have missed the first write), held, then evicted by a
+    // write on the new primary.
+    l1.set(&key, bytes("again")).await.unwrap();
+    until_read(&l1, &key, Some("again")).await;
+    held(&l1, &key).await;
+    new_owner.must(&["SET", "k1", "theirs"]);
+    until_read(&l1, &key, Some("theirs")).await;
+}
+
+/// A manual failover leaves the old primary up, as a replica: its tracking connection stays,
+/// so only a look at the cluster's primaries shows that writes now go elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_manual_failover_moves_tracking_to_the_promoted_replica() {
+    let cluster = RedisCluster::start(3, 1);
+    let l1 = with_l1(RedisAdvancedBackend::new(cluster_config(&cluster)).unwrap().with_l1(L1Backend::builder()));
+    let key = key("k1");
+    let owner = cluster.owner_of_key("k1").port();
+    let replica = cluster
+        .nodes()
+        .iter()
+        .find(|node| {
+            let info = node.command(&["INFO", "replication"]).ok().and_then(|r| r.as_text()).unwrap_or_default();
+            info.contains("role:slave") && info.contains(&format!("master_port:{owner}"))
+        })
+        .expect("a replica of the key's primary");
+    let flushes = l1.stats().flushes;
+    replica.must(&["CLUSTER", "FAILOVER"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.owner_of(cluster.slot_of("k1")) != Some(replica.port()) {
+        assert!(Instant::now() < deadline, "the replica was not promoted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while l1.stats().flushes == flushes || l1.status() != L1Status::Active {
+        assert!(Instant::now() < deadline, "not tracking the new primary: {:?} {:?}", l1.status(), l1.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    l1.set(&key, bytes("mine")).await.unwrap();
+    until_read(&l1, &key, Some("mine")).await;
+    held(&l1, &key).await;
+    replica.must(&["SET", "k1", "theirs"]);
+    until_read(&l1, &key, Some("theirs")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,14 @@
-use std::time::Duration;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Small { id: u64, name: String, score: f64 }
-fn small() -> Small { Small { id: 42, name: "a small cached row".into(), score: 0.5 } }
+struct Small {
+    id: u64,
+    name: String,
+    score: f64,
+}
+fn small() -> Small {
+    Small { id: 42, name: "a small cached row".into(), score: 0.5 }
+}
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

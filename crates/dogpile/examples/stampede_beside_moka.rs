@@ -90,7 +90,9 @@ async fn main() -> dogpile::Result<()> {
             let (region, calls) = (r.clone(), c.clone());
             async move {
                 region
-                    .get_or_create(format!("key:{key}"), || async { Ok::<_, std::io::Error>(create(key, &calls).await) })
+                    .get_or_create(format!("key:{key}"), || async {
+                        Ok::<_, std::io::Error>(create(key, &calls).await)
+                    })
                     .await
                     .expect("the memory region does not fail")
             }

@@ -146,7 +146,8 @@ fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
             Ok(value)
         }
         _ => {
-            let after = msgpack_len(bytes).map_or_else(|| "bytes".to_owned(), |len| format!("{} bytes", bytes.len() - len));
+            let after =
+                msgpack_len(bytes).map_or_else(|| "bytes".to_owned(), |len| format!("{} bytes", bytes.len() - len));
             Err(format!("{after} after the msgpack value: not a msgpack payload").into())
         }
     }

@@ -788,7 +788,13 @@ impl Region {
         Fut: Future<Output = Result<Vec<T>, E>>,
         E: Into<BoxError>,
     {
-        self.multi_run(keys.into_iter().map(AsCacheKey::into_cache_key).collect(), options, creator, None::<NoBatchSpawn<T, F>>).await
+        self.multi_run(
+            keys.into_iter().map(AsCacheKey::into_cache_key).collect(),
+            options,
+            creator,
+            None::<NoBatchSpawn<T, F>>,
+        )
+        .await
     }
 
     /// [`Region::get_or_create_multi_with`], but when every key to create has an expired

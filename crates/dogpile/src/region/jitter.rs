@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn fixed_per_entry_within_the_fraction_and_spread() {
         let key = CacheKey::from("k");
-        assert_eq!(effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2), effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2));
+        assert_eq!(
+            effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2),
+            effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.2)
+        );
         assert_eq!(effective_ct(key.as_key_ref(), 1000.0, None, 0.2), 1000.0);
         assert_eq!(effective_ct(key.as_key_ref(), 1000.0, Some(60.0), 0.0), 1000.0);
         let shifts: Vec<f64> = (0..1000)

@@ -162,11 +162,7 @@ impl Region {
     /// # Errors
     ///
     /// As [`Region::get`].
-    pub async fn get_with<T: DeserializeOwned>(
-        &self,
-        key: impl AsCacheKey,
-        options: GetOptions,
-    ) -> Result<Option<T>> {
+    pub async fn get_with<T: DeserializeOwned>(&self, key: impl AsCacheKey, options: GetOptions) -> Result<Option<T>> {
         Ok(self.get_value_metadata_with(key, options).await?.map(|v| v.payload))
     }
 
