@@ -92,6 +92,7 @@ pub mod metrics;
 mod mutex;
 pub mod region;
 pub mod registry;
+mod striped;
 mod value;
 
 #[cfg(doctest)]

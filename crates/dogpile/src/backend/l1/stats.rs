@@ -2,9 +2,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::striped::Striped;
+
 #[derive(Debug, Default)]
 pub(super) struct Counters {
-    hits: AtomicU64,
+    hits: Striped,
     misses: AtomicU64,
     evictions: AtomicU64,
     invalidations: AtomicU64,
@@ -54,7 +56,7 @@ impl Counters {
     }
 
     pub(super) fn hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.hits.add(1);
         #[cfg(feature = "metrics")]
         self.metrics.hits.increment(1);
     }
@@ -85,7 +87,7 @@ impl Counters {
 
     pub(super) fn snapshot(&self, entries: u64) -> L1Stats {
         L1Stats {
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self.hits.get(),
             misses: self.misses.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
