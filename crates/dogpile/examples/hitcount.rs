@@ -12,7 +12,16 @@ fn small() -> Small {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let region = dogpile::Region::builder().expiration_time(Duration::from_secs(3600)).build().unwrap();
+    let l1 = std::env::args().nth(2).is_some();
+    let builder = dogpile::Region::builder().expiration_time(Duration::from_secs(3600));
+    let builder = if l1 {
+        builder.backend(
+            dogpile::backend::L1Backend::builder().capacity(1000).build(dogpile::backend::MemoryBackend::default()),
+        )
+    } else {
+        builder
+    };
+    let region = builder.build().unwrap();
     rt.block_on(async {
         region.set("hot", &small()).await.unwrap();
         for _ in 0..n {

@@ -443,7 +443,7 @@ impl Region {
         }
         // What `lock_view` gives a value that no invalidation touched.
         let ct = jitter::effective_ct(key, ct, expiration, inner.expiration_jitter);
-        (!is_expired(ct, expiration, inner.clock.now())).then_some(value.payload)
+        (!is_expired(ct, expiration, inner.clock.now_coarse())).then_some(value.payload)
     }
 
     async fn read_through<T, F, Fut, E, B>(

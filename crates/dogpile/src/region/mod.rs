@@ -477,7 +477,7 @@ impl Region {
         let ct = value.metadata.ct;
         let expiration = options.expiry.resolve(self.inner.expiration);
         let aged = jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter);
-        let expired = expiration.is_some_and(|exp| self.inner.clock.now() - aged > exp);
+        let expired = expiration.is_some_and(|exp| self.inner.clock.now_coarse() - aged > exp);
         !expired && !self.inner.invalidator.is_invalidated(ct)
     }
 
