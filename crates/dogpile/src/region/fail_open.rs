@@ -2,8 +2,8 @@
 //! creators under the in-process lock, and a circuit breaker stops trying the backend for a
 //! while.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Region;
@@ -82,16 +82,19 @@ pub(crate) fn is_outage(err: &Error) -> bool {
 }
 
 /// The circuit breaker: consecutive failures, and until when (clock seconds) it is open.
+/// Every read-through asks whether it is open: the answer is one atomic load, so calls on
+/// several threads write to no shared line while the backend answers.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     settings: FailOpen,
     failures: AtomicU32,
-    open_until: Mutex<Option<f64>>,
+    /// The bits of the `f64` time until which it is open; 0 when closed.
+    open_until: AtomicU64,
 }
 
 impl Breaker {
     pub(crate) fn new(settings: FailOpen) -> Self {
-        Breaker { settings, failures: AtomicU32::new(0), open_until: Mutex::new(None) }
+        Breaker { settings, failures: AtomicU32::new(0), open_until: AtomicU64::new(0) }
     }
 
     pub(crate) fn settings(&self) -> FailOpen {
@@ -100,7 +103,11 @@ impl Breaker {
 
     /// Whether calls skip the backend now.
     pub(crate) fn is_open(&self, now: f64) -> bool {
-        self.open_until.lock().unwrap_or_else(|p| p.into_inner()).is_some_and(|until| now < until)
+        Self::open_at(self.open_until.load(Ordering::Acquire), now)
+    }
+
+    fn open_at(until: u64, now: f64) -> bool {
+        until != 0 && now < f64::from_bits(until)
     }
 
     /// Notes a failure; true when it opened the breaker.
@@ -109,12 +116,17 @@ impl Breaker {
         if failures < self.settings.failures {
             return false;
         }
-        let mut open_until = self.open_until.lock().unwrap_or_else(|p| p.into_inner());
-        if open_until.is_some_and(|until| now < until) {
-            return false;
+        let until = (now + self.settings.cooldown.as_secs_f64()).to_bits();
+        let mut current = self.open_until.load(Ordering::Acquire);
+        loop {
+            if Self::open_at(current, now) {
+                return false;
+            }
+            match self.open_until.compare_exchange(current, until, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
         }
-        *open_until = Some(now + self.settings.cooldown.as_secs_f64());
-        true
     }
 
     /// Notes a success; true when the backend was failing until now (the breaker closes).
@@ -123,7 +135,7 @@ impl Breaker {
             return false;
         }
         self.failures.store(0, Ordering::Relaxed);
-        self.open_until.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.open_until.store(0, Ordering::Release);
         true
     }
 }

@@ -382,7 +382,7 @@ impl Region {
         let key = key.as_key_ref();
         operation::observed!(self, Operation::GetOrCreate, Some(key), 1, async move {
             let fail_open = self.inner.fail_open.as_ref().filter(|_| options.fail_open);
-            let breaker_open = fail_open.is_some_and(|f| f.breaker.is_open(self.inner.clock.now()));
+            let breaker_open = fail_open.is_some_and(|f| f.breaker.is_open(self.inner.clock.now_coarse()));
             if !breaker_open && let Some(value) = self.ready_hit::<T>(key, options) {
                 if let Some(fail_open) = fail_open {
                     self.backend_back(fail_open);
