@@ -1,5 +1,5 @@
 //! The conformance suite against both Redis backends, each on its own redis-server, with and
-//! without the distributed lock, in several codecs.
+//! without the distributed lock, in several codecs; and on Valkey 9.
 
 mod support;
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::registry::Arguments;
 use dogpile_testing::{Fixture, RedisServer};
-use support::{advanced, hstore};
+use support::{advanced, hstore, valkey_advanced, valkey_hstore};
 
 dogpile_testing::conformance!(advanced_plain, || advanced(|c| c));
 dogpile_testing::conformance!(advanced_lock, || advanced(|c| c.distributed_lock(true)));
@@ -32,5 +32,15 @@ dogpile_testing::conformance!(hstore_configured, || {
         .with("lock_prefix", "_");
     Fixture::configured(dogpile_redis::HSTORE, args).keep(server)
 });
+dogpile_testing::conformance!(valkey_advanced_plain, || valkey_advanced(|c| c));
+dogpile_testing::conformance!(valkey_advanced_lock, || valkey_advanced(|c| c.distributed_lock(true)));
+dogpile_testing::conformance!(valkey_advanced_ttl_raw, || valkey_advanced(
+    |c| c.redis_expiration_time(Duration::from_secs(60))
+)
+.with_codec(Codec::new(Format::Msgpack, Envelope::Raw)));
+dogpile_testing::conformance!(valkey_hstore_plain, || valkey_hstore(|c| c));
+dogpile_testing::conformance!(valkey_hstore_lock_ttl, || valkey_hstore(|c| c
+    .redis_expiration_time(Duration::from_secs(60))
+    .distributed_lock(true)));
 dogpile_testing::conformance!(advanced_l1, || support::advanced_l1(|c| c.distributed_lock(true)));
 dogpile_testing::conformance!(hstore_l1, || support::hstore_l1(|c| c.redis_expiration_time(Duration::from_secs(60))));

