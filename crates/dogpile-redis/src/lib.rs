@@ -171,8 +171,37 @@ pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 17] = [
     ("dogpile.cache.redis_sentinel", ADVANCED_SENTINEL, Some("dogpile-1")),
 ];
 
-/// Registers both backends with [`dogpile::registry`] under the names of [`BACKEND_NAMES`].
-/// Calling it again is harmless.
+/// The names [`register`] gives the backends for Valkey servers, in dogpile.cache's pattern
+/// (dogpile.cache 1.x registers `dogpile.cache.valkey`, `dogpile.cache.valkey_sentinel` and
+/// `dogpile.cache.valkey_cluster` beside its Redis backends), with the Python deployment each
+/// name implies, as in [`BACKEND_NAMES`].
+///
+/// | name | backend | implies |
+/// |---|---|---|
+/// | `dogpile.cache.valkey` | [`RedisAdvancedBackend`] | `compat = "dogpile-1"` |
+/// | `dogpile.cache.valkey_sentinel` | [`RedisAdvancedBackend`] behind Sentinel | `compat = "dogpile-1"` |
+/// | `dogpile.cache.valkey_cluster` | [`RedisAdvancedBackend`] on a cluster | `compat = "dogpile-1"` |
+/// | `valkey_advanced`, `valkey_advanced_hstore` | [`RedisAdvancedBackend`], [`RedisAdvancedHstoreBackend`] | nothing |
+/// | `valkey_advanced_cluster`, `valkey_advanced_hstore_cluster` | the same on a cluster | nothing |
+/// | `valkey_advanced_sentinel`, `valkey_advanced_hstore_sentinel` | the same behind Sentinel | nothing |
+///
+/// They take the arguments of the Redis names, and read dogpile.cache's Valkey spellings
+/// `valkey_expiration_time` and `valkey_expiration_time_hash` as `redis_expiration_time` and
+/// `redis_expiration_time_hash` (giving both spellings of one is a configuration error).
+pub const VALKEY_BACKEND_NAMES: [(&str, &str, Option<&str>); 9] = [
+    ("dogpile.cache.valkey", ADVANCED, Some("dogpile-1")),
+    ("dogpile.cache.valkey_sentinel", ADVANCED_SENTINEL, Some("dogpile-1")),
+    ("dogpile.cache.valkey_cluster", ADVANCED_CLUSTER, Some("dogpile-1")),
+    ("valkey_advanced", ADVANCED, None),
+    ("valkey_advanced_hstore", HSTORE, None),
+    ("valkey_advanced_cluster", ADVANCED_CLUSTER, None),
+    ("valkey_advanced_hstore_cluster", HSTORE_CLUSTER, None),
+    ("valkey_advanced_sentinel", ADVANCED_SENTINEL, None),
+    ("valkey_advanced_hstore_sentinel", HSTORE_SENTINEL, None),
+];
+
+/// Registers both backends with [`dogpile::registry`] under the names of [`BACKEND_NAMES`]
+/// and [`VALKEY_BACKEND_NAMES`]. Calling it again is harmless.
 ///
 /// # Examples
 ///
@@ -188,29 +217,51 @@ pub const BACKEND_NAMES: [(&str, &str, Option<&str>); 17] = [
 /// # Ok::<(), dogpile::Error>(())
 /// ```
 pub fn register() {
-    for (name, backend, compat) in BACKEND_NAMES {
+    let names = BACKEND_NAMES.iter().map(|&entry| (entry, false));
+    for ((name, backend, compat), valkey) in names.chain(VALKEY_BACKEND_NAMES.iter().map(|&entry| (entry, true))) {
         let defaults = match compat {
             Some(profile) => Arguments::new().with("compat", profile),
             None => Arguments::new(),
         };
-        use dogpile::registry::register_backend_with_defaults as register;
-        match backend {
-            HSTORE => register(name, defaults, |args| made(RedisAdvancedHstoreBackend::from_arguments(args)?, args)),
-            HSTORE_CLUSTER => register(name, defaults, |args| {
-                made(RedisAdvancedHstoreBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args)
-            }),
-            ADVANCED_CLUSTER => register(name, defaults, |args| {
-                made(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args)
-            }),
-            HSTORE_SENTINEL => register(name, defaults, |args| {
-                made(RedisAdvancedHstoreBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args)
-            }),
-            ADVANCED_SENTINEL => register(name, defaults, |args| {
-                made(RedisAdvancedBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args)
-            }),
-            _ => register(name, defaults, |args| made(RedisAdvancedBackend::from_arguments(args)?, args)),
-        }
+        dogpile::registry::register_backend_with_defaults(name, defaults, move |args| {
+            if valkey { build(backend, &valkey_arguments(args)?) } else { build(backend, args) }
+        });
     }
+}
+
+/// The backend registered as `backend` (one of the names of the Redis table), from `args`.
+fn build(backend: &str, args: &Arguments) -> Result<Arc<dyn DynBackend>> {
+    match backend {
+        HSTORE => made(RedisAdvancedHstoreBackend::from_arguments(args)?, args),
+        HSTORE_CLUSTER => made(RedisAdvancedHstoreBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args),
+        ADVANCED_CLUSTER => made(RedisAdvancedBackend::new(RedisConfig::cluster_from_arguments(args)?)?, args),
+        HSTORE_SENTINEL => made(RedisAdvancedHstoreBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args),
+        ADVANCED_SENTINEL => made(RedisAdvancedBackend::new(RedisConfig::sentinel_from_arguments(args)?)?, args),
+        _ => made(RedisAdvancedBackend::from_arguments(args)?, args),
+    }
+}
+
+/// `args` with dogpile.cache's Valkey spellings of the expiration arguments read as the Redis
+/// ones.
+fn valkey_arguments(args: &Arguments) -> Result<Arguments> {
+    let mut out = Arguments::new();
+    for (key, value) in args.iter() {
+        let key = match key.strip_prefix("valkey_expiration_time") {
+            Some(rest) => {
+                let redis = format!("redis_expiration_time{rest}");
+                if args.contains(&redis) {
+                    return Err(dogpile::Error::config(
+                        key,
+                        format!("give `{key}` or `{redis}`, not both: they are one setting"),
+                    ));
+                }
+                redis
+            }
+            None => key.to_owned(),
+        };
+        out.insert(key, value.clone());
+    }
+    Ok(out)
 }
 
 /// Both backends, for [`made`].

@@ -37,6 +37,8 @@ struct Setup {
     lock_prefix: &'static str,
     /// Python's lock is dogpile-rs's token lock (the wheel), with its TTL; redis-py's has none.
     python_lock_ttl: bool,
+    /// Both sides share a Valkey 9 server rather than a Redis one.
+    on_valkey: bool,
 }
 
 const DOGPILE1_PICKLE: Setup = Setup {
@@ -48,6 +50,7 @@ const DOGPILE1_PICKLE: Setup = Setup {
     keeps_ct: true,
     lock_prefix: "_lock",
     python_lock_ttl: false,
+    on_valkey: false,
 };
 const DOGPILE1_MSGPACK: Setup =
     Setup { name: "dogpile1-msgpack", args: &[("serializer", "msgpack")], ..DOGPILE1_PICKLE };
@@ -62,6 +65,7 @@ const SEED05_HSTORE: Setup = Setup {
     keeps_ct: true,
     lock_prefix: "_lok.",
     python_lock_ttl: false,
+    on_valkey: false,
 };
 const SEED05_RAW: Setup = Setup {
     name: "seed05-raw",
@@ -72,6 +76,7 @@ const SEED05_RAW: Setup = Setup {
     keeps_ct: false,
     lock_prefix: "_lok.",
     python_lock_ttl: false,
+    on_valkey: false,
 };
 const SEED05_PICKLE_INT_TIME: Setup = Setup {
     name: "seed05-pickle-int-time",
@@ -95,6 +100,7 @@ const DOGPILE09_PICKLE: Setup = Setup {
     keeps_ct: true,
     lock_prefix: "_lock",
     python_lock_ttl: false,
+    on_valkey: false,
 };
 const SEED04_PICKLE: Setup = Setup {
     name: "seed04-pickle",
@@ -105,6 +111,7 @@ const SEED04_PICKLE: Setup = Setup {
     keeps_ct: true,
     lock_prefix: "_lock",
     python_lock_ttl: false,
+    on_valkey: false,
 };
 const SEED04_MSGPACK: Setup = Setup {
     name: "seed04-msgpack",
@@ -130,6 +137,22 @@ const WHEEL_HSTORE_MSGPACK: Setup = Setup {
     hash_keys: true,
     python_lock_ttl: true,
     ..DOGPILE1_PICKLE
+};
+
+/// dogpile.cache 1.5.0's `dogpile.cache.valkey` (valkey-py) on a Valkey 9 server, pickle.
+const VALKEY_PICKLE: Setup = Setup {
+    name: "valkey-pickle",
+    env: PythonEnv::Valkey,
+    backend: "dogpile.cache.valkey",
+    on_valkey: true,
+    ..DOGPILE1_PICKLE
+};
+/// The same with msgpack and a server TTL, given in dogpile.cache's Valkey spelling on both
+/// sides.
+const VALKEY_MSGPACK: Setup = Setup {
+    name: "valkey-msgpack",
+    args: &[("serializer", "msgpack"), ("valkey_expiration_time", "3600")],
+    ..VALKEY_PICKLE
 };
 
 /// A Python process and a Rust region of one setup on a private redis-server.
@@ -170,7 +193,7 @@ fn rust_region_with(
 
 impl Pair {
     fn start(setup: &'static Setup) -> Self {
-        let server = RedisServer::start();
+        let server = if setup.on_valkey { RedisServer::start_valkey() } else { RedisServer::start() };
         let py = PythonRegion::start(setup.env, DRIVER.as_ref(), setup.name, &server.url());
         let rust = rust_region(setup, &server, &[], None);
         Pair { setup, py, rust, server }
@@ -680,4 +703,6 @@ interop! {
     seed04_raw => SEED04_RAW,
     wheel_pickle => WHEEL_PICKLE,
     wheel_hstore_msgpack => WHEEL_HSTORE_MSGPACK,
+    valkey_pickle => VALKEY_PICKLE,
+    valkey_msgpack => VALKEY_MSGPACK,
 }

@@ -103,6 +103,11 @@ def make(setup, url):
     if setup == "dogpile1-json":
         region = make_region(serializer=lambda v: json.dumps(v).encode(), deserializer=json.loads)
         return region.configure("dogpile.cache.redis", arguments=args)
+    if setup == "valkey-pickle":
+        return make_region().configure("dogpile.cache.valkey", arguments=args)
+    if setup == "valkey-msgpack":
+        region = make_region(serializer=msgpack.packb, deserializer=msgpack.unpackb)
+        return region.configure("dogpile.cache.valkey", arguments={**args, "valkey_expiration_time": 3600})
     if setup == "seed05-hstore":
         import dogpile_backend_redis_advanced  # noqa: F401 (registers the backends)
 
