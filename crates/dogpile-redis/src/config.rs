@@ -554,8 +554,14 @@ impl RedisConfig {
             config = config.redis_expiration_time_jitter(fraction)?;
         }
         if args.get("redis_expiration_time_hash").is_some() {
-            config.redis_expiration_time_hash =
-                HashTtlPolicy::from_argument(args.get_bool("redis_expiration_time_hash")?);
+            let key = "redis_expiration_time_hash";
+            config.redis_expiration_time_hash = match (args.get_str(key).ok().flatten(), args.get_bool(key)) {
+                (Some(HashTtlPolicy::PER_FIELD), _) => HashTtlPolicy::PerField,
+                (_, Ok(on)) => HashTtlPolicy::from_argument(on),
+                (_, Err(_)) => {
+                    return Err(Error::config(key, "expected true, false or \"per_field\""));
+                }
+            };
         }
         if let Some(on) = args.get_bool("distributed_lock")? {
             config.distributed_lock = on;

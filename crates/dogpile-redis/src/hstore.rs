@@ -94,6 +94,36 @@ impl RedisAdvancedHstoreBackend {
         crate::invalidation::start(&self.store, region).await
     }
 
+    /// Checks that the server can do what the configuration asks. With
+    /// `redis_expiration_time_hash = "per_field"` (and a `redis_expiration_time`), asks the
+    /// server, once, how it gives a hash field a TTL of its own; otherwise does nothing. Call
+    /// it at start to fail there rather than at the first hash write.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](dogpile::Error::Config) when the server has neither `HSETEX` nor
+    /// `HPEXPIRE`; the backend's error when it cannot be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use dogpile_redis::{HashTtlPolicy, RedisAdvancedHstoreBackend, RedisConfig};
+    ///
+    /// # async fn run() -> dogpile::Result<()> {
+    /// let backend = RedisAdvancedHstoreBackend::new(
+    ///     RedisConfig::from_url("redis://127.0.0.1:6379/0")
+    ///         .redis_expiration_time(Duration::from_secs(600))
+    ///         .redis_expiration_time_hash(HashTtlPolicy::PerField),
+    /// )?;
+    /// backend.check().await?; // Valkey 9 or Redis 7.4 and later
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check(&self) -> Result<()> {
+        self.store.check().await.map(drop)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &RedisConfig {
         &self.store.config

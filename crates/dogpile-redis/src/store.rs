@@ -16,7 +16,7 @@ use crate::connection::{Conn, Connection};
 use crate::error::backend_error;
 use crate::lock::{LockScripts, RedisMutex};
 use crate::notify::Releases;
-use crate::ttl::{HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
+use crate::ttl::{FieldTtl, HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
 
 mod lock_batch;
 
@@ -29,6 +29,8 @@ pub(crate) struct Store {
     pub(crate) scripts: LockScripts,
     /// Whether the server has the hash write script, as far as this store knows.
     hash_write_loaded: AtomicBool,
+    /// How the server gives a hash field its own TTL, once asked.
+    field_ttl: std::sync::OnceLock<FieldTtl>,
     /// On a cluster, which primary owns which slots.
     slots: SlotMap,
     /// Waiters for lock releases announced over pub/sub.
@@ -88,6 +90,7 @@ impl Store {
             connection,
             scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),
+            field_ttl: std::sync::OnceLock::new(),
             slots: SlotMap::default(),
             releases: Releases::new(&config.lock_prefix),
             config,
@@ -129,21 +132,32 @@ impl Store {
 
     /// Runs `commands` as [`Store::run`] does, giving each command's own result; the error is
     /// that of the whole round trip (the connection, a timeout).
+    /// A transaction's error (a command of a `MULTI` that failed at `EXEC`, a wrong type) is
+    /// that of its `EXEC`.
     async fn run_each(&self, commands: Commands<'_>) -> Result<Vec<RedisResult<redis::Value>>> {
         let Commands { list, .. } = commands;
         let mut conn = self.connection.get().await?;
-        match &mut conn {
+        let mut results: Vec<RedisResult<redis::Value>> = match &mut conn {
             Conn::Cluster(cluster) => {
-                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))
+                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))?
             }
             Conn::Single(_) => {
                 let mut pipe = redis::pipe();
                 for (cmd, _) in list {
                     pipe.add_command(cmd);
                 }
-                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))
+                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?
+            }
+        };
+        for result in &mut results {
+            if let Ok(redis::Value::Array(items)) = result
+                && let Some(redis::Value::ServerError(err)) =
+                    items.iter().find(|item| matches!(item, redis::Value::ServerError(_)))
+            {
+                *result = Err(err.clone().into());
             }
         }
+        Ok(results)
     }
 
     /// The plain keys sorted into the runs one command may take, each run with its slot: all
@@ -247,12 +261,52 @@ impl Store {
         Ok(out)
     }
 
+    /// The hash-wide TTL of a hash write, and whether only a write that creates the hash sets
+    /// it (`None` under per-field TTLs).
     fn hash_ttl(&self) -> Option<(Ttl, bool)> {
         let ttl = self.ttl()?;
         match self.config.redis_expiration_time_hash {
-            HashTtlPolicy::Never => None,
+            HashTtlPolicy::Never | HashTtlPolicy::PerField => None,
             HashTtlPolicy::OnCreate => Some((ttl, true)),
             HashTtlPolicy::OnEveryWrite => Some((ttl, false)),
+        }
+    }
+
+    /// Whether hash fields get TTLs of their own.
+    fn per_field(&self) -> bool {
+        self.config.redis_expiration_time_hash == HashTtlPolicy::PerField && self.config.redis_expiration_time.is_some()
+    }
+
+    /// How the server gives a hash field its own TTL, asked once (`COMMAND INFO`).
+    async fn field_ttl(&self) -> Result<FieldTtl> {
+        if let Some(known) = self.field_ttl.get() {
+            return Ok(*known);
+        }
+        let mut cmd = redis::cmd("COMMAND");
+        cmd.arg("INFO").arg("HSETEX").arg("HPEXPIRE");
+        let mut commands = Commands::default();
+        commands.push(cmd, "", None);
+        let reply = self.run(commands).await?;
+        let known = reply.first().map_or(FieldTtl::Missing, FieldTtl::from_command_info);
+        Ok(*self.field_ttl.get_or_init(|| known))
+    }
+
+    /// The way per-field TTLs are written, when the configuration asks for them; an error
+    /// when the server has none.
+    pub(crate) async fn check(&self) -> Result<Option<FieldTtl>> {
+        if !self.per_field() {
+            return Ok(None);
+        }
+        match self.field_ttl().await? {
+            FieldTtl::Missing => Err(Error::config(
+                "redis_expiration_time_hash",
+                format!(
+                    "\"per_field\" gives each hash field a TTL of its own, which needs HSETEX (Valkey 9, Redis 8) \
+                     or HPEXPIRE (Redis 7.4); {} has neither",
+                    self.config.redacted_url()
+                ),
+            )),
+            found => Ok(Some(found)),
         }
     }
 
@@ -265,15 +319,16 @@ impl Store {
     /// nothing; all in one round trip (per node on a cluster).
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
         let parts = split(items.iter().map(|(k, _)| k))?;
+        let field_ttl = if parts.hashes.is_empty() { None } else { self.check().await? };
         let uses_script = self.uses_hash_script(&parts);
-        let commands =
-            self.write_commands(items, &parts, uses_script && !self.hash_write_loaded.load(Ordering::Relaxed));
+        let loaded = self.hash_write_loaded.load(Ordering::Relaxed);
+        let commands = self.write_commands(items, &parts, uses_script && !loaded, field_ttl);
         if commands.list.is_empty() {
             return Ok(());
         }
         let written = match self.run(commands).await {
             // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
-            Err(err) if is_no_script(&err) => self.run(self.write_commands(items, &parts, true)).await,
+            Err(err) if is_no_script(&err) => self.run(self.write_commands(items, &parts, true, field_ttl)).await,
             other => other,
         };
         if written.is_ok() && uses_script {
@@ -290,7 +345,14 @@ impl Store {
 
     /// The commands that write `items` (split into `parts`), with the hash write script
     /// loaded first in the same round trip when `load_script`.
-    fn write_commands<'a>(&self, items: &'a [(CacheKey, Bytes)], parts: &Split<'a>, load_script: bool) -> Commands<'a> {
+    /// Under per-field TTLs, `field_ttl` is how the server writes them.
+    fn write_commands<'a>(
+        &self,
+        items: &'a [(CacheKey, Bytes)],
+        parts: &Split<'a>,
+        load_script: bool,
+        field_ttl: Option<FieldTtl>,
+    ) -> Commands<'a> {
         let hash_ttl = self.hash_ttl();
         let cluster = self.config.is_cluster();
         let mut commands = Commands::default();
@@ -329,6 +391,13 @@ impl Store {
         }
         for (name, fields) in &parts.hashes {
             let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
+            let owner = fields.first().map(|(i, _)| &items[*i].0);
+            if let (Some(field_ttl), Some(ttl)) = (field_ttl, self.ttl()) {
+                for cmd in field_ttl.write_cmds(name, ttl, pairs) {
+                    commands.push(cmd, name, owner);
+                }
+                continue;
+            }
             // Each hash draws its own TTL under jitter.
             let cmd = match hash_ttl.and(self.hash_ttl()) {
                 Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-/// When a hash gets the Redis TTL (`redis_expiration_time_hash`). Redis keeps one TTL per
-/// hash, shared by all its fields.
+/// When a hash, or each of its fields, gets the Redis TTL (`redis_expiration_time_hash`).
 ///
 /// Under every policy a hash write and its TTL are all or nothing and go in the round trip of
-/// the write: one script per hash that checks, writes and sets the TTL atomically, so no other
-/// client's write comes in between, and a key of another type gets neither the write nor a
-/// TTL. With no `redis_expiration_time` set, no hash gets a TTL under any policy.
+/// the write, so no other client's write comes in between, and a key of another type gets
+/// neither the write nor a TTL. The hash-wide policies run one script per hash that checks,
+/// writes and sets the TTL. With no `redis_expiration_time` set, nothing gets a TTL under any
+/// policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HashTtlPolicy {
@@ -21,10 +21,21 @@ pub enum HashTtlPolicy {
     OnCreate,
     /// `true`: every write resets the hash's TTL.
     OnEveryWrite,
+    /// `"per_field"`: every field written gets its own TTL, so that a field expires alone and
+    /// its siblings stay; the hash itself gets none. `HSETEX` where the server has it (Valkey
+    /// 9, Redis 8), else `HSET` and `HPEXPIRE` in one `MULTI`/`EXEC` (Redis 7.4): the server
+    /// is asked once which it has. A server with neither (Redis before 7.4, Valkey before 9)
+    /// is a configuration error, at [`check`](crate::RedisAdvancedHstoreBackend::check) and
+    /// at every hash write, never a hash-wide TTL instead.
+    PerField,
 }
 
 impl HashTtlPolicy {
-    /// The policy for the seed's `redis_expiration_time_hash` value: `None`, `true` or `false`.
+    /// The name of [`HashTtlPolicy::PerField`] in configuration.
+    pub const PER_FIELD: &'static str = "per_field";
+
+    /// The policy for the seed's `redis_expiration_time_hash` value: `None`, `true` or `false`
+    /// (`"per_field"` is [`HashTtlPolicy::PerField`]).
     pub fn from_argument(value: Option<bool>) -> Self {
         match value {
             None => HashTtlPolicy::OnCreate,
@@ -99,6 +110,63 @@ pub(crate) fn hash_write_cmd<'a>(
         cmd.arg(field).arg(value);
     }
     cmd
+}
+
+/// How a server gives one hash field its own TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldTtl {
+    /// `HSETEX key PX ms FIELDS n field value ...` (Valkey 9, Redis 8).
+    Hsetex,
+    /// `HSET` then `HPEXPIRE key ms FIELDS n field ...`, in one `MULTI`/`EXEC` (Redis 7.4).
+    Hpexpire,
+    /// Neither.
+    Missing,
+}
+
+impl FieldTtl {
+    /// What a `COMMAND INFO HSETEX HPEXPIRE` reply says the server has.
+    pub(crate) fn from_command_info(reply: &redis::Value) -> Self {
+        let redis::Value::Array(items) = reply else { return FieldTtl::Missing };
+        let has = |i: usize| items.get(i).is_some_and(|info| !matches!(info, redis::Value::Nil));
+        if has(0) {
+            FieldTtl::Hsetex
+        } else if has(1) {
+            FieldTtl::Hpexpire
+        } else {
+            FieldTtl::Missing
+        }
+    }
+
+    /// The commands that write `fields` of the hash `name`, each field with `ttl`, atomically.
+    pub(crate) fn write_cmds<'a>(
+        self,
+        name: &str,
+        ttl: Ttl,
+        fields: impl Iterator<Item = (&'a str, &'a [u8])> + Clone,
+    ) -> Vec<redis::Cmd> {
+        let count = fields.clone().count();
+        match self {
+            FieldTtl::Hsetex => {
+                let mut cmd = redis::cmd("HSETEX");
+                cmd.arg(name).arg("PX").arg(ttl.millis()).arg("FIELDS").arg(count);
+                for (field, value) in fields {
+                    cmd.arg(field).arg(value);
+                }
+                vec![cmd]
+            }
+            FieldTtl::Hpexpire | FieldTtl::Missing => {
+                let mut set = redis::cmd("HSET");
+                set.arg(name);
+                let mut expire = redis::cmd("HPEXPIRE");
+                expire.arg(name).arg(ttl.millis()).arg("FIELDS").arg(count);
+                for (field, value) in fields {
+                    set.arg(field).arg(value);
+                    expire.arg(field);
+                }
+                vec![redis::cmd("MULTI"), set, expire, redis::cmd("EXEC")]
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -187,9 +187,14 @@ impl Store {
         ours: &mut Vec<(usize, &RedisMutex, Held, String)>,
         released: &mut [Option<Result<()>>],
     ) -> Result<()> {
-        let parts = match split(items.iter().map(|(k, _)| k)) {
-            Ok(parts) => parts,
-            Err(err) => {
+        let parts = split(items.iter().map(|(k, _)| k));
+        let field_ttl = match &parts {
+            Ok(parts) if !parts.hashes.is_empty() => self.check().await,
+            _ => Ok(None),
+        };
+        let (parts, field_ttl) = match (parts, field_ttl) {
+            (Ok(parts), Ok(field_ttl)) => (parts, field_ttl),
+            (Err(err), _) | (_, Err(err)) => {
                 for (at, mutex, held, _) in ours.drain(..) {
                     released[at] = Some(mutex.release_held(held).await);
                 }
@@ -198,7 +203,7 @@ impl Store {
         };
         let uses_script = !items.is_empty() && self.uses_hash_script(&parts);
         let loaded = self.hash_write_loaded.load(std::sync::atomic::Ordering::Relaxed);
-        let mut commands = self.write_commands(items, &parts, uses_script && !loaded);
+        let mut commands = self.write_commands(items, &parts, uses_script && !loaded, field_ttl);
         let writes = commands.list.len();
         let owners = commands.owners.clone();
         for (_, mutex, _, token) in ours.iter() {
