@@ -153,6 +153,25 @@ async fn an_expired_hash_leaves_the_l1_with_its_fields() {
     assert!(gone >= Duration::from_millis(500), "gone after {gone:?}, before its TTL");
 }
 
+/// On Valkey 9 with per-field TTLs, a field that expires on its own leaves the L1 (its
+/// sibling, written later, stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_field_leaves_the_l1() {
+    let server = RedisServer::start_valkey();
+    let l1 = hstore(&server, |c| {
+        c.redis_expiration_time(Duration::from_secs(1))
+            .redis_expiration_time_hash(dogpile_redis::HashTtlPolicy::PerField)
+    });
+    let (field, sibling) = (CacheKey::hash("h", "f"), CacheKey::hash("h", "g"));
+    l1.set(&field, bytes("v")).await.unwrap();
+    until_read(&l1, &field, Some("v")).await;
+    held(&l1, &field).await;
+    let gone = until_read(&l1, &field, None).await;
+    assert!(gone >= Duration::from_millis(300), "gone after {gone:?}, before its TTL");
+    l1.set(&sibling, bytes("w")).await.unwrap();
+    until_read(&l1, &sibling, Some("w")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_tracking_connection_flushes_until_tracking_is_back() {
     let server = RedisServer::start();
