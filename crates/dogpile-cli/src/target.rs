@@ -23,6 +23,12 @@ impl Target {
         }
     }
 
+    /// A private Valkey 9 server (the harness's `valkey-server`).
+    pub fn valkey() -> Result<Self, String> {
+        let server = start_private("valkey-server", RedisServer::start_valkey)?;
+        Ok(Target { url: server.url(), _server: Some(server) })
+    }
+
     /// `host:port` of the target, for a proxy in front of it.
     pub async fn addr(&self) -> Result<std::net::SocketAddr, String> {
         let info = redis::Client::open(self.url.as_str()).map_err(|e| e.to_string())?;
