@@ -86,7 +86,8 @@ struct Strategy {
 }
 
 fn strategies() -> Vec<Strategy> {
-    let s = |name, format, envelope, hash| Strategy { name, codec: Codec::new(format, envelope), hash, per_field: false };
+    let s =
+        |name, format, envelope, hash| Strategy { name, codec: Codec::new(format, envelope), hash, per_field: false };
     vec![
         s("dogpile 1.x envelope, JSON payload", Format::Json, Envelope::Dogpile1, false),
         s("seed msgpack envelope [payload, {ct, v}]", Format::Msgpack, Envelope::Seed, false),
@@ -128,7 +129,8 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
     let target = if args.spawn_valkey { Target::valkey()? } else { Target::new(args.url.clone(), args.spawn)? };
     let (rows, empty, skipped) = runtime.block_on(measure(&args, &target))?;
     if args.json {
-        let json = serde_json::json!({ "scale": args.scale, "empty_used_memory": empty, "rows": rows, "left_out": skipped });
+        let json =
+            serde_json::json!({ "scale": args.scale, "empty_used_memory": empty, "rows": rows, "left_out": skipped });
         println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
         return Ok(());
     }

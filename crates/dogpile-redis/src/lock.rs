@@ -58,6 +58,41 @@ pub(crate) fn outcome_unknown(err: &redis::RedisError) -> bool {
     err.is_timeout() || err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error()
 }
 
+/// The commands that release `token` of the lock `name` and announce the release on the
+/// backend's channel; the first answers 1 when the token was there and is gone. On a server
+/// with `DELIFEQ` (Valkey 9) that command and a `PUBLISH`, with no script (the release is then
+/// announced even when the token was gone already: waiters look once more); elsewhere the
+/// release script.
+pub(crate) fn release_cmds(store: &Store, name: &str, token: &str, delifeq: bool) -> Vec<redis::Cmd> {
+    if delifeq {
+        let mut delete = redis::cmd("DELIFEQ");
+        delete.arg(name).arg(token);
+        let mut announce = redis::cmd("PUBLISH");
+        announce.arg(store.releases.channel()).arg(name);
+        vec![delete, announce]
+    } else {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(store.scripts.release.get_hash()).arg(1).arg(name).arg(token).arg(store.releases.channel());
+        vec![cmd]
+    }
+}
+
+/// Releases `token` of the lock `name` on `conn`: without a script where the server has
+/// `DELIFEQ`, else with the release script (loaded if the server lost it). 1 when the token
+/// was there and is gone.
+async fn release_token(store: &Store, conn: &mut crate::connection::Conn, name: &str, token: &str) -> RedisResult<i64> {
+    // A server that cannot be asked takes the script, which fails as the round trip does.
+    if store.has_delifeq().await.unwrap_or(false) {
+        let mut pipe = redis::pipe();
+        for cmd in release_cmds(store, name, token, true) {
+            pipe.add_command(cmd);
+        }
+        let (released, _announced): (i64, i64) = pipe.query_async(conn).await?;
+        return Ok(released);
+    }
+    store.scripts.release.key(name).arg(token).arg(store.releases.channel()).invoke_async(conn).await
+}
+
 /// Settles an acquisition whose outcome is unknown: releases `token` (compare-and-delete) once
 /// the server answers, and keeps checking until the lock would have expired by itself, since a
 /// paused server may run the queued `SET` later. So a lock no live caller holds never stays
@@ -75,15 +110,7 @@ pub(crate) fn settle(store: Arc<Store>, name: String, token: String, queued_set:
         while Instant::now() < give_up {
             tokio::time::sleep(pause).await;
             if let Ok(mut conn) = store.connection.get().await {
-                let released: RedisResult<i64> = store
-                    .scripts
-                    .release
-                    .key(&name)
-                    .arg(&token)
-                    .arg(store.releases.channel())
-                    .invoke_async(&mut conn)
-                    .await;
-                match released {
+                match release_token(&store, &mut conn, &name, &token).await {
                     Ok(1) => return,
                     Ok(_) if !queued_set => return,
                     _ => {}
@@ -279,7 +306,7 @@ impl RedisMutex {
         self.release_held(held).await
     }
 
-    /// Releases the token of `held` on the server with the release script.
+    /// Releases the token of `held` on the server (see [`release_token`]).
     pub(crate) async fn release_held(&self, held: Held) -> Result<()> {
         let Some(token) = &held.token else {
             return Ok(());
@@ -293,16 +320,7 @@ impl RedisMutex {
                 return Err(err);
             }
         };
-        let released: RedisResult<i64> = self
-            .store
-            .scripts
-            .release
-            .key(&self.name)
-            .arg(token)
-            .arg(self.store.releases.channel())
-            .invoke_async(&mut conn)
-            .await;
-        let released = match released {
+        let released = match release_token(&self.store, &mut conn, &self.name, token).await {
             Ok(released) => released,
             Err(err) => {
                 if outcome_unknown(&err) {

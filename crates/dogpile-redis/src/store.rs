@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dogpile::backend::BackendMutex;
-use dogpile::{Bytes, CacheKey, Error, Result};
+use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 use redis::RedisResult;
 
 use crate::cluster::SlotMap;
@@ -29,12 +29,37 @@ pub(crate) struct Store {
     pub(crate) scripts: LockScripts,
     /// Whether the server has the hash write script, as far as this store knows.
     hash_write_loaded: AtomicBool,
-    /// How the server gives a hash field its own TTL, once asked.
-    field_ttl: std::sync::OnceLock<FieldTtl>,
+    /// The commands the server has beyond Redis 7.0's, once asked.
+    commands: std::sync::OnceLock<ServerCommands>,
     /// On a cluster, which primary owns which slots.
     slots: SlotMap,
     /// Waiters for lock releases announced over pub/sub.
     pub(crate) releases: Releases,
+}
+
+/// What a server has of the commands that Redis 7.0 lacks.
+#[derive(Debug, Clone, Copy)]
+struct ServerCommands {
+    field_ttl: FieldTtl,
+    /// `DELIFEQ key value` (Valkey 9): a compare-and-delete with no script.
+    delifeq: bool,
+}
+
+impl ServerCommands {
+    const NONE: ServerCommands = ServerCommands { field_ttl: FieldTtl::Missing, delifeq: false };
+
+    /// From the reply of `COMMAND INFO HSETEX HPEXPIRE DELIFEQ` (nil for an unknown command).
+    fn from_command_info(reply: &redis::Value) -> Self {
+        let has = |i: usize| matches!(reply, redis::Value::Array(items) if items.get(i).is_some_and(|info| !matches!(info, redis::Value::Nil)));
+        let field_ttl = if has(0) {
+            FieldTtl::Hsetex
+        } else if has(1) {
+            FieldTtl::Hpexpire
+        } else {
+            FieldTtl::Missing
+        };
+        ServerCommands { field_ttl, delifeq: has(2) }
+    }
 }
 
 /// Keys of one call, split into plain keys and per-hash fields, remembering each key's
@@ -90,7 +115,7 @@ impl Store {
             connection,
             scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),
-            field_ttl: std::sync::OnceLock::new(),
+            commands: std::sync::OnceLock::new(),
             slots: SlotMap::default(),
             releases: Releases::new(&config.lock_prefix),
             config,
@@ -277,18 +302,37 @@ impl Store {
         self.config.redis_expiration_time_hash == HashTtlPolicy::PerField && self.config.redis_expiration_time.is_some()
     }
 
-    /// How the server gives a hash field its own TTL, asked once (`COMMAND INFO`).
-    async fn field_ttl(&self) -> Result<FieldTtl> {
-        if let Some(known) = self.field_ttl.get() {
+    /// The commands the server has beyond Redis 7.0's, asked once (`COMMAND INFO`).
+    async fn server_commands(&self) -> Result<ServerCommands> {
+        if let Some(known) = self.commands.get() {
             return Ok(*known);
         }
         let mut cmd = redis::cmd("COMMAND");
-        cmd.arg("INFO").arg("HSETEX").arg("HPEXPIRE");
+        cmd.arg("INFO").arg("HSETEX").arg("HPEXPIRE").arg("DELIFEQ");
         let mut commands = Commands::default();
         commands.push(cmd, "", None);
-        let reply = self.run(commands).await?;
-        let known = reply.first().map_or(FieldTtl::Missing, FieldTtl::from_command_info);
-        Ok(*self.field_ttl.get_or_init(|| known))
+        let known = match self.run(commands).await {
+            Ok(reply) => reply.first().map_or(ServerCommands::NONE, ServerCommands::from_command_info),
+            // Asked again next time when the server was away; a refusal (an ACL without
+            // COMMAND) is an answer: none of them.
+            Err(err)
+                if matches!(err.backend_kind(), Some(BackendErrorKind::Connection | BackendErrorKind::Timeout)) =>
+            {
+                return Err(err);
+            }
+            Err(_) => ServerCommands::NONE,
+        };
+        Ok(*self.commands.get_or_init(|| known))
+    }
+
+    /// How the server gives a hash field its own TTL.
+    async fn field_ttl(&self) -> Result<FieldTtl> {
+        Ok(self.server_commands().await?.field_ttl)
+    }
+
+    /// Whether the server releases a lock by its token without a script (`DELIFEQ`).
+    pub(crate) async fn has_delifeq(&self) -> Result<bool> {
+        Ok(self.server_commands().await?.delifeq)
     }
 
     /// The way per-field TTLs are written, when the configuration asks for them; an error

@@ -124,19 +124,6 @@ pub(crate) enum FieldTtl {
 }
 
 impl FieldTtl {
-    /// What a `COMMAND INFO HSETEX HPEXPIRE` reply says the server has.
-    pub(crate) fn from_command_info(reply: &redis::Value) -> Self {
-        let redis::Value::Array(items) = reply else { return FieldTtl::Missing };
-        let has = |i: usize| items.get(i).is_some_and(|info| !matches!(info, redis::Value::Nil));
-        if has(0) {
-            FieldTtl::Hsetex
-        } else if has(1) {
-            FieldTtl::Hpexpire
-        } else {
-            FieldTtl::Missing
-        }
-    }
-
     /// The commands that write `fields` of the hash `name`, each field with `ttl`, atomically.
     pub(crate) fn write_cmds<'a>(
         self,

@@ -130,7 +130,16 @@ async fn create_while_the_lock_vanishes(server: &RedisServer, policy: LockLostPo
 
 #[tokio::test]
 async fn a_lost_lock_follows_the_policy() {
-    let server = RedisServer::start();
+    a_lost_lock_follows_the_policy_on(RedisServer::start()).await;
+}
+
+/// Valkey 9 releases with `DELIFEQ`, no script: the same outcomes.
+#[tokio::test]
+async fn a_lost_lock_follows_the_policy_on_valkey() {
+    a_lost_lock_follows_the_policy_on(RedisServer::start_valkey()).await;
+}
+
+async fn a_lost_lock_follows_the_policy_on(server: RedisServer) {
     assert_eq!(create_while_the_lock_vanishes(&server, LockLostPolicy::Ignore).await.unwrap(), 5);
     server.must(&["FLUSHALL"]);
 
@@ -148,7 +157,15 @@ async fn a_lost_lock_follows_the_policy() {
 
 #[tokio::test]
 async fn a_lock_taken_over_by_another_holder_is_not_released_by_the_first() {
-    let server = RedisServer::start();
+    taken_over_lock_is_not_released_by_the_first(RedisServer::start()).await;
+}
+
+#[tokio::test]
+async fn a_lock_taken_over_by_another_holder_is_not_released_by_the_first_on_valkey() {
+    taken_over_lock_is_not_released_by_the_first(RedisServer::start_valkey()).await;
+}
+
+async fn taken_over_lock_is_not_released_by_the_first(server: RedisServer) {
     let backend = RedisAdvancedBackend::new(locked_config(&server).lock_lost(LockLostPolicy::Error)).unwrap();
     let mutex = backend.get_mutex(&"k".into()).unwrap();
     assert!(mutex.acquire(false).await.unwrap());
@@ -194,7 +211,44 @@ async fn processes_sharing_redis_run_the_creator_once() {
 /// release can let the waiters of the other processes go on in time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiters_in_other_processes_go_on_when_the_release_is_announced() {
-    let server = RedisServer::start();
+    waiters_go_on_when_the_release_is_announced(RedisServer::start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_in_other_processes_go_on_when_the_release_is_announced_on_valkey() {
+    waiters_go_on_when_the_release_is_announced(RedisServer::start_valkey()).await;
+}
+
+/// How many times the server ran `command` (INFO commandstats).
+fn calls(server: &RedisServer, command: &str) -> u64 {
+    let stats = server.must(&["INFO", "commandstats"]).as_text().unwrap_or_default();
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats.lines().find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok()).unwrap_or(0)
+}
+
+/// Valkey 9 releases locks with `DELIFEQ` and no script; Redis 7.0 with the release script.
+#[tokio::test]
+async fn locks_are_released_without_a_script_where_the_server_can() {
+    for (server, script) in [(RedisServer::start_valkey(), false), (RedisServer::start(), true)] {
+        let region = hstore_region(locked_config(&server));
+        for key in ["a", "b"] {
+            let _: u8 = region.get_or_create(key, || async { Ok::<_, Boom>(1) }).await.unwrap();
+        }
+        let _: Vec<u8> = region
+            .get_or_create_multi(["c", "d"], |keys: Vec<CacheKey>| async move { Ok::<_, Boom>(vec![1; keys.len()]) })
+            .await
+            .unwrap();
+        let (delifeq, evalsha) = (calls(&server, "delifeq"), calls(&server, "evalsha") + calls(&server, "eval"));
+        if script {
+            assert!(delifeq == 0 && evalsha >= 3, "redis: {delifeq} DELIFEQ, {evalsha} scripts");
+        } else {
+            assert!(delifeq >= 3 && evalsha == 0, "valkey: {delifeq} DELIFEQ, {evalsha} scripts");
+        }
+        assert_eq!(server.must(&["KEYS", "_lock*"]), Reply::Array(Some(vec![])), "every lock released");
+    }
+}
+
+async fn waiters_go_on_when_the_release_is_announced(server: RedisServer) {
     let config = || locked_config(&server).lock_sleep(Duration::from_secs(600));
     let holder = hstore_region(config());
     let waiters: Vec<Region> = (0..2).map(|_| hstore_region(config())).collect();

@@ -15,7 +15,7 @@ use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 use redis::RedisResult;
 
 use super::{Commands, Store, split};
-use crate::lock::{Held, RedisMutex, millis, new_token, outcome_unknown, refuses_writes, settle};
+use crate::lock::{Held, RedisMutex, millis, new_token, outcome_unknown, refuses_writes, release_cmds, settle};
 
 /// Tokens sent with `SET NX` whose outcome is not known yet. Dropped armed (the caller went
 /// away, or the round trip failed without an answer), each is released in the background once
@@ -206,10 +206,12 @@ impl Store {
         let mut commands = self.write_commands(items, &parts, uses_script && !loaded, field_ttl);
         let writes = commands.list.len();
         let owners = commands.owners.clone();
+        // A server that cannot be asked takes the script, which fails as the round trip does.
+        let delifeq = !ours.is_empty() && self.has_delifeq().await.unwrap_or(false);
         for (_, mutex, _, token) in ours.iter() {
-            let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(self.scripts.release.get_hash()).arg(1).arg(mutex.name()).arg(token).arg(self.releases.channel());
-            commands.push(cmd, mutex.name(), None);
+            for cmd in release_cmds(self, mutex.name(), token, delifeq) {
+                commands.push(cmd, mutex.name(), None);
+            }
         }
         if commands.list.is_empty() {
             return Ok(());
@@ -240,7 +242,7 @@ impl Store {
                 }
             }
         }
-        for ((at, mutex, held, _), reply) in ours.drain(..).zip(replies) {
+        for ((at, mutex, held, _), reply) in ours.drain(..).zip(replies.by_ref().step_by(if delifeq { 2 } else { 1 })) {
             let outcome: RedisResult<i64> = reply.and_then(|v| Ok(redis::from_redis_value(v)?));
             released[at] = Some(match outcome {
                 Ok(n) => mutex.after_release(n, &held),
