@@ -65,6 +65,8 @@ pub(crate) struct Row {
     pub(crate) keys_per_s: f64,
     pub(crate) p50_us: f64,
     pub(crate) p99_us: f64,
+    pub(crate) p999_us: f64,
+    pub(crate) max_us: f64,
     pub(crate) round_trips_per_op: f64,
     pub(crate) commands_per_op: f64,
     pub(crate) tasks: usize,
@@ -607,6 +609,8 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
                 keys_per_s: ops_per_s * workload.keys_per_op as f64,
                 p50_us: latencies.percentile(50.0).as_secs_f64() * 1e6,
                 p99_us: latencies.percentile(99.0).as_secs_f64() * 1e6,
+                p999_us: latencies.percentile(99.9).as_secs_f64() * 1e6,
+                max_us: latencies.max().as_secs_f64() * 1e6,
                 round_trips_per_op: round_trips(workload.kind, layer, &proxy, &target.url).await?,
                 commands_per_op: *commands as f64 / (*count).max(1) as f64,
                 tasks: workload.tasks,
@@ -631,12 +635,12 @@ fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     );
     println!();
     println!(
-        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | round trips/op | commands/op | dogpile/raw |"
+        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | dogpile/raw |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} |",
             row.workload,
             row.layer,
             row.tasks,
@@ -644,6 +648,8 @@ fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
             thousands(row.keys_per_s.round() as u64),
             row.p50_us,
             row.p99_us,
+            row.p999_us,
+            row.max_us,
             row.round_trips_per_op,
             row.commands_per_op,
             row.ratio_to_raw.map_or_else(String::new, |r| format!("{r:.2}x")),

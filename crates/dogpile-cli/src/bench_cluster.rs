@@ -50,12 +50,22 @@ pub fn run(duration: Duration, json: bool) -> Result<(), String> {
     println!("dogpile bench on a private Redis Cluster of 3 primaries, {duration:?} per workload and layer");
     println!();
     println!(
-        "{:<36} {:>8} {:>6} {:>12} {:>12} {:>9} {:>9} {:>12} {:>11}",
-        "workload", "layer", "tasks", "ops/s", "keys/s", "p50 µs", "p99 µs", "round trips", "dogpile/raw"
+        "{:<36} {:>8} {:>6} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>12} {:>11}",
+        "workload",
+        "layer",
+        "tasks",
+        "ops/s",
+        "keys/s",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "max µs",
+        "round trips",
+        "dogpile/raw"
     );
     for row in &rows {
         println!(
-            "{:<36} {:>8} {:>6} {:>12} {:>12} {:>9.1} {:>9.1} {:>12.2} {:>11}",
+            "{:<36} {:>8} {:>6} {:>12} {:>12} {:>9.1} {:>9.1} {:>9.1} {:>9.0} {:>12.2} {:>11}",
             row.workload,
             row.layer,
             row.tasks,
@@ -63,6 +73,8 @@ pub fn run(duration: Duration, json: bool) -> Result<(), String> {
             thousands(row.keys_per_s as u64),
             row.p50_us,
             row.p99_us,
+            row.p999_us,
+            row.max_us,
             row.round_trips_per_op,
             row.ratio_to_raw.map_or(String::new(), |r| format!("{r:.2}x")),
         );
@@ -151,6 +163,8 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
                 keys_per_s: ops_per_s * keys_per_op as f64,
                 p50_us: latencies.percentile(50.0).as_secs_f64() * 1e6,
                 p99_us: latencies.percentile(99.0).as_secs_f64() * 1e6,
+                p999_us: latencies.percentile(99.9).as_secs_f64() * 1e6,
+                max_us: latencies.max().as_secs_f64() * 1e6,
                 round_trips_per_op: round_trips,
                 commands_per_op: f64::NAN,
                 tasks: workload.tasks,

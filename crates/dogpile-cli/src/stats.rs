@@ -1,30 +1,50 @@
-//! Latency samples and their percentiles.
+//! Latencies and their percentiles, in an HdrHistogram: constant memory whatever the number
+//! of samples, three significant figures, mergeable across tasks and processes.
 
 use std::time::Duration;
 
-/// Latencies in nanoseconds (saturating at about 4.3 s).
-#[derive(Debug, Default)]
+use hdrhistogram::Histogram;
+
+/// The longest latency kept as it is: an hour (longer ones count as an hour).
+const LONGEST_NANOS: u64 = 3_600_000_000_000;
+
+/// Latencies from 1 ns to an hour, to three significant figures.
+#[derive(Debug, Clone)]
 pub struct Latencies {
-    nanos: Vec<u32>,
+    nanos: Histogram<u64>,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        // Constant bounds that HdrHistogram accepts (1 <= low, high >= 2 * low, 3 figures):
+        // no input reaches this.
+        let nanos = Histogram::new_with_bounds(1, LONGEST_NANOS, 3).expect("constant histogram bounds are valid");
+        Latencies { nanos }
+    }
 }
 
 impl Latencies {
     pub fn record(&mut self, elapsed: Duration) {
-        self.nanos.push(u32::try_from(elapsed.as_nanos()).unwrap_or(u32::MAX));
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).clamp(1, LONGEST_NANOS);
+        self.nanos.saturating_record(nanos);
     }
 
     pub fn merge(&mut self, other: Latencies) {
-        self.nanos.extend(other.nanos);
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.nanos.add(&other.nanos);
     }
 
-    /// The `p`-th percentile (0..=100), after sorting in place.
-    pub fn percentile(&mut self, p: f64) -> Duration {
+    /// The `p`-th percentile (0..=100); 100 is the longest.
+    pub fn percentile(&self, p: f64) -> Duration {
         if self.nanos.is_empty() {
             return Duration::ZERO;
         }
-        self.nanos.sort_unstable();
-        let rank = ((p / 100.0) * (self.nanos.len() - 1) as f64).round() as usize;
-        Duration::from_nanos(u64::from(self.nanos[rank.min(self.nanos.len() - 1)]))
+        Duration::from_nanos(self.nanos.value_at_quantile(p / 100.0))
+    }
+
+    /// The longest latency.
+    pub fn max(&self) -> Duration {
+        Duration::from_nanos(self.nanos.max())
     }
 }
 
@@ -59,14 +79,29 @@ pub fn human(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// Within HdrHistogram's three significant figures.
+    fn near(got: Duration, want: Duration) -> bool {
+        got.as_nanos().abs_diff(want.as_nanos()) * 1000 <= want.as_nanos()
+    }
+
     #[test]
     fn percentiles_and_formatting() {
         let mut l = Latencies::default();
         for i in 1..=100 {
             l.record(Duration::from_micros(i));
         }
-        assert_eq!(l.percentile(50.0), Duration::from_micros(51));
-        assert_eq!(l.percentile(99.0), Duration::from_micros(99));
+        assert!(near(l.percentile(50.0), Duration::from_micros(50)), "{:?}", l.percentile(50.0));
+        assert!(near(l.percentile(99.0), Duration::from_micros(99)), "{:?}", l.percentile(99.0));
+        assert!(near(l.max(), Duration::from_micros(100)), "{:?}", l.max());
+        // Merged across tasks: the same as recorded in one.
+        let (mut a, mut b) = (Latencies::default(), Latencies::default());
+        for i in 1..=100 {
+            let half = if i % 2 == 0 { &mut a } else { &mut b };
+            half.record(Duration::from_micros(i));
+        }
+        a.merge(b);
+        assert_eq!(a.percentile(99.9), l.percentile(99.9));
+        assert_eq!(Latencies::default().percentile(50.0), Duration::ZERO);
         assert_eq!(human(Duration::from_nanos(420)), "420 ns");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
