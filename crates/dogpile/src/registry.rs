@@ -221,12 +221,34 @@ impl Arguments {
         })
     }
 
-    /// A duration given in seconds (fractions allowed).
+    /// A duration: a number of seconds (fractions allowed), as dogpile's arguments take them,
+    /// or a string with units as `humantime` reads it (`"300ms"`, `"1.5s"`, `"1h 30m"`).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] naming `key` for a value that is not a non-negative number.
+    /// [`Error::Config`] naming `key` for a value that is neither a non-negative number nor
+    /// such a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dogpile::registry::Arguments;
+    ///
+    /// let args = Arguments::new().with("a", 1.5).with("b", "1h 30m").with("c", "300ms");
+    /// assert_eq!(args.get_seconds("a")?, Some(Duration::from_millis(1500)));
+    /// assert_eq!(args.get_seconds("b")?, Some(Duration::from_secs(5400)));
+    /// assert_eq!(args.get_seconds("c")?, Some(Duration::from_millis(300)));
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
     pub fn get_seconds(&self, key: &str) -> Result<Option<Duration>> {
+        if let Some(ConfigValue::Str(text)) = self.get(key)
+            && text.trim().parse::<f64>().is_err()
+        {
+            return humantime::parse_duration(text.trim()).map(Some).map_err(|e| {
+                Error::config(key, format!("expected seconds or a duration such as \"300ms\" or \"1h 30m\": {e}"))
+            });
+        }
         match self.get_f64(key)? {
             None => Ok(None),
             Some(secs) => Duration::try_from_secs_f64(secs)
@@ -527,6 +549,23 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let err = Arguments::new().with("password", 5).get_str("password").unwrap_err().to_string();
         assert!(!err.contains('5'), "{err}");
+    }
+
+    #[test]
+    fn durations_in_seconds_or_with_units() {
+        let args = Arguments::new()
+            .with("plain", "2.5")
+            .with("units", "1h 30m")
+            .with("bad", "soon")
+            .with("negative", -1.0)
+            .with("list", ConfigValue::List(vec![]));
+        assert_eq!(args.get_seconds("plain").unwrap(), Some(Duration::from_millis(2500)));
+        assert_eq!(args.get_seconds("units").unwrap(), Some(Duration::from_secs(5400)));
+        for key in ["bad", "negative", "list"] {
+            let err = args.get_seconds(key).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        assert_eq!(args.get_seconds("missing").unwrap(), None);
     }
 
     #[test]
