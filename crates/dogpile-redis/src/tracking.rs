@@ -118,7 +118,10 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
                 ));
             }
         }
-        if cluster && let Some(changed) = primaries_changed(store, &tracked).await {
+        if cluster
+            && let Some(connection) = connections.first_mut()
+            && let Some(changed) = primaries_changed(connection, &tracked).await
+        {
             return Ended::Lost(changed);
         }
     }
@@ -175,11 +178,12 @@ async fn tracking(
 
 /// Why the cluster's primaries are no longer the `tracked` ones, if they are not (or cannot
 /// be read): a failover or a new node leaves writes on a primary that no connection tracks.
-async fn primaries_changed(store: &Weak<Store>, tracked: &[String]) -> Option<String> {
-    let current = store.upgrade()?;
-    match current.connection.cluster_primaries().await {
-        Ok((_, primaries)) => {
-            let now: Vec<String> = primaries.iter().map(|(host, port)| format!("{host}:{port}")).collect();
+/// Asked on a tracking connection, which is open already.
+async fn primaries_changed(connection: &mut MultiplexedConnection, tracked: &[String]) -> Option<String> {
+    match redis::cmd("CLUSTER").arg("SLOTS").query_async::<Value>(connection).await {
+        Ok(reply) => {
+            let now: Vec<String> =
+                crate::cluster::primaries(&reply).iter().map(|(host, port)| format!("{host}:{port}")).collect();
             (now != tracked).then(|| "the cluster's primaries changed".to_owned())
         }
         Err(err) => Some(format!("the cluster's primaries cannot be read: {}", kind_text(&err))),
