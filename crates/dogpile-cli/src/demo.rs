@@ -5,7 +5,6 @@
 //! the distributed lock), optionally from several processes at once (`--processes N` runs N
 //! copies of this command and adds up what they saw).
 
-use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +15,7 @@ use dogpile::{CacheKey, Region};
 use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
 
 use crate::duration;
+use crate::progress::Progress;
 use crate::stats::{Latencies, human, thousands};
 
 /// The Redis hash that holds the demo's values.
@@ -309,7 +309,7 @@ async fn clear(args: &DemoArgs) -> Result<(), String> {
 }
 
 async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String> {
-    let label = if with_lock { "with the dogpile lock" } else { "without it (get, then create and set on a miss)" };
+    let label = if with_lock { "with the lock" } else { "without the lock" };
     let region = make_region(args, if with_lock { "demo_with_lock" } else { "demo_without_lock" }).await?;
     let keys = Arc::new(demo_keys(args));
     let calls = Arc::new(AtomicU64::new(0));
@@ -321,24 +321,23 @@ async fn run_once(args: &DemoArgs, with_lock: bool) -> Result<RunResult, String>
     let progress = tokio::spawn({
         let (calls, runs, done, total) = (calls.clone(), runs.clone(), done.clone(), args.duration);
         async move {
-            // On a terminal one line redrawn in place; elsewhere one line a second.
-            let tty = std::io::stderr().is_terminal();
-            let (end, every) = if tty { ("\r", 200) } else { ("\n", 1000) };
-            tokio::time::sleep(Duration::from_millis(every)).await;
+            // A bar redrawn in place on a terminal (indicatif); elsewhere a plain line a second.
+            let progress = Progress::timed(total, Duration::from_secs(1));
+            progress.stage(label);
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
             while !done.load(Ordering::Relaxed) {
-                eprint!(
-                    "  {label}: {:>4.1}s / {:.1}s  calls {:>11}  creator runs {:>7}  {end}",
-                    started.elapsed().as_secs_f64().min(total.as_secs_f64()),
+                tick.tick().await;
+                let elapsed = started.elapsed().min(total);
+                let detail = format!(
+                    "{:.1}s / {:.1}s  {} calls  {} creator runs",
+                    elapsed.as_secs_f64(),
                     total.as_secs_f64(),
                     thousands(calls.load(Ordering::Relaxed)),
                     thousands(runs.load(Ordering::Relaxed)),
                 );
-                let _ = std::io::stderr().flush();
-                tokio::time::sleep(Duration::from_millis(every)).await;
+                progress.update(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX), &detail);
             }
-            if tty {
-                eprint!("\r\x1b[K");
-            }
+            progress.finish();
         }
     });
 
