@@ -68,6 +68,29 @@ fn flat_settings_like_configure_from_config() {
 }
 
 #[test]
+fn expiration_time_takes_a_duration_with_units() {
+    let region = RegionBuilder::from_toml_str("backend = \"memory\"\nexpiration_time = \"1h 30m\"", "")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(region.expiration_time(), Some(5400.0));
+    let region = Region::builder_from_config([("x.backend", "memory"), ("x.expiration_time", " 300ms ")], "x.")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(region.expiration_time(), Some(0.3));
+    // Plain seconds, as dogpile writes them, still read as seconds.
+    let region = Region::builder_from_config([("x.backend", "memory"), ("x.expiration_time", "90")], "x.")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(region.expiration_time(), Some(90.0));
+    let err = RegionBuilder::from_toml_str("backend = \"memory\"\nexpiration_time = \"5 fortnights\"", "").unwrap_err();
+    assert!(matches!(&err, Error::Config { name, .. } if name == "expiration_time"), "{err:?}");
+    assert!(err.to_string().contains("1h 30m"), "{err}");
+}
+
+#[test]
 fn unknown_backend_lists_the_registered_ones() {
     let err = Region::builder().configure("dogpile.cache.memcached", Arguments::new()).build().unwrap_err();
     let text = err.to_string();

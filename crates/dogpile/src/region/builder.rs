@@ -342,7 +342,8 @@ impl RegionBuilder {
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:
-    /// `{prefix}backend`, `{prefix}expiration_time` (seconds) and `{prefix}arguments.NAME`.
+    /// `{prefix}backend`, `{prefix}expiration_time` (seconds, or a duration with units such as
+    /// `"5m"` or `"1h 30m"`) and `{prefix}arguments.NAME`.
     /// Values are coerced like dogpile's `coerce_string_conf`; other keys are ignored.
     ///
     /// # Examples
@@ -363,7 +364,7 @@ impl RegionBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] naming the setting when `backend` is missing or `expiration_time` is
-    /// not a number of seconds.
+    /// neither a number of seconds nor a duration.
     pub fn from_config<K: AsRef<str>, V: AsRef<str>>(
         settings: impl IntoIterator<Item = (K, V)>,
         prefix: &str,
@@ -390,11 +391,19 @@ impl RegionBuilder {
             .with_expiration_value(&expiration, &format!("{prefix}expiration_time"))
     }
 
+    /// Sets the expiration from a configured value: seconds as a number, a duration with units
+    /// as text (`"90s"`, `"1h 30m"`, read by humantime), or `-1` (or none) for no expiration.
     pub(crate) fn with_expiration_value(mut self, value: &ConfigValue, name: &str) -> Result<Self> {
         let secs = match value {
             ConfigValue::None => return Ok(self),
             ConfigValue::Int(n) => *n as f64,
             ConfigValue::Float(x) => *x,
+            ConfigValue::Str(text) => {
+                self.expiration = Some(humantime::parse_duration(text.trim()).map_err(|e| {
+                    Error::config(name, format!("expected seconds or a duration such as \"300ms\" or \"1h 30m\": {e}"))
+                })?);
+                return Ok(self);
+            }
             other => return Err(Error::config(name, format!("expected a number of seconds, got {other:?}"))),
         };
         if secs == -1.0 {
@@ -470,7 +479,8 @@ mod toml_config {
 
     impl RegionBuilder {
         /// A builder from TOML text: the table at `table` (dotted path; `""` for the top level)
-        /// holds `backend`, `expiration_time` (seconds) and an `arguments` table.
+        /// holds `backend`, `expiration_time` (seconds, or a duration with units such as `"5m"`)
+        /// and an `arguments` table.
         ///
         /// # Examples
         ///
