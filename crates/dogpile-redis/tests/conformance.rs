@@ -10,6 +10,12 @@ use dogpile::registry::Arguments;
 use dogpile_testing::{Fixture, RedisServer};
 use support::{advanced, hstore, valkey_advanced, valkey_hstore};
 
+/// A proxy backend that overrides nothing.
+#[derive(Debug)]
+struct PassThrough;
+
+impl dogpile::backend::ProxyBackend for PassThrough {}
+
 dogpile_testing::conformance!(advanced_plain, || advanced(|c| c));
 dogpile_testing::conformance!(advanced_lock, || advanced(|c| c.distributed_lock(true)));
 dogpile_testing::conformance!(advanced_ttl_raw, || advanced(|c| c.redis_expiration_time(Duration::from_secs(60)))
@@ -42,5 +48,8 @@ dogpile_testing::conformance!(valkey_hstore_plain, || valkey_hstore(|c| c));
 dogpile_testing::conformance!(valkey_hstore_lock_ttl, || valkey_hstore(|c| c
     .redis_expiration_time(Duration::from_secs(60))
     .distributed_lock(true)));
+// Through a layer that passes every call on: the distributed locks of a multi-key
+// read-through are then taken one by one through the layer.
+dogpile_testing::conformance!(hstore_lock_proxied, || hstore(|c| c.distributed_lock(true)).wrapped(PassThrough));
 dogpile_testing::conformance!(advanced_l1, || support::advanced_l1(|c| c.distributed_lock(true)));
 dogpile_testing::conformance!(hstore_l1, || support::hstore_l1(|c| c.redis_expiration_time(Duration::from_secs(60))));

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, DynBackend};
+use dogpile::backend::{Backend, DynBackend, Proxied, ProxyBackend};
 use dogpile::codec::Codec;
 use dogpile::registry::{self, Arguments};
 use dogpile::{Region, RegionBuilder};
@@ -47,6 +47,13 @@ impl Fixture {
     pub fn with_codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
         self
+    }
+
+    /// The fixture with its backend seen through `layer` ([`Proxied`]); regions are then
+    /// built over the layer, not by name.
+    #[must_use]
+    pub fn wrapped(self, layer: impl ProxyBackend) -> Self {
+        Fixture { backend: Arc::new(Proxied::new(layer, self.backend)), configured: None, ..self }
     }
 
     /// Keeps `guard` alive as long as the fixture (for example a running server).

@@ -8,6 +8,7 @@ mod dynamic;
 mod l1;
 mod memory;
 mod null;
+mod proxy;
 #[cfg(feature = "tracing")]
 pub(crate) mod traced;
 
@@ -22,9 +23,10 @@ pub use dynamic::DynBackend;
 pub use l1::{L1Backend, L1Builder, L1Invalidator, L1Stats, L1Status};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
 pub use null::{NullBackend, NullMutex};
+pub use proxy::{Proxied, ProxyBackend};
 
 use crate::error::Result;
-use crate::key::{CacheKey, KeyRef};
+use crate::key::{CacheKey, KeyMangler, KeyRef};
 
 /// A boxed, `Send` future (used by the object-safe traits).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -190,37 +192,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ///
     /// The backend's error; the mutexes taken before it are released.
     fn try_lock_multi(&self, keys: &[CacheKey]) -> impl Future<Output = Result<Vec<Option<Locked>>>> + Send {
-        async move {
-            let mut taken: Vec<Option<Option<Arc<dyn BackendMutex>>>> = Vec::with_capacity(keys.len());
-            for key in keys {
-                let mutex = self.get_mutex(key);
-                let got = match &mutex {
-                    Some(m) => m.acquire(false).await,
-                    None => Ok(true),
-                };
-                match got {
-                    Ok(got) => taken.push(got.then_some(mutex)),
-                    Err(err) => {
-                        release_each(taken.into_iter().flatten().flatten()).await;
-                        return Err(err);
-                    }
-                }
-            }
-            let to_read: Vec<CacheKey> =
-                keys.iter().zip(&taken).filter(|(_, t)| t.is_some()).map(|(k, _)| k.clone()).collect();
-            let values = match to_read.is_empty() {
-                true => Vec::new(),
-                false => match self.get_multi(&to_read).await {
-                    Ok(values) => values,
-                    Err(err) => {
-                        release_each(taken.into_iter().flatten().flatten()).await;
-                        return Err(err);
-                    }
-                },
-            };
-            let mut values = values.into_iter();
-            Ok(taken.into_iter().map(|t| t.map(|mutex| Locked { mutex, value: values.next().flatten() })).collect())
-        }
+        lock_each(self, keys)
     }
 
     /// Stores `items`, then releases `mutexes` (held by this process, as
@@ -231,14 +203,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         items: &[(CacheKey, Bytes)],
         mutexes: Vec<Arc<dyn BackendMutex>>,
     ) -> impl Future<Output = (Result<()>, Vec<Result<()>>)> + Send {
-        async move {
-            let stored = if items.is_empty() { Ok(()) } else { self.set_multi(items).await };
-            let mut released = Vec::with_capacity(mutexes.len());
-            for mutex in mutexes {
-                released.push(mutex.release().await);
-            }
-            (stored, released)
-        }
+        store_then_release(self, items, mutexes)
+    }
+
+    /// A key mangler the region uses when it is given none (dogpile's backend
+    /// `key_mangler`): a backend whose store limits keys (length, characters) supplies one.
+    /// The default is none.
+    fn key_mangler(&self) -> Option<KeyMangler> {
+        None
     }
 
     /// What the backend can do.
@@ -263,6 +235,53 @@ impl Locked {
     pub fn new(mutex: Option<Arc<dyn BackendMutex>>, value: Option<Bytes>) -> Self {
         Locked { mutex, value }
     }
+}
+
+/// [`Backend::try_lock_multi`]'s default: each key's mutex in turn, then one read of the keys
+/// taken.
+pub(crate) async fn lock_each<B: Backend + ?Sized>(backend: &B, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
+    let mut taken: Vec<Option<Option<Arc<dyn BackendMutex>>>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mutex = backend.get_mutex(key);
+        let got = match &mutex {
+            Some(m) => m.acquire(false).await,
+            None => Ok(true),
+        };
+        match got {
+            Ok(got) => taken.push(got.then_some(mutex)),
+            Err(err) => {
+                release_each(taken.into_iter().flatten().flatten()).await;
+                return Err(err);
+            }
+        }
+    }
+    let to_read: Vec<CacheKey> = keys.iter().zip(&taken).filter(|(_, t)| t.is_some()).map(|(k, _)| k.clone()).collect();
+    let values = match to_read.is_empty() {
+        true => Vec::new(),
+        false => match backend.get_multi(&to_read).await {
+            Ok(values) => values,
+            Err(err) => {
+                release_each(taken.into_iter().flatten().flatten()).await;
+                return Err(err);
+            }
+        },
+    };
+    let mut values = values.into_iter();
+    Ok(taken.into_iter().map(|t| t.map(|mutex| Locked { mutex, value: values.next().flatten() })).collect())
+}
+
+/// [`Backend::set_multi_and_release`]'s default: the store, then each release.
+pub(crate) async fn store_then_release<B: Backend + ?Sized>(
+    backend: &B,
+    items: &[(CacheKey, Bytes)],
+    mutexes: Vec<Arc<dyn BackendMutex>>,
+) -> (Result<()>, Vec<Result<()>>) {
+    let stored = if items.is_empty() { Ok(()) } else { backend.set_multi(items).await };
+    let mut released = Vec::with_capacity(mutexes.len());
+    for mutex in mutexes {
+        released.push(mutex.release().await);
+    }
+    (stored, released)
 }
 
 /// Releases each mutex, ignoring failures (a mutex left behind expires by its timeout).

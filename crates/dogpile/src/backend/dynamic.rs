@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{Backend, BackendMutex, BoxFuture, Capabilities, Locked};
 use crate::error::Result;
-use crate::key::{CacheKey, KeyRef};
+use crate::key::{CacheKey, KeyMangler, KeyRef};
 
 /// [`Backend`] with boxed futures, so it can live behind `Arc<dyn DynBackend>`. Every
 /// [`Backend`] is a `DynBackend` through a blanket implementation; implement [`Backend`].
@@ -38,6 +38,8 @@ pub trait DynBackend: Send + Sync + fmt::Debug + 'static {
         items: &'a [(CacheKey, Bytes)],
         mutexes: Vec<Arc<dyn BackendMutex>>,
     ) -> BoxFuture<'a, (Result<()>, Vec<Result<()>>)>;
+    /// See [`Backend::key_mangler`].
+    fn key_mangler(&self) -> Option<KeyMangler>;
     /// See [`Backend::capabilities`].
     fn capabilities(&self) -> Capabilities;
 }
@@ -79,6 +81,9 @@ impl<B: Backend> DynBackend for B {
         mutexes: Vec<Arc<dyn BackendMutex>>,
     ) -> BoxFuture<'a, (Result<()>, Vec<Result<()>>)> {
         Box::pin(Backend::set_multi_and_release(self, items, mutexes))
+    }
+    fn key_mangler(&self) -> Option<KeyMangler> {
+        Backend::key_mangler(self)
     }
     fn capabilities(&self) -> Capabilities {
         Backend::capabilities(self)

@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use super::{BackendMutex, BoxFuture, Capabilities, DynBackend, Locked};
 use crate::error::Result;
-use crate::key::{CacheKey, KeyRef};
+use crate::key::{CacheKey, KeyMangler, KeyRef};
 
 /// `backend`, its calls in spans with the fields `call` (the method), `backend` (its name)
 /// and `keys` (how many keys the call carries).
@@ -60,6 +60,9 @@ impl DynBackend for Traced {
     ) -> BoxFuture<'a, (Result<()>, Vec<Result<()>>)> {
         let span = self.span("set_multi_and_release", items.len());
         Box::pin(self.0.set_multi_and_release(items, mutexes).instrument(span))
+    }
+    fn key_mangler(&self) -> Option<KeyMangler> {
+        self.0.key_mangler()
     }
     fn capabilities(&self) -> Capabilities {
         self.0.capabilities()

@@ -9,13 +9,16 @@ use super::{
     EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, KeyLogging, Region,
     Throttled, stats,
 };
-use crate::backend::{Backend, DynBackend, MemoryBackend};
+use crate::backend::{Backend, DynBackend, MemoryBackend, Proxied, ProxyBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
 use crate::error::{Error, Result};
 use crate::key::KeyMangler;
 use crate::mutex::LocalMutexMap;
 use crate::registry::{self, Arguments, ConfigValue};
+
+/// A layer given to [`RegionBuilder::wrap`], put around the backend when the region is built.
+type Wrapper = Box<dyn FnOnce(Arc<dyn DynBackend>) -> Arc<dyn DynBackend> + Send + Sync>;
 
 enum BackendChoice {
     Default,
@@ -74,6 +77,7 @@ pub struct RegionBuilder {
     early_refresh: Option<Arc<EarlyRefresh>>,
     soft_timeout: Option<Duration>,
     key_logging: KeyLogging,
+    layers: Vec<Wrapper>,
 }
 
 impl RegionBuilder {
@@ -96,6 +100,7 @@ impl RegionBuilder {
             early_refresh: None,
             soft_timeout: None,
             key_logging: KeyLogging::default(),
+            layers: Vec::new(),
         }
     }
 
@@ -113,6 +118,12 @@ impl RegionBuilder {
     }
 
     /// Uses `backend`.
+    ///
+    /// Each of [`backend`](RegionBuilder::backend), [`backend_arc`](RegionBuilder::backend_arc)
+    /// and [`configure`](RegionBuilder::configure) replaces the backend chosen before it:
+    /// the builder's counterpart of dogpile's `replace_existing_backend=True`. Layers given
+    /// to [`wrap`](RegionBuilder::wrap) go around whichever backend is chosen last. A built
+    /// region keeps its backend; to change it, build a new region (its clones keep the old).
     pub fn backend(self, backend: impl Backend) -> Self {
         self.backend_arc(Arc::new(backend))
     }
@@ -133,6 +144,32 @@ impl RegionBuilder {
         self
     }
 
+    /// Puts a layer around the backend (dogpile's `wrap=[...]`): the layer sees every call
+    /// the region makes and may change it (see [`ProxyBackend`]). The first layer given is
+    /// the outermost, as the first of dogpile's `wrap` list: with `.wrap(a).wrap(b)` a call
+    /// goes through `a`, then `b`, then the backend. [`Region::backend`] is the outermost
+    /// layer; [`Region::actual_backend`] the backend underneath.
+    ///
+    /// [`ProxyBackend`]: crate::backend::ProxyBackend
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::backend::ProxyBackend;
+    ///
+    /// #[derive(Debug)]
+    /// struct Logging;
+    /// impl ProxyBackend for Logging {}
+    ///
+    /// let region = dogpile::Region::builder().wrap(Logging).build()?;
+    /// assert_eq!(region.actual_backend().name(), "memory");
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn wrap(mut self, layer: impl ProxyBackend) -> Self {
+        self.layers.push(Box::new(move |next| Arc::new(Proxied::new(layer, next)) as Arc<dyn DynBackend>));
+        self
+    }
+
     /// Values older than `ttl` are expired (dogpile's `expiration_time`).
     pub fn expiration_time(mut self, ttl: Duration) -> Self {
         self.expiration = Some(ttl);
@@ -145,7 +182,8 @@ impl RegionBuilder {
         self
     }
 
-    /// Rewrites keys before they reach the backend.
+    /// Rewrites keys before they reach the backend. Without one, the region uses the
+    /// backend's own ([`Backend::key_mangler`]), if it has one.
     pub fn key_mangler(mut self, mangler: KeyMangler) -> Self {
         self.mangler = Some(mangler);
         self
@@ -301,44 +339,56 @@ impl RegionBuilder {
                 (registry::make_backend(&name, &args)?, Some(codec))
             }
         };
+        let actual = backend;
+        // The last layer given is the innermost: wrap from the backend outward.
+        let mut backend = Arc::clone(&actual);
+        for layer in self.layers.into_iter().rev() {
+            backend = layer(backend);
+        }
+        let mangler = self.mangler.clone().or_else(|| DynBackend::key_mangler(&*actual));
         let expiration = self.expiration.map(|d| d.as_secs_f64());
         let codec = codec.unwrap_or_default();
         let locks = LocalMutexMap::new();
         // One set of counters for the region and for the stand-in store of fail-open, whose
         // outcomes and creator runs are the region's.
         let stats = Arc::new(stats::Counters::new(self.name.as_deref().unwrap_or(""), DynBackend::name(&*backend)));
-        let inner = |backend: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>| Inner {
-            name: self.name.clone(),
-            capabilities: DynBackend::capabilities(&*backend),
-            codec: codec.clone(),
-            expiration,
-            mangler: self.mangler.clone(),
-            clock: Arc::clone(&self.clock),
-            invalidator: Arc::clone(&self.invalidator),
-            locks: Arc::clone(&locks),
-            decode_errors: self.decode_errors,
-            error_sink: self.error_sink.clone(),
-            stats: Arc::clone(&stats),
-            fail_safe: self.fail_safe,
-            creator_timeout: self.creator_timeout,
-            throttled: Throttled::default(),
-            expiration_jitter: self.expiration_jitter,
-            fail_open,
-            early_refresh: self.early_refresh.clone(),
-            soft_timeout: self.soft_timeout,
-            key_logging: self.key_logging,
-            #[cfg(feature = "tracing")]
-            through: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
-            #[cfg(not(feature = "tracing"))]
-            through: Arc::clone(&backend),
-            backend,
-        };
+        let inner =
+            |backend: Arc<dyn DynBackend>, actual: Arc<dyn DynBackend>, fail_open: Option<FailOpenState>| Inner {
+                name: self.name.clone(),
+                capabilities: DynBackend::capabilities(&*backend),
+                codec: codec.clone(),
+                expiration,
+                mangler: mangler.clone(),
+                clock: Arc::clone(&self.clock),
+                invalidator: Arc::clone(&self.invalidator),
+                locks: Arc::clone(&locks),
+                decode_errors: self.decode_errors,
+                error_sink: self.error_sink.clone(),
+                stats: Arc::clone(&stats),
+                fail_safe: self.fail_safe,
+                creator_timeout: self.creator_timeout,
+                throttled: Throttled::default(),
+                expiration_jitter: self.expiration_jitter,
+                fail_open,
+                early_refresh: self.early_refresh.clone(),
+                soft_timeout: self.soft_timeout,
+                key_logging: self.key_logging,
+                #[cfg(feature = "tracing")]
+                through: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
+                #[cfg(not(feature = "tracing"))]
+                through: Arc::clone(&backend),
+                backend,
+                actual,
+            };
         // Under fail-open, a region over the in-process stand-in store, sharing the
         // in-process locks, serves while the backend is away.
-        let fail_open = self
-            .fail_open
-            .map(|settings| FailOpenState::new(settings, |store| Region { inner: Arc::new(inner(store, None)) }));
-        Ok(Region { inner: Arc::new(inner(backend, fail_open)) })
+        let fail_open = self.fail_open.map(|settings| {
+            FailOpenState::new(settings, |store| {
+                let store: Arc<dyn DynBackend> = store;
+                Region { inner: Arc::new(inner(Arc::clone(&store), store, None)) }
+            })
+        });
+        Ok(Region { inner: Arc::new(inner(backend, actual, fail_open)) })
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:

@@ -90,8 +90,10 @@ pub struct Region {
 
 pub(crate) struct Inner {
     name: Option<String>,
-    /// The backend as it was given.
+    /// The backend as the region calls it: the outermost layer, if there are layers.
     backend: Arc<dyn DynBackend>,
+    /// The backend underneath the layers.
+    actual: Arc<dyn DynBackend>,
     /// What the region calls: the backend, in spans with the `tracing` feature.
     through: Arc<dyn DynBackend>,
     capabilities: Capabilities,
@@ -126,9 +128,44 @@ impl Region {
         self.inner.name.as_deref()
     }
 
-    /// The backend.
+    /// The backend as the region calls it: with [layers](RegionBuilder::wrap), the outermost
+    /// one (dogpile's `region.backend`).
     pub fn backend(&self) -> &Arc<dyn DynBackend> {
         &self.inner.backend
+    }
+
+    /// The backend underneath any [layers](RegionBuilder::wrap) (dogpile's
+    /// `region.actual_backend`); without layers, the same as [`Region::backend`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::backend::NullBackend;
+    ///
+    /// let region = dogpile::Region::builder().backend(NullBackend).build()?;
+    /// assert_eq!(region.actual_backend().name(), "null");
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn actual_backend(&self) -> &Arc<dyn DynBackend> {
+        &self.inner.actual
+    }
+
+    /// The key mangler in use: the one given to the builder, else the backend's own
+    /// ([`Backend::key_mangler`](crate::backend::Backend::key_mangler)), else none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::{CacheKey, KeyMangler, Region};
+    ///
+    /// let region = Region::builder().key_mangler(KeyMangler::from_fn(|k| format!("app:{k}"))).build()?;
+    /// let mangler = region.key_mangler().expect("a mangler was given");
+    /// assert_eq!(mangler.mangle(&CacheKey::from("k")).to_string(), "app:k");
+    /// assert!(Region::builder().build()?.key_mangler().is_none());
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn key_mangler(&self) -> Option<&KeyMangler> {
+        self.inner.mangler.as_ref()
     }
 
     /// The codec.
@@ -547,6 +584,7 @@ impl fmt::Debug for Region {
         let Inner {
             name,
             backend,
+            actual: _,
             through: _,
             capabilities,
             codec,

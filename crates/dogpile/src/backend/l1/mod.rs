@@ -338,6 +338,10 @@ impl<B: Backend> Backend for L1Backend<B> {
         (stored, released)
     }
 
+    fn key_mangler(&self) -> Option<crate::KeyMangler> {
+        self.inner.key_mangler()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
