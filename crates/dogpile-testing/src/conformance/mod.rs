@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod codec;
+pub mod decorator;
 pub mod mutex;
 pub mod null;
 pub mod region;

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use super::invalidation::DefaultInvalidation;
 use super::{
-    EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, Inner, InvalidationStrategy, KeyLogging, Region,
-    Throttled, stats,
+    EarlyRefresh, ErrorSink, FailOpen, FailOpenState, FailSafe, FunctionKey, FunctionKeys, Inner, InvalidationStrategy,
+    KeyLogging, Region, Throttled, stats,
 };
 use crate::backend::{Backend, DynBackend, MemoryBackend, Proxied, ProxyBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
 use crate::error::{Error, Result};
-use crate::key::KeyMangler;
+use crate::key::{CacheKey, KeyMangler};
 use crate::mutex::LocalMutexMap;
 use crate::registry::{self, Arguments, ConfigValue};
 
@@ -78,6 +78,7 @@ pub struct RegionBuilder {
     soft_timeout: Option<Duration>,
     key_logging: KeyLogging,
     layers: Vec<Wrapper>,
+    function_keys: FunctionKeys,
 }
 
 impl RegionBuilder {
@@ -101,7 +102,44 @@ impl RegionBuilder {
             soft_timeout: None,
             key_logging: KeyLogging::default(),
             layers: Vec::new(),
+            function_keys: FunctionKeys::default(),
         }
+    }
+
+    /// How [`Region::cache_on_arguments`] makes keys from a function's name, namespace and
+    /// arguments (dogpile's `function_key_generator` of `make_region`); a function's own
+    /// [`key_generator`](crate::region::CachedFn::key_generator) still wins. The default is
+    /// dogpile's: [`FunctionKey::dogpile_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::FunctionKey;
+    ///
+    /// let region = dogpile::Region::builder()
+    ///     .function_key_generator(|k: &FunctionKey<'_>| format!("{}:{}", k.name, k.args.replace(' ', ",")).into())
+    ///     .build()?;
+    /// let add = region.cache_on_arguments("add", |(a, b): (u8, u8)| async move { Ok::<_, std::io::Error>(a + b) });
+    /// assert_eq!(add.key(&(1, 2)).to_string(), "add:1,2");
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn function_key_generator(
+        mut self,
+        generator: impl Fn(&FunctionKey<'_>) -> CacheKey + Send + Sync + 'static,
+    ) -> Self {
+        self.function_keys.single = Some(Arc::new(generator));
+        self
+    }
+
+    /// How [`Region::cache_multi_on_arguments`] and
+    /// [`Region::cache_multi_on_arguments_asdict`] make each argument's key (dogpile's
+    /// `function_multi_key_generator`); [`FunctionKey::args`] is the one argument's text.
+    pub fn function_multi_key_generator(
+        mut self,
+        generator: impl Fn(&FunctionKey<'_>) -> CacheKey + Send + Sync + 'static,
+    ) -> Self {
+        self.function_keys.multi = Some(Arc::new(generator));
+        self
     }
 
     /// How keys appear in the region's `tracing` events (with the `tracing` feature): as they
@@ -373,6 +411,7 @@ impl RegionBuilder {
                 early_refresh: self.early_refresh.clone(),
                 soft_timeout: self.soft_timeout,
                 key_logging: self.key_logging,
+                function_keys: self.function_keys.clone(),
                 #[cfg(feature = "tracing")]
                 through: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
                 #[cfg(not(feature = "tracing"))]

@@ -430,7 +430,8 @@ impl Region {
             return None;
         }
         let expiration = options.expiry.resolve(inner.expiration);
-        if self.soft_invalidation_needs(expiration).is_err() {
+        // An expiration of zero or less expires every value: the precise clock decides.
+        if self.soft_invalidation_needs(expiration).is_err() || expiration.is_some_and(|e| e <= 0.0) {
             return None;
         }
         let Some(Ok(Some(bytes))) = self.ready_bytes(key) else {

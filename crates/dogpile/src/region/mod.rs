@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 
 pub use crate::lock::Outcome;
 pub use builder::RegionBuilder;
-pub use cached_fn::{CachedFn, CachedMultiFn};
+pub use cached_fn::{CachedDictFn, CachedFn, CachedMultiFn, FunctionKey, FunctionKeyGenerator};
 pub use early_refresh::EarlyRefresh;
 pub use fail_open::FailOpen;
 pub(crate) use fail_open::FailOpenState;
@@ -115,6 +115,14 @@ pub(crate) struct Inner {
     early_refresh: Option<Arc<EarlyRefresh>>,
     soft_timeout: Option<std::time::Duration>,
     key_logging: KeyLogging,
+    function_keys: FunctionKeys,
+}
+
+/// The region's key generators for cached functions; none: dogpile's.
+#[derive(Clone, Default)]
+pub(crate) struct FunctionKeys {
+    single: Option<FunctionKeyGenerator>,
+    multi: Option<FunctionKeyGenerator>,
 }
 
 impl Region {
@@ -604,6 +612,7 @@ impl fmt::Debug for Region {
             early_refresh,
             soft_timeout,
             key_logging,
+            function_keys,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -624,6 +633,8 @@ impl fmt::Debug for Region {
             .field("early_refresh", &early_refresh.as_ref().map(|e| e.beta))
             .field("soft_timeout", soft_timeout)
             .field("key_logging", key_logging)
+            .field("function_key_generator", &function_keys.single.is_some())
+            .field("function_multi_key_generator", &function_keys.multi.is_some())
             .finish()
     }
 }

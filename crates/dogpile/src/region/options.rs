@@ -16,6 +16,17 @@ pub(crate) enum Expiry {
 }
 
 impl Expiry {
+    /// dogpile's number of seconds: none (or NaN) for the region's default, `-1` for never,
+    /// any other number as it is, so that zero or a negative number expires every value.
+    pub(crate) fn from_seconds(secs: Option<f64>) -> Self {
+        match secs {
+            None => Expiry::RegionDefault,
+            Some(secs) if secs.is_nan() => Expiry::RegionDefault,
+            Some(-1.0) => Expiry::Never,
+            Some(secs) => Expiry::After(secs),
+        }
+    }
+
     pub(crate) fn resolve(self, region: Option<f64>) -> Option<f64> {
         match self {
             Expiry::RegionDefault => region,
@@ -171,6 +182,45 @@ impl<T> CreateOptions<T> {
     pub fn no_expiration(mut self) -> Self {
         self.expiry = Expiry::Never;
         self
+    }
+
+    /// The expiration time as dogpile's `expiration_time` number: `-1` never expires, zero or
+    /// any other negative number expires every value (each call regenerates), NaN keeps the
+    /// region's default, and a positive number is seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::CreateOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let always = CreateOptions::new().expiration_seconds(0.0);
+    /// let mut runs = 0;
+    /// for _ in 0..3 {
+    ///     region.get_or_create_with("k", &always, || { runs += 1; async { Ok::<_, std::io::Error>(1) } }).await?;
+    /// }
+    /// assert_eq!(runs, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn expiration_seconds(mut self, secs: f64) -> Self {
+        self.expiry = Expiry::from_seconds(Some(secs));
+        self
+    }
+
+    /// The same options for values of another type, with `should_cache` for them.
+    pub(crate) fn for_type<U>(&self, should_cache: Option<ShouldCache<U>>) -> CreateOptions<U> {
+        CreateOptions {
+            expiry: self.expiry,
+            should_cache,
+            fail_safe: self.fail_safe,
+            creator_timeout: self.creator_timeout,
+            soft_timeout: self.soft_timeout,
+            early_refresh: self.early_refresh,
+            fail_open: self.fail_open,
+        }
     }
 
     /// Stores a created value only when `predicate` returns true; the value is returned
