@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::socket::Keepalive;
 use dogpile::codec::Compat;
 use dogpile::registry::{Arguments, ConfigValue, redact_url};
 use dogpile::{Error, Result};
@@ -99,6 +100,19 @@ pub struct RedisConfig {
     pub(crate) cluster_nodes: Option<Vec<String>>,
     /// Sentinel: the sentinels (`host:port`) and the credentials they take.
     pub(crate) sentinel: Option<SentinelConfig>,
+    /// TCP keepalive probes on every connection.
+    pub(crate) socket_keepalive: Option<Keepalive>,
+    /// A client or connection the caller made, used instead of the address.
+    pub(crate) given: Option<Given>,
+}
+
+/// What the caller gave to connect through (dogpile's `connection_pool`).
+#[derive(Clone)]
+pub(crate) enum Given {
+    /// Connections are made from this client.
+    Client(Box<redis::Client>),
+    /// The backend sends its commands over this connection, shared with the caller.
+    Connection(redis::aio::ConnectionManager),
 }
 
 /// Where the sentinels are, which service they watch, and their own credentials.
@@ -147,6 +161,8 @@ impl Default for RedisConfig {
             tls: false,
             cluster_nodes: None,
             sentinel: None,
+            socket_keepalive: None,
+            given: None,
         }
     }
 }
@@ -165,6 +181,41 @@ impl RedisConfig {
     /// `redis://localhost:6379/0` and the defaults of the table in the crate docs.
     pub fn new() -> Self {
         RedisConfig::default()
+    }
+
+    /// TCP keepalive probes on every connection (redis-py's `socket_keepalive` with
+    /// `socket_keepalive_options`).
+    pub fn socket_keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.socket_keepalive = Some(keepalive);
+        self
+    }
+
+    /// Makes the connections from `client` (dogpile's `connection_pool`): its address,
+    /// credentials, TLS and protocol settings are used, and the ones of this configuration
+    /// for the server are not. Not with Sentinel or a cluster.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
+    /// let backend = RedisAdvancedBackend::new(RedisConfig::new().client(client))?;
+    /// # let _ = backend;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client(mut self, client: redis::Client) -> Self {
+        self.given = Some(Given::Client(Box::new(client)));
+        self
+    }
+
+    /// Sends the backend's commands over `connection`, a connection the caller made and
+    /// shares (it reconnects by itself). The L1's key tracking and fleet-wide invalidation
+    /// need connections of their own: give a [`client`](RedisConfig::client) for those.
+    /// Not with Sentinel or a cluster.
+    pub fn connection(mut self, connection: redis::aio::ConnectionManager) -> Self {
+        self.given = Some(Given::Connection(connection));
+        self
     }
 
     /// Connects to `url` (`redis://[user:password@]host:port/db` or `rediss://` for TLS);
@@ -522,7 +573,8 @@ impl RedisConfig {
     }
 
     /// The configuration from backend arguments (the names in the crate docs' table). Unknown
-    /// keys are ignored.
+    /// keys are ignored here; a region built by name reports them
+    /// ([`Arguments::unused_keys`]).
     ///
     /// # Errors
     ///
@@ -543,12 +595,6 @@ impl RedisConfig {
         }
         config.username = args.get_str("username")?.map(str::to_owned);
         config.password = args.get_str("password")?.map(str::to_owned);
-        if let Some(timeout) = args.get_seconds("socket_timeout")? {
-            config.socket_timeout = Some(timeout);
-        }
-        if let Some(timeout) = args.get_seconds("socket_connect_timeout")? {
-            config.socket_connect_timeout = Some(timeout);
-        }
         config.redis_expiration_time = positive(args, "redis_expiration_time")?;
         if let Some(fraction) = args.get_f64("redis_expiration_time_jitter")? {
             config = config.redis_expiration_time_jitter(fraction)?;
@@ -585,19 +631,36 @@ impl RedisConfig {
         if let Some(prefix) = args.get_str("lock_prefix")? {
             config = config.lock_prefix(prefix)?;
         }
-        // redis-py's connection arguments, flat or in dogpile's `connection_kwargs`.
+        // redis-py's connection arguments, flat or in dogpile's `connection_kwargs` (a flat
+        // one wins, as in dogpile); thread_local_lock means nothing here.
         let kwargs = args.get_map("connection_kwargs")?;
-        let tls_arg = |name: &str| -> Result<Option<&Arguments>> {
-            Ok(if args.contains(name) { Some(args) } else { kwargs.filter(|k| k.contains(name)) })
+        let connection_arg = |name: &str| -> Option<&Arguments> {
+            if args.contains(name) { Some(args) } else { kwargs.filter(|k| k.contains(name)) }
         };
-        if let Some(from) = tls_arg("ssl")? {
+        if let Some(from) = connection_arg("socket_timeout") {
+            config.socket_timeout = from.get_seconds("socket_timeout")?;
+        }
+        if let Some(from) = connection_arg("socket_connect_timeout") {
+            config.socket_connect_timeout = from.get_seconds("socket_connect_timeout")?;
+        }
+        let keepalive_options = match connection_arg("socket_keepalive_options") {
+            Some(from) => from.get_map("socket_keepalive_options")?.map(Keepalive::from_options).transpose()?,
+            None => None,
+        };
+        if let Some(from) = connection_arg("socket_keepalive")
+            && from.get_bool("socket_keepalive")? == Some(true)
+        {
+            config.socket_keepalive = Some(keepalive_options.unwrap_or_default());
+        }
+        if let Some(from) = connection_arg("ssl") {
             config.tls = from.get_bool("ssl")?.unwrap_or(false);
         }
-        if let Some(from) = tls_arg("ssl_ca_certs")?
+        if let Some(from) = connection_arg("ssl_ca_certs")
             && let Some(path) = from.get_str("ssl_ca_certs")?
         {
             config.tls_root_certificate = Some(path.into());
         }
+        args.get_bool("thread_local_lock")?;
         if let Some(policy) = args.get_str("lock_lost")? {
             config.lock_lost = LockLostPolicy::from_name(policy)?;
         }
@@ -620,8 +683,27 @@ impl RedisConfig {
         format!("{scheme}://{}{}:{}/{}", self.userinfo(), self.host, self.port, self.db)
     }
 
+    /// A feature that opens connections of its own (key tracking, invalidation messages)
+    /// cannot work over a given connection alone.
+    pub(crate) fn needs_own_connections(&self, feature: &str) -> Result<()> {
+        match self.given {
+            Some(Given::Connection(_)) => Err(Error::config(
+                feature,
+                "this needs connections of its own, which a given connection cannot open: give RedisConfig::client instead",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The URL with the password hidden (on a cluster, the startup nodes').
     pub fn redacted_url(&self) -> String {
+        match &self.given {
+            Some(Given::Client(client)) => {
+                return format!("the given client's server ({})", client.get_connection_info().addr());
+            }
+            Some(Given::Connection(_)) => return "the given connection's server".to_owned(),
+            None => {}
+        }
         if let Some(sentinel) = &self.sentinel {
             let nodes: Vec<String> = sentinel.sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
             return format!("sentinel://{}/{}/{}", nodes.join(","), sentinel.service_name, self.db);
@@ -727,6 +809,8 @@ impl fmt::Debug for RedisConfig {
             tls,
             cluster_nodes: _,
             sentinel,
+            socket_keepalive,
+            given,
         } = self;
         f.debug_struct("RedisConfig")
             .field(if self.is_cluster() { "cluster" } else { "url" }, &self.redacted_url())
@@ -748,6 +832,14 @@ impl fmt::Debug for RedisConfig {
             .field("tls", tls)
             .field("tls_root_certificate", tls_root_certificate)
             .field("sentinel", sentinel)
+            .field("socket_keepalive", socket_keepalive)
+            .field(
+                "given",
+                &given.as_ref().map(|g| match g {
+                    Given::Client(_) => "a client",
+                    Given::Connection(_) => "a connection",
+                }),
+            )
             .finish()
     }
 }

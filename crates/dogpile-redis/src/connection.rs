@@ -8,11 +8,12 @@ use dogpile::{BackendErrorKind, Error, Result};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::TcpSettings;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Cmd, ConnectionAddr, Pipeline, RedisFuture, Value};
+use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisFuture, Value};
 use tokio::sync::Mutex;
 
-use crate::config::RedisConfig;
+use crate::config::{Given, RedisConfig};
 use crate::error::kind_of;
 
 /// One multiplexed connection for the whole backend, made on first use. The manager
@@ -38,6 +39,8 @@ enum Client {
     Cluster(ClusterClient),
     /// The primary is asked of the sentinels at each (re)connection.
     Sentinel(Mutex<SentinelClient>),
+    /// The caller's connection, shared: it reconnects by itself.
+    Given(ConnectionManager),
 }
 
 /// A handle on the connection: one server's (which reconnects by itself), or a cluster's
@@ -95,7 +98,18 @@ const LAST_RETRY: Duration = Duration::from_millis(500);
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
         let shown_url = config.redacted_url();
-        let client = if let Some(sentinel) = &config.sentinel {
+        let client = if let Some(given) = &config.given {
+            if config.sentinel.is_some() || config.is_cluster() {
+                return Err(Error::config(
+                    "client",
+                    "a client or connection of the caller's is for one server: not with sentinels or startup nodes",
+                ));
+            }
+            match given {
+                Given::Client(client) => Client::Single((**client).clone()),
+                Given::Connection(connection) => Client::Given(connection.clone()),
+            }
+        } else if let Some(sentinel) = &config.sentinel {
             open_sentinel(config, sentinel)
                 .map(|c| Client::Sentinel(Mutex::new(c)))
                 .map_err(|e| Error::config("sentinels", format!("{shown_url}: {}", describe(&e, &secrets(config)))))?
@@ -169,6 +183,7 @@ impl Connection {
                 client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
             }
             Client::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+            Client::Given(connection) => Ok(Conn::Single(connection.clone())),
             Client::Sentinel(sentinel) => {
                 let primary = sentinel.lock().await.async_get_client().await;
                 match primary {
@@ -216,6 +231,7 @@ impl Connection {
                     "no cluster node to subscribe on",
                 ))),
             },
+            Client::Given(_) => Err(needs_a_client()),
         }
     }
 
@@ -226,6 +242,7 @@ impl Connection {
         let clients = match &self.client {
             Client::Single(client) => vec![client.clone()],
             Client::Sentinel(sentinel) => vec![sentinel.lock().await.async_get_client().await?],
+            Client::Given(_) => return Err(needs_a_client()),
             Client::Cluster(_) => {
                 let (node, primaries) = self.cluster_primaries().await?;
                 let info = node.get_connection_info();
@@ -291,6 +308,22 @@ impl Connection {
     }
 }
 
+/// What a given connection cannot do: connections of their own need a client.
+fn needs_a_client() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "key tracking and invalidation messages need connections of their own: give RedisConfig::client, not a connection",
+    ))
+}
+
+/// The TCP settings of `config` over `base`: keepalive probes, if asked for.
+fn tcp_settings(config: &RedisConfig, base: TcpSettings) -> TcpSettings {
+    match &config.socket_keepalive {
+        Some(keepalive) => keepalive.tcp_settings(base),
+        None => base,
+    }
+}
+
 /// `delay` less a random part of up to a half.
 fn jittered(delay: Duration) -> Duration {
     delay.mul_f64(1.0 - random_unit() / 2.0)
@@ -319,6 +352,11 @@ fn open_sentinel(
     });
     let mut builder = SentinelClientBuilder::new(addrs, &sentinel.service_name, SentinelServerType::Master)?
         .set_client_to_redis_db(config.db);
+    if config.socket_keepalive.is_some() {
+        builder = builder
+            .set_client_to_redis_tcp_settings(tcp_settings(config, TcpSettings::default()))
+            .set_client_to_sentinel_tcp_settings(tcp_settings(config, TcpSettings::default()));
+    }
     if let Some(password) = &config.password {
         builder = builder.set_client_to_redis_password(password);
     }
@@ -385,6 +423,9 @@ fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError
         )));
     }
     let mut builder = ClusterClient::builder(config.cluster_urls());
+    if config.socket_keepalive.is_some() {
+        builder = builder.tcp_settings(tcp_settings(config, TcpSettings::default()));
+    }
     if let Some(timeout) = config.socket_timeout {
         builder = builder.response_timeout(timeout);
     }
@@ -398,9 +439,10 @@ fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError
 fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
     // The process-wide crypto provider; one installed already is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let info = connection_info(config, url)?;
     match &config.tls_root_certificate {
-        None => redis::Client::open(url),
-        Some(path) => redis::Client::build_with_tls(url, root_certificate(path)?),
+        None => redis::Client::open(info),
+        Some(path) => redis::Client::build_with_tls(info, root_certificate(path)?),
     }
 }
 
@@ -422,7 +464,14 @@ fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::
     if url.starts_with("rediss://") || config.tls_root_certificate.is_some() {
         return Err(no_tls_feature());
     }
-    redis::Client::open(url)
+    redis::Client::open(connection_info(config, url)?)
+}
+
+/// Where and how to connect for `url`, with the TCP settings of `config`.
+fn connection_info(config: &RedisConfig, url: &str) -> Result<redis::ConnectionInfo, redis::RedisError> {
+    let info = url.into_connection_info()?;
+    let tcp = tcp_settings(config, info.tcp_settings().clone());
+    Ok(info.set_tcp_settings(tcp))
 }
 
 #[cfg(not(feature = "tls"))]

@@ -110,6 +110,7 @@ pub(crate) async fn start(store: &Arc<Store>, region: &str) -> Result<SharedInva
     if region.is_empty() || region.contains(char::is_whitespace) {
         return Err(Error::config("region", format!("{region:?}: give a name without spaces")));
     }
+    store.config.needs_own_connections("shared_invalidation")?;
     let state = Arc::new(State { key: key_of(region), local: DefaultInvalidation::default(), latest: Mutex::new(0.0) });
     let mut conn = store.connection.get().await?;
     let stored: Option<String> = conn.get(&state.key).await.map_err(|e| {

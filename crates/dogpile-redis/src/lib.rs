@@ -51,6 +51,8 @@
 //! | `password` | string | none | password (never shown in `Debug` output, logs or errors) |
 //! | `socket_timeout` | seconds | `5` | reply timeout of each command |
 //! | `socket_connect_timeout` | seconds | `5` | connection timeout |
+//! | `socket_keepalive` | bool | `false` | TCP keepalive probes on every connection ([`Keepalive`]) |
+//! | `socket_keepalive_options` | table | none | with `socket_keepalive`: `TCP_KEEPIDLE` and `TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT` (probes); also by their Linux numbers `4`, `5`, `6`, as redis-py's dictionary has them |
 //! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |
 //! | `redis_expiration_time_jitter` | fraction | `0` | each value's (or hash's) TTL is shortened by a random part of up to this fraction |
 //! | `redis_expiration_time_hash` | `true` / `false` / none | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write |
@@ -63,7 +65,8 @@
 //! | `lock_extend` | bool | `true` | extend the lock while the creator runs |
 //! | `ssl` | bool | `false` | TLS to the servers (feature `tls`): the same as `rediss://`; behind Sentinel, to the primary |
 //! | `ssl_ca_certs` | path | none | PEM CA certificate to trust for TLS instead of the system roots (feature `tls`) |
-//! | `connection_kwargs` | table | none | dogpile's table of redis-py connection arguments: `ssl` and `ssl_ca_certs` are read from it |
+//! | `connection_kwargs` | table | none | dogpile's table of redis-py connection arguments: `socket_timeout`, `socket_connect_timeout`, `socket_keepalive`, `socket_keepalive_options`, `ssl` and `ssl_ca_certs` are read from it (the flat argument wins) |
+//! | `thread_local_lock` | bool | | dogpile's; accepted, with no meaning here (the lock is never thread-bound) |
 //! | `lock_lost` | `ignore` / `error` | `ignore` | what to do when the lock vanished during creation (the seed's `lock_class`); a callback is set in code |
 //! | `compat` | `native` / `dogpile-1` / `dogpile-0.9` / `seed-0.4` / `seed-0.5` / `seed-0.5-raw` | `native` | the Python deployment to share entries and locks with ([`Compat`](dogpile::codec::Compat)): the defaults of the next four and of `lock_prefix` |
 //! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
@@ -71,8 +74,11 @@
 //! | `value_version` | integer | `2` | dogpile's value version (1 for dogpile 0.9.x) |
 //! | `l1` | table | none | an in-process L1 in front, kept coherent by key tracking (`with_l1`): `capacity` or `max_bytes`, `time_to_live` (seconds), `prefixes` ([`L1Builder::from_arguments`](dogpile::backend::L1Builder::from_arguments)) |
 //!
-//! Unknown arguments are ignored (so a dogpile configuration with Python-only arguments
-//! works). The names of Python's backends imply their deployment's `compat`
+//! Unknown arguments are ignored, so a dogpile configuration with Python-only arguments
+//! works; each one nothing reads is reported once per process at `warn` level (with the
+//! `tracing` feature), so that a typo shows. A client or a connection the caller made
+//! (dogpile's `connection_pool`) is given in code: [`RedisConfig::client`],
+//! [`RedisConfig::connection`]. The names of Python's backends imply their deployment's `compat`
 //! ([`BACKEND_NAMES`]).
 //!
 //! # Optional features
@@ -94,6 +100,7 @@ mod hstore;
 mod invalidation;
 mod lock;
 mod notify;
+mod socket;
 mod store;
 mod tracking;
 mod ttl;
@@ -119,6 +126,7 @@ pub const HSTORE_SENTINEL: &str = "dogpile_backend_redis_advanced_hstore_sentine
 pub use config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, LockLostPolicy, RedisConfig};
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use invalidation::{CHANNEL as INVALIDATION_CHANNEL, SharedInvalidation};
+pub use socket::Keepalive;
 pub use ttl::HashTtlPolicy;
 
 /// The Lua script the hstore backend runs to write one hash's fields with its TTL, all or
@@ -244,22 +252,24 @@ fn build(backend: &str, args: &Arguments) -> Result<Arc<dyn DynBackend>> {
 /// `args` with dogpile.cache's Valkey spellings of the expiration arguments read as the Redis
 /// ones.
 fn valkey_arguments(args: &Arguments) -> Result<Arguments> {
-    let mut out = Arguments::new();
-    for (key, value) in args.iter() {
-        let key = match key.strip_prefix("valkey_expiration_time") {
-            Some(rest) => {
-                let redis = format!("redis_expiration_time{rest}");
-                if args.contains(&redis) {
-                    return Err(dogpile::Error::config(
-                        key,
-                        format!("give `{key}` or `{redis}`, not both: they are one setting"),
-                    ));
-                }
-                redis
-            }
-            None => key.to_owned(),
-        };
-        out.insert(key, value.clone());
+    // A clone: what the backend reads of it counts as read of `args`.
+    let mut out = args.clone();
+    let spelled: Vec<(String, String)> = args
+        .iter()
+        .filter_map(|(key, _)| key.strip_prefix("valkey_expiration_time").map(|rest| (key.to_owned(), rest.to_owned())))
+        .collect();
+    for (key, rest) in spelled {
+        let redis = format!("redis_expiration_time{rest}");
+        if args.contains(&redis) {
+            return Err(dogpile::Error::config(
+                &key,
+                format!("give `{key}` or `{redis}`, not both: they are one setting"),
+            ));
+        }
+        // Read here, as the Redis spelling below.
+        if let Some(value) = out.remove(&key).filter(|_| args.get(&key).is_some()) {
+            out.insert(redis, value);
+        }
     }
     Ok(out)
 }

@@ -37,6 +37,7 @@ const RETRY: Duration = Duration::from_millis(200);
 
 /// `backend` with an L1 in front, kept coherent by key tracking on `store`'s primaries.
 pub(crate) fn l1<B: Backend>(store: &Arc<Store>, backend: B, l1: L1Builder) -> Result<L1Backend<B>> {
+    store.config.needs_own_connections("l1")?;
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return Err(Error::config(
             "l1",

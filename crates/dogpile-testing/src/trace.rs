@@ -66,7 +66,7 @@ impl Subscriber for Capture {
     }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line(String::new());
+        let mut line = Line(format!("level={} ", event.metadata().level()));
         event.record(&mut line);
         self.0.lock().unwrap().push(line.0);
     }

@@ -164,3 +164,27 @@ async fn a_multi_call_logs_its_missing_keys_and_its_batch_creation() {
     let generated = has(&events, "values generated");
     assert!(generated.contains("keys=2") && generated.contains("took_ms="), "{generated}");
 }
+
+/// An argument no backend or codec reads is reported once, at warn level, naming it; the
+/// arguments that are read, and a second region with the same typo, are not.
+#[test]
+fn an_unused_argument_is_warned_of_once() {
+    use dogpile::registry::Arguments;
+
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let args = || {
+        Arguments::new()
+            .with("capacity", 10)
+            .with("serializer", "json")
+            .with("capactiy_typo", 10)
+            .with("time_to_live", "5m")
+    };
+    Region::builder().configure("dogpile.cache.memory", args()).build().unwrap();
+    let events = capture.take();
+    let warned: Vec<&String> = events.iter().filter(|e| e.contains("level=WARN")).collect();
+    assert_eq!(warned.len(), 1, "{events:#?}");
+    assert!(warned[0].contains("capactiy_typo") && warned[0].contains("dogpile.cache.memory"), "{}", warned[0]);
+    Region::builder().configure("dogpile.cache.memory", args()).build().unwrap();
+    assert!(!capture.take().iter().any(|e| e.contains("level=WARN")), "once per process");
+}

@@ -374,7 +374,9 @@ impl RegionBuilder {
                     Some(codec) => codec,
                     None => Codec::from_arguments(&args)?,
                 };
-                (registry::make_backend(&name, &args)?, Some(codec))
+                let backend = registry::make_backend(&name, &args)?;
+                registry::warn_unused(&name, &args);
+                (backend, Some(codec))
             }
         };
         let actual = backend;

@@ -1,7 +1,8 @@
 //! Named configuration arguments: typed getters, and `Debug` output without secrets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{ConfigValue, redact_url};
@@ -10,11 +11,27 @@ use crate::error::{Error, Result};
 /// Named configuration arguments for a backend (dogpile's `arguments` dictionary).
 ///
 /// Getters return `Ok(None)` for a missing key and [`Error::Config`] naming the key for a value
-/// of the wrong type. Keys nobody asks for are ignored. `Debug` output hides passwords,
+/// of the wrong type. Keys nobody asks for are ignored, and remembered: a region built from
+/// arguments reports those that neither the backend nor the codec read
+/// ([`Arguments::unused_keys`]), so that a typo shows. `Debug` output hides passwords,
 /// secrets, tokens and the credentials inside URLs.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Default)]
 pub struct Arguments {
     values: BTreeMap<String, ConfigValue>,
+    /// The keys asked for, shared by clones (a factory may read a clone).
+    read: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Clone for Arguments {
+    fn clone(&self) -> Self {
+        Arguments { values: self.values.clone(), read: Arc::clone(&self.read) }
+    }
+}
+
+impl PartialEq for Arguments {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
 }
 
 impl Arguments {
@@ -37,12 +54,47 @@ impl Arguments {
 
     /// Arguments from string pairs, coerced with [`ConfigValue::coerce`].
     pub fn from_strings<K: Into<String>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Arguments { values: pairs.into_iter().map(|(k, v)| (k.into(), ConfigValue::coerce(v.as_ref()))).collect() }
+        let values = pairs.into_iter().map(|(k, v)| (k.into(), ConfigValue::coerce(v.as_ref()))).collect();
+        Arguments { values, read: Arc::default() }
     }
 
-    /// The raw value at `key`.
+    /// Removes the argument at `key` and gives its value.
+    pub fn remove(&mut self, key: &str) -> Option<ConfigValue> {
+        self.values.remove(key)
+    }
+
+    /// The raw value at `key` (which counts as read).
     pub fn get(&self, key: &str) -> Option<&ConfigValue> {
+        if self.values.contains_key(key) {
+            self.read.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned());
+        }
         self.values.get(key)
+    }
+
+    /// The keys nobody has read through a getter, nested tables' as `table.key` (for a table
+    /// that was read); `iter` does not count as reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::registry::Arguments;
+    ///
+    /// let args = Arguments::new().with("capacity", 10).with("capactiy", 10);
+    /// args.get_u64("capacity")?;
+    /// assert_eq!(args.unused_keys(), ["capactiy"]);
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn unused_keys(&self) -> Vec<String> {
+        let read = self.read.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut unused = Vec::new();
+        for (key, value) in &self.values {
+            if !read.contains(key) {
+                unused.push(key.clone());
+            } else if let ConfigValue::Map(table) = value {
+                unused.extend(table.unused_keys().into_iter().map(|nested| format!("{key}.{nested}")));
+            }
+        }
+        unused
     }
 
     /// True when `key` is present and not `None`.

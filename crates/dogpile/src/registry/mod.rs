@@ -125,11 +125,37 @@ fn entry(name: &str) -> Result<Entry> {
 ///
 /// [`Error::Config`] for an unknown name (listing the known ones).
 pub fn arguments_for(name: &str, args: &Arguments) -> Result<Arguments> {
-    let mut merged = entry(name)?.defaults;
-    for (key, value) in args.iter() {
-        merged.insert(key, value.clone());
+    // A clone shares what is read with `args`, so that unused keys are told of `args`.
+    let mut merged = args.clone();
+    for (key, value) in entry(name)?.defaults.iter() {
+        if merged.iter().all(|(k, _)| k != key) {
+            merged.insert(key, value.clone());
+        }
     }
     Ok(merged)
+}
+
+/// Warns, once per backend name and key in this process, of the keys of `args` that nothing
+/// read (a typo, or an argument with no meaning here), at `warn` level with the `tracing`
+/// feature. [`Arguments::unused_keys`] gives them.
+pub(crate) fn warn_unused(name: &str, args: &Arguments) {
+    static WARNED: OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+    let unused = args.unused_keys();
+    if unused.is_empty() {
+        return;
+    }
+    let mut warned = WARNED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    for key in unused {
+        if warned.insert(format!("{name}\0{key}")) {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                target: "dogpile",
+                backend = name,
+                argument = %key,
+                "argument `{key}` of backend `{name}` is not used by dogpile-rs and is ignored: a typo?"
+            );
+        }
+    }
 }
 
 /// Makes the backend registered as `name` from `args` (over the name's defaults).
