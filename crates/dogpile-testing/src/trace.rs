@@ -5,7 +5,7 @@
 //! let capture = dogpile_testing::trace::Capture::default();
 //! let _guard = tracing::subscriber::set_default(capture.clone());
 //! tracing::debug!(target: "dogpile", key = "k", "no value present");
-//! assert_eq!(capture.take(), ["message=no value present key=k "]);
+//! assert_eq!(capture.take(), ["level=DEBUG message=no value present key=k "]);
 //! ```
 
 use std::fmt::{self, Write};
@@ -15,7 +15,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Keeps the `dogpile` target's events as `name=value` lines, and its spans as
+/// Keeps the `dogpile` target's events as `level=LEVEL name=value...` lines, and its spans as
 /// `span=NAME parent=NAME name=value...` lines.
 #[derive(Debug, Clone, Default)]
 pub struct Capture(Arc<Mutex<Vec<String>>>, Arc<Mutex<Spans>>);

@@ -490,9 +490,7 @@ impl RegionBuilder {
             ConfigValue::Int(n) => *n as f64,
             ConfigValue::Float(x) => *x,
             ConfigValue::Str(text) => {
-                self.expiration = Some(humantime::parse_duration(text.trim()).map_err(|e| {
-                    Error::config(name, format!("expected seconds or a duration such as \"300ms\" or \"1h 30m\": {e}"))
-                })?);
+                self.expiration = Some(registry::duration_text(name, text)?);
                 return Ok(self);
             }
             other => return Err(Error::config(name, format!("expected a number of seconds, got {other:?}"))),

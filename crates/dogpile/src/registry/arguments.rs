@@ -191,9 +191,7 @@ impl Arguments {
         if let Some(ConfigValue::Str(text)) = self.get(key)
             && text.trim().parse::<f64>().is_err()
         {
-            return humantime::parse_duration(text.trim()).map(Some).map_err(|e| {
-                Error::config(key, format!("expected seconds or a duration such as \"300ms\" or \"1h 30m\": {e}"))
-            });
+            return duration_text(key, text).map(Some);
         }
         match self.get_f64(key)? {
             None => Ok(None),
@@ -276,6 +274,13 @@ fn redact_value(key: &str, value: &ConfigValue) -> String {
         ConfigValue::Str(s) if s.contains("://") => format!("{:?}", redact_url(s)),
         other => format!("{other:?}"),
     }
+}
+
+/// A duration with units, as humantime reads it (`"300ms"`, `"1h 30m"`), for the setting `name`.
+pub(crate) fn duration_text(name: &str, text: &str) -> Result<Duration> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::config(name, format!("expected seconds or a duration such as \"300ms\" or \"1h 30m\": {e}"))
+    })
 }
 
 #[cfg(test)]

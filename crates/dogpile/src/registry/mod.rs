@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub use arguments::Arguments;
+pub(crate) use arguments::duration_text;
 pub use redact::{UNPARSABLE_URL, redact_url};
 pub use value::ConfigValue;
 

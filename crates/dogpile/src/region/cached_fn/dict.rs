@@ -99,7 +99,7 @@ where
     Fut: Future<Output = Result<HashMap<A, T>, E>>,
     E: Into<BoxError>,
 {
-    keyed_settings!(CachedDictFn, T);
+    keyed_settings!(T);
 
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {

@@ -150,7 +150,7 @@ impl<A, T> fmt::Debug for Keyed<A, T> {
 
 /// The builder methods every function wrapper shares, over its `keyed` field.
 macro_rules! keyed_settings {
-    ($wrapper:ident, $value:ty) => {
+    ($value:ty) => {
         /// Puts `namespace` into the keys: `name|namespace|args`.
         #[must_use]
         pub fn namespace(mut self, namespace: &str) -> Self {

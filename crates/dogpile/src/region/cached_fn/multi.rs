@@ -67,7 +67,7 @@ where
     Fut: Future<Output = Result<Vec<T>, E>>,
     E: Into<BoxError>,
 {
-    keyed_settings!(CachedMultiFn, T);
+    keyed_settings!(T);
 
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {

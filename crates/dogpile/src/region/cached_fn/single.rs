@@ -67,7 +67,7 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
-    keyed_settings!(CachedFn, T);
+    keyed_settings!(T);
 
     /// The cache key for `args`.
     pub fn key(&self, args: &A) -> CacheKey {
