@@ -273,4 +273,17 @@ pub async fn regeneration_in_the_background(f: Fixture) {
     })
     .await;
     assert_eq!(batches.load(Ordering::SeqCst), 2);
+
+    // The `asdict` form, an argument left out included.
+    let generate = region.cache_multi_on_arguments_asdict("tests:generate", dict_fixture(Some(10)));
+    assert_eq!(generate.call_in_background(&[2, 10]).await.unwrap(), dict(&[(2, "2 1")]));
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(generate.call_in_background(&[2]).await.unwrap(), dict(&[(2, "2 1")]), "expired: served at once");
+    within("the background answers", async {
+        while generate.get(&[2]).await.unwrap() != dict(&[(2, "2 2")]) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(generate.get(&[10]).await.unwrap(), dict(&[]), "left out: never stored");
 }

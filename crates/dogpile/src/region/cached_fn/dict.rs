@@ -115,26 +115,55 @@ where
     pub async fn call(&self, args: &[A]) -> Result<HashMap<A, T>> {
         let keys = self.keyed.keys(args);
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
+        let options = self.answer_options();
+        let answers: Vec<Answer<T>> = self
+            .keyed
+            .region
+            .get_or_create_multi_with(keys, &options, |missing: Vec<CacheKey>| {
+                answer(&*self.function, wanted(&by_key, &missing))
+            })
+            .await?;
+        Ok(present(args, answers))
+    }
+
+    /// [`CachedDictFn::call`], but when every result to create has an expired value, the
+    /// expired values are returned at once while a spawned task calls the function and
+    /// stores its answers ([`Region::get_or_create_multi_in_background`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::get_or_create_multi_in_background`].
+    pub async fn call_in_background(&self, args: &[A]) -> Result<HashMap<A, T>>
+    where
+        A: Send + Sync + 'static,
+        T: Send + Sync,
+        F: Send + Sync + 'static,
+        Fut: Send + 'static,
+        E: Send + 'static,
+    {
+        let keys = self.keyed.keys(args);
+        let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
+        let function = Arc::clone(&self.function);
+        let answers: Vec<Answer<T>> = self
+            .keyed
+            .region
+            .get_or_create_multi_in_background(keys, &self.answer_options(), move |missing: Vec<CacheKey>| {
+                answer(&*function, wanted(&by_key, &missing))
+            })
+            .await?;
+        Ok(present(args, answers))
+    }
+
+    /// The call's options for answers: only present ones are stored, and of those only what
+    /// the caller's `should_cache` keeps.
+    fn answer_options(&self) -> CreateOptions<Answer<T>> {
         let options = self.keyed.options();
-        // Only answers are stored, and of those only what the caller's predicate keeps.
         let user = options.should_cache.clone();
         let keep: ShouldCache<Answer<T>> = Arc::new(move |answer: &Answer<T>| match answer {
             Answer::Present(value) => user.as_ref().is_none_or(|p| p(value)),
             Answer::Absent => false,
         });
-        let answers: Vec<Answer<T>> = self
-            .keyed
-            .region
-            .get_or_create_multi_with(keys, &options.for_type(Some(keep)), |missing: Vec<CacheKey>| {
-                let wanted = wanted(&by_key, &missing);
-                let call = (self.function)(wanted.clone());
-                async move {
-                    let mut found = call.await?;
-                    Ok::<_, E>(wanted.iter().map(|a| found.remove(a).map_or(Answer::Absent, Answer::Present)).collect())
-                }
-            })
-            .await?;
-        Ok(present(args, answers))
+        options.for_type(Some(keep))
     }
 
     /// The cached results for `args`, without calling the function; arguments without one
@@ -176,6 +205,23 @@ where
     /// As [`Region::set_multi`].
     pub async fn set(&self, items: &HashMap<A, T>) -> Result<()> {
         self.keyed.region.set_multi(items.iter().map(|(a, v)| (self.key(a), v))).await
+    }
+}
+
+/// Calls `function` with `wanted` and gives each wanted argument's answer, in order.
+fn answer<A, T, F, Fut, E>(
+    function: &F,
+    wanted: Vec<A>,
+) -> impl Future<Output = Result<Vec<Answer<T>>, E>> + use<A, T, F, Fut, E>
+where
+    A: Clone + Eq + Hash,
+    F: Fn(Vec<A>) -> Fut,
+    Fut: Future<Output = Result<HashMap<A, T>, E>>,
+{
+    let call = function(wanted.clone());
+    async move {
+        let mut found = call.await?;
+        Ok(wanted.iter().map(|a| found.remove(a).map_or(Answer::Absent, Answer::Present)).collect())
     }
 }
 
