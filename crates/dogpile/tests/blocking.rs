@@ -66,3 +66,53 @@ async fn dropping_a_blocking_region_inside_a_runtime_is_fine() {
     let region = std::thread::spawn(|| Region::builder().build().unwrap()).join().unwrap();
     drop(region);
 }
+
+/// dogpile's `test_cache_arg`, `test_explicit_refresh`, `test_explicit_set` and
+/// `test_original_fn_set` on plain functions: the function runs on the calling thread.
+#[test]
+fn cached_plain_functions_single_and_multi() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let region = Region::builder().build().unwrap();
+    let counter = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&counter);
+    let caller = std::thread::current().id();
+    let generate = region.cache_on_arguments("tests:generate", move |(x, y): (u32, u32)| {
+        assert_eq!(std::thread::current().id(), caller, "runs on the caller's thread");
+        Ok::<_, std::io::Error>(counted.fetch_add(1, Ordering::SeqCst) + 1 + x + y)
+    });
+    assert_eq!(generate.call((1, 2)).unwrap(), 4);
+    assert_eq!(generate.call((2, 1)).unwrap(), 5);
+    assert_eq!(generate.call((1, 2)).unwrap(), 4);
+    generate.invalidate(&(1, 2)).unwrap();
+    assert_eq!(generate.call((1, 2)).unwrap(), 6);
+    assert_eq!(generate.refresh((1, 2)).unwrap(), 7);
+    assert_eq!(generate.get(&(1, 2)).unwrap(), Some(7));
+    generate.set(&(1, 2), &100).unwrap();
+    assert_eq!(generate.call((1, 2)).unwrap(), 100);
+    assert_eq!((generate.original())((0, 0)).unwrap(), 5, "the original is not cached");
+    assert_eq!(generate.key(&(1, 2)), CacheKey::from("tests:generate|1 2"));
+
+    let own = region
+        .cache_on_arguments("tests:own", |(x,): (u32,)| Ok::<_, std::io::Error>(x))
+        .key_generator(|(x,): &(u32,)| format!("own_{x}").into())
+        .expiration_time_fn(|| Some(-1.0));
+    assert_eq!(own.call((3,)).unwrap(), 3);
+    assert_eq!(region.get::<u32>("own_3").unwrap(), Some(3));
+
+    let batches = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&batches);
+    let multi = region.cache_multi_on_arguments("tests:multi", move |args: Vec<u32>| {
+        let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok::<_, std::io::Error>(args.iter().map(|a| format!("{a} {n}")).collect::<Vec<_>>())
+    });
+    assert_eq!(multi.call(&[2, 8, 10]).unwrap(), ["2 1", "8 1", "10 1"]);
+    assert_eq!(multi.call(&[2, 9, 10]).unwrap(), ["2 1", "9 2", "10 1"]);
+    multi.invalidate(&[2]).unwrap();
+    assert_eq!(multi.get(&[2, 9]).unwrap(), [None, Some("9 2".to_owned())]);
+    multi.set(&[(7, "18".to_owned())]).unwrap();
+    assert_eq!(multi.call(&[2, 7]).unwrap(), ["2 3", "18"]);
+    assert_eq!(multi.refresh(&[7]).unwrap(), ["7 4"]);
+    assert_eq!(batches.load(Ordering::SeqCst), 4);
+}

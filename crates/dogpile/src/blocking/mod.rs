@@ -23,6 +23,7 @@
 //! # Ok::<(), dogpile::Error>(())
 //! ```
 
+mod cached_fn;
 mod runtime;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use self::cached_fn::{CachedFn, CachedMultiFn};
 use self::runtime::OwnedRuntime;
 use crate::error::{BoxError, Result};
 use crate::key::{AsCacheKey, CacheKey};
