@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::socket::Keepalive;
 use dogpile::codec::Compat;
 use dogpile::registry::{Arguments, ConfigValue, redact_url};
 use dogpile::{Error, Result};
 
+use crate::socket::Keepalive;
 use crate::ttl::HashTtlPolicy;
 
 /// What to do when a distributed lock vanished before its holder released it (it expired, or

@@ -64,6 +64,25 @@ async fn keepalive_probes_are_set_on_the_connection_as_configured() {
 }
 
 #[tokio::test]
+async fn keepalive_probes_on_every_node_of_a_cluster() {
+    let cluster = dogpile_testing::RedisCluster::start(3, 0);
+    let config = support::cluster_config(&cluster).socket_keepalive(Keepalive::new().idle(Duration::from_secs(6)));
+    let backend = RedisAdvancedBackend::new(config).unwrap();
+    // Keys on every primary, so that the cluster connection reaches each.
+    let keys: Vec<CacheKey> = (0..64).map(|i| CacheKey::from(format!("k{i}"))).collect();
+    let items: Vec<(CacheKey, Bytes)> = keys.iter().map(|k| (k.clone(), Bytes::from_static(b"v"))).collect();
+    backend.set_multi(&items).await.unwrap();
+    for node in cluster.primaries() {
+        let timers = keepalive_timers(node);
+        assert!(!timers.is_empty(), "a connection to {node}");
+        for timer in timers {
+            let next_probe = timer.unwrap_or_else(|| panic!("no keepalive timer on the connection to {node}"));
+            assert!(next_probe > 0.0 && next_probe <= 6.0, "{node}: {next_probe}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn keepalive_from_dogpiles_arguments_flat_or_in_connection_kwargs() {
     dogpile_redis::register();
     let flat = RedisServer::start();
