@@ -15,7 +15,19 @@ use dogpile_testing::RedisServer;
 /// The keepalive timer of this process's established connections to `port`, as the kernel
 /// shows them in `/proc/net/tcp`: `Some(seconds to the next probe)` for a connection whose
 /// pending timer is the keepalive one, `None` for one without; one entry per connection.
+/// Other processes' connections to the port (a replica's, a sentinel's) are left out: only
+/// sockets among this process's file descriptors count.
 fn keepalive_timers(port: u16) -> Vec<Option<f64>> {
+    let ours: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut timers = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = std::fs::read_to_string(table).unwrap_or_default();
@@ -27,7 +39,8 @@ fn keepalive_timers(port: u16) -> Vec<Option<f64>> {
             let remote_port = remote.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
             // 01: established; the timer field is `kind:when`, kind 2 the keepalive timer,
             // `when` in clock ticks (USER_HZ, 100 a second).
-            if remote_port != Some(port) || *state != "01" {
+            let inode = fields.get(9).copied().unwrap_or_default();
+            if remote_port != Some(port) || *state != "01" || !ours.contains(inode) {
                 continue;
             }
             let (kind, when) = timer.split_once(':').unwrap_or(("00", "0"));
@@ -79,6 +92,21 @@ async fn keepalive_probes_on_every_node_of_a_cluster() {
             let next_probe = timer.unwrap_or_else(|| panic!("no keepalive timer on the connection to {node}"));
             assert!(next_probe > 0.0 && next_probe <= 6.0, "{node}: {next_probe}");
         }
+    }
+}
+
+#[tokio::test]
+async fn keepalive_probes_behind_sentinel() {
+    let set = dogpile_testing::RedisSentinelSet::start(None, None);
+    let config = support::sentinel_config(&set).socket_keepalive(Keepalive::new().idle(Duration::from_secs(8)));
+    let backend = RedisAdvancedBackend::new(config).unwrap();
+    write_once(&backend).await;
+    let primary = set.primary_port().expect("the sentinels name a primary");
+    let timers = keepalive_timers(primary);
+    assert!(!timers.is_empty(), "a connection to the primary");
+    for timer in timers {
+        let next_probe = timer.expect("the keepalive timer is armed on the connection to the primary");
+        assert!(next_probe > 0.0 && next_probe <= 8.0, "{next_probe}");
     }
 }
 
