@@ -106,6 +106,10 @@ pub struct RedisConfig {
     pub(crate) given: Option<Given>,
 }
 
+/// Why a feature that opens connections of its own refuses a given connection.
+pub(crate) const NEEDS_A_CLIENT: &str =
+    "this needs connections of its own, which a given connection cannot open: give RedisConfig::client instead";
+
 /// What the caller gave to connect through (dogpile's `connection_pool`).
 #[derive(Clone)]
 pub(crate) enum Given {
@@ -687,10 +691,7 @@ impl RedisConfig {
     /// cannot work over a given connection alone.
     pub(crate) fn needs_own_connections(&self, feature: &str) -> Result<()> {
         match self.given {
-            Some(Given::Connection(_)) => Err(Error::config(
-                feature,
-                "this needs connections of its own, which a given connection cannot open: give RedisConfig::client instead",
-            )),
+            Some(Given::Connection(_)) => Err(Error::config(feature, NEEDS_A_CLIENT)),
             _ => Ok(()),
         }
     }

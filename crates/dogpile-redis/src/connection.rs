@@ -308,12 +308,10 @@ impl Connection {
     }
 }
 
-/// What a given connection cannot do: connections of their own need a client.
+/// What a given connection cannot do (the features that need it refuse such a backend when
+/// they start: [`RedisConfig::needs_own_connections`]).
 fn needs_a_client() -> redis::RedisError {
-    redis::RedisError::from((
-        redis::ErrorKind::InvalidClientConfig,
-        "key tracking and invalidation messages need connections of their own: give RedisConfig::client, not a connection",
-    ))
+    redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, crate::config::NEEDS_A_CLIENT))
 }
 
 /// The TCP settings of `config` over `base`: keepalive probes, if asked for.

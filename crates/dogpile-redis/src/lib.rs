@@ -254,20 +254,19 @@ fn build(backend: &str, args: &Arguments) -> Result<Arc<dyn DynBackend>> {
 fn valkey_arguments(args: &Arguments) -> Result<Arguments> {
     // A clone: what the backend reads of it counts as read of `args`.
     let mut out = args.clone();
-    let spelled: Vec<(String, String)> = args
-        .iter()
-        .filter_map(|(key, _)| key.strip_prefix("valkey_expiration_time").map(|rest| (key.to_owned(), rest.to_owned())))
-        .collect();
-    for (key, rest) in spelled {
-        let redis = format!("redis_expiration_time{rest}");
+    let spelled: Vec<&str> =
+        args.iter().map(|(key, _)| key).filter(|key| key.starts_with("valkey_expiration_time")).collect();
+    for key in spelled {
+        let redis = key.replacen("valkey_", "redis_", 1);
         if args.contains(&redis) {
             return Err(dogpile::Error::config(
-                &key,
+                key,
                 format!("give `{key}` or `{redis}`, not both: they are one setting"),
             ));
         }
         // Read here, as the Redis spelling below.
-        if let Some(value) = out.remove(&key).filter(|_| args.get(&key).is_some()) {
+        args.get(key);
+        if let Some(value) = out.remove(key) {
             out.insert(redis, value);
         }
     }

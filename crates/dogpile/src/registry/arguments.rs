@@ -58,6 +58,11 @@ impl Arguments {
         Arguments { values, read: Arc::default() }
     }
 
+    /// Adds `value` at `key` unless an argument is there already.
+    pub(crate) fn insert_missing(&mut self, key: &str, value: &ConfigValue) {
+        self.values.entry(key.to_owned()).or_insert_with(|| value.clone());
+    }
+
     /// Removes the argument at `key` and gives its value.
     pub fn remove(&mut self, key: &str) -> Option<ConfigValue> {
         self.values.remove(key)

@@ -129,9 +129,7 @@ pub fn arguments_for(name: &str, args: &Arguments) -> Result<Arguments> {
     // A clone shares what is read with `args`, so that unused keys are told of `args`.
     let mut merged = args.clone();
     for (key, value) in entry(name)?.defaults.iter() {
-        if merged.iter().all(|(k, _)| k != key) {
-            merged.insert(key, value.clone());
-        }
+        merged.insert_missing(key, value);
     }
     Ok(merged)
 }
