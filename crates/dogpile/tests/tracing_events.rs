@@ -34,6 +34,31 @@ async fn a_creation_logs_the_miss_the_lock_and_the_time_it_took() {
     assert!(capture.take().is_empty());
 }
 
+/// dogpile logs a missing value only when the key has none: a value that a hard invalidation
+/// set aside is logged as that, single key and multi key alike.
+#[tokio::test]
+async fn a_hard_invalidated_value_is_not_logged_as_missing() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let clock = MockClock::new(1_000.0);
+    let region = Region::builder().log_keys(KeyLogging::Plain).clock(clock.clone()).build().unwrap();
+    region.set_multi([("a", 1u32), ("b", 2u32)]).await.unwrap();
+    clock.advance(Duration::from_millis(1));
+    region.invalidate(true);
+    clock.advance(Duration::from_millis(1));
+    let _: u32 = region.get_or_create("a", || async { Ok::<_, std::io::Error>(3) }).await.unwrap();
+    let _: Vec<u32> = region
+        .get_or_create_multi(["b"], |keys| async move { Ok::<_, std::io::Error>(keys.iter().map(|_| 4).collect()) })
+        .await
+        .unwrap();
+    let events = capture.take();
+    for key in ["a", "b"] {
+        let ignored = format!("message=hard invalidation: value ignored region= key={key} ");
+        assert!(events.iter().any(|e| e.contains(&ignored)), "{events:#?}");
+    }
+    assert!(events.iter().all(|e| !e.contains("message=no value present")), "{events:#?}");
+}
+
 #[tokio::test]
 async fn keys_are_hashed_by_default_or_left_out() {
     let capture = Capture::default();

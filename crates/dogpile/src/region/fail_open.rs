@@ -156,6 +156,29 @@ impl FailOpenState {
     }
 }
 
+/// Whether the call still has its creator (fail-open runs it when the backend is away; a
+/// call whose creator already ran keeps the backend's error).
+pub(crate) fn has_creator<F>(slot: &std::sync::Mutex<Option<F>>) -> bool {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+}
+
+impl Region {
+    /// Notes a backend outage under fail-open; the error goes to the sink.
+    pub(crate) fn backend_away(&self, fail_open: &FailOpenState, err: &Error) {
+        self.report(err);
+        if fail_open.breaker.failure(self.inner.clock.now()) {
+            self.inner.stats.breaker_opened();
+        }
+    }
+
+    /// Notes a backend success under fail-open: after an outage, the stand-in store goes.
+    pub(crate) fn backend_back(&self, fail_open: &FailOpenState) {
+        if fail_open.breaker.success() {
+            fail_open.store.clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,22 @@
 //! The cache region: the front end that composes a backend, a codec and the dogpile lock.
 
+mod background;
 mod builder;
 mod cached_fn;
+mod creation;
 mod early_refresh;
 mod fail_open;
 mod fail_safe;
 mod fn_key;
+mod freshness;
 mod get_or_create;
 mod invalidation;
 mod jitter;
+mod multi;
 mod operation;
 mod options;
+mod read_through;
+mod release;
 mod stats;
 mod trace;
 
@@ -244,7 +250,8 @@ impl Region {
                 }
             };
             let value = self.decode(key, bytes.as_deref())?;
-            let value = value.filter(|v| self.usable(key, v, options));
+            let freshness = self.freshness(options.expiry.resolve(self.inner.expiration));
+            let value = value.filter(|v| options.ignore_expiration || freshness.usable(key, v));
             self.count_read(value.is_some());
             Ok(value)
         })
@@ -290,9 +297,11 @@ impl Region {
             let mut out = Vec::with_capacity(keys.len());
             let mut hits = 0;
             let now = self.decode_time();
+            let freshness = self.freshness(options.expiry.resolve(self.inner.expiration));
             for (key, bytes) in keys.iter().zip(found) {
                 let key = key.as_key_ref();
-                let value = self.decode_at::<T>(key, bytes.as_deref(), now)?.filter(|v| self.usable(key, v, options));
+                let value = self.decode_at::<T>(key, bytes.as_deref(), now)?;
+                let value = value.filter(|v| options.ignore_expiration || freshness.usable(key, v));
                 hits += usize::from(value.is_some());
                 out.push(value.map(|v| v.payload));
             }
@@ -514,57 +523,8 @@ impl Region {
         }
     }
 
-    /// dogpile's `_unexpired_value_fn`: expired or invalidated values are unusable for `get`.
-    fn usable<T>(&self, key: KeyRef<'_>, value: &CachedValue<T>, options: GetOptions) -> bool {
-        if options.ignore_expiration {
-            return true;
-        }
-        let ct = value.metadata.ct;
-        let expiration = options.expiry.resolve(self.inner.expiration);
-        let aged = jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter);
-        let expired = expiration.is_some_and(|exp| self.inner.clock.now_coarse() - aged > exp);
-        !expired && !self.inner.invalidator.is_invalidated(ct)
-    }
-
     fn count_read(&self, hit: bool) {
         if hit { self.inner.stats.hit() } else { self.inner.stats.miss() }
-    }
-
-    /// A value as the lock sees it: `(payload, creation time)`, with hard invalidation as a
-    /// miss and soft invalidation as an expired creation time.
-    /// Under expiration jitter the creation time is the one the entry counts as having.
-    fn lock_view<T>(
-        &self,
-        key: KeyRef<'_>,
-        value: Option<CachedValue<T>>,
-        expiration: Option<f64>,
-    ) -> Result<Option<(T, f64)>> {
-        let Some(value) = value else {
-            return Ok(None);
-        };
-        let ct = value.metadata.ct;
-        if self.inner.invalidator.is_hard_invalidated(ct) {
-            trace::decision!(self, key, "hard invalidation: value ignored");
-            return Ok(None);
-        }
-        if self.inner.invalidator.is_soft_invalidated(ct) {
-            trace::decision!(self, key, "soft invalidation: value treated as expired");
-            let Some(exp) = expiration else {
-                return Err(soft_invalidation_needs_expiry());
-            };
-            return Ok(Some((value.payload, self.inner.clock.now() - exp - 0.0001)));
-        }
-        Ok(Some((value.payload, jitter::effective_ct(key, ct, expiration, self.inner.expiration_jitter))))
-    }
-
-    /// dogpile's check before a read-through: after a soft invalidation, a call without an
-    /// expiration time fails, whether or not its key has a value (it could not tell a value
-    /// created before the invalidation from one created after).
-    fn soft_invalidation_needs(&self, expiration: Option<f64>) -> Result<()> {
-        if expiration.is_none() && self.inner.invalidator.was_soft_invalidated() {
-            return Err(soft_invalidation_needs_expiry());
-        }
-        Ok(())
     }
 
     /// Hands an error that no caller receives to the sink (and to `tracing`).
@@ -581,10 +541,6 @@ impl Region {
     pub(crate) fn local_lock_count(&self) -> usize {
         self.inner.locks.len()
     }
-}
-
-fn soft_invalidation_needs_expiry() -> Error {
-    Error::config("expiration_time", "soft invalidation needs an expiration time: set one on the region or on the call")
 }
 
 impl fmt::Debug for Region {

@@ -270,3 +270,29 @@ impl<T> fmt::Debug for CreateOptions<T> {
             .finish()
     }
 }
+
+/// A read-through call's options resolved against its region's settings: each choice between
+/// the call's option and the region's default made once, here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    /// Seconds after which a value is expired; `None` never expires.
+    pub(crate) expiration: Option<f64>,
+    pub(crate) fail_safe: Option<FailSafe>,
+    pub(crate) creator_timeout: Option<Duration>,
+    pub(crate) soft_timeout: Option<Duration>,
+    /// The region has early refresh and the call does not leave it out.
+    pub(crate) early_refresh: bool,
+}
+
+impl Policy {
+    /// The policy of a call with `options` on `region`.
+    pub(crate) fn of<T>(region: &super::Inner, options: &CreateOptions<T>) -> Self {
+        Policy {
+            expiration: options.expiry.resolve(region.expiration),
+            fail_safe: options.fail_safe.unwrap_or(region.fail_safe),
+            creator_timeout: options.creator_timeout.unwrap_or(region.creator_timeout),
+            soft_timeout: options.soft_timeout.unwrap_or(region.soft_timeout),
+            early_refresh: options.early_refresh && region.early_refresh.is_some(),
+        }
+    }
+}
