@@ -252,3 +252,32 @@ async fn soft_invalidation_without_an_expiration_time_fails_the_first_call_too()
         region.get_or_create_with("never-set", &options, || async { Ok::<_, std::io::Error>(2) }).await.unwrap();
     assert_eq!(with_expiry, 2);
 }
+
+/// dogpile reads an entry of another value version as a miss, whatever the number (its own
+/// tests store `value_version - 5`): under the error policy too, in every envelope that keeps
+/// the version, for a single read, a multi read and a read-through.
+#[tokio::test]
+async fn an_entry_of_a_negative_value_version_is_a_miss_not_an_error() {
+    use dogpile::codec::{Codec, DecodeErrorPolicy, Envelope, Format};
+
+    let entries: [(&str, Envelope, Vec<u8>); 2] = [
+        ("dogpile 1.x", Envelope::Dogpile1, b"{\"ct\": 4102444800.0, \"v\": -3}|\x07".to_vec()),
+        // The seed's msgpack `[payload, {"ct": .., "v": -3}]`.
+        ("seed", Envelope::Seed, b"\x92\x07\x82\xa2ct\xcb\x41\xee\x90\xca\xe0\x00\x00\x00\xa1v\xfd".to_vec()),
+    ];
+    for (name, envelope, bytes) in entries {
+        let backend = Arc::new(MemoryBackend::default());
+        let region = Region::builder()
+            .backend_arc(backend.clone())
+            .codec(Codec::new(Format::Msgpack, envelope))
+            .on_decode_error(DecodeErrorPolicy::Error)
+            .build()
+            .unwrap();
+        backend.set(&CacheKey::from("k"), Bytes::from(bytes)).await.unwrap();
+        assert_eq!(region.get::<u32>("k").await.unwrap(), None, "{name}");
+        assert_eq!(region.get_multi::<u32, _>(["k"]).await.unwrap(), [None], "{name}");
+        let created: u32 = region.get_or_create("k", || async { Ok::<_, Boom>(9) }).await.unwrap();
+        assert_eq!(created, 9, "{name}");
+        assert_eq!(region.stats().decode_errors, 0, "{name}");
+    }
+}

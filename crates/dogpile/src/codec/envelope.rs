@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::ForeignVersion;
 use super::format::Format;
 use crate::error::{BoxError, Error, Result};
 use crate::value::{CachedValue, Metadata};
@@ -88,13 +89,15 @@ impl Envelope {
         match self {
             Envelope::Dogpile1 => {
                 let split = bytes.iter().position(|&b| b == b'|').ok_or("no `|` between metadata and payload")?;
-                let metadata: Metadata = serde_json::from_slice(&bytes[..split])?;
+                let metadata: StoredMetadata = serde_json::from_slice(&bytes[..split])?;
+                let metadata = metadata.read()?;
                 let payload = format.deserialize_value(&bytes[split + 1..])?;
                 Ok(CachedValue { payload, metadata })
             }
             Envelope::Seed => {
-                let SeedEntry((payload, metadata)) = format.deserialize_value::<SeedEntry<(T, Metadata)>>(bytes)?;
-                Ok(CachedValue { payload, metadata })
+                let SeedEntry((payload, metadata)) =
+                    format.deserialize_value::<SeedEntry<(T, StoredMetadata)>>(bytes)?;
+                Ok(CachedValue { payload, metadata: metadata.read()? })
             }
             Envelope::Compact => {
                 let (payload, ct): (T, f64) = format.deserialize_value(bytes)?;
@@ -105,6 +108,27 @@ impl Envelope {
                 metadata: Metadata::with_version(now, version),
             }),
         }
+    }
+}
+
+/// Metadata as stored by any writer: dogpile compares the value version with its own and
+/// reads any other as a miss, so a version outside what this crate writes (dogpile's tests
+/// store `value_version - 5`) is read too, and refused as [`ForeignVersion`].
+#[derive(serde::Deserialize)]
+struct StoredMetadata {
+    ct: f64,
+    v: i64,
+    #[serde(default)]
+    d: Option<f64>,
+}
+
+impl StoredMetadata {
+    fn read(self) -> Result<Metadata, BoxError> {
+        let StoredMetadata { ct, v, d } = self;
+        let v = u32::try_from(v).map_err(|_| -> BoxError { Box::new(ForeignVersion(v)) })?;
+        let mut metadata = Metadata::with_version(ct, v);
+        metadata.d = d;
+        Ok(metadata)
     }
 }
 

@@ -192,10 +192,11 @@ impl Codec {
         self.envelope.decode(&self.format, bytes, now, self.value_version)
     }
 
-    /// True for the decode error that stands for "no value" (the plugin 0.5.0 raw proxy
-    /// format's `@\x7fNO_VALUE`): a miss, not undecodable bytes.
+    /// True for the decode errors that stand for "no value": the plugin 0.5.0 raw proxy
+    /// format's `@\x7fNO_VALUE`, and an entry whose value version is no version this crate
+    /// can write (a negative number, say): a miss, not undecodable bytes.
     pub fn is_no_value(error: &BoxError) -> bool {
-        error.is::<NoValueMarker>()
+        error.is::<NoValueMarker>() || error.is::<ForeignVersion>()
     }
 
     pub(crate) fn encode_for<T: Serialize>(&self, key: &crate::CacheKey, payload: &T, ct: f64) -> Result<Vec<u8>> {
@@ -248,6 +249,19 @@ impl fmt::Display for NoValueMarker {
 }
 
 impl std::error::Error for NoValueMarker {}
+
+/// An entry's value version that no codec of this crate writes (outside `u32`): dogpile reads
+/// such an entry as another version's, a miss.
+#[derive(Debug)]
+pub(crate) struct ForeignVersion(pub(crate) i64);
+
+impl fmt::Display for ForeignVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the entry has value version {}, which this codec does not read", self.0)
+    }
+}
+
+impl std::error::Error for ForeignVersion {}
 
 /// What the region does with stored bytes that do not decode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

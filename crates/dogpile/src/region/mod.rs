@@ -45,7 +45,7 @@ pub use trace::KeyLogging;
 
 use crate::backend::{Capabilities, DynBackend};
 use crate::clock::Clock;
-use crate::codec::{Codec, DecodeErrorPolicy};
+use crate::codec::{Codec, DecodeErrorPolicy, ForeignVersion};
 use crate::error::{Error, Result};
 use crate::key::{AsCacheKey, CacheKey, KeyMangler, KeyRef};
 use crate::mutex::LocalMutexMap;
@@ -508,7 +508,18 @@ impl Region {
                 );
                 Ok(None)
             }
-            Err(source) if Codec::is_no_value(&source) => Ok(None),
+            Err(source) if Codec::is_no_value(&source) => {
+                if let Some(_foreign) = source.downcast_ref::<ForeignVersion>() {
+                    trace::decision!(
+                        self,
+                        key,
+                        stored = _foreign.0,
+                        expected = self.inner.codec.value_version(),
+                        "value version mismatch: treated as missing"
+                    );
+                }
+                Ok(None)
+            }
             Err(source) => {
                 self.inner.stats.decode_error();
                 match self.inner.decode_errors {
