@@ -34,6 +34,7 @@ macro_rules! conformance {
                 decorator::expiration_time_callable_zero_negative_and_none,
                 decorator::function_key_generator,
                 decorator::region_and_multi_key_generators,
+                decorator::multi_key_generator_over_the_argument_list,
                 decorator::original_function,
                 decorator::multi_asdict,
                 decorator::multi_asdict_keys_missing,

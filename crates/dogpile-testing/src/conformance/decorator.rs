@@ -158,6 +158,47 @@ pub async fn region_and_multi_key_generators(f: Fixture) {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// dogpile's `function_multi_key_generator` of the decorator: the keys of a call made from
+/// its whole argument list, so a key may depend on the other arguments; every operation of
+/// both multi wrappers takes its keys from it, and a generator that makes another number of
+/// keys than there are arguments is a configuration error, not a wrong key.
+pub async fn multi_key_generator_over_the_argument_list(f: Fixture) {
+    let region = f.region(|b| b);
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&calls);
+    let by_count = |args: &[u32]| args.iter().map(|a| CacheKey::from(format!("of{}:{a}", args.len()))).collect();
+    let multi = region
+        .cache_multi_on_arguments("tests:m", move |args: Vec<u32>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(ok(args.iter().map(|a| a * 10).collect::<Vec<_>>()))
+        })
+        .keys_generator(by_count);
+    assert_eq!(multi.call(&[1, 2]).await.unwrap(), [10, 20]);
+    assert_eq!(region.get::<u32>("of2:1").await.unwrap(), Some(10));
+    assert_eq!(multi.call(&[2, 1]).await.unwrap(), [20, 10]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the same keys for the same list");
+    assert_eq!(multi.get(&[1]).await.unwrap(), [None], "alone, 1 has another key");
+    multi.set(&[(5, 50), (6, 60)]).await.unwrap();
+    assert_eq!(region.get::<u32>("of2:6").await.unwrap(), Some(60));
+    multi.invalidate(&[1, 2]).await.unwrap();
+    assert_eq!(region.get::<u32>("of2:1").await.unwrap(), None);
+    assert_eq!(multi.key(&7), CacheKey::from("of1:7"));
+
+    let short = region
+        .cache_multi_on_arguments("tests:short", |args: Vec<u32>| std::future::ready(ok(args)))
+        .keys_generator(|args: &[u32]| args.iter().skip(1).map(|a| CacheKey::from(a.to_string())).collect());
+    let err = short.call(&[1, 2]).await.unwrap_err();
+    assert!(matches!(err, dogpile::Error::Config { .. }) && err.to_string().contains("1 keys for 2"), "{err}");
+
+    let dict = region
+        .cache_multi_on_arguments_asdict("tests:d", |args: Vec<u32>| {
+            std::future::ready(ok(args.iter().map(|&a| (a, a + 1)).collect::<HashMap<u32, u32>>()))
+        })
+        .keys_generator(|args: &[u32]| args.iter().map(|a| CacheKey::from(format!("d{}:{a}", args.len()))).collect());
+    assert_eq!(dict.call(&[3, 4]).await.unwrap(), HashMap::from([(3, 4), (4, 5)]));
+    assert_eq!(region.get::<u32>("d2:4").await.unwrap(), Some(5));
+}
+
 /// `test_original_fn_set`: the function as given, which does not cache.
 pub async fn original_function(f: Fixture) {
     let region = f.region(|b| b);

@@ -199,6 +199,12 @@ where
 {
     settings!(T);
 
+    /// See [`crate::region::CachedMultiFn::keys_generator`].
+    #[must_use]
+    pub fn keys_generator(self, keys_fn: impl Fn(&[A]) -> Vec<CacheKey> + Send + Sync + 'static) -> Self {
+        Self { inner: self.inner.keys_generator(keys_fn), ..self }
+    }
+
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {
         self.inner.key(arg)

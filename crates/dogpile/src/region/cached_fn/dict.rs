@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::multi::wanted;
-use super::{Keyed, keyed_settings};
+use super::{Keyed, keyed_settings, multi_keyed_settings};
 use crate::error::{BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::region::fn_key::KeyArgs;
@@ -100,6 +100,7 @@ where
     E: Into<BoxError>,
 {
     keyed_settings!(T);
+    multi_keyed_settings!();
 
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {
@@ -113,7 +114,7 @@ where
     ///
     /// As [`Region::get_or_create_multi`].
     pub async fn call(&self, args: &[A]) -> Result<HashMap<A, T>> {
-        let keys = self.keyed.keys(args);
+        let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         let options = self.answer_options();
         let answers: Vec<Answer<T>> = self
@@ -141,7 +142,7 @@ where
         Fut: Send + 'static,
         E: Send + 'static,
     {
-        let keys = self.keyed.keys(args);
+        let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         let function = Arc::clone(&self.function);
         let answers: Vec<Answer<T>> = self
@@ -173,7 +174,7 @@ where
     ///
     /// As [`Region::get_multi`].
     pub async fn get(&self, args: &[A]) -> Result<HashMap<A, T>> {
-        let values: Vec<Option<T>> = self.keyed.region.get_multi(self.keyed.keys(args)).await?;
+        let values: Vec<Option<T>> = self.keyed.region.get_multi(self.keyed.keys(args)?).await?;
         Ok(args.iter().zip(values).filter_map(|(a, v)| v.map(|v| (a.clone(), v))).collect())
     }
 
@@ -183,7 +184,7 @@ where
     ///
     /// As [`Region::delete_multi`].
     pub async fn invalidate(&self, args: &[A]) -> Result<()> {
-        self.keyed.region.delete_multi(self.keyed.keys(args)).await
+        self.keyed.region.delete_multi(self.keyed.keys(args)?).await
     }
 
     /// Calls the function now for `args` and stores the results it gives.
@@ -194,7 +195,7 @@ where
     pub async fn refresh(&self, args: &[A]) -> Result<HashMap<A, T>> {
         let found = (self.function)(args.to_vec()).await.map_err(|e| Error::Creator { key: None, source: e.into() })?;
         let found: HashMap<A, T> = found.into_iter().filter(|(a, _)| args.contains(a)).collect();
-        self.keyed.region.set_multi(found.iter().map(|(a, v)| (self.key(a), v))).await?;
+        self.store(&found).await?;
         Ok(found)
     }
 
@@ -204,7 +205,14 @@ where
     ///
     /// As [`Region::set_multi`].
     pub async fn set(&self, items: &HashMap<A, T>) -> Result<()> {
-        self.keyed.region.set_multi(items.iter().map(|(a, v)| (self.key(a), v))).await
+        self.store(items).await
+    }
+
+    /// Stores each value at its argument's key, the keys made from the arguments together.
+    async fn store(&self, items: &HashMap<A, T>) -> Result<()> {
+        let (args, values): (Vec<A>, Vec<&T>) = items.iter().map(|(a, v)| (a.clone(), v)).unzip();
+        let keys = self.keyed.keys(&args)?;
+        self.keyed.region.set_multi(keys.into_iter().zip(values)).await
     }
 }
 

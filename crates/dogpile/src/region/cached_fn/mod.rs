@@ -16,6 +16,7 @@ pub use single::CachedFn;
 use super::fn_key::KeyArgs;
 use super::options::Expiry;
 use super::{CreateOptions, Region};
+use crate::error::{Error, Result};
 use crate::key::CacheKey;
 
 /// What a function key is made from, for a region's key generator
@@ -63,6 +64,10 @@ pub type FunctionKeyGenerator = Arc<dyn Fn(&FunctionKey<'_>) -> CacheKey + Send 
 /// A cached function's own key generator, over its arguments.
 type KeyFn<A> = Arc<dyn Fn(&A) -> CacheKey + Send + Sync>;
 
+/// A multi-key cached function's own key generator, over the whole argument list (dogpile's
+/// `function_multi_key_generator`).
+type KeysFn<A> = Arc<dyn Fn(&[A]) -> Vec<CacheKey> + Send + Sync>;
+
 /// A cached function's expiration time, asked at each call.
 type ExpirationFn = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
 
@@ -76,6 +81,7 @@ struct Keyed<A, T> {
     prefix: String,
     generator: Option<FunctionKeyGenerator>,
     key_fn: Option<KeyFn<A>>,
+    keys_fn: Option<KeysFn<A>>,
     options: CreateOptions<T>,
     expiration: Option<ExpirationFn>,
 }
@@ -89,6 +95,7 @@ impl<A: KeyArgs, T> Keyed<A, T> {
             prefix: format!("{name}|"),
             generator: generator.cloned(),
             key_fn: None,
+            keys_fn: None,
             options: CreateOptions::new(),
             expiration: None,
         }
@@ -99,8 +106,14 @@ impl<A: KeyArgs, T> Keyed<A, T> {
         self.namespace = Some(namespace.to_owned());
     }
 
-    /// The key of `args`: the function's own generator, else the region's, else dogpile's.
+    /// The key of `args`: the function's own generator (a list generator's key for `args`
+    /// alone), else the region's, else dogpile's.
     fn key(&self, args: &A) -> CacheKey {
+        if let Some(keys_fn) = &self.keys_fn
+            && let [key] = &keys_fn(std::slice::from_ref(args))[..]
+        {
+            return key.clone();
+        }
         if let Some(key_fn) = &self.key_fn {
             return key_fn(args);
         }
@@ -119,8 +132,18 @@ impl<A: KeyArgs, T> Keyed<A, T> {
         }
     }
 
-    fn keys(&self, args: &[A]) -> Vec<CacheKey> {
-        args.iter().map(|a| self.key(a)).collect()
+    /// The keys of a call's arguments, one per argument: from the list generator if the
+    /// function has one, else one by one.
+    fn keys(&self, args: &[A]) -> Result<Vec<CacheKey>> {
+        let Some(keys_fn) = &self.keys_fn else {
+            return Ok(args.iter().map(|a| self.key(a)).collect());
+        };
+        let keys = keys_fn(args);
+        if keys.len() != args.len() {
+            let message = format!("made {} keys for {} arguments of {}", keys.len(), args.len(), self.name);
+            return Err(Error::config("function_multi_key_generator", message));
+        }
+        Ok(keys)
     }
 
     /// The options of one call: with an expiration function, its answer now.
@@ -142,6 +165,7 @@ impl<A, T> fmt::Debug for Keyed<A, T> {
             .field("prefix", &self.prefix)
             .field("generator", &self.generator.is_some())
             .field("key_fn", &self.key_fn.is_some())
+            .field("keys_fn", &self.keys_fn.is_some())
             .field("options", &self.options)
             .field("expiration_fn", &self.expiration.is_some())
             .finish_non_exhaustive()
@@ -190,3 +214,20 @@ macro_rules! keyed_settings {
     };
 }
 pub(crate) use keyed_settings;
+
+/// The builder methods of the multi-key wrappers, over their `keyed` field.
+macro_rules! multi_keyed_settings {
+    () => {
+        /// Makes the keys of a call with `keys_fn`, from the whole argument list, one key per
+        /// argument in order (dogpile's `function_multi_key_generator` argument of the
+        /// decorator): a key may depend on the call's other arguments. Takes the place of
+        /// [`key_generator`](Self::key_generator); a call whose generator makes another
+        /// number of keys than it has arguments is [`Error::Config`](crate::Error::Config).
+        #[must_use]
+        pub fn keys_generator(mut self, keys_fn: impl Fn(&[A]) -> Vec<CacheKey> + Send + Sync + 'static) -> Self {
+            self.keyed.keys_fn = Some(std::sync::Arc::new(keys_fn));
+            self
+        }
+    };
+}
+pub(crate) use multi_keyed_settings;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Keyed, keyed_settings};
+use super::{Keyed, keyed_settings, multi_keyed_settings};
 use crate::error::{BoxError, Error, Result};
 use crate::key::CacheKey;
 use crate::region::fn_key::KeyArgs;
@@ -68,6 +68,7 @@ where
     E: Into<BoxError>,
 {
     keyed_settings!(T);
+    multi_keyed_settings!();
 
     /// The cache key for one argument.
     pub fn key(&self, arg: &A) -> CacheKey {
@@ -81,7 +82,7 @@ where
     ///
     /// As [`Region::get_or_create_multi`].
     pub async fn call(&self, args: &[A]) -> Result<Vec<T>> {
-        let keys = self.keyed.keys(args);
+        let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         self.keyed
             .region
@@ -105,7 +106,7 @@ where
         F: Send + Sync + 'static,
         Fut: Send + 'static,
     {
-        let keys = self.keyed.keys(args);
+        let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         let function = Arc::clone(&self.function);
         self.keyed
@@ -122,7 +123,7 @@ where
     ///
     /// As [`Region::get_multi`].
     pub async fn get(&self, args: &[A]) -> Result<Vec<Option<T>>> {
-        self.keyed.region.get_multi(self.keyed.keys(args)).await
+        self.keyed.region.get_multi(self.keyed.keys(args)?).await
     }
 
     /// Removes the cached results for `args`.
@@ -131,7 +132,7 @@ where
     ///
     /// As [`Region::delete_multi`].
     pub async fn invalidate(&self, args: &[A]) -> Result<()> {
-        self.keyed.region.delete_multi(self.keyed.keys(args)).await
+        self.keyed.region.delete_multi(self.keyed.keys(args)?).await
     }
 
     /// Calls the function now for `args` and stores the results.
@@ -147,7 +148,7 @@ where
             let message = format!("function returned {} values for {} arguments", values.len(), args.len());
             return Err(Error::Creator { key: None, source: message.into() });
         }
-        self.keyed.region.set_multi(self.keyed.keys(args).into_iter().zip(values.iter())).await?;
+        self.keyed.region.set_multi(self.keyed.keys(args)?.into_iter().zip(values.iter())).await?;
         Ok(values)
     }
 
@@ -157,7 +158,9 @@ where
     ///
     /// As [`Region::set_multi`].
     pub async fn set(&self, items: &[(A, T)]) -> Result<()> {
-        self.keyed.region.set_multi(items.iter().map(|(a, v)| (self.key(a), v))).await
+        let args: Vec<A> = items.iter().map(|(a, _)| a.clone()).collect();
+        let keys = self.keyed.keys(&args)?;
+        self.keyed.region.set_multi(keys.into_iter().zip(items.iter().map(|(_, v)| v))).await
     }
 }
 
