@@ -211,6 +211,17 @@ async fn keys_outside_the_prefixes_always_go_to_the_backend() {
     assert_eq!(l1.invalidator().prefixes(), vec!["hot:".to_owned()]);
 }
 
+/// Writing a key again replaces its entry: no eviction, whatever the bound.
+#[tokio::test]
+async fn an_overwrite_is_no_eviction() {
+    let l1 = L1Backend::builder().capacity(10_000).build(Behind::default());
+    for value in ["1", "2", "3"] {
+        l1.set(&key("k"), v(value)).await.unwrap();
+    }
+    let stats = l1.stats();
+    assert_eq!((stats.entries, stats.evictions), (1, 0), "{stats:?}");
+}
+
 #[tokio::test]
 async fn the_bound_holds() {
     let l1 = L1Backend::builder().capacity(100).build(Behind::default());

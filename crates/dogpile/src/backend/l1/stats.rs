@@ -67,10 +67,10 @@ impl Counters {
         self.metrics.misses.increment(n);
     }
 
-    pub(super) fn evicted(&self) {
-        self.evictions.fetch_add(1, Ordering::Relaxed);
+    pub(super) fn evicted(&self, n: u64) {
+        self.evictions.fetch_add(n, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        self.metrics.evictions.increment(1);
+        self.metrics.evictions.increment(n);
     }
 
     pub(super) fn invalidated(&self) {

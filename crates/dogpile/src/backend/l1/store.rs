@@ -52,21 +52,24 @@ impl bounded::Weighed for Entry {
     }
 }
 
-/// Counts the entries evicted to keep within the bound.
+/// Collects what one insert pushed out of the cache: the entries evicted to keep within the
+/// bound, and the entry it replaced (the cache reports both alike), told apart by the caller.
 #[derive(Clone)]
-struct CountEvictions(Arc<Counters>);
+struct Evictions;
 
-impl quick_cache::Lifecycle<CacheKey, Entry> for CountEvictions {
-    type RequestState = ();
+impl quick_cache::Lifecycle<CacheKey, Entry> for Evictions {
+    type RequestState = Vec<CacheKey>;
 
-    fn begin_request(&self) -> Self::RequestState {}
+    fn begin_request(&self) -> Self::RequestState {
+        Vec::new()
+    }
 
-    fn on_evict(&self, _state: &mut (), _key: CacheKey, _entry: Entry) {
-        self.0.evicted();
+    fn on_evict(&self, pushed_out: &mut Vec<CacheKey>, key: CacheKey, _entry: Entry) {
+        pushed_out.push(key);
     }
 }
 
-type Cache = quick_cache::sync::Cache<CacheKey, Entry, bounded::Weigher, foldhash::fast::RandomState, CountEvictions>;
+type Cache = quick_cache::sync::Cache<CacheKey, Entry, bounded::Weigher, foldhash::fast::RandomState, Evictions>;
 
 /// What a read or write saw before it went to the backend: its stripe and the stripe's
 /// generation then. `None` when the L1 does not take this key (outside its prefixes, or the
@@ -100,13 +103,7 @@ impl Store {
     ) -> Self {
         let counters = Arc::new(Counters::new(backend));
         let (weigher, capacity, items) = bounded::Weigher::of(bound);
-        let cache = Cache::with(
-            items,
-            capacity,
-            weigher,
-            foldhash::fast::RandomState::default(),
-            CountEvictions(Arc::clone(&counters)),
-        );
+        let cache = Cache::with(items, capacity, weigher, foldhash::fast::RandomState::default(), Evictions);
         Store {
             cache,
             time_to_live,
@@ -187,7 +184,13 @@ impl Store {
     fn store(&self, key: &CacheKey, value: Bytes, ticket: Ticket) {
         let hashes = key.is_hash().then(|| self.stripes[ticket.stripe].hashes.load(Ordering::Acquire));
         let until = self.time_to_live.map(|ttl| Instant::now() + ttl);
-        self.cache.insert(key.clone(), Entry { value, epoch: ticket.epoch, hashes, until });
+        let pushed_out =
+            self.cache.insert_with_lifecycle(key.clone(), Entry { value, epoch: ticket.epoch, hashes, until });
+        // The entry this one replaced is no eviction.
+        let evicted = pushed_out.iter().filter(|k| *k != key).count();
+        if evicted > 0 {
+            self.counters.evicted(evicted as u64);
+        }
     }
 
     /// Keeps `value`, read from the backend at `key` under `ticket`, unless the key's stripe
