@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::stats::Count;
 use super::{CreateOptions, FailSafe, Region};
 use crate::error::{BoxError, Error, Result};
 use crate::key::CacheKey;
@@ -27,21 +28,21 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.inner.stats.create();
+        self.inner.stats.bump(Count::Create);
         let started = std::time::Instant::now();
         let done = match timeout {
             None => created.await.map_err(|e| creator_error(key, e)),
             Some(after) => match tokio::time::timeout(after, created).await {
                 Ok(created) => created.map_err(|e| creator_error(key, e)),
                 Err(_) => {
-                    self.inner.stats.creator_timeout();
+                    self.inner.stats.bump(Count::CreatorTimeout);
                     Err(Error::CreatorTimeout { key: key.cloned(), after })
                 }
             },
         };
         self.inner.stats.creation(started.elapsed());
         if let Err(Error::Creator { .. }) = &done {
-            self.inner.stats.creator_error();
+            self.inner.stats.bump(Count::CreatorError);
         }
         done
     }

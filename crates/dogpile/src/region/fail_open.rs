@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Region;
+use super::stats::Count;
 use crate::backend::MemoryBackend;
 use crate::error::{BackendErrorKind, Error};
 
@@ -167,7 +168,7 @@ impl Region {
     pub(crate) fn backend_away(&self, fail_open: &FailOpenState, err: &Error) {
         self.report(err);
         if fail_open.breaker.failure(self.inner.clock.now()) {
-            self.inner.stats.breaker_opened();
+            self.inner.stats.bump(Count::BreakerOpened);
         }
     }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::fail_open::{has_creator, is_outage};
+use super::stats::Count;
 use super::{CreateOptions, Operation, Region, operation, trace};
 use crate::error::{BoxError, Result};
 use crate::key::{AsCacheKey, KeyRef};
@@ -34,9 +35,9 @@ impl Region {
     ///
     /// # Errors
     ///
-    /// [`Error::Creator`] with the creator's error (the lock is released and nothing is
-    /// stored); the backend's error on reading; [`Error::LockTimeout`] when a distributed lock
-    /// could not be had in time; [`Error::LockLost`] under that lock-lost policy. A failure to
+    /// [`Error::Creator`](crate::Error::Creator) with the creator's error (the lock is released and nothing is
+    /// stored); the backend's error on reading; [`Error::LockTimeout`](crate::Error::LockTimeout) when a distributed lock
+    /// could not be had in time; [`Error::LockLost`](crate::Error::LockLost) under that lock-lost policy. A failure to
     /// store the created value, or to release the lock afterwards, does not fail the call: it
     /// goes to the region's error sink (a distributed lock whose release did not reach the
     /// server is released by the backend once the server answers again).
@@ -214,7 +215,7 @@ impl Region {
                     }
                 }
             }
-            self.inner.stats.fail_open();
+            self.inner.stats.bump(Count::FailOpen);
             recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
         })
     }

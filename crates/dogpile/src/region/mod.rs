@@ -40,6 +40,7 @@ pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
 pub(crate) use operation::Operation;
 pub use options::{CreateOptions, GetOptions, ShouldCache};
+use stats::Count;
 pub use stats::RegionStats;
 pub use trace::KeyLogging;
 
@@ -305,7 +306,8 @@ impl Region {
                 hits += usize::from(value.is_some());
                 out.push(value.map(|v| v.payload));
             }
-            self.inner.stats.hits_and_misses(hits, keys.len() - hits);
+            self.inner.stats.add(Count::Hit, hits as u64);
+            self.inner.stats.add(Count::Miss, (keys.len() - hits) as u64);
             Ok(out)
         })
     }
@@ -521,7 +523,7 @@ impl Region {
                 Ok(None)
             }
             Err(source) => {
-                self.inner.stats.decode_error();
+                self.inner.stats.bump(Count::DecodeError);
                 match self.inner.decode_errors {
                     DecodeErrorPolicy::Error => Err(Error::Codec { key: Some(key.to_cache_key()), source }),
                     _ => {
@@ -535,7 +537,7 @@ impl Region {
     }
 
     fn count_read(&self, hit: bool) {
-        if hit { self.inner.stats.hit() } else { self.inner.stats.miss() }
+        self.inner.stats.bump(if hit { Count::Hit } else { Count::Miss });
     }
 
     /// Hands an error that no caller receives to the sink (and to `tracing`).

@@ -15,6 +15,7 @@ use super::fail_open::{has_creator, is_outage};
 use super::freshness::Freshness;
 use super::options::Policy;
 use super::read_through::take;
+use super::stats::Count;
 use super::{CreateOptions, Operation, Region, operation, trace};
 use crate::backend::Locked;
 use crate::error::{BackendErrorKind, BoxError, Error, Result};
@@ -185,7 +186,7 @@ impl Region {
                     }
                 }
             }
-            self.inner.stats.fail_open();
+            self.inner.stats.bump(Count::FailOpen);
             fail_open.fallback.multi_read_through(&keys, options, &slot, &spawn).await
         })
     }
@@ -419,12 +420,12 @@ impl Region {
         let stats = &self.inner.stats;
         for (_key, served) in keys.iter().zip(served) {
             match served.as_ref().map(|(_, outcome)| *outcome) {
-                Some(Outcome::Fresh) => stats.hit(),
-                Some(Outcome::AfterWait) => stats.wait(),
-                Some(Outcome::Created | Outcome::CreatedAfterWait) => stats.miss(),
-                Some(Outcome::FailSafe) => stats.fail_safe(),
+                Some(Outcome::Fresh) => stats.bump(Count::Hit),
+                Some(Outcome::AfterWait) => stats.bump(Count::Wait),
+                Some(Outcome::Created | Outcome::CreatedAfterWait) => stats.bump(Count::Miss),
+                Some(Outcome::FailSafe) => stats.bump(Count::FailSafe),
                 Some(Outcome::Stale | Outcome::StaleBackground) => {
-                    stats.stale();
+                    stats.bump(Count::Stale);
                     trace::decision!(self, _key, "stale value served");
                 }
                 None => {}

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::creation::creator_error;
 use super::freshness::Freshness;
 use super::options::Policy;
+use super::stats::Count;
 use super::{CreateOptions, Region, trace};
 use crate::backend::Locked;
 use crate::error::{BoxError, Error, Result};
@@ -290,7 +291,7 @@ impl Region {
         match try_lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await {
             Ok(Some(guard)) => {
                 if let Some(creator) = take(call.creator) {
-                    inner.stats.early_refresh();
+                    inner.stats.bump(Count::EarlyRefresh);
                     spawn(guard, creator);
                 }
             }

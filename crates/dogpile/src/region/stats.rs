@@ -1,83 +1,145 @@
-//! Counters of what the region did.
+//! Counters of what the region did, declared once in [`region_counters!`]'s table: each row
+//! gives the [`RegionStats`] field, the [`Count`] a path bumps, the `metrics` counter and its
+//! description, and the table in [`RegionStats`]' documentation comes from the same rows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::error::{BackendErrorKind, Error};
+use crate::lock::Outcome;
 use crate::striped::Striped;
 
-use crate::lock::Outcome;
-
-/// A snapshot of a region's counters since it was built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RegionStats {
-    /// Reads that found a fresh value.
-    pub hits: u64,
-    /// Reads that found no usable value.
-    pub misses: u64,
-    /// Expired values served because another caller (or a background task) was regenerating.
-    pub stale: u64,
-    /// Callers that found no value and had to wait while another caller held the key's lock.
-    pub waits: u64,
-    /// Creator calls, successful or not, in the caller or in a background task (a
-    /// `get_or_create_multi` creator call counts once).
-    pub creates: u64,
-    /// Regenerations handed to a background task.
-    pub background: u64,
-    /// Expired values served by [fail-safe](crate::region::FailSafe) because regenerating
-    /// them failed, or failed recently.
-    pub fail_safe: u64,
-    /// Creators given up on after the [hard creator timeout](crate::RegionBuilder::creator_timeout).
-    pub creator_timeouts: u64,
-    /// Read-through calls served without the backend during an outage ([fail-open](crate::region::FailOpen)).
-    pub fail_open: u64,
-    /// Times the fail-open circuit breaker opened.
-    pub breaker_opened: u64,
-    /// Background regenerations started early by [early refresh](crate::region::EarlyRefresh).
-    pub early_refreshes: u64,
-    /// Creator calls that returned an error.
-    pub creator_errors: u64,
-    /// Waits for a distributed lock that ran past its blocking timeout ([`Error::LockTimeout`](crate::Error::LockTimeout)).
-    pub lock_timeouts: u64,
-    /// Stored entries that did not decode (served as missing, or returned as
-    /// [`Error::Codec`](crate::Error::Codec), as the decode-error policy says).
-    pub decode_errors: u64,
-    /// Failed backend calls, whether a caller saw the error or it went to the error sink.
-    pub backend_errors: u64,
+/// A counter cell: plain, or striped for the counters every hit bumps.
+trait Cell: Default {
+    fn add(&self, n: u64);
+    fn get(&self) -> u64;
 }
 
-/// The region's counters, mirrored into its `metrics` handles with that feature.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    hits: Striped,
-    misses: Striped,
-    stale: AtomicU64,
-    waits: AtomicU64,
-    creates: AtomicU64,
-    background: AtomicU64,
-    fail_safe: AtomicU64,
-    creator_timeouts: AtomicU64,
-    fail_open: AtomicU64,
-    breaker_opened: AtomicU64,
-    early_refreshes: AtomicU64,
-    creator_errors: AtomicU64,
-    lock_timeouts: AtomicU64,
-    decode_errors: AtomicU64,
-    backend_errors: AtomicU64,
-    #[cfg(feature = "metrics")]
-    metrics: crate::metrics::RegionMetrics,
+impl Cell for AtomicU64 {
+    fn add(&self, n: u64) {
+        self.fetch_add(n, Ordering::Relaxed);
+    }
+    fn get(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
 }
 
-/// Bumps `$counter` and, with the `metrics` feature, the handle of the same name.
-macro_rules! count {
-    ($self:ident . $counter:ident) => {{
-        bump(&$self.$counter);
+impl Cell for Striped {
+    fn add(&self, n: u64) {
+        Striped::add(self, n);
+    }
+    fn get(&self) -> u64 {
+        Striped::get(self)
+    }
+}
+
+/// Declares the region's counters from one table: the snapshot [`RegionStats`] (with its
+/// documentation table), the [`Count`] names, the cells, the `metrics` handles and their
+/// descriptions. `backend_errors`, counted by kind, is the one counter written by hand.
+macro_rules! region_counters {
+    ($( #[doc = $doc:literal] $field:ident: $cell:ident, $count:ident => $metric:ident; )+) => {
+        /// A snapshot of a region's counters since it was built.
+        ///
+        /// With the `metrics` feature each field is also a counter, labelled by region and
+        /// backend:
+        ///
+        /// | field | metric | what it counts |
+        /// |---|---|---|
+        /// | `backend_errors` | [`BACKEND_ERRORS`](crate::metrics::BACKEND_ERRORS) | Failed backend calls, by kind |
+        #[doc = concat!($( "| `", stringify!($field), "` | [`", stringify!($metric), "`](crate::metrics::",
+            stringify!($metric), ") |", $doc, " |\n", )+)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct RegionStats {
+            $( #[doc = $doc] pub $field: u64, )+
+            /// Failed backend calls, whether a caller saw the error or it went to the error sink.
+            pub backend_errors: u64,
+        }
+
+        /// What a read path counts.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Count {
+            $( #[doc = $doc] $count, )+
+        }
+
+        /// The region's counters, mirrored into its `metrics` handles with that feature.
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $( $field: $cell, )+
+            backend_errors: AtomicU64,
+            #[cfg(feature = "metrics")]
+            metrics: RegionMetrics,
+        }
+
+        impl Counters {
+            /// Adds `n` to `count`.
+            pub(crate) fn add(&self, count: Count, n: u64) {
+                match count {
+                    $( Count::$count => {
+                        self.$field.add(n);
+                        #[cfg(feature = "metrics")]
+                        self.metrics.counters.$field.increment(n);
+                    } )+
+                }
+            }
+
+            pub(crate) fn snapshot(&self) -> RegionStats {
+                RegionStats { $( $field: self.$field.get(), )+ backend_errors: self.backend_errors.get() }
+            }
+        }
+
+        /// The counters' `metrics` handles.
         #[cfg(feature = "metrics")]
-        $self.metrics.$counter.increment(1);
-    }};
+        struct CounterHandles {
+            $( $field: metrics::Counter, )+
+        }
+
+        #[cfg(feature = "metrics")]
+        impl CounterHandles {
+            fn new(labels: &[metrics::Label]) -> Self {
+                CounterHandles { $( $field: metrics::counter!(crate::metrics::$metric, labels.to_vec()), )+ }
+            }
+
+            fn noop() -> Self {
+                CounterHandles { $( $field: metrics::Counter::noop(), )+ }
+            }
+
+            /// Descriptions, for exporters that show them (Prometheus's `# HELP`).
+            fn describe() {
+                $( metrics::describe_counter!(crate::metrics::$metric, metrics::Unit::Count, $doc.trim()); )+
+            }
+        }
+    };
 }
 
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+region_counters! {
+    /// Reads that found a fresh value.
+    hits: Striped, Hit => HITS;
+    /// Reads that found no usable value.
+    misses: Striped, Miss => MISSES;
+    /// Expired values served because another caller (or a background task) was regenerating.
+    stale: AtomicU64, Stale => STALE_SERVED;
+    /// Callers that found no value and had to wait while another caller held the key's lock.
+    waits: AtomicU64, Wait => LOCK_WAITS;
+    /// Creator calls, successful or not, in the caller or in a background task (a `get_or_create_multi` creator call counts once).
+    creates: AtomicU64, Create => CREATOR_RUNS;
+    /// Regenerations handed to a background task.
+    background: AtomicU64, Background => BACKGROUND_REGENERATIONS;
+    /// Expired values served by fail-safe because regenerating them failed, or failed recently.
+    fail_safe: AtomicU64, FailSafe => FAIL_SAFE_SERVED;
+    /// Creators given up on after the hard creator timeout.
+    creator_timeouts: AtomicU64, CreatorTimeout => CREATOR_TIMEOUTS;
+    /// Read-through calls served without the backend during an outage (fail-open).
+    fail_open: AtomicU64, FailOpen => FAIL_OPEN_SERVED;
+    /// Times the fail-open circuit breaker opened.
+    breaker_opened: AtomicU64, BreakerOpened => BREAKER_OPENED;
+    /// Background regenerations started early by early refresh.
+    early_refreshes: AtomicU64, EarlyRefresh => EARLY_REFRESHES;
+    /// Creator calls that returned an error.
+    creator_errors: AtomicU64, CreatorError => CREATOR_ERRORS;
+    /// Waits for a distributed lock that ran past its blocking timeout.
+    lock_timeouts: AtomicU64, LockTimeout => LOCK_TIMEOUTS;
+    /// Stored entries that did not decode (served as missing, or returned as a codec error, as the decode-error policy says).
+    decode_errors: AtomicU64, DecodeError => DECODE_ERRORS;
 }
 
 impl Counters {
@@ -85,7 +147,7 @@ impl Counters {
     /// recorded through handles from the installed recorder.
     pub(crate) fn new(name: &str, backend: &'static str) -> Self {
         #[cfg(feature = "metrics")]
-        return Counters { metrics: crate::metrics::RegionMetrics::new(name, backend), ..Counters::default() };
+        return Counters { metrics: RegionMetrics::new(name, backend), ..Counters::default() };
         #[cfg(not(feature = "metrics"))]
         {
             let _ = (name, backend);
@@ -93,70 +155,20 @@ impl Counters {
         }
     }
 
-    pub(crate) fn hit(&self) {
-        self.hits_and_misses(1, 0);
+    /// Adds one to `count`.
+    pub(crate) fn bump(&self, count: Count) {
+        self.add(count, 1);
     }
-    pub(crate) fn miss(&self) {
-        self.hits_and_misses(0, 1);
-    }
-    pub(crate) fn hits_and_misses(&self, hits: usize, misses: usize) {
-        if hits > 0 {
-            self.hits.add(hits as u64);
-            #[cfg(feature = "metrics")]
-            self.metrics.hits.increment(hits as u64);
-        }
-        if misses > 0 {
-            self.misses.add(misses as u64);
-            #[cfg(feature = "metrics")]
-            self.metrics.misses.increment(misses as u64);
-        }
-    }
-    pub(crate) fn stale(&self) {
-        count!(self.stale);
-    }
-    pub(crate) fn wait(&self) {
-        count!(self.waits);
-    }
-    pub(crate) fn create(&self) {
-        count!(self.creates);
-    }
-    fn background(&self) {
-        count!(self.background);
-    }
-    pub(crate) fn fail_safe(&self) {
-        count!(self.fail_safe);
-    }
-    pub(crate) fn creator_timeout(&self) {
-        count!(self.creator_timeouts);
-    }
-    pub(crate) fn fail_open(&self) {
-        count!(self.fail_open);
-    }
-    pub(crate) fn breaker_opened(&self) {
-        count!(self.breaker_opened);
-    }
-    pub(crate) fn early_refresh(&self) {
-        count!(self.early_refreshes);
-    }
-    pub(crate) fn creator_error(&self) {
-        count!(self.creator_errors);
-    }
-    pub(crate) fn lock_timeout(&self) {
-        count!(self.lock_timeouts);
-    }
-    pub(crate) fn decode_error(&self) {
-        count!(self.decode_errors);
-    }
-    pub(crate) fn backend_error(&self, _kind: crate::BackendErrorKind) {
-        bump(&self.backend_errors);
-        #[cfg(feature = "metrics")]
-        self.metrics.backend_error(_kind);
-    }
+
     /// Counts `error` if it is a backend failure or a lock timeout.
-    pub(crate) fn error(&self, error: &crate::Error) {
+    pub(crate) fn error(&self, error: &Error) {
         match error {
-            crate::Error::Backend { kind, .. } => self.backend_error(*kind),
-            crate::Error::LockTimeout { .. } => self.lock_timeout(),
+            Error::Backend { kind: _kind, .. } => {
+                self.backend_errors.add(1);
+                #[cfg(feature = "metrics")]
+                self.metrics.backend_error(*_kind);
+            }
+            Error::LockTimeout { .. } => self.bump(Count::LockTimeout),
             _ => {}
         }
     }
@@ -164,53 +176,95 @@ impl Counters {
     /// Records how long a region call took (with the `metrics` feature).
     #[cfg(feature = "metrics")]
     pub(crate) fn operation(&self, op: super::Operation, took: std::time::Duration) {
-        self.metrics.operation(op, took);
+        self.metrics.operations[op as usize].record(took.as_secs_f64());
     }
 
     /// Records how long a creator call took (with the `metrics` feature).
     pub(crate) fn creation(&self, _took: std::time::Duration) {
         #[cfg(feature = "metrics")]
-        self.metrics.creation(_took);
+        self.metrics.creation.record(_took.as_secs_f64());
     }
 
     /// Counts how a read-through call was served (its creator call, if any, is counted where
     /// it runs).
     pub(crate) fn record(&self, outcome: Outcome) {
-        match outcome {
-            Outcome::Fresh => self.hit(),
-            Outcome::Stale => self.stale(),
-            Outcome::StaleBackground => {
-                self.stale();
-                self.background();
-            }
-            Outcome::AfterWait => self.wait(),
-            Outcome::Created => self.miss(),
-            Outcome::CreatedAfterWait => {
-                self.miss();
-                self.wait();
-            }
-            Outcome::FailSafe => self.fail_safe(),
+        let counts: &[Count] = match outcome {
+            Outcome::Fresh => &[Count::Hit],
+            Outcome::Stale => &[Count::Stale],
+            Outcome::StaleBackground => &[Count::Stale, Count::Background],
+            Outcome::AfterWait => &[Count::Wait],
+            Outcome::Created => &[Count::Miss],
+            Outcome::CreatedAfterWait => &[Count::Miss, Count::Wait],
+            Outcome::FailSafe => &[Count::FailSafe],
+        };
+        counts.iter().for_each(|&count| self.bump(count));
+    }
+}
+
+/// A region's `metrics` handles, taken from the recorder installed when it was built.
+#[cfg(feature = "metrics")]
+struct RegionMetrics {
+    counters: CounterHandles,
+    backend_errors: [metrics::Counter; BackendErrorKind::ALL.len()],
+    operations: [metrics::Histogram; super::Operation::ALL.len()],
+    creation: metrics::Histogram,
+}
+
+#[cfg(feature = "metrics")]
+impl RegionMetrics {
+    fn new(region: &str, backend: &'static str) -> Self {
+        use crate::metrics::{BACKEND, BACKEND_ERRORS, CREATION_DURATION, KIND, OPERATION, OPERATION_DURATION, REGION};
+        Self::describe();
+        let labels = vec![metrics::Label::new(REGION, region.to_owned()), metrics::Label::new(BACKEND, backend)];
+        let with = |label: &'static str, value: &'static str| {
+            let mut labels = labels.clone();
+            labels.push(metrics::Label::new(label, value));
+            labels
+        };
+        RegionMetrics {
+            counters: CounterHandles::new(&labels),
+            backend_errors: BackendErrorKind::ALL
+                .map(|kind| metrics::counter!(BACKEND_ERRORS, with(KIND, kind.name()))),
+            operations: super::Operation::ALL
+                .map(|op| metrics::histogram!(OPERATION_DURATION, with(OPERATION, op.name()))),
+            creation: metrics::histogram!(CREATION_DURATION, labels.clone()),
         }
     }
 
-    pub(crate) fn snapshot(&self) -> RegionStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        RegionStats {
-            hits: self.hits.get(),
-            misses: self.misses.get(),
-            stale: get(&self.stale),
-            waits: get(&self.waits),
-            creates: get(&self.creates),
-            background: get(&self.background),
-            fail_safe: get(&self.fail_safe),
-            creator_timeouts: get(&self.creator_timeouts),
-            fail_open: get(&self.fail_open),
-            breaker_opened: get(&self.breaker_opened),
-            early_refreshes: get(&self.early_refreshes),
-            creator_errors: get(&self.creator_errors),
-            lock_timeouts: get(&self.lock_timeouts),
-            decode_errors: get(&self.decode_errors),
-            backend_errors: get(&self.backend_errors),
+    fn backend_error(&self, kind: BackendErrorKind) {
+        let at = BackendErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(BackendErrorKind::ALL.len() - 1);
+        self.backend_errors[at].increment(1);
+    }
+
+    fn describe() {
+        use crate::metrics::{BACKEND_ERRORS, CREATION_DURATION, OPERATION_DURATION};
+        CounterHandles::describe();
+        metrics::describe_counter!(BACKEND_ERRORS, metrics::Unit::Count, "Failed backend calls, by kind");
+        metrics::describe_histogram!(
+            OPERATION_DURATION,
+            metrics::Unit::Seconds,
+            "Seconds per region call, by operation"
+        );
+        metrics::describe_histogram!(CREATION_DURATION, metrics::Unit::Seconds, "Seconds per creator call");
+    }
+}
+
+/// Handles that record nothing: `Counters::default()`'s, replaced when a region is built.
+#[cfg(feature = "metrics")]
+impl Default for RegionMetrics {
+    fn default() -> Self {
+        RegionMetrics {
+            counters: CounterHandles::noop(),
+            backend_errors: std::array::from_fn(|_| metrics::Counter::noop()),
+            operations: std::array::from_fn(|_| metrics::Histogram::noop()),
+            creation: metrics::Histogram::noop(),
         }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl std::fmt::Debug for RegionMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionMetrics").finish_non_exhaustive()
     }
 }

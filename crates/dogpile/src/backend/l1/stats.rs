@@ -12,7 +12,7 @@ pub(super) struct Counters {
     invalidations: AtomicU64,
     flushes: AtomicU64,
     #[cfg(feature = "metrics")]
-    metrics: crate::metrics::L1Metrics,
+    metrics: L1Metrics,
 }
 
 /// A snapshot of what an [`L1Backend`](super::L1Backend) did since it was built.
@@ -50,7 +50,7 @@ impl Counters {
         let _ = backend;
         Counters {
             #[cfg(feature = "metrics")]
-            metrics: crate::metrics::L1Metrics::new(backend),
+            metrics: L1Metrics::new(backend),
             ..Counters::default()
         }
     }
@@ -93,6 +93,46 @@ impl Counters {
             invalidations: self.invalidations.load(Ordering::Relaxed),
             flushes: self.flushes.load(Ordering::Relaxed),
             entries,
+        }
+    }
+}
+
+/// The counters of one L1 (no-op handles by default).
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct L1Metrics {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    evictions: metrics::Counter,
+    invalidations: metrics::Counter,
+    flushes: metrics::Counter,
+}
+
+#[cfg(feature = "metrics")]
+impl Default for L1Metrics {
+    fn default() -> Self {
+        use metrics::Counter;
+        L1Metrics {
+            hits: Counter::noop(),
+            misses: Counter::noop(),
+            evictions: Counter::noop(),
+            invalidations: Counter::noop(),
+            flushes: Counter::noop(),
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl L1Metrics {
+    fn new(backend: &'static str) -> Self {
+        use crate::metrics::{BACKEND, L1_EVICTIONS, L1_FLUSHES, L1_HITS, L1_INVALIDATIONS, L1_MISSES};
+        let counter = |name: &'static str| metrics::counter!(name, BACKEND => backend);
+        L1Metrics {
+            hits: counter(L1_HITS),
+            misses: counter(L1_MISSES),
+            evictions: counter(L1_EVICTIONS),
+            invalidations: counter(L1_INVALIDATIONS),
+            flushes: counter(L1_FLUSHES),
         }
     }
 }
