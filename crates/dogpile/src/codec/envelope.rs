@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::ForeignVersion;
 use super::format::Format;
+use super::value::CACHED_VALUE;
 use crate::error::{BoxError, Error, Result};
 use crate::value::{CachedValue, Metadata};
 
@@ -132,10 +133,6 @@ impl StoredMetadata {
     }
 }
 
-/// The newtype name under which the seed envelope hands its `[payload, metadata]` entry to
-/// the format: transparent in msgpack and JSON, a `dogpile.cache.api.CachedValue` in pickle
-/// (what dogpile 0.9 pickles).
-pub(crate) const CACHED_VALUE: &str = "dogpile.cache.api.CachedValue";
 
 /// The seed envelope's entry, named for the formats that mark it.
 struct SeedEntry<E>(E);

@@ -20,8 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::ser::{self, Impossible};
 
 use super::NoValueMarker;
-use super::envelope::CACHED_VALUE;
-use super::value::{Value, ValueDeserializer};
+use super::value::{CACHED_VALUE, Value, ValueDeserializer};
 use crate::error::BoxError;
 
 const TAG: u8 = 0x7f;

@@ -6,7 +6,11 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess
 use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::envelope::CACHED_VALUE;
+/// The newtype name under which the seed envelope hands its `[payload, metadata]` entry to
+/// the format: transparent in msgpack and JSON, a `dogpile.cache.api.CachedValue` in pickle
+/// (what dogpile 0.9 pickles).
+pub(crate) const CACHED_VALUE: &str = "dogpile.cache.api.CachedValue";
+
 
 /// A payload of any shape, in the data model that Python deployments share: `None`, `bool`,
 /// `int`, `float`, `str`, `bytes`, `list`, `tuple` and `dict`.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::ser;
 
 use super::{PickleError, op};
-use crate::codec::envelope::CACHED_VALUE;
+use crate::codec::value::CACHED_VALUE;
 
 /// Pickles `value` (protocol 4).
 pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PickleError> {
