@@ -631,7 +631,7 @@ fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     println!(
         "dogpile bench: {} per workload and layer, against {}",
         crate::stats::human(args.duration),
-        dogpile::registry::redact_url(&target.url)
+        dogpile::config::redact_url(&target.url)
     );
     println!();
     println!(

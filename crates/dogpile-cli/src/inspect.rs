@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dogpile::codec::{Codec, Value, known_layouts};
-use dogpile::registry::redact_url;
+use dogpile::config::redact_url;
 use dogpile_redis::redis;
 
 /// `dogpile inspect` arguments.

@@ -138,7 +138,7 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
         "dogpile memory-report: {} values (scale {}), against {}",
         thousands(rows.first().map_or(0, |r| r.values as u64)),
         args.scale,
-        dogpile::registry::redact_url(&target.url)
+        dogpile::config::redact_url(&target.url)
     );
     println!("Bytes per value and % leave out the empty server's used_memory ({} bytes).", thousands(empty));
     println!();

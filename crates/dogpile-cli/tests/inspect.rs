@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use dogpile::codec::Value;
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile::{CacheKey, Region};
 use dogpile_testing::RedisServer;
 use dogpile_testing::python::{PythonEnv, PythonRegion, to_spec};
@@ -33,7 +33,7 @@ fn region(server: &RedisServer, backend: &str, args: &[(&str, &str)]) -> Region 
     dogpile_redis::register();
     let mut arguments = Arguments::new().with("url", server.url());
     for (key, value) in args {
-        arguments.insert(*key, dogpile::registry::ConfigValue::coerce(value));
+        arguments.insert(*key, dogpile::config::ConfigValue::coerce(value));
     }
     Region::builder().configure(backend, arguments).build().expect("region")
 }

@@ -1,6 +1,6 @@
 //! dogpile's `arguments` dictionary as dogpile-rs [`Arguments`].
 
-use dogpile::registry::{Arguments, ConfigValue};
+use dogpile::config::{Arguments, ConfigValue};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};

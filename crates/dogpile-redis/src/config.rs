@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dogpile::codec::Compat;
-use dogpile::registry::{Arguments, ConfigValue, redact_url};
+use dogpile::config::{Arguments, ConfigValue, redact_url};
 use dogpile::{Error, Result};
 
 use crate::socket::Keepalive;
@@ -902,7 +902,7 @@ mod tests {
 
     #[test]
     fn hash_policy_from_none_true_false() {
-        let none = Arguments::new().with("redis_expiration_time_hash", dogpile::registry::ConfigValue::None);
+        let none = Arguments::new().with("redis_expiration_time_hash", dogpile::config::ConfigValue::None);
         assert_eq!(RedisConfig::from_arguments(&none).unwrap().redis_expiration_time_hash, HashTtlPolicy::OnCreate);
         let off = Arguments::new().with("redis_expiration_time_hash", false);
         assert_eq!(RedisConfig::from_arguments(&off).unwrap().redis_expiration_time_hash, HashTtlPolicy::Never);
@@ -920,9 +920,8 @@ mod tests {
 
     #[test]
     fn cluster_nodes_from_startup_nodes_or_url() {
-        let table = |port: i64| {
-            dogpile::registry::ConfigValue::Map(Arguments::new().with("host", "10.0.0.1").with("port", port))
-        };
+        let table =
+            |port: i64| dogpile::config::ConfigValue::Map(Arguments::new().with("host", "10.0.0.1").with("port", port));
         let listed = Arguments::new()
             .with("startup_nodes", ConfigValue::List(vec![table(7000), ConfigValue::from("10.0.0.2:7001")]))
             .with("password", "pw");

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use dogpile::backend::{Backend, BackendMutex, Capabilities, L1Backend, L1Builder, Locked};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile::{Bytes, CacheKey, Result};
 
 use crate::config::RedisConfig;

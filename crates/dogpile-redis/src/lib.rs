@@ -24,7 +24,7 @@
 //! # Examples
 //!
 //! ```no_run
-//! use dogpile::registry::Arguments;
+//! use dogpile::config::Arguments;
 //! use dogpile::Region;
 //!
 //! # async fn run() -> dogpile::Result<()> {
@@ -109,7 +109,7 @@ use std::sync::Arc;
 
 use dogpile::Result;
 use dogpile::backend::{Backend, DynBackend, L1Backend, L1Builder};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 
 pub use redis;
 
@@ -214,7 +214,7 @@ pub const VALKEY_BACKEND_NAMES: [(&str, &str, Option<&str>); 9] = [
 /// # Examples
 ///
 /// ```
-/// use dogpile::registry::Arguments;
+/// use dogpile::config::Arguments;
 ///
 /// dogpile_redis::register();
 /// // Python's `dogpile.cache.redis` on dogpile.cache 1.x: pickle in its envelope.

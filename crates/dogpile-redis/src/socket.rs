@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile::{Error, Result};
 use redis::io::tcp::{TcpSettings, socket2};
 

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile::{CacheKey, Error, Region};
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::RedisServer;

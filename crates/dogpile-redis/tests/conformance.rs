@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile_testing::{Fixture, RedisServer};
 use support::{advanced, hstore, valkey_advanced, valkey_hstore};
 

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use dogpile::backend::{Backend, L1Backend};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile::{Bytes, CacheKey, Region};
 use dogpile_redis::{Keepalive, RedisAdvancedBackend, RedisConfig};
 use dogpile_testing::RedisServer;

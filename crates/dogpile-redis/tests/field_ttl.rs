@@ -146,7 +146,7 @@ async fn the_policy_matrix_on_redis_and_valkey() {
 
 #[test]
 fn per_field_is_read_from_the_arguments() {
-    use dogpile::registry::Arguments;
+    use dogpile::config::Arguments;
     let args = Arguments::new().with("url", "redis://127.0.0.1:1/0").with("redis_expiration_time_hash", "per_field");
     let config = RedisConfig::from_arguments(&args).unwrap();
     assert!(format!("{config:?}").contains("redis_expiration_time_hash: PerField"), "{config:?}");

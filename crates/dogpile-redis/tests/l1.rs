@@ -341,7 +341,7 @@ async fn on_a_cluster_a_manual_failover_moves_tracking_to_the_promoted_replica()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_l1_table_in_the_configuration_puts_one_in_front() {
-    use dogpile::registry::{Arguments, ConfigValue};
+    use dogpile::config::{Arguments, ConfigValue};
     dogpile_redis::register();
     let server = RedisServer::start();
     let l1 = Arguments::new().with("capacity", 100).with("prefixes", ConfigValue::List(vec!["hot:".into()]));

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dogpile::codec::{DecodeErrorPolicy, Value};
-use dogpile::registry::{Arguments, ConfigValue};
+use dogpile::config::{Arguments, ConfigValue};
 use dogpile::{CacheKey, MockClock, Region};
 use dogpile_testing::RedisServer;
 use dogpile_testing::python::{PythonEnv, PythonRegion, from_spec, listed, to_spec};

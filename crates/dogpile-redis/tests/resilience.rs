@@ -124,7 +124,7 @@ async fn redis_ttls_are_spread_by_the_jitter_for_plain_keys_and_hashes() {
         let distinct: std::collections::BTreeSet<i64> = ttls.iter().map(|t| t / 10_000).collect();
         assert!(distinct.len() > n / 4, "{prefix}: TTLs not spread: {ttls:?}");
     }
-    let bad = dogpile::registry::Arguments::new().with("redis_expiration_time_jitter", 2.0);
+    let bad = dogpile::config::Arguments::new().with("redis_expiration_time_jitter", 2.0);
     let err = dogpile_redis::RedisConfig::from_arguments(&bad).unwrap_err();
     assert!(err.to_string().contains("redis_expiration_time_jitter"), "{err}");
 }

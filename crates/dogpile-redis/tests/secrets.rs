@@ -2,7 +2,7 @@
 //! with an unescaped `/`, `#`, `?`, `:` or `@` is exactly what a generated password has.
 
 use dogpile::Region;
-use dogpile::registry::{Arguments, redact_url};
+use dogpile::config::{Arguments, redact_url};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use proptest::prelude::*;
 
@@ -57,7 +57,7 @@ proptest! {
 #[tokio::test]
 async fn a_password_with_a_slash_is_hidden_in_connection_errors_too() {
     let url = "redis://:s3cret/x@127.0.0.1:1/0";
-    assert_eq!(redact_url(url), dogpile::registry::UNPARSABLE_URL);
+    assert_eq!(redact_url(url), dogpile::config::UNPARSABLE_URL);
     assert_eq!(redact_url("redis://:s3cret%2Fx@127.0.0.1:1/0"), "redis://<redacted>@127.0.0.1:1/0");
     let config = RedisConfig::from_url(url).socket_connect_timeout(std::time::Duration::from_millis(200));
     assert!(!format!("{config:?}").contains("s3cret"));

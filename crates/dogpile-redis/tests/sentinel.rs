@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dogpile::Region;
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend};
 use dogpile_testing::{Fixture, RedisSentinelSet};
 use support::sentinel_config;

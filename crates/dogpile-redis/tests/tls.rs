@@ -39,7 +39,7 @@ async fn rediss_with_a_trusted_ca() {
 async fn behind_sentinel_over_tls_through_a_failover() {
     use std::time::{Duration, Instant};
 
-    use dogpile::registry::Arguments;
+    use dogpile::config::Arguments;
     use dogpile_testing::RedisSentinelSet;
 
     dogpile_redis::register();

@@ -5,7 +5,8 @@
 
 mod support;
 
-use dogpile::registry::{self, Arguments};
+use dogpile::config::Arguments;
+use dogpile::registry;
 use dogpile::{CacheKey, Region};
 use dogpile_testing::RedisServer;
 use dogpile_testing::server::Reply;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use dogpile::backend::{Backend, DynBackend, Proxied, ProxyBackend};
 use dogpile::codec::Codec;
-use dogpile::registry::{self, Arguments};
+use dogpile::config::Arguments;
+use dogpile::registry;
 use dogpile::{Region, RegionBuilder};
 
 /// A backend under test, with what keeps it alive (a server process, say), the codec its

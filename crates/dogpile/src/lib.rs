@@ -84,6 +84,7 @@ pub mod backend;
 pub mod blocking;
 mod clock;
 pub mod codec;
+pub mod config;
 mod error;
 mod key;
 mod lock;

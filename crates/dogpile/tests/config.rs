@@ -1,6 +1,7 @@
 //! Configuration by name, from flat settings and from TOML.
 
-use dogpile::registry::{self, Arguments};
+use dogpile::config::Arguments;
+use dogpile::registry;
 use dogpile::{Error, Region, RegionBuilder};
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use dogpile::backend::MemoryBackend;
 use dogpile::codec::{Codec, Envelope, Format};
-use dogpile::registry::Arguments;
+use dogpile::config::Arguments;
 use dogpile_testing::Fixture;
 
 dogpile_testing::conformance!(memory, MemoryBackend::default);

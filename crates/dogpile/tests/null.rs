@@ -5,5 +5,5 @@ use dogpile::backend::NullBackend;
 dogpile_testing::null_conformance!(null, || NullBackend);
 dogpile_testing::null_conformance!(null_configured, || dogpile_testing::Fixture::configured(
     "dogpile.cache.null",
-    dogpile::registry::Arguments::new()
+    dogpile::config::Arguments::new()
 ));

@@ -347,7 +347,7 @@ async fn replacing_the_backend_on_the_builder_keeps_the_layers() {
 
     let configured = Region::builder()
         .backend(MemoryBackend::default())
-        .configure("null", dogpile::registry::Arguments::new())
+        .configure("null", dogpile::config::Arguments::new())
         .build()
         .unwrap();
     assert_eq!(configured.actual_backend().name(), "null");

@@ -194,7 +194,7 @@ async fn a_multi_call_logs_its_missing_keys_and_its_batch_creation() {
 /// arguments that are read, and a second region with the same typo, are not.
 #[test]
 fn an_unused_argument_is_warned_of_once() {
-    use dogpile::registry::Arguments;
+    use dogpile::config::Arguments;
 
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());

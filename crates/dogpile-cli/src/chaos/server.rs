@@ -23,7 +23,7 @@ impl Server {
     }
 
     pub fn given(url: &str) -> Result<Self, String> {
-        let shown = dogpile::registry::redact_url(url);
+        let shown = dogpile::config::redact_url(url);
         let client =
             redis::Client::open(url).map_err(|e| format!("{shown} is not a usable Redis URL: {:?}", e.kind()))?;
         Ok(Server::Given { client, shown })

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dogpile::codec::DecodeErrorPolicy;
+use dogpile::config::Arguments;
 use dogpile::region::{CreateOptions, GetOptions};
-use dogpile::registry::Arguments;
 use dogpile::{Bytes, CacheKey, Error, KeyMangler, MockClock, Region, VALUE_VERSION};
 use serde::{Deserialize, Serialize};
 

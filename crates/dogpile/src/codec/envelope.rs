@@ -133,7 +133,6 @@ impl StoredMetadata {
     }
 }
 
-
 /// The seed envelope's entry, named for the formats that mark it.
 struct SeedEntry<E>(E);
 

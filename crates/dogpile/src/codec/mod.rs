@@ -47,8 +47,8 @@ pub use envelope::Envelope;
 pub use format::Format;
 pub use value::Value;
 
+use crate::config::Arguments;
 use crate::error::{BoxError, Error, Result};
-use crate::registry::Arguments;
 use crate::value::{CachedValue, Metadata, VALUE_VERSION};
 
 /// A payload format inside an envelope, with the value version it writes and accepts. Cheap to
@@ -125,7 +125,7 @@ impl Codec {
     ///
     /// ```
     /// use dogpile::codec::{Codec, Envelope, Format};
-    /// use dogpile::registry::Arguments;
+    /// use dogpile::config::Arguments;
     ///
     /// let args = Arguments::new().with("compat", "seed-0.4").with("serializer", "msgpack");
     /// let codec = Codec::from_arguments(&args)?;

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize, Serializer};
 /// (what dogpile 0.9 pickles).
 pub(crate) const CACHED_VALUE: &str = "dogpile.cache.api.CachedValue";
 
-
 /// A payload of any shape, in the data model that Python deployments share: `None`, `bool`,
 /// `int`, `float`, `str`, `bytes`, `list`, `tuple` and `dict`.
 ///

@@ -12,10 +12,11 @@ use super::{
 use crate::backend::{Backend, DynBackend, MemoryBackend, Proxied, ProxyBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{Codec, DecodeErrorPolicy};
+use crate::config::{Arguments, ConfigValue};
 use crate::error::{Error, Result};
 use crate::key::{CacheKey, KeyMangler};
 use crate::mutex::LocalMutexMap;
-use crate::registry::{self, Arguments, ConfigValue};
+use crate::registry;
 
 /// A layer given to [`RegionBuilder::wrap`], put around the backend when the region is built.
 type Wrapper = Box<dyn FnOnce(Arc<dyn DynBackend>) -> Arc<dyn DynBackend> + Send + Sync>;
@@ -51,7 +52,7 @@ enum BackendChoice {
 /// From a backend name and arguments, as dogpile's `configure` does:
 ///
 /// ```
-/// use dogpile::registry::Arguments;
+/// use dogpile::config::Arguments;
 /// use dogpile::Region;
 ///
 /// let args = Arguments::new().with("capacity", 1_000).with("serializer", "json");
@@ -490,7 +491,7 @@ impl RegionBuilder {
             ConfigValue::Int(n) => *n as f64,
             ConfigValue::Float(x) => *x,
             ConfigValue::Str(text) => {
-                self.expiration = Some(registry::duration_text(name, text)?);
+                self.expiration = Some(crate::config::duration_text(name, text)?);
                 return Ok(self);
             }
             other => return Err(Error::config(name, format!("expected a number of seconds, got {other:?}"))),

@@ -7,7 +7,8 @@
 //! # Examples
 //!
 //! ```
-//! use dogpile::registry::{self, Arguments};
+//! use dogpile::config::Arguments;
+//! use dogpile::registry;
 //!
 //! let args = Arguments::new().with("capacity", 1_000);
 //! let backend = registry::make_backend("memory", &args)?;
@@ -15,17 +16,10 @@
 //! # Ok::<(), dogpile::Error>(())
 //! ```
 
-mod arguments;
-mod redact;
-mod value;
-
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-pub use arguments::Arguments;
-pub(crate) use arguments::duration_text;
-pub use redact::{UNPARSABLE_URL, redact_url};
-pub use value::ConfigValue;
+use crate::config::Arguments;
 
 use crate::backend::{DynBackend, MemoryBackend, NullBackend};
 use crate::error::{Error, Result};
@@ -63,7 +57,8 @@ fn registry() -> &'static RwLock<HashMap<String, Entry>> {
 /// ```
 /// use std::sync::Arc;
 /// use dogpile::backend::MemoryBackend;
-/// use dogpile::registry::{self, Arguments};
+/// use dogpile::config::Arguments;
+/// use dogpile::registry;
 ///
 /// registry::register_backend("my_memory", |_args: &Arguments| Ok(Arc::new(MemoryBackend::default())));
 /// assert!(registry::make_backend("my_memory", &Arguments::new()).is_ok());
@@ -84,7 +79,8 @@ where
 /// ```
 /// use std::sync::Arc;
 /// use dogpile::backend::MemoryBackend;
-/// use dogpile::registry::{self, Arguments};
+/// use dogpile::config::Arguments;
+/// use dogpile::registry;
 ///
 /// registry::register_backend_with_defaults("json_memory", Arguments::new().with("serializer", "json"), |args| {
 ///     Ok(Arc::new(MemoryBackend::from_arguments(args)?))

@@ -141,13 +141,13 @@ impl L1Builder {
     ///
     /// ```
     /// use dogpile::backend::L1Builder;
-    /// use dogpile::registry::Arguments;
+    /// use dogpile::config::Arguments;
     ///
     /// let args = Arguments::new().with("capacity", 50_000).with("prefixes", "user:");
     /// let l1 = L1Builder::from_arguments(&args)?;
     /// # Ok::<(), dogpile::Error>(())
     /// ```
-    pub fn from_arguments(args: &crate::registry::Arguments) -> Result<Self> {
+    pub fn from_arguments(args: &crate::config::Arguments) -> Result<Self> {
         let mut builder = L1Builder::default();
         if let Some(bound) = Bound::from_arguments(args)? {
             builder.bound = bound;

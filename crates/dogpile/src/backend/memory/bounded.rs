@@ -21,7 +21,7 @@ pub(in crate::backend) enum Bound {
 
 impl Bound {
     /// The bound given by the arguments `capacity` (entries) or `max_bytes`, if either.
-    pub(in crate::backend) fn from_arguments(args: &crate::registry::Arguments) -> crate::Result<Option<Bound>> {
+    pub(in crate::backend) fn from_arguments(args: &crate::config::Arguments) -> crate::Result<Option<Bound>> {
         use crate::Error;
         let positive = |name: &str| -> crate::Result<Option<u64>> {
             match args.get_u64(name)? {

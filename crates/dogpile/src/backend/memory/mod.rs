@@ -7,9 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Backend, Capabilities};
+use crate::config::Arguments;
 use crate::error::Result;
 use crate::key::{CacheKey, KeyRef};
-use crate::registry::Arguments;
 
 pub(super) mod bounded;
 mod unbounded;

@@ -18,7 +18,7 @@ pub const UNPARSABLE_URL: &str = "<a URL that does not parse>";
 /// # Examples
 ///
 /// ```
-/// use dogpile::registry::{UNPARSABLE_URL, redact_url};
+/// use dogpile::config::{UNPARSABLE_URL, redact_url};
 ///
 /// assert_eq!(redact_url("redis://user:hunter2@cache:6379/0"), "redis://user:<redacted>@cache:6379/0");
 /// assert_eq!(redact_url("redis://:s3cret%2Fx@127.0.0.1:1/0"), "redis://<redacted>@127.0.0.1:1/0");

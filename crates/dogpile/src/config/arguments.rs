@@ -82,7 +82,7 @@ impl Arguments {
     /// # Examples
     ///
     /// ```
-    /// use dogpile::registry::Arguments;
+    /// use dogpile::config::Arguments;
     ///
     /// let args = Arguments::new().with("capacity", 10).with("capactiy", 10);
     /// args.get_u64("capacity")?;
@@ -184,7 +184,7 @@ impl Arguments {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use dogpile::registry::Arguments;
+    /// use dogpile::config::Arguments;
     ///
     /// let args = Arguments::new().with("a", 1.5).with("b", "1h 30m").with("c", "300ms");
     /// assert_eq!(args.get_seconds("a")?, Some(Duration::from_millis(1500)));
