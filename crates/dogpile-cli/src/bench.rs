@@ -10,7 +10,7 @@ use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::{CacheKey, Clock, Region, SystemClock};
 use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
-use dogpile_testing::CountingProxy;
+use dogpile_servers::CountingProxy;
 use serde::{Deserialize, Serialize};
 
 use crate::duration;
@@ -563,7 +563,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
 
 async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, String> {
     prepare(&target.url).await?;
-    let proxy = CountingProxy::start(target.addr().await?).await;
+    let proxy = CountingProxy::start(target.addr().await?).await.map_err(|e| e.to_string())?;
     let mut admin = target.admin().await?;
     let selected: Vec<&Workload> =
         WORKLOADS.iter().filter(|w| args.only.as_deref().is_none_or(|only| w.name.contains(only))).collect();

@@ -15,7 +15,7 @@ use dogpile_redis::redis::cluster_async::ClusterConnection;
 use dogpile_redis::redis::cluster_routing::SingleNodeRoutingInfo;
 use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
-use dogpile_testing::{CountingProxy, RedisCluster};
+use dogpile_servers::{CountingProxy, RedisCluster};
 
 use crate::bench::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
 use crate::stats::{Latencies, PairedRatio, thousands};
@@ -139,7 +139,7 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
     }
 
     // Round trips through a counting proxy per node, which the nodes then announce.
-    let proxies = cluster.counting_proxies().await;
+    let proxies = cluster.counting_proxies().await.map_err(|e| e.to_string())?;
     let counted = Layers::connect(&proxies.iter().map(CountingProxy::addr_string).collect::<Vec<_>>()).await?;
 
     let mut rows = Vec::new();

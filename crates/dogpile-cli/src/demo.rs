@@ -175,7 +175,7 @@ pub fn run(mut args: DemoArgs) -> Result<(), String> {
         if args.on_redis() {
             return Err("give one of --url, --cluster, --sentinels and --spawn-cluster".into());
         }
-        let cluster = crate::target::start_private("a Redis Cluster", || dogpile_testing::RedisCluster::start(3, 0))?;
+        let cluster = crate::target::start_private("a Redis Cluster", || dogpile_servers::RedisCluster::start(3, 0))?;
         args.cluster = cluster.nodes().iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
         args.spawn_cluster = false;
         Some(cluster)

@@ -21,10 +21,14 @@ pub struct MemoryReportArgs {
     /// Start a private redis-server for the report instead.
     #[arg(long, conflicts_with = "spawn_valkey")]
     spawn: bool,
-    /// Start a private Valkey 9 server for the report instead (the valkey-server that
-    /// scripts/python-envs installs): it has the per-field TTLs of the last row.
+    /// Start a private Valkey 9 server for the report instead: it has the per-field TTLs of
+    /// the last row.
     #[arg(long, conflicts_with = "url")]
     spawn_valkey: bool,
+    /// The valkey-server binary for --spawn-valkey (default: the one DOGPILE_VALKEY_SERVER_BIN
+    /// names, else valkey-server on PATH).
+    #[arg(long, value_name = "PATH", requires = "spawn_valkey")]
+    valkey_server: Option<std::path::PathBuf>,
     /// Fraction of the full data set (1.1 million values at --scale 1).
     #[arg(long, default_value_t = 0.1)]
     scale: f64,
@@ -126,7 +130,11 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let target = if args.spawn_valkey { Target::valkey()? } else { Target::new(args.url.clone(), args.spawn)? };
+    let target = if args.spawn_valkey {
+        Target::valkey(args.valkey_server.as_deref())?
+    } else {
+        Target::new(args.url.clone(), args.spawn)?
+    };
     let (rows, empty, skipped) = runtime.block_on(measure(&args, &target))?;
     if args.json {
         let json =

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dogpile::region::{CreateOptions, EarlyRefresh, FailOpen, FailSafe, RegionStats};
 use dogpile::{CacheKey, Region};
 use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
-use dogpile_testing::RedisServer;
+use dogpile_servers::RedisServer;
 
 use crate::stats::{Latencies, human, thousands};
 
@@ -301,7 +301,7 @@ async fn fail_open(load: Load) -> Result<(), String> {
             server.kill();
             fault.store(true, Ordering::Relaxed);
             tokio::time::sleep(load.duration / 3).await;
-            let restarted = server.restart();
+            let restarted = server.restart().map_err(|e| e.to_string());
             fault.store(false, Ordering::Relaxed);
             restarted
         };

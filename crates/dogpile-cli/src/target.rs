@@ -1,7 +1,9 @@
 //! The Redis a measuring command talks to: `--url`, or a private server with `--spawn`.
 
 use dogpile_redis::redis;
-use dogpile_testing::RedisServer;
+use std::path::Path;
+
+use dogpile_servers::RedisServer;
 
 /// Where to find Redis: given, or started for this run (stopped when dropped).
 #[derive(Debug)]
@@ -23,9 +25,14 @@ impl Target {
         }
     }
 
-    /// A private Valkey 9 server (the harness's `valkey-server`).
-    pub fn valkey() -> Result<Self, String> {
-        let server = start_private("valkey-server", RedisServer::start_valkey)?;
+    /// A private Valkey 9 server: `binary`, else the one `DOGPILE_VALKEY_SERVER_BIN` names,
+    /// else `valkey-server` on `PATH`.
+    pub fn valkey(binary: Option<&Path>) -> Result<Self, String> {
+        let binary = match binary {
+            Some(binary) => binary.to_owned(),
+            None => dogpile_servers::valkey_binary().map_err(|e| format!("cannot start valkey-server: {e}"))?,
+        };
+        let server = start_private("valkey-server", || RedisServer::start_with(&binary, &[]))?;
         Ok(Target { url: server.url(), _server: Some(server) })
     }
 
@@ -50,17 +57,10 @@ impl Target {
     }
 }
 
-/// Starts a private server, set or cluster with the harness, whose failure (a missing binary,
-/// a server that does not come up) is a panic carrying the reason: here an error saying it.
-pub fn start_private<T>(what: &str, start: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
-    std::panic::catch_unwind(start).map_err(|panic| {
-        let why = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        format!("cannot start {what}: {why}")
-    })
+/// Starts a private server, set or cluster; its failure (a missing binary, with how to
+/// install it; a server that does not come up, with its log) as an error saying what.
+pub fn start_private<T>(what: &str, start: impl FnOnce() -> dogpile_servers::Result<T>) -> Result<T, String> {
+    start().map_err(|err| format!("cannot start {what}: {err}"))
 }
 
 /// Total commands the server has run (INFO commandstats), leaving out INFO and CONFIG.

@@ -80,7 +80,10 @@ fn memory_report_puts_hash_storage_far_below_the_dogpile_envelope() {
 
 #[test]
 fn memory_report_on_valkey_measures_a_ttl_per_field() {
-    let (ok, stdout, stderr) = dogpile(&["memory-report", "--spawn-valkey", "--scale", "0.02", "--json"]);
+    let valkey = dogpile_testing::server::valkey_binary();
+    let valkey = valkey.to_str().expect("a UTF-8 path");
+    let (ok, stdout, stderr) =
+        dogpile(&["memory-report", "--spawn-valkey", "--valkey-server", valkey, "--scale", "0.02", "--json"]);
     assert!(ok, "{stdout}\n{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
     let rows = json["rows"].as_array().expect("rows");

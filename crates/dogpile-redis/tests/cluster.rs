@@ -10,6 +10,7 @@ use dogpile::backend::DynBackend;
 use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::{Bytes, CacheKey};
 use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::ServerExt;
 use dogpile_testing::server::Reply;
 use dogpile_testing::{CountingProxy, RedisCluster};
 use support::{advanced_cluster, cluster_config, hstore_cluster};

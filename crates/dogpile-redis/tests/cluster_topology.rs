@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use dogpile::{CacheKey, Region};
 use dogpile_redis::RedisAdvancedHstoreBackend;
 use dogpile_testing::RedisCluster;
+use dogpile_testing::ServerExt;
 use support::cluster_config;
 
 /// What the callers saw.

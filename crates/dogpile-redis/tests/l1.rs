@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use dogpile::backend::{Backend, L1Backend, L1Status};
 use dogpile::{Bytes, CacheKey, Region};
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
+use dogpile_testing::ServerExt;
 use dogpile_testing::python::PythonEnv;
 use dogpile_testing::{RedisCluster, RedisServer};
 use support::{cluster_config, config, with_l1};

@@ -11,6 +11,7 @@ use dogpile::Region;
 use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::config::Arguments;
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend};
+use dogpile_testing::ServerExt;
 use dogpile_testing::{Fixture, RedisSentinelSet};
 use support::sentinel_config;
 

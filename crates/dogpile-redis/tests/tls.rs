@@ -3,7 +3,7 @@
 use dogpile::Region;
 use dogpile_redis::{RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::server::free_port;
-use dogpile_testing::{RedisServer, TestCertificates};
+use dogpile_testing::{RedisServer, ServerExt, TestCertificates};
 
 #[tokio::test]
 async fn rediss_with_a_trusted_ca() {

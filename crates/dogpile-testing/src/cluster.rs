@@ -1,174 +1,47 @@
-//! A private Redis Cluster per test: primaries and replicas on free ports, made into a cluster
-//! with `redis-cli --cluster create`, stopped on drop.
-//!
-//! The binaries are `redis-server` and `redis-cli` from `PATH`, or those named by
-//! `DOGPILE_REDIS_SERVER_BIN` and `DOGPILE_REDIS_CLI_BIN`. A missing binary fails the test with
-//! an install hint; it never skips.
+//! A private Redis Cluster per test: [`dogpile_servers::RedisCluster`], whose failures fail the
+//! test with every node's log.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
 
-use crate::server::{RedisServer, Reply, free_port};
+use crate::CountingProxy;
+use crate::server::started;
 
-/// The environment variable that names another `redis-cli` binary.
-pub const CLI_BIN_ENV: &str = "DOGPILE_REDIS_CLI_BIN";
+pub use dogpile_servers::CLI_BIN_ENV;
 
-/// A running cluster owned by the test.
+/// A running cluster owned by the test; its other methods are those of
+/// [`dogpile_servers::RedisCluster`].
 #[derive(Debug)]
-pub struct RedisCluster {
-    nodes: Vec<RedisServer>,
-}
+pub struct RedisCluster(dogpile_servers::RedisCluster);
 
 impl RedisCluster {
-    /// Starts `primaries` primaries with `replicas` replicas each, and waits until every node
-    /// reports `cluster_state:ok` and knows every other.
+    /// Starts `primaries` primaries with `replicas` replicas each, and waits until the
+    /// cluster is ok.
     ///
     /// # Panics
     ///
     /// When a binary is missing (with an install hint) or the cluster does not form.
     pub fn start(primaries: usize, replicas: usize) -> Self {
-        let binary =
-            std::env::var_os(crate::server::SERVER_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| "redis-server".into());
-        let count = primaries * (1 + replicas);
-        let nodes: Vec<RedisServer> = (0..count)
-            .map(|_| {
-                // The bus port is given, not port + 10000, which may not exist for a high port.
-                let bus = free_port().to_string();
-                RedisServer::start_with(
-                    &binary,
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "1000",
-                        "--cluster-port",
-                        &bus,
-                        "--cluster-replica-validity-factor",
-                        "0",
-                        "--repl-diskless-sync-delay",
-                        "0",
-                        "--cluster-allow-reads-when-down",
-                        "no",
-                    ],
-                )
-            })
-            .collect();
-        let cluster = RedisCluster { nodes };
-        let cli = std::env::var_os(CLI_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| "redis-cli".into());
-        let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-        args.extend(cluster.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
-        args.extend(["--cluster-replicas".into(), replicas.to_string(), "--cluster-yes".into()]);
-        let out = Command::new(&cli).args(&args).stdin(Stdio::null()).output();
-        match out {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
-                "{} not found: install it with `apt-get install redis-tools` (Debian/Ubuntu) or `brew install \
-                 redis` (macOS), or point {CLI_BIN_ENV} at a redis-cli binary",
-                cli.display()
-            ),
-            Err(err) => panic!("failed to run {}: {err}", cli.display()),
-            Ok(out) if !out.status.success() => cluster.fail(&format!(
-                "redis-cli --cluster create failed: {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )),
-            Ok(_) => {}
-        }
-        cluster.wait_until_ok(Duration::from_secs(30));
-        cluster
+        RedisCluster(started(dogpile_servers::RedisCluster::start(primaries, replicas)))
     }
 
-    /// Waits until every live node reports `cluster_state:ok` and knows every node, and every
-    /// live replica is in sync with its primary.
+    /// Waits until every live node reports `cluster_state:ok`, knows every node, and every
+    /// live replica is in sync.
     ///
     /// # Panics
     ///
     /// When that does not happen within `within`.
     pub fn wait_until_ok(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            // Killed nodes do not answer and are left out.
-            let states: Vec<String> = self
-                .nodes
-                .iter()
-                .filter_map(|n| n.command(&["CLUSTER", "INFO"]).ok().and_then(|r| r.as_text()))
-                .collect();
-            let ok = states.iter().all(|s| {
-                s.contains("cluster_state:ok") && s.contains(&format!("cluster_known_nodes:{}", self.nodes.len()))
-            });
-            let synced = self.nodes.iter().all(|n| {
-                let Some(info) = n.command(&["INFO", "replication"]).ok().and_then(|r| r.as_text()) else {
-                    return true;
-                };
-                !info.contains("role:slave") || info.contains("master_link_status:up")
-            });
-            if ok && synced {
-                return;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("the cluster did not become ok within {within:?}: {states:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        started(self.0.wait_until_ok(within));
     }
 
-    /// Every node, primaries and replicas.
-    pub fn nodes(&self) -> &[RedisServer] {
-        &self.nodes
-    }
-
-    /// The node on `port`.
-    pub fn node(&self, port: u16) -> Option<&RedisServer> {
-        self.nodes.iter().find(|n| n.port() == port)
-    }
-
-    /// The ports of the live primaries.
-    pub fn primaries(&self) -> Vec<u16> {
-        self.nodes
-            .iter()
-            .filter(|n| {
-                let info = n.command(&["INFO", "replication"]).ok().and_then(|r| r.as_text()).unwrap_or_default();
-                info.contains("role:master")
-            })
-            .map(RedisServer::port)
-            .collect()
-    }
-
-    /// The port of the primary that owns `slot`, from a live node's `CLUSTER SLOTS`.
-    pub fn owner_of(&self, slot: u16) -> Option<u16> {
-        for node in &self.nodes {
-            let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { continue };
-            for range in ranges {
-                let Reply::Array(Some(parts)) = range else { continue };
-                let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(Some(primary)))) =
-                    (parts.first(), parts.get(1), parts.get(2))
-                else {
-                    continue;
-                };
-                if (*start..=*end).contains(&i64::from(slot))
-                    && let Some(Reply::Int(port)) = primary.get(1)
-                {
-                    return u16::try_from(*port).ok();
-                }
-            }
-        }
-        None
-    }
-
-    /// The slot of `key`, as the cluster computes it (`CLUSTER KEYSLOT`).
+    /// The slot of `key` (`CLUSTER KEYSLOT`).
     ///
     /// # Panics
     ///
     /// When no node answers.
     pub fn slot_of(&self, key: &str) -> u16 {
-        for node in &self.nodes {
-            if let Ok(Reply::Int(slot)) = node.command(&["CLUSTER", "KEYSLOT", key]) {
-                return u16::try_from(slot).unwrap_or_else(|_| self.fail(&format!("slot {slot}")));
-            }
-        }
-        self.fail("no node answers CLUSTER KEYSLOT")
+        started(self.0.slot_of(key))
     }
 
     /// The node of the primary that holds `key`.
@@ -176,24 +49,17 @@ impl RedisCluster {
     /// # Panics
     ///
     /// When no live primary owns its slot.
-    pub fn owner_of_key(&self, key: &str) -> &RedisServer {
-        let slot = self.slot_of(key);
-        match self.owner_of(slot).and_then(|port| self.node(port)) {
-            Some(node) => node,
-            None => self.fail(&format!("no live owner of slot {slot} (key {key})")),
-        }
+    pub fn owner_of_key(&self, key: &str) -> &dogpile_servers::RedisServer {
+        started(self.0.owner_of_key(key))
     }
 
-    /// `redis://127.0.0.1:PORT` of every node, for a client's startup nodes.
-    pub fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| format!("redis://127.0.0.1:{}", n.port())).collect()
-    }
-
-    /// Sends a command to every node (for `CONFIG RESETSTAT` and the like).
+    /// Sends a command to every node.
+    ///
+    /// # Panics
+    ///
+    /// When a node fails it.
     pub fn on_every_node(&self, args: &[&str]) {
-        for node in &self.nodes {
-            node.must(args);
-        }
+        started(self.0.on_every_node(args));
     }
 
     /// Kills the node on `port` (SIGKILL), as a crash would.
@@ -202,66 +68,42 @@ impl RedisCluster {
     ///
     /// When no node listens on `port`.
     pub fn kill(&mut self, port: u16) {
-        match self.nodes.iter_mut().find(|n| n.port() == port) {
-            Some(node) => node.kill(),
-            None => panic!("no cluster node on port {port}"),
-        }
+        assert!(self.0.kill(port), "no cluster node on port {port}");
     }
 
-    /// Makes node `i` announce `ports[i]` to clients (`cluster-announce-port`), for a proxy in
-    /// front of each node, and waits until every node's `CLUSTER SLOTS` names only those.
+    /// Makes the nodes announce `ports` to clients, and waits until they do.
     ///
     /// # Panics
     ///
     /// When a node refuses, or the new ports do not spread within 20 s.
     pub fn announce_ports(&self, ports: &[u16]) {
-        for (node, port) in self.nodes.iter().zip(ports) {
-            node.must(&["CONFIG", "SET", "cluster-announce-port", &port.to_string()]);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let announced = self.nodes.iter().all(|node| {
-                let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
-                ranges.iter().all(|range| match range {
-                    Reply::Array(Some(parts)) => match parts.get(2) {
-                        Some(Reply::Array(Some(primary))) => {
-                            matches!(primary.get(1), Some(Reply::Int(p)) if ports.iter().any(|q| i64::from(*q) == *p))
-                        }
-                        _ => false,
-                    },
-                    _ => false,
-                })
-            });
-            if announced {
-                return;
-            }
-            if Instant::now() > deadline {
-                self.fail("the nodes did not announce the new ports within 20 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        started(self.0.announce_ports(ports));
     }
 
-    /// Puts a [`CountingProxy`](crate::CountingProxy) in front of every node (on the current
-    /// tokio runtime, which must be multi-threaded) and makes the nodes announce the proxies,
-    /// so that clients reach the nodes only through them. The proxies come in node order.
+    /// A [`CountingProxy`] in front of every node, announced to clients, in node order.
     ///
     /// # Panics
     ///
     /// As [`announce_ports`](RedisCluster::announce_ports).
-    pub async fn counting_proxies(&self) -> Vec<crate::CountingProxy> {
-        let mut proxies = Vec::new();
-        for node in &self.nodes {
-            proxies.push(crate::CountingProxy::start(node.addr()).await);
-        }
-        let ports: Vec<u16> = proxies.iter().map(crate::CountingProxy::port).collect();
-        tokio::task::block_in_place(|| self.announce_ports(&ports));
-        proxies
+    pub async fn counting_proxies(&self) -> Vec<CountingProxy> {
+        started(self.0.counting_proxies().await).into_iter().map(CountingProxy::from).collect()
     }
 
     /// Panics with `message` and every node's log.
     pub fn fail(&self, message: &str) -> ! {
-        let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();
-        panic!("{message}\n{}", logs.join("\n"))
+        panic!("{}", self.0.failed(message))
+    }
+}
+
+impl Deref for RedisCluster {
+    type Target = dogpile_servers::RedisCluster;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for RedisCluster {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }

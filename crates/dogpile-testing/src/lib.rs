@@ -34,5 +34,5 @@ pub use cluster::RedisCluster;
 pub use fixture::Fixture;
 pub use proxy::CountingProxy;
 pub use sentinel::RedisSentinelSet;
-pub use server::RedisServer;
+pub use server::{RedisServer, ServerExt};
 pub use tls::TestCertificates;

@@ -1,17 +1,13 @@
-//! Certificates for TLS tests: a CA and a server certificate for `127.0.0.1` and `localhost`,
-//! made with the `openssl` command in a directory of the test's own, removed on drop.
+//! Certificates for TLS tests: [`dogpile_servers::Certificates`], whose failure fails the test.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::Deref;
 
-static MADE: AtomicUsize = AtomicUsize::new(0);
+use crate::server::started;
 
-/// A CA and a server certificate signed by it, valid for two days.
+/// A CA and a server certificate signed by it, valid for two days; its methods are those of
+/// [`dogpile_servers::Certificates`].
 #[derive(Debug)]
-pub struct TestCertificates {
-    dir: PathBuf,
-}
+pub struct TestCertificates(dogpile_servers::Certificates);
 
 impl TestCertificates {
     /// Makes the CA, the server key and its certificate.
@@ -20,118 +16,13 @@ impl TestCertificates {
     ///
     /// When `openssl` is missing (with an install hint) or fails.
     pub fn make() -> Self {
-        let n = MADE.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("dogpile-tls-{}-{n}", std::process::id()));
-        if let Err(err) = std::fs::create_dir_all(&dir) {
-            panic!("cannot create {}: {err}", dir.display());
-        }
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).current_dir(&dir).output().unwrap_or_else(|e| {
-                panic!("openssl is needed for the TLS tests ({e}); install it with `apt-get install openssl`")
-            });
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        let subject = |cn: &str| format!("/CN={cn}");
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            &subject("dogpile test CA"),
-        ]);
-        run(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            &subject("127.0.0.1"),
-        ]);
-        if let Err(err) = std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n") {
-            panic!("cannot write {}: {err}", dir.display());
-        }
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]);
-        TestCertificates { dir }
-    }
-
-    /// The CA certificate (PEM), for the client to trust.
-    pub fn ca(&self) -> PathBuf {
-        self.dir.join("ca.crt")
-    }
-
-    /// The server certificate (PEM).
-    pub fn cert(&self) -> PathBuf {
-        self.dir.join("server.crt")
-    }
-
-    /// The server's private key (PEM).
-    pub fn key(&self) -> PathBuf {
-        self.dir.join("server.key")
-    }
-
-    /// The directory holding them.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// `redis-server` arguments that add a TLS listener on `tls_port` with these files
-    /// (clients need no certificate of their own).
-    pub fn server_args(&self, tls_port: u16) -> Vec<String> {
-        let mut args = vec!["--tls-port".to_owned(), tls_port.to_string()];
-        for (name, value) in self.config_lines() {
-            args.push(format!("--{name}"));
-            args.push(value);
-        }
-        args
-    }
-
-    /// The same settings as configuration-file lines (without the port).
-    pub fn config_text(&self) -> String {
-        self.config_lines().map(|(name, value)| format!("{name} \"{value}\"\n")).collect()
-    }
-
-    fn config_lines(&self) -> impl Iterator<Item = (&'static str, String)> {
-        let path = |p: PathBuf| p.to_string_lossy().into_owned();
-        [
-            ("tls-cert-file", path(self.cert())),
-            ("tls-key-file", path(self.key())),
-            ("tls-ca-cert-file", path(self.ca())),
-            ("tls-auth-clients", "no".to_owned()),
-        ]
-        .into_iter()
+        TestCertificates(started(dogpile_servers::Certificates::make()))
     }
 }
 
-impl Drop for TestCertificates {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl Deref for TestCertificates {
+    type Target = dogpile_servers::Certificates;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use dogpile_redis::redis;
-use dogpile_testing::RedisServer;
-use dogpile_testing::server::Reply;
+use dogpile_servers::{RedisServer, Reply};
 
 /// The password of the private server; a re-key fault rotates it and puts it back.
 const PASSWORD: &str = "chaos-pw";
@@ -89,7 +88,7 @@ impl Server {
         };
         server.kill();
         std::thread::sleep(down);
-        server.restart()
+        server.restart().map_err(|e| e.to_string())
     }
 
     /// Rotates the password for `during`, dropping every client, then puts it back.

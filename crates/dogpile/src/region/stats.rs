@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{BackendErrorKind, Error};
+#[cfg(feature = "metrics")]
+use crate::error::BackendErrorKind;
+use crate::error::Error;
 use crate::lock::Outcome;
 use crate::striped::Striped;
 
