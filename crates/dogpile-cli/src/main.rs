@@ -1,8 +1,6 @@
 //! `dogpile`: the runnable face of the dogpile cache library.
 
 mod bench;
-mod bench_cluster;
-mod bench_l1;
 mod chaos;
 mod demo;
 mod duration;

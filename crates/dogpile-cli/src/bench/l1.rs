@@ -9,7 +9,7 @@ use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use serde::Serialize;
 
-use crate::bench::err;
+use super::harness::err;
 use crate::stats::Latencies;
 
 /// How many foreign writes the delay is measured over.

@@ -17,7 +17,7 @@ use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 use dogpile_servers::{CountingProxy, RedisCluster};
 
-use crate::bench::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
+use super::harness::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
 use crate::stats::{Latencies, PairedRatio, thousands};
 
 struct Workload {

@@ -1,79 +1,18 @@
-//! `dogpile bench`: the standard workloads through dogpile and straight on the `redis` crate,
-//! side by side in one run.
+//! The single-server workloads: each through dogpile and through its raw `redis` twin.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dogpile::codec::{Codec, Envelope, Format};
 use dogpile::{CacheKey, Clock, Region, SystemClock};
 use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_servers::CountingProxy;
-use serde::{Deserialize, Serialize};
 
-use crate::duration;
+use super::BenchArgs;
+use super::harness::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
 use crate::stats::{Latencies, thousands};
 use crate::target::{Target, command_total};
-
-/// Options of `dogpile bench`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
-    /// The Redis to measure against (its data under `bench:` is overwritten).
-    #[arg(long)]
-    url: Option<String>,
-    /// Start a private redis-server for the run instead.
-    #[arg(long)]
-    spawn: bool,
-    /// Measure on a private Redis Cluster of 3 primaries instead: multi-key reads over the
-    /// nodes and the hit path, against a raw twin that builds the per-node pipelines itself.
-    #[arg(long)]
-    spawn_cluster: bool,
-    /// How long each workload runs, per layer.
-    #[arg(long, default_value = "2s", value_parser = duration::parse)]
-    duration: Duration,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Run only the workloads whose name contains this.
-    #[arg(long)]
-    only: Option<String>,
-}
-
-/// The small value every single-key workload reads and writes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Small {
-    id: u64,
-    name: String,
-    score: f64,
-}
-
-pub(crate) fn small(id: u64) -> Small {
-    Small { id, name: format!("row {id}"), score: 0.5 }
-}
-
-pub(crate) type OpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-pub(crate) type Op = Arc<dyn Fn() -> OpFuture + Send + Sync>;
-
-/// One measured row.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Row {
-    pub(crate) workload: &'static str,
-    pub(crate) layer: &'static str,
-    pub(crate) ops_per_s: f64,
-    pub(crate) keys_per_s: f64,
-    pub(crate) p50_us: f64,
-    pub(crate) p99_us: f64,
-    pub(crate) p999_us: f64,
-    pub(crate) max_us: f64,
-    pub(crate) round_trips_per_op: f64,
-    pub(crate) commands_per_op: f64,
-    pub(crate) tasks: usize,
-    pub(crate) keys_per_op: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) ratio_to_raw: Option<f64>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
@@ -156,10 +95,6 @@ fn keys_with_misses(layer: &str) -> Vec<String> {
 
 const TTL: Duration = Duration::from_secs(3600);
 
-/// Rounds per workload; each layer runs `duration / ROUNDS` per round. The ratio to the raw
-/// twin is the median of the rounds' ratios ([`PairedRatio`](crate::stats::PairedRatio)).
-pub(crate) const ROUNDS: usize = 8;
-
 fn plain_keys(prefix: &str) -> Vec<CacheKey> {
     (0..100).map(|i| CacheKey::from(format!("{prefix}plain:{i}"))).collect()
 }
@@ -233,10 +168,6 @@ fn write_pipeline(items: &[(CacheKey, Vec<u8>)], policy: HashTtlPolicy, script: 
     pipe
 }
 
-pub(crate) fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
 fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Result<Region, String> {
     let config = RedisConfig::from_url(url).redis_expiration_time(TTL).redis_expiration_time_hash(policy);
     let builder = Region::builder().codec(codec);
@@ -246,40 +177,6 @@ fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Resul
         builder.backend(RedisAdvancedBackend::new(config).map_err(err)?)
     };
     builder.build().map_err(err)
-}
-
-/// `get_or_create` of `bench:small`, which must be a hit.
-pub(crate) fn get_or_create_hit(region: Region) -> Op {
-    Arc::new(move || {
-        let region = region.clone();
-        Box::pin(async move {
-            let _: Small = region
-                .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
-                .await
-                .map_err(err)?;
-            Ok(())
-        })
-    })
-}
-
-/// The raw twins decode what they read, with the same codec, as a user of the redis crate
-/// decodes their values: the ratio is then the cost of the region and the backend alone.
-pub(crate) fn raw_decode(codec: &Codec, bytes: &[u8]) -> Result<Small, String> {
-    codec.decode::<Small>(bytes, 0.0).map(|v| v.payload).map_err(|e| e.to_string())
-}
-
-/// Decodes every value read, and checks that `expected` were found.
-pub(crate) fn decode_all<'a>(
-    codec: &Codec,
-    values: impl Iterator<Item = &'a Option<Vec<u8>>>,
-    expected: usize,
-) -> Result<(), String> {
-    let mut found = 0;
-    for bytes in values.flatten() {
-        raw_decode(codec, bytes)?;
-        found += 1;
-    }
-    (found == expected).then_some(()).ok_or_else(|| format!("{found} of {expected} keys"))
 }
 
 /// Builds the operation of `kind` on `layer`, connected to `url`.
@@ -394,7 +291,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
         }
         Kind::GetOrCreateHit => get_or_create_hit(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?),
         Kind::GetOrCreateHitL1 => {
-            let backend = crate::bench_l1::backend(url, TTL).await?;
+            let backend = super::l1::backend(url, TTL).await?;
             get_or_create_hit(Region::builder().backend(backend).build().map_err(err)?)
         }
         Kind::GetOrCreateMultiMisses { lock } => {
@@ -466,39 +363,6 @@ async fn prepare(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `op` from `tasks` tasks for `duration`.
-pub(crate) async fn throughput(
-    op: &Op,
-    tasks: usize,
-    duration: Duration,
-) -> Result<(u64, Latencies, Duration), String> {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut handles = Vec::new();
-    for _ in 0..tasks {
-        let op = Arc::clone(op);
-        handles.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
-            let mut ops = 0u64;
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                op().await?;
-                latencies.record(t0.elapsed());
-                ops += 1;
-            }
-            Ok::<_, String>((ops, latencies))
-        }));
-    }
-    let mut total = 0;
-    let mut latencies = Latencies::default();
-    for handle in handles {
-        let (ops, part) = handle.await.map_err(err)??;
-        total += ops;
-        latencies.merge(part);
-    }
-    Ok((total, latencies, started.elapsed()))
-}
-
 /// Round trips per operation, through a counting proxy.
 async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str) -> Result<f64, String> {
     const N: usize = 20;
@@ -524,44 +388,7 @@ fn with_addr(url: &str, addr: &str) -> String {
     format!("{scheme}://{userinfo}{addr}{path}")
 }
 
-pub fn run(args: BenchArgs) -> Result<(), String> {
-    if args.spawn_cluster {
-        if args.spawn || args.url.is_some() {
-            return Err("give one of --url, --spawn and --spawn-cluster".into());
-        }
-        return crate::bench_cluster::run(args.duration, args.json);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let target = Target::new(args.url.clone(), args.spawn)?;
-    let rows = runtime.block_on(measure_all(&args, &target))?;
-    let eviction = match args.only.as_deref().is_none_or(|only| "get_or_create_hit_l1".contains(only)) {
-        true => Some(runtime.block_on(crate::bench_l1::eviction_delay(&target.url))?),
-        false => None,
-    };
-    if args.json {
-        let json = serde_json::json!({
-            "rows": rows,
-            "duration_s": args.duration.as_secs_f64(),
-            "l1_eviction_after_foreign_write": eviction,
-        });
-        println!("{}", serde_json::to_string_pretty(&json).map_err(err)?);
-    } else {
-        print_table(&rows, &args, &target);
-        if let Some(delay) = eviction {
-            println!();
-            println!(
-                "L1 eviction after a write by another client ({} writes, from issuing the SET): p50 {:.0} µs, p99 {:.0} µs",
-                delay.writes, delay.p50_us, delay.p99_us
-            );
-        }
-    }
-    Ok(())
-}
-
-async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, String> {
+pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, String> {
     prepare(&target.url).await?;
     let proxy = CountingProxy::start(target.addr().await?).await.map_err(|e| e.to_string())?;
     let mut admin = target.admin().await?;
@@ -627,7 +454,7 @@ async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec<Row>, Stri
     Ok(rows)
 }
 
-fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
+pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     println!(
         "dogpile bench: {} per workload and layer, against {}",
         crate::stats::human(args.duration),
