@@ -8,6 +8,7 @@ use dogpile::config::Arguments;
 use dogpile::{Bytes, CacheKey, Error, Result};
 
 use crate::config::RedisConfig;
+use crate::lock::Locks;
 use crate::store::Store;
 
 /// The registry name of [`RedisAdvancedBackend`].
@@ -41,6 +42,7 @@ pub const ADVANCED: &str = "dogpile_backend_redis_advanced";
 #[derive(Clone)]
 pub struct RedisAdvancedBackend {
     store: Arc<Store>,
+    locks: Arc<Locks>,
 }
 
 impl RedisAdvancedBackend {
@@ -50,7 +52,8 @@ impl RedisAdvancedBackend {
     ///
     /// [`Error::Config`] for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        Ok(RedisAdvancedBackend { store: Store::new(config, ADVANCED)? })
+        let store = Store::new(config, ADVANCED)?;
+        Ok(RedisAdvancedBackend { locks: Locks::new(Arc::clone(&store)), store })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).
@@ -148,11 +151,11 @@ impl Backend for RedisAdvancedBackend {
         self.store.delete_multi(keys).await
     }
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        self.store.mutex(key)
+        self.locks.mutex(key)
     }
     async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
         self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
-        self.store.try_lock_multi(keys).await
+        self.locks.try_lock_multi(keys).await
     }
     async fn set_multi_and_release(
         &self,
@@ -160,10 +163,10 @@ impl Backend for RedisAdvancedBackend {
         mutexes: Vec<Arc<dyn BackendMutex>>,
     ) -> (Result<()>, Vec<Result<()>>) {
         if let Err(err) = self.refuse_hash(&items.iter().map(|(k, _)| k).collect::<Vec<_>>()) {
-            let released = self.store.set_multi_and_release(&[], mutexes).await.1;
+            let released = self.locks.set_multi_and_release(&[], mutexes).await.1;
             return (Err(err), released);
         }
-        self.store.set_multi_and_release(items, mutexes).await
+        self.locks.set_multi_and_release(items, mutexes).await
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_hash_keys(false).with_distributed_lock(self.store.config.distributed_lock)

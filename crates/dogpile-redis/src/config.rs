@@ -603,15 +603,8 @@ impl RedisConfig {
         if let Some(fraction) = args.get_f64("redis_expiration_time_jitter")? {
             config = config.redis_expiration_time_jitter(fraction)?;
         }
-        if args.get("redis_expiration_time_hash").is_some() {
-            let key = "redis_expiration_time_hash";
-            config.redis_expiration_time_hash = match (args.get_str(key).ok().flatten(), args.get_bool(key)) {
-                (Some(HashTtlPolicy::PER_FIELD), _) => HashTtlPolicy::PerField,
-                (_, Ok(on)) => HashTtlPolicy::from_argument(on),
-                (_, Err(_)) => {
-                    return Err(Error::config(key, "expected true, false or \"per_field\""));
-                }
-            };
+        if let Some(policy) = HashTtlPolicy::from_arguments(args)? {
+            config.redis_expiration_time_hash = policy;
         }
         if let Some(on) = args.get_bool("distributed_lock")? {
             config.distributed_lock = on;

@@ -276,7 +276,7 @@ impl Connection {
                 Err(err) => Err(err),
             };
             match reply {
-                Ok(reply) => match crate::cluster::primaries(&reply) {
+                Ok(reply) => match crate::topology::cluster::primaries(&reply) {
                     primaries if primaries.is_empty() => {
                         last = redis::RedisError::from((
                             redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),

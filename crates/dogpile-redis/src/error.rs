@@ -33,3 +33,9 @@ pub(crate) fn kind_of(err: &redis::RedisError) -> BackendErrorKind {
 pub(crate) fn is_refusing_writes(code: &str) -> bool {
     matches!(code, "OOM" | "READONLY" | "MISCONF" | "NOREPLICAS")
 }
+
+/// True for a script that the server does not have (NOSCRIPT: it restarted, or its scripts
+/// were flushed).
+pub(crate) fn is_no_script(err: &redis::RedisError) -> bool {
+    err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}

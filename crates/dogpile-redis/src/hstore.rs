@@ -8,6 +8,7 @@ use dogpile::config::Arguments;
 use dogpile::{Bytes, CacheKey, Result};
 
 use crate::config::RedisConfig;
+use crate::lock::Locks;
 use crate::store::Store;
 
 /// The registry name of [`RedisAdvancedHstoreBackend`].
@@ -48,6 +49,7 @@ pub const HSTORE: &str = "dogpile_backend_redis_advanced_hstore";
 #[derive(Clone)]
 pub struct RedisAdvancedHstoreBackend {
     store: Arc<Store>,
+    locks: Arc<Locks>,
 }
 
 impl RedisAdvancedHstoreBackend {
@@ -57,7 +59,8 @@ impl RedisAdvancedHstoreBackend {
     ///
     /// [`dogpile::Error::Config`] for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        Ok(RedisAdvancedHstoreBackend { store: Store::new(config, HSTORE)? })
+        let store = Store::new(config, HSTORE)?;
+        Ok(RedisAdvancedHstoreBackend { locks: Locks::new(Arc::clone(&store)), store })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).
@@ -153,17 +156,17 @@ impl Backend for RedisAdvancedHstoreBackend {
         self.store.delete_multi(keys).await
     }
     fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        self.store.mutex(key)
+        self.locks.mutex(key)
     }
     async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
-        self.store.try_lock_multi(keys).await
+        self.locks.try_lock_multi(keys).await
     }
     async fn set_multi_and_release(
         &self,
         items: &[(CacheKey, Bytes)],
         mutexes: Vec<Arc<dyn BackendMutex>>,
     ) -> (Result<()>, Vec<Result<()>>) {
-        self.store.set_multi_and_release(items, mutexes).await
+        self.locks.set_multi_and_release(items, mutexes).await
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::new().with_distributed_lock(self.store.config.distributed_lock)

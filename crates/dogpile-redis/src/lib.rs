@@ -92,16 +92,15 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod advanced;
-mod cluster;
 mod config;
 mod connection;
 mod error;
 mod hstore;
 mod invalidation;
 mod lock;
-mod notify;
 mod socket;
 mod store;
+mod topology;
 mod tracking;
 mod ttl;
 

@@ -6,19 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use dogpile::backend::BackendMutex;
 use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 use redis::RedisResult;
 
-use crate::cluster::SlotMap;
 use crate::config::RedisConfig;
-use crate::connection::{Conn, Connection};
-use crate::error::backend_error;
-use crate::lock::{LockScripts, RedisMutex};
-use crate::notify::Releases;
-use crate::ttl::{FieldTtl, HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd};
-
-mod lock_batch;
+use crate::connection::Connection;
+use crate::error::{backend_error, is_no_script};
+use crate::topology::{Commands, ScriptCall, Topology};
+use crate::ttl::{FieldTtl, HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd, hash_write_sha};
 
 /// The state behind a backend handle.
 pub(crate) struct Store {
@@ -26,15 +21,12 @@ pub(crate) struct Store {
     pub(crate) backend: &'static str,
     pub(crate) config: RedisConfig,
     pub(crate) connection: Connection,
-    pub(crate) scripts: LockScripts,
     /// Whether the server has the hash write script, as far as this store knows.
     hash_write_loaded: AtomicBool,
     /// The commands the server has beyond Redis 7.0's, once asked.
     commands: std::sync::OnceLock<ServerCommands>,
-    /// On a cluster, which primary owns which slots.
-    slots: SlotMap,
-    /// Waiters for lock releases announced over pub/sub.
-    pub(crate) releases: Releases,
+    /// One server or a cluster: how commands are grouped, routed and scripts called.
+    topology: Topology,
 }
 
 /// What a server has of the commands that Redis 7.0 lacks.
@@ -64,12 +56,12 @@ impl ServerCommands {
 
 /// Keys of one call, split into plain keys and per-hash fields, remembering each key's
 /// position in the caller's list.
-struct Split<'a> {
+pub(crate) struct Split<'a> {
     plain: Vec<(usize, &'a str)>,
     hashes: Vec<(&'a str, Vec<(usize, &'a str)>)>,
 }
 
-fn split<'a>(keys: impl Iterator<Item = &'a CacheKey>) -> Result<Split<'a>> {
+pub(crate) fn split<'a>(keys: impl Iterator<Item = &'a CacheKey>) -> Result<Split<'a>> {
     let mut plain = Vec::new();
     let mut hashes: Vec<(&str, Vec<(usize, &str)>)> = Vec::new();
     let mut by_name: HashMap<&str, usize> = HashMap::new();
@@ -113,11 +105,9 @@ impl Store {
         Ok(Arc::new(Store {
             backend,
             connection,
-            scripts: LockScripts::new(),
             hash_write_loaded: AtomicBool::new(false),
             commands: std::sync::OnceLock::new(),
-            slots: SlotMap::default(),
-            releases: Releases::new(&config.lock_prefix),
+            topology: Topology::of(&config),
             config,
         }))
     }
@@ -130,7 +120,7 @@ impl Store {
 
     /// The Redis TTL of one value or hash written now: `redis_expiration_time`, less a
     /// random part under `redis_expiration_time_jitter`.
-    fn ttl(&self) -> Option<Ttl> {
+    fn draw_ttl(&self) -> Option<Ttl> {
         let ttl = self.config.redis_expiration_time?;
         let fraction = self.config.redis_expiration_time_jitter;
         Some(Ttl::new(if fraction > 0.0 {
@@ -143,7 +133,7 @@ impl Store {
     /// Runs `commands` with per-command results (one round trip on one server, one per node
     /// on a cluster); the first failed command is reported with the key it concerned.
     async fn run(&self, commands: Commands<'_>) -> Result<Vec<redis::Value>> {
-        let owners = commands.owners.clone();
+        let owners = commands.owners().to_vec();
         let results = self.run_each(commands).await?;
         let mut out = Vec::with_capacity(results.len());
         for (i, result) in results.into_iter().enumerate() {
@@ -159,21 +149,9 @@ impl Store {
     /// that of the whole round trip (the connection, a timeout).
     /// A transaction's error (a command of a `MULTI` that failed at `EXEC`, a wrong type) is
     /// that of its `EXEC`.
-    async fn run_each(&self, commands: Commands<'_>) -> Result<Vec<RedisResult<redis::Value>>> {
-        let Commands { list, .. } = commands;
+    pub(crate) async fn run_each(&self, commands: Commands<'_>) -> Result<Vec<RedisResult<redis::Value>>> {
         let mut conn = self.connection.get().await?;
-        let mut results: Vec<RedisResult<redis::Value>> = match &mut conn {
-            Conn::Cluster(cluster) => {
-                crate::cluster::run(cluster, &self.slots, &list).await.map_err(|e| self.fail(e, None))?
-            }
-            Conn::Single(_) => {
-                let mut pipe = redis::pipe();
-                for (cmd, _) in list {
-                    pipe.add_command(cmd);
-                }
-                pipe.ignore_errors().query_async(&mut conn).await.map_err(|e| self.fail(e, None))?
-            }
-        };
+        let mut results = self.topology.run(&mut conn, commands).await.map_err(|e| self.fail(e, None))?;
         for result in &mut results {
             if let Ok(redis::Value::Array(items)) = result
                 && let Some(redis::Value::ServerError(err)) =
@@ -185,31 +163,8 @@ impl Store {
         Ok(results)
     }
 
-    /// The plain keys sorted into the runs one command may take, each run with its slot: all
-    /// of them in one run on one server, one run per slot on a cluster (a multi-key command
-    /// must stay in its slot there).
-    fn plain_groups<'a>(&self, plain: &[(usize, &'a str)]) -> Groups<'a> {
-        if plain.is_empty() {
-            return Groups { keys: Vec::new(), runs: Vec::new() };
-        }
-        if !self.config.is_cluster() {
-            return Groups { keys: plain.to_vec(), runs: vec![(0, 0..plain.len())] };
-        }
-        let mut slotted: Vec<(u16, usize, &str)> =
-            plain.iter().map(|&(i, k)| (crate::cluster::slot(k.as_bytes()), i, k)).collect();
-        slotted.sort_unstable_by_key(|&(slot, i, _)| (slot, i));
-        let mut runs: Vec<(u16, std::ops::Range<usize>)> = Vec::new();
-        for (at, &(slot, _, _)) in slotted.iter().enumerate() {
-            match runs.last_mut() {
-                Some((last, range)) if *last == slot => range.end = at + 1,
-                _ => runs.push((slot, at..at + 1)),
-            }
-        }
-        Groups { keys: slotted.into_iter().map(|(_, i, k)| (i, k)).collect(), runs }
-    }
-
     /// The command that reads `key`, with the key it routes by.
-    fn read_cmd(key: &CacheKey) -> Result<(redis::Cmd, &str)> {
+    pub(crate) fn read_cmd(key: &CacheKey) -> Result<(redis::Cmd, &str)> {
         let mut cmd;
         match key {
             CacheKey::Plain(k) => {
@@ -237,7 +192,7 @@ impl Store {
     /// pipeline (per node on a cluster).
     pub(crate) async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
         let parts = split(keys.iter())?;
-        if parts.hashes.is_empty() && !parts.plain.is_empty() && !self.config.is_cluster() {
+        if parts.hashes.is_empty() && !parts.plain.is_empty() && self.topology.one_pipeline() {
             // Plain keys only: one MGET, no pipeline.
             let mut conn = self.connection.get().await?;
             let mut mget = redis::cmd("MGET");
@@ -251,7 +206,7 @@ impl Store {
         // Each command's replies go to these positions of `keys`: `positions[layout[n]]`.
         let mut positions: Vec<usize> = Vec::with_capacity(keys.len());
         let mut layout: Vec<std::ops::Range<usize>> = Vec::new();
-        let groups = self.plain_groups(&parts.plain);
+        let groups = self.topology.groups(&parts.plain);
         for (slot, group) in groups.iter() {
             let mut cmd = redis::cmd("MGET");
             for (_, k) in group {
@@ -286,14 +241,13 @@ impl Store {
         Ok(out)
     }
 
-    /// The hash-wide TTL of a hash write, and whether only a write that creates the hash sets
-    /// it (`None` under per-field TTLs).
-    fn hash_ttl(&self) -> Option<(Ttl, bool)> {
-        let ttl = self.ttl()?;
+    /// The hash-wide TTL of a hash write, and when it is set: by every write, or only by one
+    /// that creates the hash (`None` under per-field TTLs, or without a TTL).
+    fn hash_ttl(&self) -> Option<(Ttl, HashTtlPolicy)> {
+        let ttl = self.draw_ttl()?;
         match self.config.redis_expiration_time_hash {
             HashTtlPolicy::Never | HashTtlPolicy::PerField => None,
-            HashTtlPolicy::OnCreate => Some((ttl, true)),
-            HashTtlPolicy::OnEveryWrite => Some((ttl, false)),
+            policy @ (HashTtlPolicy::OnCreate | HashTtlPolicy::OnEveryWrite) => Some((ttl, policy)),
         }
     }
 
@@ -362,29 +316,65 @@ impl Store {
     /// one HSET, or, when it may get a TTL, one script that writes it and sets the TTL all or
     /// nothing; all in one round trip (per node on a cluster).
     pub(crate) async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
-        let parts = split(items.iter().map(|(k, _)| k))?;
-        let field_ttl = if parts.hashes.is_empty() { None } else { self.check().await? };
+        match self.write(items, Vec::new()).await {
+            Wrote::Ran { stored, .. } => stored,
+            Wrote::Refused(err) | Wrote::Unanswered(err) => Err(err),
+        }
+    }
+
+    /// The write protocol: `items` written as [`Store::set_multi`] says, then `after` (with the
+    /// key each routes by), in the same round trip. The writes' first failure is reported
+    /// with its key; a server that lost the hash write script is written to again, loading it.
+    pub(crate) async fn write(&self, items: &[(CacheKey, Bytes)], after: Vec<(redis::Cmd, String)>) -> Wrote {
+        let parts = match split(items.iter().map(|(k, _)| k)) {
+            Ok(parts) => parts,
+            Err(err) => return Wrote::Refused(err),
+        };
+        let field_ttl = match parts.hashes.is_empty() {
+            true => None,
+            false => match self.check().await {
+                Ok(field_ttl) => field_ttl,
+                Err(err) => return Wrote::Refused(err),
+            },
+        };
         let uses_script = self.uses_hash_script(&parts);
         let loaded = self.hash_write_loaded.load(Ordering::Relaxed);
-        let commands = self.write_commands(items, &parts, uses_script && !loaded, field_ttl);
-        if commands.list.is_empty() {
-            return Ok(());
+        let mut commands = self.write_commands(items, &parts, uses_script && !loaded, field_ttl);
+        let (writes, owners) = (commands.len(), commands.owners().to_vec());
+        for (cmd, routing) in &after {
+            commands.push(cmd.clone(), routing, None);
         }
-        let written = match self.run(commands).await {
-            // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
-            Err(err) if is_no_script(&err) => self.run(self.write_commands(items, &parts, true, field_ttl)).await,
-            other => other,
+        if commands.is_empty() {
+            return Wrote::Ran { stored: Ok(()), after: Vec::new() };
+        }
+        let mut replies = match self.run_each(commands).await {
+            Ok(replies) => replies.into_iter(),
+            Err(err) => return Wrote::Unanswered(err),
         };
-        if written.is_ok() && uses_script {
+        let mut stored = Ok(());
+        let mut script_missing = false;
+        for (i, reply) in replies.by_ref().take(writes).enumerate() {
+            if let Err(err) = reply {
+                script_missing |= is_no_script(&err);
+                if stored.is_ok() {
+                    stored = Err(self.fail(err, owners.get(i).copied().flatten()));
+                }
+            }
+        }
+        if script_missing {
+            // The server lost its scripts (a restart, SCRIPT FLUSH): load and write again.
+            stored = self.run(self.write_commands(items, &parts, true, field_ttl)).await.map(drop);
+        }
+        if stored.is_ok() && uses_script {
             self.hash_write_loaded.store(true, Ordering::Relaxed);
         }
-        written.map(drop)
+        Wrote::Ran { stored, after: replies.collect() }
     }
 
     /// Whether writing `parts` runs the hash write script on one server (on a cluster, whose
     /// nodes each need it, the script goes with every call).
     fn uses_hash_script(&self, parts: &Split<'_>) -> bool {
-        self.hash_ttl().is_some() && !parts.hashes.is_empty() && !self.config.is_cluster()
+        self.hash_ttl().is_some() && !parts.hashes.is_empty() && self.topology.script_call() == ScriptCall::ByHash
     }
 
     /// The commands that write `items` (split into `parts`), with the hash write script
@@ -398,7 +388,6 @@ impl Store {
         field_ttl: Option<FieldTtl>,
     ) -> Commands<'a> {
         let hash_ttl = self.hash_ttl();
-        let cluster = self.config.is_cluster();
         let mut commands = Commands::default();
         if load_script {
             let mut cmd = redis::cmd("SCRIPT");
@@ -406,17 +395,17 @@ impl Store {
             commands.push(cmd, "", None);
         }
         let value = |i: usize| items[i].1.as_ref();
-        match self.ttl() {
+        match self.draw_ttl() {
             Some(_) => {
                 for &(i, key) in &parts.plain {
-                    let options = self.ttl().map(Ttl::set_options).unwrap_or_default();
+                    let options = self.draw_ttl().map(Ttl::set_options).unwrap_or_default();
                     let mut cmd = redis::cmd("SET");
                     cmd.arg(key).arg(value(i)).arg(&options);
                     commands.push(cmd, key, Some(&items[i].0));
                 }
             }
             None => {
-                let groups = self.plain_groups(&parts.plain);
+                let groups = self.topology.groups(&parts.plain);
                 for (slot, group) in groups.iter() {
                     let (i, key) = group[0];
                     let mut cmd;
@@ -436,7 +425,7 @@ impl Store {
         for (name, fields) in &parts.hashes {
             let pairs = fields.iter().map(|&(i, f)| (f, value(i)));
             let owner = fields.first().map(|(i, _)| &items[*i].0);
-            if let (Some(field_ttl), Some(ttl)) = (field_ttl, self.ttl()) {
+            if let (Some(field_ttl), Some(ttl)) = (field_ttl, self.draw_ttl()) {
                 for cmd in field_ttl.write_cmds(name, ttl, pairs) {
                     commands.push(cmd, name, owner);
                 }
@@ -444,7 +433,10 @@ impl Store {
             }
             // Each hash draws its own TTL under jitter.
             let cmd = match hash_ttl.and(self.hash_ttl()) {
-                Some((ttl, only_on_create)) => hash_write_cmd(name, ttl, !only_on_create, cluster, pairs),
+                Some((ttl, policy)) => {
+                    let script = self.topology.script(HASH_WRITE, hash_write_sha());
+                    hash_write_cmd(script, name, ttl, policy, pairs)
+                }
                 None => {
                     let mut cmd = redis::cmd("HSET");
                     cmd.arg(*name);
@@ -468,7 +460,7 @@ impl Store {
     pub(crate) async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
         let parts = split(keys.iter())?;
         let mut commands = Commands::default();
-        let groups = self.plain_groups(&parts.plain);
+        let groups = self.topology.groups(&parts.plain);
         for (slot, group) in groups.iter() {
             let mut cmd = redis::cmd("DEL");
             for (_, k) in group {
@@ -484,68 +476,32 @@ impl Store {
             }
             commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
         }
-        if commands.list.is_empty() {
+        if commands.is_empty() {
             return Ok(());
         }
         self.run(commands).await.map(drop)
     }
-
-    /// The name of `key`'s lock in Redis.
-    fn lock_name(&self, key: &CacheKey) -> String {
-        format!("{}{}", self.config.lock_prefix, key.lock_name())
-    }
-
-    pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        if !self.config.distributed_lock {
-            return None;
-        }
-        self.releases.subscribe(self);
-        let name = self.lock_name(key);
-        Some(Arc::new(RedisMutex::new(Arc::clone(self), name, key.clone())))
-    }
 }
 
-/// The commands of one multi-key call: each with the slot it runs on (used on a cluster), and
-/// the key a failure of it is reported under.
-#[derive(Default)]
-struct Commands<'k> {
-    list: Vec<(redis::Cmd, u16)>,
-    owners: Vec<Option<&'k CacheKey>>,
-}
-
-impl<'k> Commands<'k> {
-    fn push(&mut self, cmd: redis::Cmd, routing_key: &str, owner: Option<&'k CacheKey>) {
-        self.push_in_slot(cmd, crate::cluster::slot(routing_key.as_bytes()), owner);
-    }
-
-    fn push_in_slot(&mut self, cmd: redis::Cmd, slot: u16, owner: Option<&'k CacheKey>) {
-        self.list.push((cmd, slot));
-        self.owners.push(owner);
-    }
-}
-
-/// Keys sorted into runs, each run with the slot its keys share (see `Store::plain_groups`).
-struct Groups<'a> {
-    keys: Vec<(usize, &'a str)>,
-    runs: Vec<(u16, std::ops::Range<usize>)>,
-}
-
-impl<'a> Groups<'a> {
-    /// Each run's slot and keys (with their positions in the caller's list).
-    fn iter(&self) -> impl Iterator<Item = (u16, &[(usize, &'a str)])> {
-        self.runs.iter().map(|(slot, range)| (*slot, &self.keys[range.clone()]))
-    }
-}
-
-/// True for a script that the server does not have (NOSCRIPT).
-fn is_no_script(err: &Error) -> bool {
-    std::error::Error::source(err)
-        .and_then(|s| s.downcast_ref::<redis::RedisError>())
-        .is_some_and(|e| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
+/// How a [`Store::write`] ended.
+pub(crate) enum Wrote {
+    /// The round trip ran: the writes' outcome, and the replies of the commands after them.
+    Ran { stored: Result<()>, after: Vec<RedisResult<redis::Value>> },
+    /// Nothing was sent: the keys or the configuration refuse the write.
+    Refused(Error),
+    /// No answer came: the writes and the commands after them may or may not have run.
+    Unanswered(Error),
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store").field("config", &self.config).field("connection", &self.connection).finish()
+    }
+}
+
+impl Store {
+    /// Whether a lock and the key it guards can share one pipeline.
+    pub(crate) fn shares_pipelines(&self) -> bool {
+        self.topology.one_pipeline()
     }
 }

@@ -183,8 +183,10 @@ async fn tracking(
 async fn primaries_changed(connection: &mut MultiplexedConnection, tracked: &[String]) -> Option<String> {
     match redis::cmd("CLUSTER").arg("SLOTS").query_async::<Value>(connection).await {
         Ok(reply) => {
-            let now: Vec<String> =
-                crate::cluster::primaries(&reply).iter().map(|(host, port)| format!("{host}:{port}")).collect();
+            let now: Vec<String> = crate::topology::cluster::primaries(&reply)
+                .iter()
+                .map(|(host, port)| format!("{host}:{port}"))
+                .collect();
             (now != tracked).then(|| "the cluster's primaries changed".to_owned())
         }
         Err(err) => Some(format!("the cluster's primaries cannot be read: {}", kind_text(&err))),

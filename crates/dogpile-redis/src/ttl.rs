@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use dogpile::config::Arguments;
+use dogpile::{Error, Result};
+
 /// When a hash, or each of its fields, gets the Redis TTL (`redis_expiration_time_hash`).
 ///
 /// Under every policy a hash write and its TTL are all or nothing and go in the round trip of
@@ -43,6 +46,20 @@ impl HashTtlPolicy {
             Some(false) => HashTtlPolicy::Never,
         }
     }
+
+    /// The policy `redis_expiration_time_hash` gives in `args`, in any of its spellings:
+    /// `true`, `false`, none (`None` in Python), or `"per_field"`; `None` when absent.
+    pub(crate) fn from_arguments(args: &Arguments) -> Result<Option<Self>> {
+        const KEY: &str = "redis_expiration_time_hash";
+        if args.get(KEY).is_none() {
+            return Ok(None);
+        }
+        match (args.get_str(KEY).ok().flatten(), args.get_bool(KEY)) {
+            (Some(HashTtlPolicy::PER_FIELD), _) => Ok(Some(HashTtlPolicy::PerField)),
+            (_, Ok(on)) => Ok(Some(HashTtlPolicy::from_argument(on))),
+            (_, Err(_)) => Err(Error::config(KEY, "expected true, false or \"per_field\"")),
+        }
+    }
 }
 
 /// A TTL as Redis takes it: whole seconds (EX/EXPIRE), or milliseconds (PX/PEXPIRE) when the
@@ -82,34 +99,28 @@ impl Ttl {
 /// The script that writes a hash's fields with its TTL.
 pub(crate) const HASH_WRITE: &str = include_str!("ttl/hash_write.lua");
 
-fn hash_write_sha() -> &'static str {
+pub(crate) fn hash_write_sha() -> &'static str {
     static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SHA.get_or_init(|| redis::Script::new(HASH_WRITE).get_hash().to_owned())
 }
 
-/// `EVALSHA` (or, with `whole`, `EVAL` with the script's text) of the hash write script for
-/// `fields` of the hash `name`; `always` resets the TTL, otherwise only a write that creates
-/// the hash sets it.
+/// The hash write script's call (`script`: `EVAL` or `EVALSHA` of [`HASH_WRITE`], as the
+/// topology calls scripts) for `fields` of the hash `name`: under
+/// [`HashTtlPolicy::OnEveryWrite`] every write resets the TTL, otherwise only a write that
+/// creates the hash sets it.
 pub(crate) fn hash_write_cmd<'a>(
+    mut script: redis::Cmd,
     name: &str,
     ttl: Ttl,
-    always: bool,
-    whole: bool,
+    policy: HashTtlPolicy,
     fields: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> redis::Cmd {
-    let mut cmd;
-    if whole {
-        cmd = redis::cmd("EVAL");
-        cmd.arg(HASH_WRITE);
-    } else {
-        cmd = redis::cmd("EVALSHA");
-        cmd.arg(hash_write_sha());
-    }
-    cmd.arg(1).arg(name).arg(ttl.millis()).arg(if always { "always" } else { "created" });
+    let refresh = if policy == HashTtlPolicy::OnEveryWrite { "always" } else { "created" };
+    script.arg(1).arg(name).arg(ttl.millis()).arg(refresh);
     for (field, value) in fields {
-        cmd.arg(field).arg(value);
+        script.arg(field).arg(value);
     }
-    cmd
+    script
 }
 
 /// How a server gives one hash field its own TTL.

@@ -416,9 +416,9 @@ impl RegionBuilder {
                 key_logging: self.key_logging,
                 function_keys: self.function_keys.clone(),
                 #[cfg(feature = "tracing")]
-                through: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
+                spanned: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
                 #[cfg(not(feature = "tracing"))]
-                through: Arc::clone(&backend),
+                spanned: Arc::clone(&backend),
                 backend,
                 actual,
             };

@@ -102,7 +102,7 @@ pub(crate) struct Inner {
     /// The backend underneath the layers.
     actual: Arc<dyn DynBackend>,
     /// What the region calls: the backend, in spans with the `tracing` feature.
-    through: Arc<dyn DynBackend>,
+    spanned: Arc<dyn DynBackend>,
     capabilities: Capabilities,
     codec: Codec,
     expiration: Option<f64>,
@@ -292,8 +292,8 @@ impl Region {
         }
         operation::observed!(self, Operation::GetMulti, None, keys.len(), async {
             let found = match self.mangled_keys(&keys)? {
-                Some(mangled) => self.inner.through.get_multi(&mangled).await?,
-                None => self.inner.through.get_multi(&keys).await?,
+                Some(mangled) => self.inner.spanned.get_multi(&mangled).await?,
+                None => self.inner.spanned.get_multi(&keys).await?,
             };
             let mut out = Vec::with_capacity(keys.len());
             let mut hits = 0;
@@ -322,7 +322,7 @@ impl Region {
         operation::observed!(self, Operation::Set, Some(key.as_key_ref()), 1, async {
             let backend_key = self.backend_key(&key)?;
             let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
-            self.inner.through.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
+            self.inner.spanned.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
         })
     }
 
@@ -353,7 +353,7 @@ impl Region {
         }
         operation::observed!(self, Operation::SetMulti, None, encoded.len(), async {
             encoding?;
-            self.inner.through.set_multi(&encoded).await
+            self.inner.spanned.set_multi(&encoded).await
         })
     }
 
@@ -366,7 +366,7 @@ impl Region {
         let key = key.into_cache_key();
         operation::observed!(self, Operation::Delete, Some(key.as_key_ref()), 1, async {
             let backend_key = self.backend_key(&key)?;
-            self.inner.through.delete(&backend_key).await.map_err(|e| e.with_key(&key))
+            self.inner.spanned.delete(&backend_key).await.map_err(|e| e.with_key(&key))
         })
     }
 
@@ -382,8 +382,8 @@ impl Region {
         }
         operation::observed!(self, Operation::DeleteMulti, None, keys.len(), async {
             match self.mangled_keys(&keys)? {
-                Some(mangled) => self.inner.through.delete_multi(&mangled).await,
-                None => self.inner.through.delete_multi(&keys).await,
+                Some(mangled) => self.inner.spanned.delete_multi(&mangled).await,
+                None => self.inner.spanned.delete_multi(&keys).await,
             }
         })
     }
@@ -422,7 +422,7 @@ impl Region {
         if self.inner.locks.is_locked(&backend_key) {
             return Ok(true);
         }
-        match self.inner.through.get_mutex(&backend_key) {
+        match self.inner.spanned.get_mutex(&backend_key) {
             Some(mutex) => mutex.locked().await.map_err(|e| e.with_key(&key)),
             None => Ok(false),
         }
@@ -432,9 +432,9 @@ impl Region {
 
     /// The stored bytes: from the backend's ready answer if it has one, else its future.
     async fn read_bytes(&self, key: &CacheKey, backend_key: &CacheKey) -> Result<Option<Bytes>> {
-        let read = match self.inner.through.get_ready(backend_key.as_key_ref()) {
+        let read = match self.inner.spanned.get_ready(backend_key.as_key_ref()) {
             Some(ready) => ready,
-            None => self.inner.through.get(backend_key).await,
+            None => self.inner.spanned.get(backend_key).await,
         };
         read.map_err(|e| e.with_key(key))
     }
@@ -447,13 +447,13 @@ impl Region {
         if self.inner.mangler.is_some() || (key.is_hash() && !self.inner.capabilities.hash_keys) {
             return None;
         }
-        self.inner.through.get_ready(key)
+        self.inner.spanned.get_ready(key)
     }
 
     /// The key as the backend sees it: mangled if the region has a mangler, else borrowed.
     fn backend_key<'k>(&self, key: &'k CacheKey) -> Result<Cow<'k, CacheKey>> {
         if key.is_hash() && !self.inner.capabilities.hash_keys {
-            return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.through.name() });
+            return Err(Error::UnsupportedKey { key: key.clone(), backend: self.inner.spanned.name() });
         }
         Ok(match &self.inner.mangler {
             Some(mangler) => Cow::Owned(mangler.mangle(key)),
@@ -562,7 +562,7 @@ impl fmt::Debug for Region {
             name,
             backend,
             actual: _,
-            through: _,
+            spanned: _,
             capabilities,
             codec,
             expiration,

@@ -226,7 +226,7 @@ impl<'a> RegionBatch<'a> {
             at.iter().zip(&ahead).filter(|(_, a)| a.is_none()).map(|(&i, _)| self.backend_keys[i].clone()).collect();
         let mut read = match missing.is_empty() {
             true => Vec::new(),
-            false => self.region.inner.through.get_multi(&missing).await?,
+            false => self.region.inner.spanned.get_multi(&missing).await?,
         }
         .into_iter();
         let now = self.region.decode_time();
@@ -257,7 +257,7 @@ impl BatchMutex for RegionBatch<'_> {
             at.iter().zip(&locals).filter(|(_, l)| l.is_some()).map(|(&i, _)| self.backend_keys[i].clone()).collect();
         let taken = match to_try.is_empty() {
             true => Vec::new(),
-            false => inner.through.try_lock_multi(&to_try).await?,
+            false => inner.spanned.try_lock_multi(&to_try).await?,
         };
         let mut taken = taken.into_iter();
         let mut guards = Vec::with_capacity(at.len());
@@ -282,13 +282,13 @@ impl BatchMutex for RegionBatch<'_> {
 
     async fn try_acquire(&self, at: usize) -> Result<Option<KeyGuard>> {
         let (inner, key) = (&self.region.inner, &self.backend_keys[at]);
-        try_lock_key(&inner.locks, inner.through.get_mutex(key), key).await
+        try_lock_key(&inner.locks, inner.spanned.get_mutex(key), key).await
     }
 
     async fn acquire(&self, at: usize) -> Result<KeyGuard> {
         let (inner, key) = (&self.region.inner, &self.backend_keys[at]);
         trace::decision!(self.region, self.keys[at], "lock held elsewhere: waiting");
-        lock_key(&inner.locks, inner.through.get_mutex(key), key).await
+        lock_key(&inner.locks, inner.spanned.get_mutex(key), key).await
     }
 
     async fn release(&self, guards: Vec<(usize, KeyGuard)>) -> Result<()> {
@@ -381,7 +381,7 @@ impl Region {
         backend_keys: &[CacheKey],
         freshness: &Freshness<'_>,
     ) -> Result<Vec<Option<Read<T>>>> {
-        let found = self.inner.through.get_multi(backend_keys).await?;
+        let found = self.inner.spanned.get_multi(backend_keys).await?;
         let now = self.decode_time();
         keys.iter()
             .zip(found)

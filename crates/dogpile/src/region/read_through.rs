@@ -74,7 +74,7 @@ impl<'a> RegionMutex<'a> {
         let Some(local) = inner.locks.entry(self.backend_key).try_lock() else {
             return Ok(None);
         };
-        let taken = inner.through.try_lock_multi(std::slice::from_ref(self.backend_key)).await;
+        let taken = inner.spanned.try_lock_multi(std::slice::from_ref(self.backend_key)).await;
         let taken = taken.map_err(|e| e.with_key(self.key))?;
         match taken.into_iter().next().flatten() {
             Some(Locked { mutex, value }) => {
@@ -93,7 +93,7 @@ impl LockMutex for RegionMutex<'_> {
         let inner = &self.region.inner;
         let distributed = inner.capabilities.distributed_lock;
         let (locks, key) = (&inner.locks, self.backend_key);
-        let plain = (!distributed).then(|| try_lock_key(locks, inner.through.get_mutex(key), key));
+        let plain = (!distributed).then(|| try_lock_key(locks, inner.spanned.get_mutex(key), key));
         async move {
             let taken = match plain {
                 Some(plain) => plain.await,
@@ -111,7 +111,7 @@ impl LockMutex for RegionMutex<'_> {
 
     fn acquire(&self) -> impl Future<Output = Result<KeyGuard>> + Send {
         let inner = &self.region.inner;
-        lock_key(&inner.locks, inner.through.get_mutex(self.backend_key), self.backend_key)
+        lock_key(&inner.locks, inner.spanned.get_mutex(self.backend_key), self.backend_key)
     }
 
     async fn wait(&self) -> Result<bool> {
@@ -120,7 +120,7 @@ impl LockMutex for RegionMutex<'_> {
         let read = || region.read_bytes(key, backend_key);
         #[cfg(feature = "tracing")]
         let started = std::time::Instant::now();
-        let waited = wait_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key, read).await?;
+        let waited = wait_key(&inner.locks, inner.spanned.get_mutex(backend_key), backend_key, read).await?;
         trace::decision!(
             region,
             key,
@@ -288,7 +288,7 @@ impl Region {
             return;
         }
         let (inner, backend_key) = (&self.inner, call.backend_key);
-        match try_lock_key(&inner.locks, inner.through.get_mutex(backend_key), backend_key).await {
+        match try_lock_key(&inner.locks, inner.spanned.get_mutex(backend_key), backend_key).await {
             Ok(Some(guard)) => {
                 if let Some(creator) = take(call.creator) {
                     inner.stats.bump(Count::EarlyRefresh);

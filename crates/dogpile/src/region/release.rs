@@ -37,7 +37,7 @@ impl Region {
             return Ok(());
         }
         let pending = ReleaseOnDrop(remotes.clone());
-        let (stored, released) = self.inner.through.set_multi_and_release(&items, remotes).await;
+        let (stored, released) = self.inner.spanned.set_multi_and_release(&items, remotes).await;
         pending.disarm();
         if let Err(err) = stored {
             // One key: the error names it.

@@ -19,42 +19,88 @@ use dogpile::backend::{BackendMutex, BoxFuture};
 use dogpile::{CacheKey, Error, Result};
 use tokio::task::JoinHandle;
 
+mod batch;
+mod notify;
+
 use crate::config::LockLostPolicy;
-use crate::error::is_refusing_writes;
+use crate::error::{is_no_script, is_refusing_writes};
 use crate::store::Store;
+use notify::Releases;
+
+/// The distributed lock of one backend: the store it talks through, its scripts, and the
+/// release notices its waiters listen to.
+pub(crate) struct Locks {
+    pub(crate) store: Arc<Store>,
+    scripts: LockScripts,
+    releases: Arc<Releases>,
+}
+
+impl Locks {
+    pub(crate) fn new(store: Arc<Store>) -> Arc<Self> {
+        let releases = Arc::new(Releases::new(&store.config.lock_prefix));
+        Arc::new(Locks { store, scripts: LockScripts::new(), releases })
+    }
+
+    /// The name of `key`'s lock in Redis.
+    fn name(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.store.config.lock_prefix, key.lock_name())
+    }
+
+    /// The mutex of `key`, if the backend takes a distributed lock.
+    pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
+        if !self.store.config.distributed_lock {
+            return None;
+        }
+        self.releases.subscribe(&self.store);
+        Some(Arc::new(RedisMutex::new(Arc::clone(self), self.name(key), key.clone())))
+    }
+}
 
 /// The release and extend scripts (loaded once per backend; EVALSHA with automatic load).
-pub(crate) struct LockScripts {
-    pub(crate) release: redis::Script,
+struct LockScripts {
+    release: redis::Script,
     extend: redis::Script,
 }
 
 impl LockScripts {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         LockScripts {
-            release: redis::Script::new(include_str!("lock/release.lua")),
-            extend: redis::Script::new(include_str!("lock/extend.lua")),
+            release: redis::Script::new(include_str!("release.lua")),
+            extend: redis::Script::new(include_str!("extend.lua")),
         }
     }
 }
 
-/// An acquisition whose outcome is not known yet; dropped unsettled, it releases the token
-/// in the background.
+/// Tokens sent with `SET NX` whose outcome is not known yet (one lock's, or a batch's).
+/// Dropped armed (the caller went away, or the round trip failed without an answer), each is
+/// released in the background once the server answers.
 struct Pending<'a> {
-    mutex: &'a RedisMutex,
-    token: Option<&'a str>,
+    locks: &'a Arc<Locks>,
+    names: &'a [String],
+    tokens: &'a [String],
+}
+
+impl<'a> Pending<'a> {
+    fn new(locks: &'a Arc<Locks>, names: &'a [String], tokens: &'a [String]) -> Self {
+        Pending { locks, names, tokens }
+    }
+
+    /// The outcome is known: nothing to settle.
+    fn disarm(mut self) {
+        self.tokens = &[];
+    }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if let Some(token) = self.token {
-            settle(Arc::clone(&self.mutex.store), self.mutex.name.clone(), token.to_owned(), true);
+        for (name, token) in self.names.iter().zip(self.tokens) {
+            settle(Arc::clone(self.locks), name.clone(), token.clone(), true);
         }
     }
 }
 
 /// True when a command failed without a reply: it may still have run, or run later.
-pub(crate) fn outcome_unknown(err: &redis::RedisError) -> bool {
+fn outcome_unknown(err: &redis::RedisError) -> bool {
     err.is_timeout() || err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error()
 }
 
@@ -63,16 +109,16 @@ pub(crate) fn outcome_unknown(err: &redis::RedisError) -> bool {
 /// with `DELIFEQ` (Valkey 9) that command and a `PUBLISH`, with no script (the release is then
 /// announced even when the token was gone already: waiters look once more); elsewhere the
 /// release script.
-pub(crate) fn release_cmds(store: &Store, name: &str, token: &str, delifeq: bool) -> Vec<redis::Cmd> {
+fn release_cmds(locks: &Locks, name: &str, token: &str, delifeq: bool) -> Vec<redis::Cmd> {
     if delifeq {
         let mut delete = redis::cmd("DELIFEQ");
         delete.arg(name).arg(token);
         let mut announce = redis::cmd("PUBLISH");
-        announce.arg(store.releases.channel()).arg(name);
+        announce.arg(locks.releases.channel()).arg(name);
         vec![delete, announce]
     } else {
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(store.scripts.release.get_hash()).arg(1).arg(name).arg(token).arg(store.releases.channel());
+        cmd.arg(locks.scripts.release.get_hash()).arg(1).arg(name).arg(token).arg(locks.releases.channel());
         vec![cmd]
     }
 }
@@ -80,17 +126,17 @@ pub(crate) fn release_cmds(store: &Store, name: &str, token: &str, delifeq: bool
 /// Releases `token` of the lock `name` on `conn`: without a script where the server has
 /// `DELIFEQ`, else with the release script (loaded if the server lost it). 1 when the token
 /// was there and is gone.
-async fn release_token(store: &Store, conn: &mut crate::connection::Conn, name: &str, token: &str) -> RedisResult<i64> {
+async fn release_token(locks: &Locks, conn: &mut crate::connection::Conn, name: &str, token: &str) -> RedisResult<i64> {
     // A server that cannot be asked takes the script, which fails as the round trip does.
-    if store.has_delifeq().await.unwrap_or(false) {
+    if locks.store.has_delifeq().await.unwrap_or(false) {
         let mut pipe = redis::pipe();
-        for cmd in release_cmds(store, name, token, true) {
+        for cmd in release_cmds(locks, name, token, true) {
             pipe.add_command(cmd);
         }
         let (released, _announced): (i64, i64) = pipe.query_async(conn).await?;
         return Ok(released);
     }
-    store.scripts.release.key(name).arg(token).arg(store.releases.channel()).invoke_async(conn).await
+    locks.scripts.release.key(name).arg(token).arg(locks.releases.channel()).invoke_async(conn).await
 }
 
 /// Settles an acquisition whose outcome is unknown: releases `token` (compare-and-delete) once
@@ -99,18 +145,18 @@ async fn release_token(store: &Store, conn: &mut crate::connection::Conn, name: 
 /// longer than that (a lock without a timeout: checked for a minute).
 ///
 /// `queued_set` is false for a release whose reply was lost: then any answer settles it.
-pub(crate) fn settle(store: Arc<Store>, name: String, token: String, queued_set: bool) {
+fn settle(locks: Arc<Locks>, name: String, token: String, queued_set: bool) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let lifetime = store.config.lock_timeout.unwrap_or(Duration::from_secs(60));
+    let lifetime = locks.store.config.lock_timeout.unwrap_or(Duration::from_secs(60));
     let give_up = Instant::now() + lifetime + Duration::from_secs(1);
     handle.spawn(async move {
         let mut pause = Duration::from_millis(50);
         while Instant::now() < give_up {
             tokio::time::sleep(pause).await;
-            if let Ok(mut conn) = store.connection.get().await {
-                match release_token(&store, &mut conn, &name, &token).await {
+            if let Ok(mut conn) = locks.store.connection.get().await {
+                match release_token(&locks, &mut conn, &name, &token).await {
                     Ok(1) => return,
                     Ok(_) if !queued_set => return,
                     _ => {}
@@ -130,27 +176,27 @@ enum Attempt {
 
 /// True for the replies of a server that refuses every write: OOM under `noeviction`, a
 /// read-only replica, a failed background save, too few replicas.
-pub(crate) fn refuses_writes(err: &redis::RedisError) -> bool {
+fn refuses_writes(err: &redis::RedisError) -> bool {
     err.code().is_some_and(is_refusing_writes)
 }
 
 /// A lock held by this object: `token` is `None` when the server refused writes and only the
 /// in-process lock excludes.
-pub(crate) struct Held {
-    pub(crate) token: Option<String>,
+struct Held {
+    token: Option<String>,
     lost: Arc<AtomicBool>,
     keepalive: Option<JoinHandle<()>>,
 }
 
 /// The distributed mutex of one key.
 pub(crate) struct RedisMutex {
-    store: Arc<Store>,
+    locks: Arc<Locks>,
     name: String,
     key: CacheKey,
     held: Mutex<Option<Held>>,
 }
 
-pub(crate) fn new_token() -> String {
+fn new_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -160,14 +206,14 @@ pub(crate) fn new_token() -> String {
 }
 
 impl RedisMutex {
-    pub(crate) fn new(store: Arc<Store>, name: String, key: CacheKey) -> Self {
-        RedisMutex { store, name, key, held: Mutex::new(None) }
+    fn new(locks: Arc<Locks>, name: String, key: CacheKey) -> Self {
+        RedisMutex { locks, name, key, held: Mutex::new(None) }
     }
 
     /// A mutex already taken with `token` (by a batch of `SET NX`); `None` when the server
     /// refused writes and only the in-process lock excludes.
-    pub(crate) fn taken(store: Arc<Store>, name: String, key: CacheKey, token: Option<String>) -> Self {
-        let mutex = RedisMutex::new(store, name, key);
+    fn taken(locks: Arc<Locks>, name: String, key: CacheKey, token: Option<String>) -> Self {
+        let mutex = RedisMutex::new(locks, name, key);
         let lost = Arc::new(AtomicBool::new(false));
         let keepalive = token.as_deref().and_then(|token| mutex.spawn_keepalive(token, &lost));
         *mutex.held() = Some(Held { token, lost, keepalive });
@@ -176,7 +222,7 @@ impl RedisMutex {
 
     /// Gives up holding, without telling the server: the caller releases the token (for
     /// example with others in one round trip) and reports with [`RedisMutex::after_release`].
-    pub(crate) fn take_held(&self) -> Option<Held> {
+    fn take_held(&self) -> Option<Held> {
         let held = self.held().take()?;
         if let Some(keepalive) = &held.keepalive {
             keepalive.abort();
@@ -185,34 +231,37 @@ impl RedisMutex {
     }
 
     /// The lock's key name in Redis.
-    pub(crate) fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.name
     }
 
-    /// Whether this mutex talks to `store`.
-    pub(crate) fn belongs_to(&self, store: &Arc<Store>) -> bool {
-        Arc::ptr_eq(&self.store, store)
+    /// Whether this mutex is one of `locks`'.
+    fn belongs_to(&self, locks: &Arc<Locks>) -> bool {
+        Arc::ptr_eq(&self.locks, locks)
+    }
+
+    fn store(&self) -> &Store {
+        &self.locks.store
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn try_once(&self, token: &str) -> Result<Attempt> {
-        let mut conn = self.store.connection.get().await?;
+    async fn try_once(&self, token: &[String; 1]) -> Result<Attempt> {
+        let mut conn = self.store().connection.get().await?;
         let mut cmd = redis::cmd("SET");
-        cmd.arg(&self.name).arg(token).arg("NX");
-        if let Some(timeout) = self.store.config.lock_timeout {
+        cmd.arg(&self.name).arg(&token[0]).arg("NX");
+        if let Some(timeout) = self.store().config.lock_timeout {
             cmd.arg("PX").arg(millis(timeout));
         }
         // Until the server answers, the SET may have taken the lock or may yet take it (a
         // timeout while the server is paused, a dropped connection, a cancelled caller).
-        let mut pending = Pending { mutex: self, token: Some(token) };
+        let pending = Pending::new(&self.locks, std::slice::from_ref(&self.name), token);
         let reply = cmd.query_async::<Option<String>>(&mut conn).await;
         if !matches!(&reply, Err(err) if outcome_unknown(err)) {
-            pending.token = None;
+            pending.disarm();
         }
-        drop(pending);
         match reply {
             Ok(reply) => Ok(if reply.is_some() { Attempt::Taken } else { Attempt::HeldElsewhere }),
             // The server refuses writes (out of memory, a read-only replica, a failed save):
@@ -224,15 +273,16 @@ impl RedisMutex {
         }
     }
 
-    pub(crate) fn error(&self, err: redis::RedisError) -> Error {
-        self.store.fail(err, Some(&self.key))
+    fn error(&self, err: redis::RedisError) -> Error {
+        self.store().fail(err, Some(&self.key))
     }
 
     async fn acquire_inner(&self, wait: bool) -> Result<bool> {
-        let config = &self.store.config;
-        let token = new_token();
+        let config = &self.store().config;
+        let token = [new_token()];
         let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
-        let released = (wait && config.lock_blocking).then(|| self.store.releases.listen(&self.store, &self.name));
+        let released =
+            (wait && config.lock_blocking).then(|| self.locks.releases.listen(&self.locks.store, &self.name));
         loop {
             // Listening before trying: a release between the try and the pause still wakes.
             let notified = released.as_ref().map(|r| r.notified());
@@ -242,6 +292,7 @@ impl RedisMutex {
             }
             match self.try_once(&token).await? {
                 Attempt::Taken => {
+                    let [token] = token;
                     let lost = Arc::new(AtomicBool::new(false));
                     let keepalive = self.spawn_keepalive(&token, &lost);
                     *self.held() = Some(Held { token: Some(token), lost, keepalive });
@@ -264,7 +315,7 @@ impl RedisMutex {
     /// The pause before the next look at the lock: `lock_sleep`, or what is left before
     /// `deadline`; `None` once it has passed.
     fn next_pause(&self, deadline: Option<Instant>) -> Option<Duration> {
-        let sleep = self.store.config.lock_sleep;
+        let sleep = self.store().config.lock_sleep;
         let pause = match deadline {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -279,18 +330,18 @@ impl RedisMutex {
     }
 
     fn spawn_keepalive(&self, token: &str, lost: &Arc<AtomicBool>) -> Option<JoinHandle<()>> {
-        let config = &self.store.config;
+        let config = &self.store().config;
         let timeout = config.lock_timeout.filter(|_| config.lock_extend)?;
         let handle = tokio::runtime::Handle::try_current().ok()?;
-        let (store, name, token, lost) =
-            (Arc::clone(&self.store), self.name.clone(), token.to_owned(), Arc::clone(lost));
+        let (locks, name, token, lost) =
+            (Arc::clone(&self.locks), self.name.clone(), token.to_owned(), Arc::clone(lost));
         let every = (timeout / 3).max(Duration::from_millis(10));
         Some(handle.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Ok(mut conn) = store.connection.get().await else { continue };
+                let Ok(mut conn) = locks.store.connection.get().await else { continue };
                 let extended: RedisResult<i64> =
-                    store.scripts.extend.key(&name).arg(&token).arg(millis(timeout)).invoke_async(&mut conn).await;
+                    locks.scripts.extend.key(&name).arg(&token).arg(millis(timeout)).invoke_async(&mut conn).await;
                 if let Ok(0) = extended {
                     lost.store(true, Ordering::SeqCst);
                     return;
@@ -307,24 +358,24 @@ impl RedisMutex {
     }
 
     /// Releases the token of `held` on the server (see [`release_token`]).
-    pub(crate) async fn release_held(&self, held: Held) -> Result<()> {
+    async fn release_held(&self, held: Held) -> Result<()> {
         let Some(token) = &held.token else {
             return Ok(());
         };
         // A release that did not reach the server, or whose reply was lost, leaves the lock
         // to no one: it is settled in the background, like an acquisition of unknown outcome.
-        let mut conn = match self.store.connection.get().await {
+        let mut conn = match self.store().connection.get().await {
             Ok(conn) => conn,
             Err(err) => {
-                settle(Arc::clone(&self.store), self.name.clone(), token.clone(), false);
+                settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), false);
                 return Err(err);
             }
         };
-        let released = match release_token(&self.store, &mut conn, &self.name, token).await {
+        let released = match release_token(&self.locks, &mut conn, &self.name, token).await {
             Ok(released) => released,
             Err(err) => {
                 if outcome_unknown(&err) {
-                    settle(Arc::clone(&self.store), self.name.clone(), token.clone(), false);
+                    settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), false);
                 }
                 return Err(self.error(err));
             }
@@ -335,21 +386,21 @@ impl RedisMutex {
     /// The outcome of a release whose script answered `released` (1: this holder's token was
     /// there and is gone): a lock that expired or was taken over meanwhile goes to the
     /// lock-lost policy.
-    pub(crate) fn after_release(&self, released: i64, held: &Held) -> Result<()> {
+    fn after_release(&self, released: i64, held: &Held) -> Result<()> {
         if released == 1 && !held.lost.load(Ordering::SeqCst) {
             return Ok(());
         }
         #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "dogpile",
-            backend = self.store.backend,
+            backend = self.store().backend,
             // The lock's key may carry user data: hashed, as regions log keys by default.
             lock = &dogpile::sha1_hex(&self.name)[..16],
             "lock lost before its release: it expired or was taken over while its holder was creating the value"
         );
         #[cfg(feature = "metrics")]
-        metrics::counter!(dogpile::metrics::LOCKS_LOST, dogpile::metrics::BACKEND => self.store.backend).increment(1);
-        match &self.store.config.lock_lost {
+        metrics::counter!(dogpile::metrics::LOCKS_LOST, dogpile::metrics::BACKEND => self.store().backend).increment(1);
+        match &self.store().config.lock_lost {
             LockLostPolicy::Error => Err(Error::LockLost { key: Some(self.key.clone()) }),
             LockLostPolicy::Callback(f) => {
                 f(&self.name);
@@ -362,7 +413,7 @@ impl RedisMutex {
 
 type RedisResult<T> = redis::RedisResult<T>;
 
-pub(crate) fn millis(d: Duration) -> u64 {
+fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -397,14 +448,14 @@ impl RedisMutex {
             Some(Held { token: None, .. }) => return Ok(true),
             Some(Held { token: Some(token), .. }) => token.clone(),
         };
-        let mut conn = self.store.connection.get().await?;
+        let mut conn = self.store().connection.get().await?;
         let current: Option<String> =
             redis::cmd("GET").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
         Ok(current.as_deref() == Some(token.as_str()))
     }
 
     async fn is_locked(&self) -> Result<bool> {
-        let mut conn = self.store.connection.get().await?;
+        let mut conn = self.store().connection.get().await?;
         let exists: bool =
             redis::cmd("EXISTS").arg(&self.name).query_async(&mut conn).await.map_err(|e| self.error(e))?;
         Ok(exists)
@@ -413,12 +464,12 @@ impl RedisMutex {
     /// Looks at the lock key every `lock_sleep`, and at once when a release is announced,
     /// until it is gone (true), for at most `lock_blocking_timeout` (false).
     async fn wait_unlocked_inner(&self) -> Result<bool> {
-        let config = &self.store.config;
+        let config = &self.store().config;
         if !config.lock_blocking {
             return Ok(false);
         }
         let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
-        let released = self.store.releases.listen(&self.store, &self.name);
+        let released = self.locks.releases.listen(&self.locks.store, &self.name);
         loop {
             // Listening before looking: a release between the look and the pause still wakes.
             let notified = released.notified();

@@ -39,7 +39,7 @@ impl Releases {
 
     /// A handle that is woken when the lock `name` is released; subscribes first if this
     /// backend has not yet.
-    pub(crate) fn listen(&self, store: &Arc<Store>, name: &str) -> Arc<Notify> {
+    pub(crate) fn listen(self: &Arc<Self>, store: &Arc<Store>, name: &str) -> Arc<Notify> {
         self.subscribe(store);
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(notify) = waiters.get(name).and_then(Weak::upgrade) {
@@ -63,7 +63,7 @@ impl Releases {
 
     /// Starts the subscriber task once (it lives until the store goes): on the first lock
     /// taken or waited for, so that it is most likely up when a wait begins.
-    pub(crate) fn subscribe(&self, store: &Arc<Store>) {
+    pub(crate) fn subscribe(self: &Arc<Self>, store: &Arc<Store>) {
         let mut subscriber = self.subscriber.lock().unwrap_or_else(|p| p.into_inner());
         if subscriber.is_some() {
             return;
@@ -71,8 +71,8 @@ impl Releases {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let store = Arc::downgrade(store);
-        *subscriber = Some(handle.spawn(listen_for_releases(store)));
+        let task = listen_for_releases(Arc::downgrade(store), Arc::downgrade(self));
+        *subscriber = Some(handle.spawn(task));
     }
 }
 
@@ -86,20 +86,20 @@ impl Drop for Releases {
 
 /// Subscribes and wakes waiters, connecting again (after a pause) whenever the subscription
 /// drops; ends with the store.
-async fn listen_for_releases(store: Weak<Store>) {
+async fn listen_for_releases(store: Weak<Store>, releases: Weak<Releases>) {
     loop {
         let Some(current) = store.upgrade() else { return };
         let pubsub = current.connection.pubsub().await;
-        let channel = current.releases.channel().to_owned();
         drop(current);
+        let Some(channel) = releases.upgrade().map(|r| r.channel().to_owned()) else { return };
         if let Ok(mut pubsub) = pubsub
             && pubsub.subscribe(&channel).await.is_ok()
         {
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
-                let Some(current) = store.upgrade() else { return };
+                let Some(current) = releases.upgrade() else { return };
                 if let Ok(name) = message.get_payload::<String>() {
-                    current.releases.wake(&name);
+                    current.wake(&name);
                 }
             }
         }
