@@ -55,7 +55,7 @@
 //! | `socket_keepalive_options` | table | none | with `socket_keepalive`: `TCP_KEEPIDLE` and `TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT` (probes); also by their Linux numbers `4`, `5`, `6`, as redis-py's dictionary has them |
 //! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |
 //! | `redis_expiration_time_jitter` | fraction | `0` | each value's (or hash's) TTL is shortened by a random part of up to this fraction |
-//! | `redis_expiration_time_hash` | `true` / `false` / none | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write |
+//! | `redis_expiration_time_hash` | `true` / `false` / none / `"per_field"` | none | hstore only: `false` never TTLs a hash, none sets the TTL when the hash is created, `true` resets it on every write, `"per_field"` gives each field written a TTL of its own ([`HashTtlPolicy`]) |
 //! | `distributed_lock` | bool | `false` | the dogpile lock in Redis, shared by all processes |
 //! | `lock_timeout` | seconds | `30` | the lock's TTL; a running creator keeps extending it |
 //! | `lock_sleep` | seconds | `0.1` | pause between attempts while waiting for the lock |
@@ -72,6 +72,11 @@
 //! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
 //! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |
 //! | `value_version` | integer | `2` | dogpile's value version (1 for dogpile 0.9.x) |
+//! | `startup_nodes` | list | none | cluster names only: `host:port` strings or `{host, port}` tables to start from (else `url`, or `host` and `port`) |
+//! | `sentinels` | list | none | sentinel names only, required: `host:port` strings or `[host, port]` pairs |
+//! | `service_name` | string | `mymaster` | sentinel names only: the primary the sentinels monitor |
+//! | `sentinel_kwargs` | table | none | sentinel names only: the sentinels' `password`, `username`, `ssl`, `ssl_ca_certs` (also flat as `sentinel_password`, `sentinel_username`, `sentinel_ssl_ca_certs`) |
+//! | `sentinel_ssl` | bool | `false` | sentinel names only: TLS to the sentinels (feature `tls`) |
 //! | `l1` | table | none | an in-process L1 in front, kept coherent by key tracking (`with_l1`): `capacity` or `max_bytes`, `time_to_live` (seconds), `prefixes` ([`L1Builder::from_arguments`](dogpile::backend::L1Builder::from_arguments)) |
 //!
 //! Unknown arguments are ignored, so a dogpile configuration with Python-only arguments

@@ -15,8 +15,8 @@ use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 use redis::RedisResult;
 
 use super::{
-    Held, Locks, Pending, RedisMutex, is_no_script, millis, new_token, outcome_unknown, refuses_writes, release_cmds,
-    settle,
+    Held, Locks, Pending, RedisMutex, Unsettled, is_no_script, millis, new_token, outcome_unknown, refuses_writes,
+    release_cmds, settle,
 };
 use crate::store::{Store, Wrote, split};
 use crate::topology::Commands;
@@ -115,7 +115,7 @@ impl Locks {
     fn give_back(self: &Arc<Self>, names: &[String], takes: &[Take]) {
         for (name, take) in names.iter().zip(takes) {
             if let Take::Token(token) = take {
-                settle(Arc::clone(self), name.clone(), token.clone(), false);
+                settle(Arc::clone(self), name.clone(), token.clone(), Unsettled::Release);
             }
         }
     }
@@ -179,7 +179,7 @@ impl Locks {
                 // The releases may or may not have run; each is settled in the background, as
                 // a single release is.
                 for (at, mutex, _, token) in ours {
-                    settle(Arc::clone(self), mutex.name().to_owned(), token, false);
+                    settle(Arc::clone(self), mutex.name().to_owned(), token, Unsettled::Release);
                     released[at] = Some(Err(Error::backend(
                         err.backend_kind().unwrap_or(BackendErrorKind::Connection),
                         format!("lock release not confirmed: {err}"),
@@ -212,7 +212,7 @@ impl Locks {
             Err(err) => {
                 if outcome_unknown(&err) {
                     let token = held.token.clone().unwrap_or_default();
-                    settle(Arc::clone(self), mutex.name().to_owned(), token, false);
+                    settle(Arc::clone(self), mutex.name().to_owned(), token, Unsettled::Release);
                 }
                 Err(mutex.error(err))
             }

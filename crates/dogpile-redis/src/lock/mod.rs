@@ -94,7 +94,7 @@ impl<'a> Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         for (name, token) in self.names.iter().zip(self.tokens) {
-            settle(Arc::clone(self.locks), name.clone(), token.clone(), true);
+            settle(Arc::clone(self.locks), name.clone(), token.clone(), Unsettled::Acquisition);
         }
     }
 }
@@ -144,8 +144,8 @@ async fn release_token(locks: &Locks, conn: &mut crate::connection::Conn, name: 
 /// paused server may run the queued `SET` later. So a lock no live caller holds never stays
 /// longer than that (a lock without a timeout: checked for a minute).
 ///
-/// `queued_set` is false for a release whose reply was lost: then any answer settles it.
-fn settle(locks: Arc<Locks>, name: String, token: String, queued_set: bool) {
+/// For a [`Unsettled::Release`] whose reply was lost, any answer settles it.
+fn settle(locks: Arc<Locks>, name: String, token: String, what: Unsettled) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -158,13 +158,22 @@ fn settle(locks: Arc<Locks>, name: String, token: String, queued_set: bool) {
             if let Ok(mut conn) = locks.store.connection.get().await {
                 match release_token(&locks, &mut conn, &name, &token).await {
                     Ok(1) => return,
-                    Ok(_) if !queued_set => return,
+                    Ok(_) if what == Unsettled::Release => return,
                     _ => {}
                 }
             }
             pause = (pause * 2).min(Duration::from_millis(500));
         }
     });
+}
+
+/// What was sent without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsettled {
+    /// A `SET NX`, which a paused server may still run later.
+    Acquisition,
+    /// A release, which ran or did not.
+    Release,
 }
 
 /// What one `SET NX` found.
@@ -367,7 +376,7 @@ impl RedisMutex {
         let mut conn = match self.store().connection.get().await {
             Ok(conn) => conn,
             Err(err) => {
-                settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), false);
+                settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), Unsettled::Release);
                 return Err(err);
             }
         };
@@ -375,7 +384,7 @@ impl RedisMutex {
             Ok(released) => released,
             Err(err) => {
                 if outcome_unknown(&err) {
-                    settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), false);
+                    settle(Arc::clone(&self.locks), self.name.clone(), token.clone(), Unsettled::Release);
                 }
                 return Err(self.error(err));
             }
