@@ -241,6 +241,43 @@ impl<'a> RegionBatch<'a> {
     }
 }
 
+impl RegionBatch<'_> {
+    /// Runs `creator` for the keys at `at`, leaving what `options` lets through to be stored
+    /// with the release; the values as the lock sees them, created now.
+    async fn create<T, F, Fut, E>(
+        &self,
+        at: Vec<usize>,
+        creator: Option<F>,
+        options: &CreateOptions<T>,
+        policy: &Policy,
+    ) -> Result<Vec<Read<T>>>
+    where
+        T: Serialize,
+        F: FnOnce(Vec<CacheKey>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+        E: Into<BoxError>,
+    {
+        let (region, clock) = (self.region, &self.region.inner.clock);
+        let creator = creator.ok_or_else(|| creator_error(None, "creator already consumed"))?;
+        let started = clock.now();
+        let to_create = at.iter().map(|&i| self.keys[i].clone()).collect();
+        let created = region.run_creator(None, policy.creator_timeout, creator(to_create)).await?;
+        if created.len() != at.len() {
+            return Err(creator_error(
+                None,
+                format!("creator returned {} values for {} keys", created.len(), at.len()),
+            ));
+        }
+        let now = clock.now();
+        trace::batch_decision!(region, at.len(), took_ms = (now - started) * 1e3, "values generated");
+        let took = region.inner.early_refresh.is_some().then_some(now - started);
+        let stored = at.iter().map(|&i| (self.keys[i], &self.backend_keys[i]));
+        *self.to_store.lock().unwrap_or_else(|p| p.into_inner()) =
+            region.encode_batch(stored, &created, options, now, took);
+        Ok(created.into_iter().map(|value| Read::at(value, now)).collect())
+    }
+}
+
 impl BatchMutex for RegionBatch<'_> {
     type Guard = KeyGuard;
 
@@ -320,8 +357,7 @@ impl Region {
         let mut unique: Vec<&CacheKey> = keys.iter().collect();
         unique.sort();
         unique.dedup();
-        let backend_keys: Vec<CacheKey> =
-            unique.iter().map(|k| self.backend_key(k).map(std::borrow::Cow::into_owned)).collect::<Result<_>>()?;
+        let backend_keys = self.backend_keys_of(&unique)?;
         let policy = Policy::of(&self.inner, options);
         let freshness = self.freshness_of(&policy);
         freshness.check_soft_invalidation()?;
@@ -330,23 +366,7 @@ impl Region {
         let first = self.read_first_multi::<T>(unique, backend_keys, &freshness).await?;
 
         let inner = &self.inner;
-        let create = |at: Vec<usize>| async move {
-            let creator = take(slot).ok_or_else(|| creator_error(None, "creator already consumed"))?;
-            let started = inner.clock.now();
-            let to_create = at.iter().map(|&i| unique[i].clone()).collect();
-            let created = self.run_creator(None, policy.creator_timeout, creator(to_create)).await?;
-            if created.len() != at.len() {
-                let message = format!("creator returned {} values for {} keys", created.len(), at.len());
-                return Err(creator_error(None, message));
-            }
-            let now = inner.clock.now();
-            trace::batch_decision!(self, at.len(), took_ms = (now - started) * 1e3, "values generated");
-            let took = inner.early_refresh.is_some().then_some(now - started);
-            let stored = at.iter().map(|&i| (unique[i], &backend_keys[i]));
-            *batch.to_store.lock().unwrap_or_else(|p| p.into_inner()) =
-                self.encode_batch(stored, &created, options, now, took);
-            Ok(created.into_iter().map(|value| Read::at(value, now)).collect())
-        };
+        let create = |at: Vec<usize>| batch.create(at, take(slot), options, &policy);
         let spawned = Mutex::new(None);
         let has_spawn = spawn.lock().unwrap_or_else(|p| p.into_inner()).is_some();
         let background = has_spawn.then_some(|guards: Vec<(usize, KeyGuard)>| {
@@ -372,6 +392,11 @@ impl Region {
         }
         self.count_batch(unique, &served);
         collect_values(keys, unique, served)
+    }
+
+    /// The keys as the backend sees them.
+    fn backend_keys_of(&self, keys: &[&CacheKey]) -> Result<Vec<CacheKey>> {
+        keys.iter().map(|k| self.backend_key(k).map(std::borrow::Cow::into_owned)).collect()
     }
 
     /// The first read of a multi-key read-through, as the lock sees it.
