@@ -3,20 +3,19 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities, L1Backend, L1Builder, Locked};
+use dogpile::Result;
+use dogpile::backend::{L1Backend, L1Builder};
 use dogpile::config::Arguments;
-use dogpile::{Bytes, CacheKey, Error, Result};
 
 use crate::config::RedisConfig;
-use crate::lock::Locks;
-use crate::store::Store;
+use crate::facade::{Keys, Redis, forward_backend};
 
 /// The registry name of [`RedisAdvancedBackend`].
 pub const ADVANCED: &str = "dogpile_backend_redis_advanced";
 
 /// Values in Redis strings: GET, MGET, SET [EX|PX], MSET or one pipeline of SETs, DEL; with
 /// `distributed_lock`, a lock in Redis shared by every process. Hash keys are refused with
-/// [`Error::UnsupportedKey`]: use [`RedisAdvancedHstoreBackend`](crate::RedisAdvancedHstoreBackend)
+/// [`Error::UnsupportedKey`](dogpile::Error::UnsupportedKey): use [`RedisAdvancedHstoreBackend`](crate::RedisAdvancedHstoreBackend)
 /// for them.
 ///
 /// Cheap to clone; clones share one multiplexed connection, made on first use.
@@ -41,8 +40,7 @@ pub const ADVANCED: &str = "dogpile_backend_redis_advanced";
 /// ```
 #[derive(Clone)]
 pub struct RedisAdvancedBackend {
-    store: Arc<Store>,
-    locks: Arc<Locks>,
+    redis: Redis,
 }
 
 impl RedisAdvancedBackend {
@@ -50,17 +48,16 @@ impl RedisAdvancedBackend {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a URL that does not parse (shown without its password).
+    /// [`Error::Config`](dogpile::Error::Config) for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        let store = Store::new(config, ADVANCED)?;
-        Ok(RedisAdvancedBackend { locks: Locks::new(Arc::clone(&store)), store })
+        Ok(RedisAdvancedBackend { redis: Redis::new(config, ADVANCED, Keys::Plain)? })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] naming the argument with a wrong value.
+    /// [`Error::Config`](dogpile::Error::Config) naming the argument with a wrong value.
     pub fn from_arguments(args: &Arguments) -> Result<Self> {
         RedisAdvancedBackend::new(RedisConfig::from_arguments(args)?)
     }
@@ -76,7 +73,7 @@ impl RedisAdvancedBackend {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] outside a Tokio runtime.
+    /// [`Error::Config`](dogpile::Error::Config) outside a Tokio runtime.
     ///
     /// # Examples
     ///
@@ -93,7 +90,7 @@ impl RedisAdvancedBackend {
     /// # }
     /// ```
     pub fn with_l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.redis.store);
         crate::tracking::l1(&store, self, l1)
     }
 
@@ -106,75 +103,19 @@ impl RedisAdvancedBackend {
     /// A backend error when Redis cannot be read; [`Error::Config`](dogpile::Error::Config)
     /// for a region name with spaces, or outside a Tokio runtime.
     pub async fn shared_invalidation(&self, region: &str) -> Result<crate::SharedInvalidation> {
-        crate::invalidation::start(&self.store, region).await
+        crate::invalidation::start(&self.redis.store, region).await
     }
 
     /// The configuration.
     pub fn config(&self) -> &RedisConfig {
-        &self.store.config
-    }
-
-    fn refuse_hash(&self, keys: &[&CacheKey]) -> Result<()> {
-        match keys.iter().find(|k| k.is_hash()) {
-            Some(key) => Err(Error::UnsupportedKey { key: (*key).clone(), backend: ADVANCED }),
-            None => Ok(()),
-        }
+        self.redis.config()
     }
 }
 
-impl Backend for RedisAdvancedBackend {
-    fn name(&self) -> &'static str {
-        ADVANCED
-    }
-    async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        self.refuse_hash(&[key])?;
-        self.store.get(key).await
-    }
-    async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
-        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
-        self.store.get_multi(keys).await
-    }
-    async fn set(&self, key: &CacheKey, value: Bytes) -> Result<()> {
-        self.refuse_hash(&[key])?;
-        self.store.set(key, value).await
-    }
-    async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
-        self.refuse_hash(&items.iter().map(|(k, _)| k).collect::<Vec<_>>())?;
-        self.store.set_multi(items).await
-    }
-    async fn delete(&self, key: &CacheKey) -> Result<()> {
-        self.refuse_hash(&[key])?;
-        self.store.delete(key).await
-    }
-    async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
-        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
-        self.store.delete_multi(keys).await
-    }
-    fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        self.locks.mutex(key)
-    }
-    async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
-        self.refuse_hash(&keys.iter().collect::<Vec<_>>())?;
-        self.locks.try_lock_multi(keys).await
-    }
-    async fn set_multi_and_release(
-        &self,
-        items: &[(CacheKey, Bytes)],
-        mutexes: Vec<Arc<dyn BackendMutex>>,
-    ) -> (Result<()>, Vec<Result<()>>) {
-        if let Err(err) = self.refuse_hash(&items.iter().map(|(k, _)| k).collect::<Vec<_>>()) {
-            let released = self.locks.set_multi_and_release(&[], mutexes).await.1;
-            return (Err(err), released);
-        }
-        self.locks.set_multi_and_release(items, mutexes).await
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_hash_keys(false).with_distributed_lock(self.store.config.distributed_lock)
-    }
-}
+forward_backend!(RedisAdvancedBackend);
 
 impl fmt::Debug for RedisAdvancedBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisAdvancedBackend").field("store", &self.store).finish()
+        f.debug_struct("RedisAdvancedBackend").field("redis", &self.redis).finish()
     }
 }

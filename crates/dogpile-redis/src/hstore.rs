@@ -3,13 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{Backend, BackendMutex, Capabilities, L1Backend, L1Builder, Locked};
+use dogpile::Result;
+use dogpile::backend::{L1Backend, L1Builder};
 use dogpile::config::Arguments;
-use dogpile::{Bytes, CacheKey, Result};
 
 use crate::config::RedisConfig;
-use crate::lock::Locks;
-use crate::store::Store;
+use crate::facade::{Keys, Redis, forward_backend};
 
 /// The registry name of [`RedisAdvancedHstoreBackend`].
 pub const HSTORE: &str = "dogpile_backend_redis_advanced_hstore";
@@ -48,8 +47,7 @@ pub const HSTORE: &str = "dogpile_backend_redis_advanced_hstore";
 /// ```
 #[derive(Clone)]
 pub struct RedisAdvancedHstoreBackend {
-    store: Arc<Store>,
-    locks: Arc<Locks>,
+    redis: Redis,
 }
 
 impl RedisAdvancedHstoreBackend {
@@ -59,8 +57,7 @@ impl RedisAdvancedHstoreBackend {
     ///
     /// [`dogpile::Error::Config`] for a URL that does not parse (shown without its password).
     pub fn new(config: RedisConfig) -> Result<Self> {
-        let store = Store::new(config, HSTORE)?;
-        Ok(RedisAdvancedHstoreBackend { locks: Locks::new(Arc::clone(&store)), store })
+        Ok(RedisAdvancedHstoreBackend { redis: Redis::new(config, HSTORE, Keys::PlainAndHash)? })
     }
 
     /// A backend from configuration arguments (see the crate documentation's table).
@@ -81,7 +78,7 @@ impl RedisAdvancedHstoreBackend {
     ///
     /// [`Error::Config`](dogpile::Error::Config) outside a Tokio runtime.
     pub fn with_l1(self, l1: L1Builder) -> Result<L1Backend<Self>> {
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.redis.store);
         crate::tracking::l1(&store, self, l1)
     }
 
@@ -94,7 +91,7 @@ impl RedisAdvancedHstoreBackend {
     /// A backend error when Redis cannot be read; [`Error::Config`](dogpile::Error::Config)
     /// for a region name with spaces, or outside a Tokio runtime.
     pub async fn shared_invalidation(&self, region: &str) -> Result<crate::SharedInvalidation> {
-        crate::invalidation::start(&self.store, region).await
+        crate::invalidation::start(&self.redis.store, region).await
     }
 
     /// Checks that the server can do what the configuration asks. With
@@ -124,57 +121,19 @@ impl RedisAdvancedHstoreBackend {
     /// # }
     /// ```
     pub async fn check(&self) -> Result<()> {
-        self.store.check().await.map(drop)
+        self.redis.store.check().await.map(drop)
     }
 
     /// The configuration.
     pub fn config(&self) -> &RedisConfig {
-        &self.store.config
+        self.redis.config()
     }
 }
 
-impl Backend for RedisAdvancedHstoreBackend {
-    fn name(&self) -> &'static str {
-        HSTORE
-    }
-    async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        self.store.get(key).await
-    }
-    async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
-        self.store.get_multi(keys).await
-    }
-    async fn set(&self, key: &CacheKey, value: Bytes) -> Result<()> {
-        self.store.set(key, value).await
-    }
-    async fn set_multi(&self, items: &[(CacheKey, Bytes)]) -> Result<()> {
-        self.store.set_multi(items).await
-    }
-    async fn delete(&self, key: &CacheKey) -> Result<()> {
-        self.store.delete(key).await
-    }
-    async fn delete_multi(&self, keys: &[CacheKey]) -> Result<()> {
-        self.store.delete_multi(keys).await
-    }
-    fn get_mutex(&self, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        self.locks.mutex(key)
-    }
-    async fn try_lock_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
-        self.locks.try_lock_multi(keys).await
-    }
-    async fn set_multi_and_release(
-        &self,
-        items: &[(CacheKey, Bytes)],
-        mutexes: Vec<Arc<dyn BackendMutex>>,
-    ) -> (Result<()>, Vec<Result<()>>) {
-        self.locks.set_multi_and_release(items, mutexes).await
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_distributed_lock(self.store.config.distributed_lock)
-    }
-}
+forward_backend!(RedisAdvancedHstoreBackend);
 
 impl fmt::Debug for RedisAdvancedHstoreBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisAdvancedHstoreBackend").field("store", &self.store).finish()
+        f.debug_struct("RedisAdvancedHstoreBackend").field("redis", &self.redis).finish()
     }
 }

@@ -100,6 +100,7 @@ mod advanced;
 mod config;
 mod connection;
 mod error;
+mod facade;
 mod hstore;
 mod invalidation;
 mod lock;
