@@ -500,8 +500,8 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Whether a lock and the key it guards can share one pipeline.
-    pub(crate) fn shares_pipelines(&self) -> bool {
-        self.topology.one_pipeline()
+    /// One server or a cluster.
+    pub(crate) fn topology(&self) -> &Topology {
+        &self.topology
     }
 }

@@ -88,7 +88,7 @@ async fn session(store: &Weak<Store>, invalidator: &L1Invalidator) -> Ended {
     let Some(current) = store.upgrade() else { return Ended::Done };
     let clients = current.connection.tracking_clients().await;
     let shown_url = current.config.redacted_url();
-    let cluster = current.config.is_cluster();
+    let cluster = current.topology().primaries_may_change();
     drop(current);
     let clients = match clients {
         Ok(clients) => clients,

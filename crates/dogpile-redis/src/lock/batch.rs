@@ -53,7 +53,7 @@ impl Locks {
         }
         let names: Vec<String> = keys.iter().map(|k| self.name(k)).collect();
         let tokens: Vec<String> = keys.iter().map(|_| new_token()).collect();
-        let read_along = store.shares_pipelines();
+        let read_along = store.topology().one_pipeline();
         let commands = self.lock_commands(keys, &names, &tokens, read_along)?;
         let pending = Pending::new(self, &names, &tokens);
         let replies = store.run_each(commands).await?;

@@ -41,6 +41,12 @@ impl Topology {
         !self.cluster
     }
 
+    /// Whether the set of primaries can change under the backend (a cluster's failover or
+    /// resharding), so that what watches every primary must look again.
+    pub(crate) fn primaries_may_change(&self) -> bool {
+        self.cluster
+    }
+
     /// How scripts are called.
     pub(crate) fn script_call(&self) -> ScriptCall {
         if self.cluster { ScriptCall::Whole } else { ScriptCall::ByHash }
