@@ -191,15 +191,14 @@ async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, 
         if *ttl {
             config = config.redis_expiration_time(TTL);
         }
-        let backend = RedisAdvancedHstoreBackend::new(config).map_err(|e| e.to_string())?;
-        match backend.check().await {
+        let backend = match RedisAdvancedHstoreBackend::connect(config).await {
             Err(err @ dogpile::Error::Config { .. }) => {
                 skipped.push(format!("Left out: {}: {err} (measure it with --spawn-valkey).", strategy.name));
                 progress.advance(data.len() as u64);
                 continue;
             }
             other => other.map_err(|e| e.to_string())?,
-        }
+        };
         let region =
             Region::builder().backend(backend).codec(strategy.codec.clone()).build().map_err(|e| e.to_string())?;
         for batch in data.chunks(BATCH) {

@@ -53,6 +53,32 @@ impl RedisAdvancedBackend {
         Ok(RedisAdvancedBackend { redis: Redis::new(config, ADVANCED, Keys::Plain)? })
     }
 
+    /// A backend for `config`, connected before it is returned: where
+    /// [`new`](RedisAdvancedBackend::new) leaves the server to the first call, this fails at
+    /// once when the server cannot be reached or refuses the credentials.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](RedisAdvancedBackend::new); the backend's error (kind
+    /// [`Connection`](dogpile::BackendErrorKind::Connection) or
+    /// [`Authentication`](dogpile::BackendErrorKind::Authentication)) when the server cannot
+    /// be used.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
+    ///
+    /// # async fn run() -> dogpile::Result<()> {
+    /// let backend = RedisAdvancedBackend::connect(RedisConfig::from_url("redis://127.0.0.1:6379/0")).await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(config: RedisConfig) -> Result<Self> {
+        Ok(RedisAdvancedBackend { redis: Redis::connect(config, ADVANCED, Keys::Plain).await? })
+    }
+
     /// A backend from configuration arguments (see the crate documentation's table).
     ///
     /// # Errors

@@ -35,6 +35,15 @@ impl Redis {
         Ok(Redis { locks: Locks::new(Arc::clone(&store)), store, keys })
     }
 
+    /// [`Redis::new`], connected now: a server that cannot be reached or refuses the
+    /// credentials, and a `per_field` hash TTL policy it cannot do, fail here.
+    pub(crate) async fn connect(config: RedisConfig, backend: &'static str, keys: Keys) -> Result<Self> {
+        let redis = Redis::new(config, backend, keys)?;
+        redis.store.connection.get().await?;
+        redis.store.check().await?;
+        Ok(redis)
+    }
+
     pub(crate) fn config(&self) -> &RedisConfig {
         &self.store.config
     }
@@ -98,7 +107,7 @@ impl Redis {
     pub(crate) fn capabilities(&self) -> Capabilities {
         Capabilities::new()
             .with_hash_keys(self.keys == Keys::PlainAndHash)
-            .with_distributed_lock(self.store.config.distributed_lock)
+            .with_distributed_lock(self.store.config.lock.distributed)
     }
 }
 

@@ -60,6 +60,38 @@ impl RedisAdvancedHstoreBackend {
         Ok(RedisAdvancedHstoreBackend { redis: Redis::new(config, HSTORE, Keys::PlainAndHash)? })
     }
 
+    /// A backend for `config`, connected before it is returned: where [`new`] leaves the
+    /// server to the first call, this fails at once when the server cannot be reached or
+    /// refuses the credentials, and when `redis_expiration_time_hash = "per_field"` asks for
+    /// field TTLs the server cannot give (it has neither `HSETEX` nor `HPEXPIRE`).
+    ///
+    /// [`new`]: RedisAdvancedHstoreBackend::new
+    ///
+    /// # Errors
+    ///
+    /// As [`new`]; the backend's error when the server cannot be reached;
+    /// [`dogpile::Error::Config`] for a `per_field` policy the server cannot do.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use dogpile_redis::{HashTtlPolicy, RedisAdvancedHstoreBackend, RedisConfig};
+    ///
+    /// # async fn run() -> dogpile::Result<()> {
+    /// let backend = RedisAdvancedHstoreBackend::connect(
+    ///     RedisConfig::from_url("redis://127.0.0.1:6379/0")
+    ///         .redis_expiration_time(Duration::from_secs(600))
+    ///         .redis_expiration_time_hash(HashTtlPolicy::PerField),
+    /// )
+    /// .await?; // an error on a server before Redis 7.4 or Valkey 9
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(config: RedisConfig) -> Result<Self> {
+        Ok(RedisAdvancedHstoreBackend { redis: Redis::connect(config, HSTORE, Keys::PlainAndHash).await? })
+    }
+
     /// A backend from configuration arguments (see the crate documentation's table).
     ///
     /// # Errors
@@ -97,7 +129,8 @@ impl RedisAdvancedHstoreBackend {
     /// Checks that the server can do what the configuration asks. With
     /// `redis_expiration_time_hash = "per_field"` (and a `redis_expiration_time`), asks the
     /// server, once, how it gives a hash field a TTL of its own; otherwise does nothing. Call
-    /// it at start to fail there rather than at the first hash write.
+    /// it at start to fail there rather than at the first hash write
+    /// ([`connect`](RedisAdvancedHstoreBackend::connect) calls it).
     ///
     /// # Errors
     ///

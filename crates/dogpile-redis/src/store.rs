@@ -121,8 +121,8 @@ impl Store {
     /// The Redis TTL of one value or hash written now: `redis_expiration_time`, less a
     /// random part under `redis_expiration_time_jitter`.
     fn draw_ttl(&self) -> Option<Ttl> {
-        let ttl = self.config.redis_expiration_time?;
-        let fraction = self.config.redis_expiration_time_jitter;
+        let ttl = self.config.ttl.expiration?;
+        let fraction = self.config.ttl.jitter;
         Some(Ttl::new(if fraction > 0.0 {
             ttl.mul_f64(1.0 - fraction * crate::connection::random_unit())
         } else {
@@ -245,7 +245,7 @@ impl Store {
     /// that creates the hash (`None` under per-field TTLs, or without a TTL).
     fn hash_ttl(&self) -> Option<(Ttl, HashTtlPolicy)> {
         let ttl = self.draw_ttl()?;
-        match self.config.redis_expiration_time_hash {
+        match self.config.ttl.hash {
             HashTtlPolicy::Never | HashTtlPolicy::PerField => None,
             policy @ (HashTtlPolicy::OnCreate | HashTtlPolicy::OnEveryWrite) => Some((ttl, policy)),
         }
@@ -253,7 +253,7 @@ impl Store {
 
     /// Whether hash fields get TTLs of their own.
     fn per_field(&self) -> bool {
-        self.config.redis_expiration_time_hash == HashTtlPolicy::PerField && self.config.redis_expiration_time.is_some()
+        self.config.ttl.hash == HashTtlPolicy::PerField && self.config.ttl.expiration.is_some()
     }
 
     /// The commands the server has beyond Redis 7.0's, asked once (`COMMAND INFO`).

@@ -28,8 +28,10 @@ pub enum HashTtlPolicy {
     /// its siblings stay; the hash itself gets none. `HSETEX` where the server has it (Valkey
     /// 9, Redis 8), else `HSET` and `HPEXPIRE` in one `MULTI`/`EXEC` (Redis 7.4): the server
     /// is asked once which it has. A server with neither (Redis before 7.4, Valkey before 9)
-    /// is a configuration error, at [`check`](crate::RedisAdvancedHstoreBackend::check) and
-    /// at every hash write, never a hash-wide TTL instead.
+    /// is a configuration error, when the backend is built with
+    /// [`connect`](crate::RedisAdvancedHstoreBackend::connect) (or at
+    /// [`check`](crate::RedisAdvancedHstoreBackend::check)) and at every hash write, never a
+    /// hash-wide TTL instead.
     PerField,
 }
 

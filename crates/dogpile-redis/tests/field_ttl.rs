@@ -154,3 +154,35 @@ fn per_field_is_read_from_the_arguments() {
     let err = RedisConfig::from_arguments(&args).unwrap_err();
     assert!(err.to_string().contains("per_field"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_field_is_refused_when_the_backend_is_connected_to_a_server_without_field_ttls() {
+    let redis_7_0 = RedisServer::start();
+    let per_field = |server: &RedisServer| {
+        config(server)
+            .redis_expiration_time(Duration::from_secs(60))
+            .redis_expiration_time_hash(HashTtlPolicy::PerField)
+    };
+    let err = RedisAdvancedHstoreBackend::connect(per_field(&redis_7_0)).await.unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("per_field") && err.to_string().contains("HSETEX"), "{err}");
+    // The hash-wide policies need nothing of the server.
+    let on_create = config(&redis_7_0).redis_expiration_time(Duration::from_secs(60));
+    RedisAdvancedHstoreBackend::connect(on_create).await.unwrap();
+    for (label, server) in valkeys() {
+        let backend =
+            RedisAdvancedHstoreBackend::connect(per_field(&server)).await.unwrap_or_else(|e| panic!("{label}: {e}"));
+        backend.set(&CacheKey::hash("h", "f"), Bytes::from_static(b"v")).await.unwrap();
+        assert!(field_ttl_ms(&server, "h", "f") > 0, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn connect_fails_at_once_on_a_server_that_is_not_there() {
+    let port = dogpile_testing::server::free_port();
+    let config = RedisConfig::from_url(format!("redis://127.0.0.1:{port}/0"));
+    let err = RedisAdvancedHstoreBackend::connect(config.clone()).await.unwrap_err();
+    assert_eq!(err.backend_kind(), Some(dogpile::BackendErrorKind::Connection), "{err:?}");
+    let err = dogpile_redis::RedisAdvancedBackend::connect(config).await.unwrap_err();
+    assert_eq!(err.backend_kind(), Some(dogpile::BackendErrorKind::Connection), "{err:?}");
+}

@@ -20,15 +20,15 @@ impl RedisConfig {
     /// As [`from_arguments`](RedisConfig::from_arguments); a `db` other than 0.
     pub fn cluster_from_arguments(args: &Arguments) -> Result<Self> {
         let mut config = RedisConfig::from_arguments(args)?;
-        if config.db != 0 {
+        if config.server.db != 0 {
             return Err(Error::config("db", "a Redis Cluster has only database 0"));
         }
-        if config.cluster_nodes.is_none() {
-            let node = match &config.url {
+        if config.server.deployment == Deployment::One {
+            let node = match &config.server.url {
                 Some(url) => url.clone(),
-                None => format!("{}:{}", config.host, config.port),
+                None => format!("{}:{}", config.server.host, config.server.port),
             };
-            config.cluster_nodes = Some(vec![node]);
+            config.server.deployment = Deployment::Cluster(vec![node]);
         }
         Ok(config)
     }
@@ -91,84 +91,103 @@ impl RedisConfig {
             Some(url) => RedisConfig::from_url(url),
             None => RedisConfig::new(),
         };
-        if let Some(host) = args.get_str("host")? {
-            config.host = host.to_owned();
-        }
-        if let Some(port) = args.get_u64("port")? {
-            config.port = u16::try_from(port).map_err(|_| Error::config("port", "expected a port number (0-65535)"))?;
-        }
-        if let Some(db) = args.get_u64("db")? {
-            config.db = i64::try_from(db).map_err(|_| Error::config("db", "expected a database number"))?;
-        }
-        config.username = args.get_str("username")?.map(str::to_owned);
-        config.password = args.get_str("password")?.map(str::to_owned);
-        config.redis_expiration_time = positive(args, "redis_expiration_time")?;
+        server_arguments(args, &mut config.server)?;
+        connection_arguments(args, &mut config)?;
+        config.ttl.expiration = positive(args, "redis_expiration_time")?;
         if let Some(fraction) = args.get_f64("redis_expiration_time_jitter")? {
             config = config.redis_expiration_time_jitter(fraction)?;
         }
         if let Some(policy) = HashTtlPolicy::from_arguments(args)? {
-            config.redis_expiration_time_hash = policy;
+            config.ttl.hash = policy;
         }
-        if let Some(on) = args.get_bool("distributed_lock")? {
-            config.distributed_lock = on;
-        }
-        if args.contains("lock_timeout") {
-            config.lock_timeout = positive(args, "lock_timeout")?;
-        }
-        if let Some(sleep) = args.get_seconds("lock_sleep")? {
-            config.lock_sleep = sleep;
-        }
-        if let Some(on) = args.get_bool("lock_blocking")? {
-            config.lock_blocking = on;
-        }
-        config.lock_blocking_timeout = args.get_seconds("lock_blocking_timeout")?;
-        if let Some(on) = args.get_bool("lock_extend")? {
-            config.lock_extend = on;
-        }
+        lock_arguments(args, &mut config.lock)?;
         if let Some(name) = args.get_str("compat")? {
             config = config.compat(Compat::from_name(name)?);
         }
         if let Some(prefix) = args.get_str("lock_prefix")? {
             config = config.lock_prefix(prefix)?;
         }
-        // redis-py's connection arguments, flat or in dogpile's `connection_kwargs` (a flat
-        // one wins, as in dogpile); thread_local_lock means nothing here.
-        let kwargs = args.get_map("connection_kwargs")?;
-        let connection_arg = |name: &str| -> Option<&Arguments> {
-            if args.contains(name) { Some(args) } else { kwargs.filter(|k| k.contains(name)) }
-        };
-        if let Some(from) = connection_arg("socket_timeout") {
-            config.socket_timeout = from.get_seconds("socket_timeout")?;
-        }
-        if let Some(from) = connection_arg("socket_connect_timeout") {
-            config.socket_connect_timeout = from.get_seconds("socket_connect_timeout")?;
-        }
-        let keepalive_options = match connection_arg("socket_keepalive_options") {
-            Some(from) => from.get_map("socket_keepalive_options")?.map(Keepalive::from_options).transpose()?,
-            None => None,
-        };
-        if let Some(from) = connection_arg("socket_keepalive")
-            && from.get_bool("socket_keepalive")? == Some(true)
-        {
-            config.socket_keepalive = Some(keepalive_options.unwrap_or_default());
-        }
-        if let Some(from) = connection_arg("ssl") {
-            config.tls = from.get_bool("ssl")?.unwrap_or(false);
-        }
-        if let Some(from) = connection_arg("ssl_ca_certs")
-            && let Some(path) = from.get_str("ssl_ca_certs")?
-        {
-            config.tls_root_certificate = Some(path.into());
-        }
+        // Meaningless here (every lock is the process's), but a wrong type is still an error.
         args.get_bool("thread_local_lock")?;
-        if let Some(policy) = args.get_str("lock_lost")? {
-            config.lock_lost = LockLostPolicy::from_name(policy)?;
-        }
-        if let Some(nodes) = args.get("startup_nodes") {
-            config.cluster_nodes = Some(startup_nodes(nodes)?);
-        }
         Ok(config)
     }
+}
+
+/// Where the server is, and the credentials: `host`, `port`, `db`, `username`, `password`,
+/// `startup_nodes`.
+fn server_arguments(args: &Arguments, server: &mut Server) -> Result<()> {
+    if let Some(host) = args.get_str("host")? {
+        server.host = host.to_owned();
+    }
+    if let Some(port) = args.get_u64("port")? {
+        server.port = u16::try_from(port).map_err(|_| Error::config("port", "expected a port number (0-65535)"))?;
+    }
+    if let Some(db) = args.get_u64("db")? {
+        server.db = i64::try_from(db).map_err(|_| Error::config("db", "expected a database number"))?;
+    }
+    server.username = args.get_str("username")?.map(str::to_owned);
+    server.password = args.get_str("password")?.map(str::to_owned);
+    if let Some(nodes) = args.get("startup_nodes") {
+        server.deployment = Deployment::Cluster(startup_nodes(nodes)?);
+    }
+    Ok(())
+}
+
+/// The lock group, but for its prefix (which `compat` names too).
+fn lock_arguments(args: &Arguments, lock: &mut LockOptions) -> Result<()> {
+    if let Some(on) = args.get_bool("distributed_lock")? {
+        lock.distributed = on;
+    }
+    if args.contains("lock_timeout") {
+        lock.timeout = positive(args, "lock_timeout")?;
+    }
+    if let Some(sleep) = args.get_seconds("lock_sleep")? {
+        lock.sleep = sleep;
+    }
+    if let Some(on) = args.get_bool("lock_blocking")? {
+        lock.blocking = on;
+    }
+    lock.blocking_timeout = args.get_seconds("lock_blocking_timeout")?;
+    if let Some(on) = args.get_bool("lock_extend")? {
+        lock.extend = on;
+    }
+    if let Some(policy) = args.get_str("lock_lost")? {
+        lock.lost = LockLostPolicy::from_name(policy)?;
+    }
+    Ok(())
+}
+
+/// redis-py's connection arguments (the socket group and TLS), flat or in dogpile's
+/// `connection_kwargs` (a flat one wins, as in dogpile).
+fn connection_arguments(args: &Arguments, config: &mut RedisConfig) -> Result<()> {
+    let kwargs = args.get_map("connection_kwargs")?;
+    let connection_arg = |name: &str| -> Option<&Arguments> {
+        if args.contains(name) { Some(args) } else { kwargs.filter(|k| k.contains(name)) }
+    };
+    if let Some(from) = connection_arg("socket_timeout") {
+        config.socket.timeout = from.get_seconds("socket_timeout")?;
+    }
+    if let Some(from) = connection_arg("socket_connect_timeout") {
+        config.socket.connect_timeout = from.get_seconds("socket_connect_timeout")?;
+    }
+    let keepalive_options = match connection_arg("socket_keepalive_options") {
+        Some(from) => from.get_map("socket_keepalive_options")?.map(Keepalive::from_options).transpose()?,
+        None => None,
+    };
+    if let Some(from) = connection_arg("socket_keepalive")
+        && from.get_bool("socket_keepalive")? == Some(true)
+    {
+        config.socket.keepalive = Some(keepalive_options.unwrap_or_default());
+    }
+    if let Some(from) = connection_arg("ssl") {
+        config.server.tls = from.get_bool("ssl")?.unwrap_or(false);
+    }
+    if let Some(from) = connection_arg("ssl_ca_certs")
+        && let Some(path) = from.get_str("ssl_ca_certs")?
+    {
+        config.server.tls_root_certificate = Some(path.into());
+    }
+    Ok(())
 }
 
 /// `host:port` (IPv6 hosts in brackets).

@@ -47,7 +47,7 @@ impl Locks {
     pub(crate) async fn try_lock_multi(self: &Arc<Self>, keys: &[CacheKey]) -> Result<Vec<Option<Locked>>> {
         let store = &self.store;
         split(keys.iter())?;
-        if !store.config.distributed_lock {
+        if !store.config.lock.distributed {
             let values = store.get_multi(keys).await?;
             return Ok(values.into_iter().map(|value| Some(Locked::new(None, value))).collect());
         }
@@ -99,7 +99,7 @@ impl Locks {
         for (i, key) in keys.iter().enumerate() {
             let mut cmd = redis::cmd("SET");
             cmd.arg(&names[i]).arg(&tokens[i]).arg("NX");
-            if let Some(timeout) = self.store.config.lock_timeout {
+            if let Some(timeout) = self.store.config.lock.timeout {
                 cmd.arg("PX").arg(millis(timeout));
             }
             commands.push(cmd, &names[i], Some(key));

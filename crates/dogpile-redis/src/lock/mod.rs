@@ -37,18 +37,18 @@ pub(crate) struct Locks {
 
 impl Locks {
     pub(crate) fn new(store: Arc<Store>) -> Arc<Self> {
-        let releases = Arc::new(Releases::new(&store.config.lock_prefix));
+        let releases = Arc::new(Releases::new(&store.config.lock.prefix));
         Arc::new(Locks { store, scripts: LockScripts::new(), releases })
     }
 
     /// The name of `key`'s lock in Redis.
     fn name(&self, key: &CacheKey) -> String {
-        format!("{}{}", self.store.config.lock_prefix, key.lock_name())
+        format!("{}{}", self.store.config.lock.prefix, key.lock_name())
     }
 
     /// The mutex of `key`, if the backend takes a distributed lock.
     pub(crate) fn mutex(self: &Arc<Self>, key: &CacheKey) -> Option<Arc<dyn BackendMutex>> {
-        if !self.store.config.distributed_lock {
+        if !self.store.config.lock.distributed {
             return None;
         }
         self.releases.subscribe(&self.store);
@@ -149,7 +149,7 @@ fn settle(locks: Arc<Locks>, name: String, token: String, what: Unsettled) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let lifetime = locks.store.config.lock_timeout.unwrap_or(Duration::from_secs(60));
+    let lifetime = locks.store.config.lock.timeout.unwrap_or(Duration::from_secs(60));
     let give_up = Instant::now() + lifetime + Duration::from_secs(1);
     handle.spawn(async move {
         let mut pause = Duration::from_millis(50);
@@ -261,7 +261,7 @@ impl RedisMutex {
         let mut conn = self.store().connection.get().await?;
         let mut cmd = redis::cmd("SET");
         cmd.arg(&self.name).arg(&token[0]).arg("NX");
-        if let Some(timeout) = self.store().config.lock_timeout {
+        if let Some(timeout) = self.store().config.lock.timeout {
             cmd.arg("PX").arg(millis(timeout));
         }
         // Until the server answers, the SET may have taken the lock or may yet take it (a
@@ -289,9 +289,9 @@ impl RedisMutex {
     async fn acquire_inner(&self, wait: bool) -> Result<bool> {
         let config = &self.store().config;
         let token = [new_token()];
-        let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
+        let deadline = config.lock.blocking_timeout.map(|t| Instant::now() + t);
         let released =
-            (wait && config.lock_blocking).then(|| self.locks.releases.listen(&self.locks.store, &self.name));
+            (wait && config.lock.blocking).then(|| self.locks.releases.listen(&self.locks.store, &self.name));
         loop {
             // Listening before trying: a release between the try and the pause still wakes.
             let notified = released.as_ref().map(|r| r.notified());
@@ -324,7 +324,7 @@ impl RedisMutex {
     /// The pause before the next look at the lock: `lock_sleep`, or what is left before
     /// `deadline`; `None` once it has passed.
     fn next_pause(&self, deadline: Option<Instant>) -> Option<Duration> {
-        let sleep = self.store().config.lock_sleep;
+        let sleep = self.store().config.lock.sleep;
         let pause = match deadline {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -340,7 +340,7 @@ impl RedisMutex {
 
     fn spawn_keepalive(&self, token: &str, lost: &Arc<AtomicBool>) -> Option<JoinHandle<()>> {
         let config = &self.store().config;
-        let timeout = config.lock_timeout.filter(|_| config.lock_extend)?;
+        let timeout = config.lock.timeout.filter(|_| config.lock.extend)?;
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let (locks, name, token, lost) =
             (Arc::clone(&self.locks), self.name.clone(), token.to_owned(), Arc::clone(lost));
@@ -409,7 +409,7 @@ impl RedisMutex {
         );
         #[cfg(feature = "metrics")]
         metrics::counter!(dogpile::metrics::LOCKS_LOST, dogpile::metrics::BACKEND => self.store().backend).increment(1);
-        match &self.store().config.lock_lost {
+        match &self.store().config.lock.lost {
             LockLostPolicy::Error => Err(Error::LockLost { key: Some(self.key.clone()) }),
             LockLostPolicy::Callback(f) => {
                 f(&self.name);
@@ -474,10 +474,10 @@ impl RedisMutex {
     /// until it is gone (true), for at most `lock_blocking_timeout` (false).
     async fn wait_unlocked_inner(&self) -> Result<bool> {
         let config = &self.store().config;
-        if !config.lock_blocking {
+        if !config.lock.blocking {
             return Ok(false);
         }
-        let deadline = config.lock_blocking_timeout.map(|t| Instant::now() + t);
+        let deadline = config.lock.blocking_timeout.map(|t| Instant::now() + t);
         let released = self.locks.releases.listen(&self.locks.store, &self.name);
         loop {
             // Listening before looking: a release between the look and the pause still wakes.

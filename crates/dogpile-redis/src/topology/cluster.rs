@@ -147,113 +147,138 @@ pub(crate) async fn run(
     if slots.is_empty() {
         slots.refresh(&mut conn).await;
     }
-    let mut replies: Vec<Option<RedisResult<Value>>> = (0..commands.len()).map(|_| None).collect();
-    let mut pending: Vec<(usize, Target)> = (0..commands.len()).map(|i| (i, Target::Slot)).collect();
-    let mut last_redirect: Option<RedisError> = None;
+    let mut rounds = Rounds {
+        replies: (0..commands.len()).map(|_| None).collect(),
+        pending: (0..commands.len()).map(|i| (i, Target::Slot)).collect(),
+        last_redirect: None,
+        refresh: false,
+        wait: false,
+    };
     for round in 0..ROUNDS {
         let mut groups: BTreeMap<Node, Vec<usize>> = BTreeMap::new();
-        for (i, target) in pending.drain(..) {
+        for (i, target) in rounds.pending.drain(..) {
             groups.entry(node_for(slots, &target, commands[i].1)).or_default().push(i);
         }
-        let sends = groups.into_iter().map(|(node, group)| {
-            let mut conn = conn.clone();
-            async move {
-                let mut pipe = redis::pipe();
-                let (route, asking) = match &node {
-                    Node::Addr(addr, asking) => {
-                        (SingleNodeRoutingInfo::ByAddress { host: addr.0.clone(), port: addr.1 }, *asking)
-                    }
-                    Node::Unknown(slot) => {
-                        (SingleNodeRoutingInfo::SpecificNode(Route::new(*slot, SlotAddr::Master)), false)
-                    }
-                };
-                for &i in &group {
-                    if asking {
-                        pipe.cmd("ASKING");
-                    }
-                    pipe.add_command(commands[i].0.clone());
-                }
-                let count = if asking { group.len() * 2 } else { group.len() };
-                match conn.route_pipeline(pipe, 0, count, route).await {
-                    Ok(values) => {
-                        let values = if asking { values.into_iter().skip(1).step_by(2).collect() } else { values };
-                        (group, Sent::Pipeline(values))
-                    }
-                    // The client redirects a pipeline as a whole, after the first command that
-                    // needs it, which cannot succeed when the slots of its commands went to
-                    // different nodes (a migration under way, a failover): these commands go one
-                    // by one, each routed and redirected on its own.
-                    Err(err) if needs_singles(&err) => {
-                        let singles = group.iter().map(|&i| {
-                            let mut conn = conn.clone();
-                            async move { conn.req_packed_command(&commands[i].0).await }
-                        });
-                        let results = futures_util::future::join_all(singles).await;
-                        (group, Sent::Singles(results))
-                    }
-                    Err(err) => (group, Sent::Failed(err)),
-                }
-            }
-        });
-        let mut refresh = false;
-        let mut wait = false;
+        let sends = groups.into_iter().map(|(node, group)| send(conn.clone(), node, group, commands));
+        (rounds.refresh, rounds.wait) = (false, false);
         for (group, sent) in futures_util::future::join_all(sends).await {
-            let values = match sent {
-                Sent::Pipeline(values) => values,
-                Sent::Singles(results) => {
-                    refresh = true;
-                    for (i, result) in group.into_iter().zip(results) {
-                        replies[i] = Some(result.and_then(|value| match value {
-                            Value::ServerError(err) => Err(err.into()),
-                            value => Ok(value),
-                        }));
-                    }
-                    continue;
-                }
-                Sent::Failed(err) => return Err(err),
-            };
-            for (i, value) in group.into_iter().zip(values) {
-                match redirection(&value) {
-                    Some((ServerErrorKind::Moved, Some((host, port)))) => {
-                        refresh = true;
-                        last_redirect = error_of(value);
-                        pending.push((i, Target::At { host, port, asking: false }));
-                    }
-                    Some((ServerErrorKind::Ask, Some((host, port)))) => {
-                        last_redirect = error_of(value);
-                        pending.push((i, Target::At { host, port, asking: true }));
-                    }
-                    Some(_) => {
-                        wait = true;
-                        refresh = true;
-                        last_redirect = error_of(value);
-                        pending.push((i, Target::Slot));
-                    }
-                    None => {
-                        replies[i] = Some(match value {
-                            Value::ServerError(err) => Err(err.into()),
-                            value => Ok(value),
-                        })
-                    }
-                }
-            }
+            rounds.take(group, sent)?;
         }
-        if pending.is_empty() {
+        if rounds.pending.is_empty() {
             break;
         }
-        if refresh {
+        if rounds.refresh {
             slots.refresh(&mut conn).await;
         }
-        if wait || round > 1 {
+        if rounds.wait || round > 1 {
             tokio::time::sleep(Duration::from_millis(20 << round.min(4))).await;
         }
     }
-    if !pending.is_empty() {
-        return Err(last_redirect.unwrap_or_else(|| {
+    if !rounds.pending.is_empty() {
+        return Err(rounds.last_redirect.unwrap_or_else(|| {
             RedisError::from((redis::ErrorKind::Io, "cluster commands still redirected after several attempts"))
         }));
     }
-    Ok(replies.into_iter().map(|r| r.unwrap_or(Ok(Value::Nil))).collect())
+    Ok(rounds.replies.into_iter().map(|r| r.unwrap_or(Ok(Value::Nil))).collect())
+}
+
+/// Sends the commands of `group` to `node` in one pipeline (each after `ASKING` for an `ASK`
+/// redirection).
+async fn send(
+    mut conn: ClusterConnection,
+    node: Node,
+    group: Vec<usize>,
+    commands: &[(Cmd, u16)],
+) -> (Vec<usize>, Sent) {
+    let mut pipe = redis::pipe();
+    let (route, asking) = match &node {
+        Node::Addr(addr, asking) => (SingleNodeRoutingInfo::ByAddress { host: addr.0.clone(), port: addr.1 }, *asking),
+        Node::Unknown(slot) => (SingleNodeRoutingInfo::SpecificNode(Route::new(*slot, SlotAddr::Master)), false),
+    };
+    for &i in &group {
+        if asking {
+            pipe.cmd("ASKING");
+        }
+        pipe.add_command(commands[i].0.clone());
+    }
+    let count = if asking { group.len() * 2 } else { group.len() };
+    match conn.route_pipeline(pipe, 0, count, route).await {
+        Ok(values) => {
+            let values = if asking { values.into_iter().skip(1).step_by(2).collect() } else { values };
+            (group, Sent::Pipeline(values))
+        }
+        // The client redirects a pipeline as a whole, after the first command that needs it,
+        // which cannot succeed when the slots of its commands went to different nodes (a
+        // migration under way, a failover): these commands go one by one, each routed and
+        // redirected on its own.
+        Err(err) if needs_singles(&err) => {
+            let singles = group.iter().map(|&i| {
+                let mut conn = conn.clone();
+                async move { conn.req_packed_command(&commands[i].0).await }
+            });
+            let results = futures_util::future::join_all(singles).await;
+            (group, Sent::Singles(results))
+        }
+        Err(err) => (group, Sent::Failed(err)),
+    }
+}
+
+/// What a run knows between its rounds.
+struct Rounds {
+    /// Each command's result, once it has one.
+    replies: Vec<Option<RedisResult<Value>>>,
+    /// The commands redirected, and where they go next.
+    pending: Vec<(usize, Target)>,
+    last_redirect: Option<RedisError>,
+    /// This round learnt that the slot map is out of date.
+    refresh: bool,
+    /// This round met a cluster that is not ready (`TRYAGAIN`, `CLUSTERDOWN`).
+    wait: bool,
+}
+
+impl Rounds {
+    /// Takes what a group came back as: the results, and the redirections to follow.
+    fn take(&mut self, group: Vec<usize>, sent: Sent) -> RedisResult<()> {
+        let values = match sent {
+            Sent::Pipeline(values) => values,
+            Sent::Singles(results) => {
+                self.refresh = true;
+                for (i, result) in group.into_iter().zip(results) {
+                    self.replies[i] = Some(result.and_then(reply));
+                }
+                return Ok(());
+            }
+            Sent::Failed(err) => return Err(err),
+        };
+        for (i, value) in group.into_iter().zip(values) {
+            let next = match redirection(&value) {
+                Some((ServerErrorKind::Moved, Some((host, port)))) => {
+                    self.refresh = true;
+                    Target::At { host, port, asking: false }
+                }
+                Some((ServerErrorKind::Ask, Some((host, port)))) => Target::At { host, port, asking: true },
+                Some(_) => {
+                    (self.wait, self.refresh) = (true, true);
+                    Target::Slot
+                }
+                None => {
+                    self.replies[i] = Some(reply(value));
+                    continue;
+                }
+            };
+            self.last_redirect = error_of(value);
+            self.pending.push((i, next));
+        }
+        Ok(())
+    }
+}
+
+/// A command's value, its error reply as an error.
+fn reply(value: Value) -> RedisResult<Value> {
+    match value {
+        Value::ServerError(err) => Err(err.into()),
+        value => Ok(value),
+    }
 }
 
 /// What one node's group came back as.

@@ -1,20 +1,20 @@
 //! The shared, self-reconnecting connection.
 
+mod client;
+
 use std::fmt;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use dogpile::{BackendErrorKind, Error, Result};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::io::tcp::TcpSettings;
-use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisFuture, Value};
+use redis::{Cmd, ConnectionAddr, Pipeline, RedisFuture, Value};
 use tokio::sync::Mutex;
 
-use crate::config::{Given, RedisConfig};
+use crate::config::RedisConfig;
 use crate::error::kind_of;
+use client::{Client, open_client};
 
 /// One multiplexed connection for the whole backend, made on first use. The manager
 /// reconnects by itself after the server went away; when a reconnection cannot succeed on its
@@ -30,17 +30,6 @@ pub(crate) struct Connection {
     /// On a cluster, the startup nodes, for the pub/sub connection and for finding the
     /// primaries to track keys on.
     cluster_nodes: Vec<redis::Client>,
-}
-
-// One per backend, made once: the size of its variants does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Client {
-    Single(redis::Client),
-    Cluster(ClusterClient),
-    /// The primary is asked of the sentinels at each (re)connection.
-    Sentinel(Mutex<SentinelClient>),
-    /// The caller's connection, shared: it reconnects by itself.
-    Given(ConnectionManager),
 }
 
 /// A handle on the connection: one server's (which reconnects by itself), or a cluster's
@@ -98,47 +87,18 @@ const LAST_RETRY: Duration = Duration::from_millis(500);
 impl Connection {
     pub(crate) fn new(config: &RedisConfig) -> Result<Self> {
         let shown_url = config.redacted_url();
-        let client = if let Some(given) = &config.given {
-            if config.sentinel.is_some() || config.is_cluster() {
-                return Err(Error::config(
-                    "client",
-                    "a client or connection of the caller's is for one server: not with sentinels or startup nodes",
-                ));
-            }
-            match given {
-                Given::Client(client) => Client::Single((**client).clone()),
-                Given::Connection(connection) => Client::Given(connection.clone()),
-            }
-        } else if let Some(sentinel) = &config.sentinel {
-            open_sentinel(config, sentinel)
-                .map(|c| Client::Sentinel(Mutex::new(c)))
-                .map_err(|e| Error::config("sentinels", format!("{shown_url}: {}", describe(&e, &secrets(config)))))?
-        } else if config.is_cluster() {
-            open_cluster(config).map(Client::Cluster).map_err(|e| {
-                Error::config(
-                    "startup_nodes",
-                    format!("{shown_url} are not usable cluster nodes: {}", describe(&e, &secrets(config))),
-                )
-            })?
-        } else {
-            open_client(config, &config.connection_url()).map(Client::Single).map_err(|e| {
-                Error::config(
-                    "url",
-                    format!("{shown_url} is not a usable Redis URL: {}", describe(&e, &secrets(config))),
-                )
-            })?
-        };
+        let client = Client::open(config)?;
         let mut settings = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1))
-            .set_response_timeout(config.socket_timeout);
-        if let Some(timeout) = config.socket_connect_timeout {
+            .set_response_timeout(config.socket.timeout);
+        if let Some(timeout) = config.socket.connect_timeout {
             settings = settings.set_connection_timeout(Some(timeout));
         }
         let cluster_nodes = match &client {
             Client::Cluster(_) => {
-                config.cluster_urls().iter().filter_map(|url| open_client(config, url).ok()).collect()
+                config.server.cluster_urls().iter().filter_map(|url| open_client(config, url).ok()).collect()
             }
             _ => Vec::new(),
         };
@@ -314,14 +274,6 @@ fn needs_a_client() -> redis::RedisError {
     redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, crate::config::NEEDS_A_CLIENT))
 }
 
-/// The TCP settings of `config` over `base`: keepalive probes, if asked for.
-fn tcp_settings(config: &RedisConfig, base: TcpSettings) -> TcpSettings {
-    match &config.socket_keepalive {
-        Some(keepalive) => keepalive.tcp_settings(base),
-        None => base,
-    }
-}
-
 /// `delay` less a random part of up to a half.
 fn jittered(delay: Duration) -> Duration {
     delay.mul_f64(1.0 - random_unit() / 2.0)
@@ -335,176 +287,6 @@ pub(crate) fn random_unit() -> f64 {
     static DRAWS: AtomicU64 = AtomicU64::new(0);
     let n = DRAWS.fetch_add(1, Ordering::Relaxed);
     (RandomState::new().hash_one(n) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn open_sentinel(
-    config: &RedisConfig,
-    sentinel: &crate::config::SentinelConfig,
-) -> Result<SentinelClient, redis::RedisError> {
-    let addrs = sentinel.sentinels.iter().map(|(host, port)| {
-        if sentinel.tls {
-            ConnectionAddr::TcpTls { host: host.clone(), port: *port, insecure: false, tls_params: None }
-        } else {
-            ConnectionAddr::Tcp(host.clone(), *port)
-        }
-    });
-    let mut builder = SentinelClientBuilder::new(addrs, &sentinel.service_name, SentinelServerType::Master)?
-        .set_client_to_redis_db(config.db);
-    if config.socket_keepalive.is_some() {
-        builder = builder
-            .set_client_to_redis_tcp_settings(tcp_settings(config, TcpSettings::default()))
-            .set_client_to_sentinel_tcp_settings(tcp_settings(config, TcpSettings::default()));
-    }
-    if let Some(password) = &config.password {
-        builder = builder.set_client_to_redis_password(password);
-    }
-    if let Some(username) = &config.username {
-        builder = builder.set_client_to_redis_username(username);
-    }
-    if let Some(password) = &sentinel.password {
-        builder = builder.set_client_to_sentinel_password(password);
-    }
-    if let Some(username) = &sentinel.username {
-        builder = builder.set_client_to_sentinel_username(username);
-    }
-    sentinel_tls(builder, config, sentinel)?.build()
-}
-
-/// Whether the servers are to be reached with TLS.
-fn server_tls(config: &RedisConfig) -> bool {
-    config.tls || config.url.as_deref().is_some_and(|u| u.starts_with("rediss://"))
-}
-
-#[cfg(feature = "tls")]
-fn sentinel_tls(
-    mut builder: SentinelClientBuilder,
-    config: &RedisConfig,
-    sentinel: &crate::config::SentinelConfig,
-) -> Result<SentinelClientBuilder, redis::RedisError> {
-    // The process-wide crypto provider; one installed already is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    if server_tls(config) {
-        builder = builder.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
-        if let Some(path) = &config.tls_root_certificate {
-            builder = builder.set_client_to_redis_certificates(root_certificate(path)?);
-        }
-    }
-    if sentinel.tls {
-        builder = builder.set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
-        if let Some(path) = sentinel.tls_root_certificate.as_ref().or(config.tls_root_certificate.as_ref()) {
-            builder = builder.set_client_to_sentinel_certificates(root_certificate(path)?);
-        }
-    }
-    Ok(builder)
-}
-
-#[cfg(not(feature = "tls"))]
-fn sentinel_tls(
-    builder: SentinelClientBuilder,
-    config: &RedisConfig,
-    sentinel: &crate::config::SentinelConfig,
-) -> Result<SentinelClientBuilder, redis::RedisError> {
-    if server_tls(config) || sentinel.tls || config.tls_root_certificate.is_some() {
-        return Err(no_tls_feature());
-    }
-    Ok(builder)
-}
-
-fn open_cluster(config: &RedisConfig) -> Result<ClusterClient, redis::RedisError> {
-    if config.cluster_urls().iter().any(|u| u.starts_with("rediss://"))
-        || config.tls
-        || config.tls_root_certificate.is_some()
-    {
-        return Err(redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "TLS to a cluster is not supported yet",
-        )));
-    }
-    let mut builder = ClusterClient::builder(config.cluster_urls());
-    if config.socket_keepalive.is_some() {
-        builder = builder.tcp_settings(tcp_settings(config, TcpSettings::default()));
-    }
-    if let Some(timeout) = config.socket_timeout {
-        builder = builder.response_timeout(timeout);
-    }
-    if let Some(timeout) = config.socket_connect_timeout {
-        builder = builder.connection_timeout(timeout);
-    }
-    builder.build()
-}
-
-#[cfg(feature = "tls")]
-fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
-    // The process-wide crypto provider; one installed already is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let info = connection_info(config, url)?;
-    match &config.tls_root_certificate {
-        None => redis::Client::open(info),
-        Some(path) => redis::Client::build_with_tls(info, root_certificate(path)?),
-    }
-}
-
-/// The CA certificate in the PEM file at `path`, as the only root to trust.
-#[cfg(feature = "tls")]
-fn root_certificate(path: &std::path::Path) -> Result<redis::TlsCertificates, redis::RedisError> {
-    let pem = std::fs::read(path).map_err(|e| {
-        redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "cannot read the TLS root certificate",
-            format!("{}: {e}", path.display()),
-        ))
-    })?;
-    Ok(redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
-}
-
-#[cfg(not(feature = "tls"))]
-fn open_client(config: &RedisConfig, url: &str) -> Result<redis::Client, redis::RedisError> {
-    if url.starts_with("rediss://") || config.tls_root_certificate.is_some() {
-        return Err(no_tls_feature());
-    }
-    redis::Client::open(connection_info(config, url)?)
-}
-
-/// Where and how to connect for `url`, with the TCP settings of `config`.
-fn connection_info(config: &RedisConfig, url: &str) -> Result<redis::ConnectionInfo, redis::RedisError> {
-    let info = url.into_connection_info()?;
-    let tcp = tcp_settings(config, info.tcp_settings().clone());
-    Ok(info.set_tcp_settings(tcp))
-}
-
-#[cfg(not(feature = "tls"))]
-fn no_tls_feature() -> redis::RedisError {
-    redis::RedisError::from((
-        redis::ErrorKind::InvalidClientConfig,
-        "TLS (rediss://, ssl, ssl_ca_certs) needs the `tls` feature of dogpile-redis",
-    ))
-}
-
-/// What must never be shown: the password, and the URL's user info.
-fn secrets(config: &RedisConfig) -> Vec<String> {
-    let mut secrets: Vec<String> = config.password.iter().cloned().collect();
-    secrets.extend(config.sentinel.iter().filter_map(|s| s.password.clone()));
-    for url in config.url.iter().chain(config.cluster_nodes.iter().flatten()) {
-        if let Some((_, rest)) = url.split_once("://")
-            && let Some(at) = rest.rfind('@')
-        {
-            let userinfo = &rest[..at];
-            secrets.push(userinfo.split_once(':').map_or(userinfo, |(_, password)| password).to_owned());
-        }
-    }
-    secrets.retain(|s| !s.is_empty());
-    secrets
-}
-
-/// The error without anything from the URL: its kind, and its detail when that holds no
-/// secret.
-fn describe(err: &redis::RedisError, secrets: &[String]) -> String {
-    match err.detail() {
-        Some(detail) if !detail.contains('@') && !secrets.iter().any(|s| detail.contains(s.as_str())) => {
-            format!("{:?}: {detail}", err.kind())
-        }
-        _ => format!("{:?}", err.kind()),
-    }
 }
 
 impl fmt::Debug for Connection {
