@@ -355,28 +355,12 @@ impl RegionBuilder {
     /// [`Error::Config`] for an unknown backend name or codec name, an expiration jitter that
     /// is not a fraction, or the backend factory's error for invalid arguments.
     pub fn build(self) -> Result<Region> {
-        if let Some(early) = &self.early_refresh
-            && !(early.beta > 0.0 && early.beta.is_finite())
-        {
-            return Err(Error::config("early_refresh", format!("beta {} must be a number greater than 0", early.beta)));
-        }
-        if !(0.0..1.0).contains(&self.expiration_jitter) {
-            return Err(Error::config(
-                "expiration_jitter",
-                format!("{} is not a fraction: give a number from 0 up to (not including) 1", self.expiration_jitter),
-            ));
-        }
-        let (backend, codec) = match self.backend {
-            BackendChoice::Default => (Arc::new(MemoryBackend::default()) as Arc<dyn DynBackend>, self.codec),
-            BackendChoice::Instance(backend) => (backend, self.codec),
+        self.check()?;
+        let (backend, codec) = match &self.backend {
+            BackendChoice::Default => (Arc::new(MemoryBackend::default()) as Arc<dyn DynBackend>, self.codec.clone()),
+            BackendChoice::Instance(backend) => (Arc::clone(backend), self.codec.clone()),
             BackendChoice::Named(name, args) => {
-                let args = registry::arguments_for(&name, &args)?;
-                let codec = match self.codec {
-                    Some(codec) => codec,
-                    None => Codec::from_arguments(&args)?,
-                };
-                let backend = registry::make_backend(&name, &args)?;
-                registry::warn_unused(&name, &args);
+                let (backend, codec) = named_backend(name, args, self.codec.clone())?;
                 (backend, Some(codec))
             }
         };
@@ -431,6 +415,22 @@ impl RegionBuilder {
             })
         });
         Ok(Region { inner: Arc::new(inner(backend, actual, fail_open)) })
+    }
+
+    /// Refuses settings no region can run with.
+    fn check(&self) -> Result<()> {
+        if let Some(early) = &self.early_refresh
+            && !(early.beta > 0.0 && early.beta.is_finite())
+        {
+            return Err(Error::config("early_refresh", format!("beta {} must be a number greater than 0", early.beta)));
+        }
+        if !(0.0..1.0).contains(&self.expiration_jitter) {
+            return Err(Error::config(
+                "expiration_jitter",
+                format!("{} is not a fraction: give a number from 0 up to (not including) 1", self.expiration_jitter),
+            ));
+        }
+        Ok(())
     }
 
     /// A builder from flat string settings, as dogpile's `configure_from_config` reads them:
@@ -505,6 +505,19 @@ impl RegionBuilder {
         );
         Ok(self)
     }
+}
+
+/// The backend registered as `name`, with the codec its arguments name (or `codec`, when the
+/// builder was given one); unused arguments are warned about.
+fn named_backend(name: &str, args: &Arguments, codec: Option<Codec>) -> Result<(Arc<dyn DynBackend>, Codec)> {
+    let args = registry::arguments_for(name, args)?;
+    let codec = match codec {
+        Some(codec) => codec,
+        None => Codec::from_arguments(&args)?,
+    };
+    let backend = registry::make_backend(name, &args)?;
+    registry::warn_unused(name, &args);
+    Ok((backend, codec))
 }
 
 impl Default for RegionBuilder {
