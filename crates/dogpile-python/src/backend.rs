@@ -12,6 +12,7 @@ use crate::error::to_py;
 use crate::key::{to_key, to_keys};
 use crate::mutex::Mutex;
 use crate::runtime::{block_on, enter};
+use crate::values::{Encoder, Payload, decode, no_value};
 
 /// The Python names of the backends, each with the dogpile-rs registry name it builds.
 pub(crate) const NAMES: [(&str, &str); 6] = [
@@ -30,12 +31,29 @@ pub(crate) struct Backend {
     inner: Arc<dyn DynBackend>,
     name: &'static str,
     distributed_lock: bool,
+    /// How native values' payloads are written.
+    payload: Payload,
 }
 
 impl Backend {
+    /// The bytes at `key`: from process memory when the backend has them at hand (an L1
+    /// hit), without entering the runtime; else through the runtime with the GIL released.
     fn read(&self, py: Python<'_>, key: CacheKey) -> PyResult<Option<Bytes>> {
+        if let Some(ready) = self.inner.get_ready(key.as_key_ref()) {
+            return ready.map_err(to_py);
+        }
         let inner = Arc::clone(&self.inner);
         block_on(py, async move { inner.get(&key).await })?.map_err(to_py)
+    }
+
+    fn read_multi(&self, py: Python<'_>, keys: Vec<CacheKey>) -> PyResult<Vec<Option<Bytes>>> {
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.get_multi(&keys).await })?.map_err(to_py)
+    }
+
+    fn write_multi(&self, py: Python<'_>, items: Vec<(CacheKey, Bytes)>) -> PyResult<()> {
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.set_multi(&items).await })?.map_err(to_py)
     }
 }
 
@@ -50,12 +68,53 @@ impl Backend {
                 known.join(", ")
             )));
         };
+        let payload = Payload::from_name(
+            arguments.get_item("serializer")?.map(|s| s.extract::<String>()).transpose()?.as_deref(),
+        )?;
         let arguments = to_arguments(arguments)?;
         dogpile_redis::register();
         let _runtime = enter()?;
         let inner = dogpile::registry::make_backend(rust, &arguments).map_err(to_py)?;
         let distributed_lock = inner.capabilities().distributed_lock;
-        Ok(Backend { inner, name: python, distributed_lock })
+        Ok(Backend { inner, name: python, distributed_lock, payload })
+    }
+
+    /// The `CachedValue` at `key`, or `NO_VALUE` (also for bytes that do not decode).
+    fn get_value<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        match self.read(py, to_key(key)?)? {
+            Some(bytes) => decode(py, self.payload, &bytes),
+            None => no_value(py),
+        }
+    }
+
+    /// The `CachedValue` at each of `keys` (`NO_VALUE` where there is none), in one round
+    /// trip.
+    fn get_values<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let found = self.read_multi(py, to_keys(keys)?)?;
+        found
+            .into_iter()
+            .map(|bytes| match bytes {
+                Some(bytes) => decode(py, self.payload, &bytes),
+                None => no_value(py),
+            })
+            .collect()
+    }
+
+    /// Stores the `CachedValue` `value` at `key`, as dogpile.cache 1.x writes it.
+    fn set_value(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (key, bytes) = (to_key(key)?, Encoder::new(py, self.payload)?.encode(value)?);
+        let inner = Arc::clone(&self.inner);
+        block_on(py, async move { inner.set(&key, bytes).await })?.map_err(to_py)
+    }
+
+    /// Stores each `key: CachedValue` of `mapping`, in one round trip.
+    fn set_values(&self, py: Python<'_>, mapping: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut encoder = Encoder::new(py, self.payload)?;
+        let mut items = Vec::with_capacity(mapping.len());
+        for (key, value) in mapping.iter() {
+            items.push((to_key(&key)?, encoder.encode(&value)?));
+        }
+        self.write_multi(py, items)
     }
 
     /// The bytes at `key`, or `None`.
@@ -66,9 +125,7 @@ impl Backend {
 
     /// The bytes at each of `keys` (`None` where there are none), in one round trip.
     fn get_multi<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
-        let keys = to_keys(keys)?;
-        let inner = Arc::clone(&self.inner);
-        let found = block_on(py, async move { inner.get_multi(&keys).await })?.map_err(to_py)?;
+        let found = self.read_multi(py, to_keys(keys)?)?;
         Ok(found.into_iter().map(|bytes| bytes.map(|bytes| PyBytes::new(py, &bytes))).collect())
     }
 
@@ -85,8 +142,7 @@ impl Backend {
         for (key, value) in mapping.iter() {
             items.push((to_key(&key)?, Bytes::copy_from_slice(value.extract::<&[u8]>()?)));
         }
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.set_multi(&items).await })?.map_err(to_py)
+        self.write_multi(py, items)
     }
 
     /// Deletes `key`.

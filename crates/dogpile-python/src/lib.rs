@@ -12,6 +12,7 @@ mod error;
 mod key;
 mod mutex;
 mod runtime;
+mod values;
 
 use pyo3::prelude::*;
 

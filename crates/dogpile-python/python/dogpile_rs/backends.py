@@ -1,14 +1,17 @@
-"""The backend classes: thin ``BytesBackend`` subclasses over the Rust backends.
+"""The backend classes: thin ``CacheBackend`` subclasses over the Rust backends.
 
-Each serialized method is one call into Rust, which does the Redis I/O with the GIL
-released. Values are the bytes dogpile's region serialized (pickle by default, or the
-region's serializer), so any serializer works.
+A region with no serializer of its own hands them ``CachedValue`` objects: the entry's
+envelope (``json(metadata)|payload``, the bytes dogpile.cache 1.x writes) and its payload
+(pickle by default; the ``serializer`` argument picks ``"json"`` or ``"msgpack"``) are made
+and read in Rust, one call per region operation, with the Redis I/O done with the GIL
+released. A region given a ``serializer`` and ``deserializer`` of its own takes the bytes
+path instead (the ``*_serialized`` methods), as with any dogpile.cache backend.
 """
 
 import os
 
 from dogpile.cache.api import NO_VALUE
-from dogpile.cache.api import BytesBackend
+from dogpile.cache.api import CacheBackend
 from dogpile.cache.api import CacheMutex
 
 from . import _dogpile_rs
@@ -40,7 +43,7 @@ class RedisMutex(CacheMutex):
         return repr(self._lock)
 
 
-class _RustBackend(BytesBackend):
+class _RustBackend(CacheBackend):
     """A dogpile-rs Redis backend; ``name`` says which.
 
     A forked child (a pre-fork server's worker) cannot use the connections its parent opened:
@@ -60,6 +63,21 @@ class _RustBackend(BytesBackend):
             self._inner = _dogpile_rs.Backend(self.name, self._arguments)
             self._pid = os.getpid()
         return self._inner
+
+    def get(self, key):
+        return self._backend.get_value(key)
+
+    def get_multi(self, keys):
+        if not keys:
+            return []
+        return self._backend.get_values(keys)
+
+    def set(self, key, value):
+        self._backend.set_value(key, value)
+
+    def set_multi(self, mapping):
+        if mapping:
+            self._backend.set_values(mapping)
 
     def get_serialized(self, key):
         value = self._backend.get(key)

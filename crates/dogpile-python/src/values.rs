@@ -1,0 +1,243 @@
+//! Native values: dogpile.cache's `CachedValue`s in and out of the backend, with the envelope
+//! (`json(metadata)|payload`, the bytes dogpile.cache 1.x writes) made and read here instead of
+//! in the region's Python code.
+//!
+//! The metadata dictionary dogpile writes (`{"ct": <float>, "v": <int>}`) is formatted and
+//! parsed here, byte for byte as `json.dumps` / `json.loads` do it; any other dictionary goes
+//! through Python's `json`. The payload is pickled by CPython's own pickler (the C `_pickle`
+//! behind `pickle.dumps`, as dogpile calls it), or, when the backend's `serializer` argument
+//! says so, by Python's `json` or `msgpack`. What does not decode is `NO_VALUE`, never an
+//! error: the region then regenerates it.
+
+use std::fmt::Write as _;
+
+use dogpile::Bytes;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
+
+/// How payloads are written: the backend's `serializer` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// `pickle.dumps` / `pickle.loads` (dogpile's default).
+    Pickle,
+    /// `json.dumps(value).encode()` / `json.loads`.
+    Json,
+    /// `msgpack.packb` / `msgpack.unpackb` (the `msgpack` package must be installed).
+    Msgpack,
+}
+
+impl Payload {
+    /// The payload named by the `serializer` argument (pickle when there is none).
+    pub(crate) fn from_name(name: Option<&str>) -> PyResult<Self> {
+        match name {
+            None | Some("pickle") => Ok(Payload::Pickle),
+            Some("json") => Ok(Payload::Json),
+            Some("msgpack") => Ok(Payload::Msgpack),
+            Some(other) => Err(PyValueError::new_err(format!(
+                "unknown serializer {other:?}: \"pickle\" (the default), \"json\" or \"msgpack\"; \
+                 for another one, give the region a serializer and deserializer"
+            ))),
+        }
+    }
+}
+
+/// The Python objects the conversions call, looked up once per interpreter.
+struct Refs {
+    cached_value: Py<PyAny>,
+    no_value: Py<PyAny>,
+    json_dumps: Py<PyAny>,
+    json_loads: Py<PyAny>,
+    pickle_dumps: Py<PyAny>,
+    pickle_loads: Py<PyAny>,
+    msgpack: PyOnceLock<(Py<PyAny>, Py<PyAny>)>,
+}
+
+static REFS: PyOnceLock<Refs> = PyOnceLock::new();
+
+fn refs(py: Python<'_>) -> PyResult<&Refs> {
+    REFS.get_or_try_init(py, || {
+        let api = py.import("dogpile.cache.api")?;
+        let (json, pickle) = (py.import("json")?, py.import("pickle")?);
+        Ok(Refs {
+            cached_value: api.getattr("CachedValue")?.unbind(),
+            no_value: api.getattr("NO_VALUE")?.unbind(),
+            json_dumps: json.getattr("dumps")?.unbind(),
+            json_loads: json.getattr("loads")?.unbind(),
+            pickle_dumps: pickle.getattr("dumps")?.unbind(),
+            pickle_loads: pickle.getattr("loads")?.unbind(),
+            msgpack: PyOnceLock::new(),
+        })
+    })
+}
+
+impl Refs {
+    fn msgpack(&self, py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+        self.msgpack.get_or_try_init(py, || {
+            let msgpack = py.import("msgpack").map_err(|e| {
+                PyValueError::new_err(format!(
+                    "serializer \"msgpack\" needs the msgpack package (pip install msgpack): {e}"
+                ))
+            })?;
+            Ok((msgpack.getattr("packb")?.unbind(), msgpack.getattr("unpackb")?.unbind()))
+        })
+    }
+}
+
+/// `NO_VALUE`.
+pub(crate) fn no_value(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    Ok(refs(py)?.no_value.bind(py).clone())
+}
+
+/// The `CachedValue` in `bytes`, or `NO_VALUE` when they are not a whole entry of this
+/// payload format.
+pub(crate) fn decode<'py>(py: Python<'py>, payload: Payload, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let refs = refs(py)?;
+    let Some(bar) = bytes.iter().position(|&b| b == b'|') else {
+        return Ok(refs.no_value.bind(py).clone());
+    };
+    let (meta, body) = (&bytes[..bar], &bytes[bar + 1..]);
+    let metadata = match parse_metadata(py, meta)? {
+        Some(metadata) => metadata.into_any(),
+        None => match refs.json_loads.bind(py).call1((PyBytes::new(py, meta),)) {
+            Ok(metadata) if metadata.is_instance_of::<PyDict>() => metadata,
+            _ => return Ok(refs.no_value.bind(py).clone()),
+        },
+    };
+    let loaded = match payload {
+        Payload::Pickle => refs.pickle_loads.bind(py).call1((PyBytes::new(py, body),)),
+        Payload::Json => refs.json_loads.bind(py).call1((PyBytes::new(py, body),)),
+        Payload::Msgpack => refs.msgpack(py)?.1.bind(py).call1((PyBytes::new(py, body),)),
+    };
+    match loaded {
+        Ok(value) => refs.cached_value.bind(py).call1((value, metadata)),
+        Err(_) => Ok(refs.no_value.bind(py).clone()),
+    }
+}
+
+/// Writes entries, formatting each distinct metadata dictionary once (dogpile's `set_multi`
+/// shares one among all its values).
+pub(crate) struct Encoder<'py> {
+    py: Python<'py>,
+    refs: &'py Refs,
+    payload: Payload,
+    last: Option<(Bound<'py, PyAny>, Vec<u8>)>,
+}
+
+impl<'py> Encoder<'py> {
+    pub(crate) fn new(py: Python<'py>, payload: Payload) -> PyResult<Self> {
+        Ok(Encoder { py, refs: refs(py)?, payload, last: None })
+    }
+
+    /// The entry of `value`, a `CachedValue` (or any `(payload, metadata)` pair).
+    pub(crate) fn encode(&mut self, value: &Bound<'py, PyAny>) -> PyResult<Bytes> {
+        let pair = value.cast::<PyTuple>().ok().filter(|t| t.len() == 2).ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "a CachedValue (payload, metadata) is expected, got {}",
+                value.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let (payload, metadata) = (pair.get_item(0)?, pair.get_item(1)?);
+        let body = self.body(&payload)?;
+        let meta = self.metadata(metadata)?;
+        let mut out = Vec::with_capacity(meta.len() + 1 + body.len());
+        out.extend_from_slice(meta);
+        out.push(b'|');
+        out.extend_from_slice(&body);
+        Ok(Bytes::from(out))
+    }
+
+    fn body(&self, value: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+        let py = self.py;
+        let written = match self.payload {
+            Payload::Pickle => self.refs.pickle_dumps.bind(py).call1((value,))?,
+            Payload::Msgpack => self.refs.msgpack(py)?.0.bind(py).call1((value,))?,
+            Payload::Json => {
+                let text = self.refs.json_dumps.bind(py).call1((value,))?;
+                return Ok(text.cast::<PyString>()?.to_cow()?.as_bytes().to_vec());
+            }
+        };
+        Ok(written.cast::<PyBytes>()?.as_bytes().to_vec())
+    }
+
+    /// The metadata's JSON, from the last call when it is the same dictionary.
+    fn metadata(&mut self, metadata: Bound<'py, PyAny>) -> PyResult<&[u8]> {
+        let same = self.last.as_ref().is_some_and(|(last, _)| last.is(&metadata));
+        if !same {
+            let json = match format_metadata(&metadata)? {
+                Some(json) => json.into_bytes(),
+                None => {
+                    let text = self.refs.json_dumps.bind(self.py).call1((&metadata,))?;
+                    // json.dumps escapes every non-ASCII character: the text is ASCII.
+                    text.cast::<PyString>()?.to_cow()?.as_bytes().to_vec()
+                }
+            };
+            self.last = Some((metadata, json));
+        }
+        Ok(self.last.as_ref().map(|(_, json)| json.as_slice()).unwrap_or_default())
+    }
+}
+
+/// `json.dumps(metadata)` for dogpile's own dictionary, `{"ct": <float>, "v": <int>}` in that
+/// order; `None` for any other, which Python's `json` formats.
+fn format_metadata(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let Ok(dict) = metadata.cast_exact::<PyDict>() else { return Ok(None) };
+    if dict.len() != 2 {
+        return Ok(None);
+    }
+    let mut items = dict.iter();
+    let (Some((k1, ct)), Some((k2, v))) = (items.next(), items.next()) else { return Ok(None) };
+    let is = |k: &Bound<'_, PyAny>, name: &str| {
+        k.cast_exact::<PyString>().is_ok_and(|s| s.to_cow().is_ok_and(|s| s == name))
+    };
+    if !is(&k1, "ct") || !is(&k2, "v") {
+        return Ok(None);
+    }
+    let (Ok(ct), Ok(v)) = (ct.cast_exact::<PyFloat>(), v.cast_exact::<PyInt>()) else { return Ok(None) };
+    let Ok(v) = v.extract::<i64>() else { return Ok(None) };
+    let Some(ct) = float_repr(ct.value()) else { return Ok(None) };
+    let mut out = String::with_capacity(32);
+    let _ = write!(out, "{{\"ct\": {ct}, \"v\": {v}}}");
+    Ok(Some(out))
+}
+
+/// Python's `repr` of `x` where it is Rust's shortest round-trip form with a `.0` on whole
+/// numbers (from 1e-4 up to 1e16, where Python writes no exponent); `None` elsewhere.
+fn float_repr(x: f64) -> Option<String> {
+    let magnitude = x.abs();
+    if !x.is_finite() || !(magnitude == 0.0 || (1e-4..1e16).contains(&magnitude)) {
+        return None;
+    }
+    let mut text = format!("{x}");
+    if !text.contains('.') {
+        text.push_str(".0");
+    }
+    Some(text)
+}
+
+/// dogpile's own metadata, `{"ct": <float>, "v": <int>}` as `json.dumps` writes it, as a
+/// dictionary; `None` for any other text, which Python's `json` reads.
+fn parse_metadata<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Ok(text) = std::str::from_utf8(text) else { return Ok(None) };
+    let Some(rest) = text.strip_prefix("{\"ct\": ") else { return Ok(None) };
+    let Some((ct, rest)) = rest.split_once(", \"v\": ") else { return Ok(None) };
+    let Some(v) = rest.strip_suffix('}') else { return Ok(None) };
+    // A float as json.dumps writes one: digits with a point, no exponent, no sign but '-'.
+    let float_like = |s: &str| {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        digits.contains('.') && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    };
+    let int_like = |s: &str| {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !float_like(ct) || !int_like(v) {
+        return Ok(None);
+    }
+    let (Ok(ct), Ok(v)) = (ct.parse::<f64>(), v.parse::<i64>()) else { return Ok(None) };
+    let dict = PyDict::new(py);
+    dict.set_item("ct", ct)?;
+    dict.set_item("v", v)?;
+    Ok(Some(dict))
+}
