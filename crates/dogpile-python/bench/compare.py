@@ -1,15 +1,16 @@
-"""Side by side, in one run: a dogpile.cache region over dogpile_rs's hstore backend and one
-over dogpile_backend_redis_advanced 0.5.0's (redis-py), both on one private redis-server.
+"""Side by side, in one run: dogpile.cache regions over dogpile_rs's hstore backend (without
+and with its L1) and over dogpile_backend_redis_advanced 0.5.0's (redis-py), all on one private
+redis-server.
 
     target/python/wheel/bin/python crates/dogpile-python/bench/compare.py [--seconds 2] [--rounds 3]
 
 Build the extension in release mode first (``maturin develop --release``). Prints ops/s per
-workload for each backend (the median of alternating rounds) and their ratio.
+workload for each backend (the median of alternating rounds) and the ratios to the plugin.
 
-A third region runs each region workload over a backend that keeps the bytes in a dict and does
-no I/O at all: the rate of dogpile's own per-value work (metadata JSON, pickle, CachedValue),
-which is the same over any backend. Its ratio to the plugin is the ceiling that no backend can
-pass on that workload, printed beside the measured ratio.
+A last region runs each region workload over a bytes backend that keeps the bytes in a dict
+and does no I/O at all: the rate of dogpile's own per-value work on the bytes path (metadata
+JSON, pickle, CachedValue), the ceiling of any bytes backend. dogpile_rs's backends take
+CachedValues and do that work in Rust, so they are not bound by it.
 """
 
 import argparse
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from dogpile.cache import make_region, register_backend
@@ -87,14 +89,18 @@ def start_redis():
 
 def regions(url):
     arguments = {"url": url, "redis_expiration_time": 3600, "redis_expiration_time_hash": True}
+    l1 = dict(arguments, l1={"max_entries": 10000})
     return {
         "dogpile_rs": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=dict(arguments)),
+        "dogpile_rs + L1": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=l1),
         "plugin 0.5.0": make_region().configure("dogpile_backend_redis_advanced.hstore", arguments=dict(arguments)),
         "no I/O": make_region().configure("bench.no_io", arguments={}),
     }
 
 
 REGION_ONLY = ("region.",)
+THREADS = 16
+THREADED = f"region.get_multi of 10 hot keys, {THREADS} threads"
 
 
 def workloads(region):
@@ -103,8 +109,13 @@ def workloads(region):
     region.set("hit", {"id": 1, "name": "row"})
     backend = region.backend
     stored = dict(zip(MIXED, backend.get_serialized_multi(MIXED)))
+    plain = {f"p:{i:03}": v for i, v in enumerate(values.values())}
+    region.set_multi(plain)
     return {
         "region.get hit": lambda: region.get("hit"),
+        THREADED: lambda: region.get_multi(list(plain)[:10]),
+        "region.get_or_create hit": lambda: region.get_or_create("hit", dict),
+        "region.get_multi, 100 plain keys": lambda: region.get_multi(list(plain)),
         "region.get_multi, 100 mixed keys": lambda: region.get_multi(MIXED),
         "region.set_multi, 100 mixed keys, hash TTL": lambda: region.set_multi(values),
         # The backend's own part, without the region's per-value (de)serialization in Python,
@@ -126,6 +137,23 @@ def rate(call, seconds):
             return calls / (now - started)
 
 
+def threaded_rate(call, seconds, threads=THREADS):
+    """The calls per second of `threads` threads calling `call` together."""
+    rates = []
+    barrier = threading.Barrier(threads)
+
+    def run():
+        barrier.wait()
+        rates.append(rate(call, seconds))
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(rates)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per workload, backend and round")
@@ -142,22 +170,34 @@ def main():
                 for name in order:
                     if name == "no I/O" and not workload.startswith(REGION_ONLY):
                         continue
-                    results[name][workload].append(rate(loads[name][workload], args.seconds))
-        ours_name, theirs_name, floor_name = names
-        print(f"| workload | {ours_name} ops/s | {theirs_name} ops/s | ratio | ceiling ({floor_name}) |")
-        print("|---|---:|---:|---:|---:|")
-        for workload in loads[ours_name]:
-            ours, theirs = (statistics.median(results[n][workload]) for n in (ours_name, theirs_name))
+                    measure = threaded_rate if workload == THREADED else rate
+                    results[name][workload].append(measure(loads[name][workload], args.seconds))
+        *ours_names, theirs_name, floor_name = names
+        head = " | ".join(f"{n} ops/s" for n in [*ours_names, theirs_name])
+        ratios = " | ".join(f"{n} ratio (spread)" for n in ours_names)
+        print(f"| workload | {head} | {ratios} | bytes-path ceiling ({floor_name}) |")
+        print("|---|" + "---:|" * (len(ours_names) * 2 + 2))
+        for workload in loads[theirs_name]:
+            theirs = statistics.median(results[theirs_name][workload])
+            rates = [statistics.median(results[n][workload]) for n in ours_names]
+            shown = [f"{r:,.0f}" for r in [*rates, theirs]]
+            spreads = [spread(results[n][workload], results[theirs_name][workload]) for n in ours_names]
             floor = results[floor_name][workload]
             ceiling = f"{statistics.median(floor) / theirs:.2f}x" if floor else "-"
-            print(f"| {workload} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x | {ceiling} |")
+            print(f"| {workload} | {' | '.join(shown)} | {' | '.join(spreads)} | {ceiling} |")
         print(
             f"\nPython {sys.version.split()[0]}, median of {args.rounds} alternating rounds of "
-            f"{args.seconds:g} s, one thread, one private redis-server"
+            f"{args.seconds:g} s, one thread unless said, one private redis-server; "
+            "spread: the lowest and highest ratio of one round's rates"
         )
     finally:
         server.kill()
         server.wait()
+
+
+def spread(ours, theirs):
+    ratios = [o / t for o, t in zip(ours, theirs)]
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ as ``dogpile.cache`` entry points)::
     )
 """
 
-from dogpile.cache.region import register_backend
+from dogpile.cache import register_backend
 
 from ._dogpile_rs import BackendError
 from .backends import BACKENDS
@@ -37,4 +37,4 @@ __all__ = [
 ]
 
 for _name, _cls in BACKENDS.items():
-    register_backend(_name, "dogpile_rs.backends", _cls.__name__)
+    register_backend(_name, "dogpile_rs.backends", _cls.__name__)  # type: ignore[no-untyped-call]

@@ -9,12 +9,27 @@ path instead (the ``*_serialized`` methods), as with any dogpile.cache backend.
 """
 
 import os
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+from typing import Type
+from typing import Union
 
 from dogpile.cache.api import NO_VALUE
 from dogpile.cache.api import CacheBackend
+from dogpile.cache.api import CachedValue
 from dogpile.cache.api import CacheMutex
+from dogpile.cache.api import NoValueType
 
 from . import _dogpile_rs
+
+#: A cache key: a string, or on the hstore backends a ``(hash, field)`` tuple of strings.
+Key = Union[str, Tuple[str, str]]
 
 
 class RedisMutex(CacheMutex):
@@ -22,24 +37,24 @@ class RedisMutex(CacheMutex):
 
     __slots__ = ("_lock",)
 
-    def __init__(self, lock):
+    def __init__(self, lock: _dogpile_rs.Mutex) -> None:
         self._lock = lock
 
-    def acquire(self, wait=True):
+    def acquire(self, wait: bool = True) -> bool:
         return self._lock.acquire(wait)
 
-    def release(self):
+    def release(self) -> None:
         self._lock.release()
 
-    def locked(self):
+    def locked(self) -> bool:
         return self._lock.locked()
 
-    def owned(self):
+    def owned(self) -> bool:
         """Whether this object holds the lock now (false once it expired and another holder
         took it)."""
         return self._lock.owned()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return repr(self._lock)
 
 
@@ -50,59 +65,59 @@ class _RustBackend(CacheBackend):
     its first call rebuilds the backend from the same arguments.
     """
 
-    name = None
+    name: str = ""
 
-    def __init__(self, arguments):
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
         self._arguments = dict(arguments)
         self._pid = os.getpid()
         self._inner = _dogpile_rs.Backend(self.name, self._arguments)
 
     @property
-    def _backend(self):
+    def _backend(self) -> _dogpile_rs.Backend:
         if self._pid != os.getpid():
             self._inner = _dogpile_rs.Backend(self.name, self._arguments)
             self._pid = os.getpid()
         return self._inner
 
-    def get(self, key):
+    def get(self, key: Key) -> Union[CachedValue, NoValueType]:
         return self._backend.get_value(key)
 
-    def get_multi(self, keys):
+    def get_multi(self, keys: Sequence[Key]) -> List[Union[CachedValue, NoValueType]]:  # type: ignore[override]
         if not keys:
             return []
         return self._backend.get_values(keys)
 
-    def set(self, key, value):
+    def set(self, key: Key, value: CachedValue) -> None:  # type: ignore[override]
         self._backend.set_value(key, value)
 
-    def set_multi(self, mapping):
+    def set_multi(self, mapping: Mapping[Key, CachedValue]) -> None:  # type: ignore[override]
         if mapping:
             self._backend.set_values(mapping)
 
-    def get_serialized(self, key):
+    def get_serialized(self, key: Key) -> Union[bytes, NoValueType]:
         value = self._backend.get(key)
         return NO_VALUE if value is None else value
 
-    def get_serialized_multi(self, keys):
+    def get_serialized_multi(self, keys: Sequence[Key]) -> List[Union[bytes, NoValueType]]:  # type: ignore[override]
         if not keys:
             return []
         return [NO_VALUE if value is None else value for value in self._backend.get_multi(keys)]
 
-    def set_serialized(self, key, value):
+    def set_serialized(self, key: Key, value: bytes) -> None:
         self._backend.set(key, value)
 
-    def set_serialized_multi(self, mapping):
+    def set_serialized_multi(self, mapping: Mapping[Key, bytes]) -> None:  # type: ignore[override]
         if mapping:
             self._backend.set_multi(mapping)
 
-    def delete(self, key):
+    def delete(self, key: Key) -> None:
         self._backend.delete(key)
 
-    def delete_multi(self, keys):
+    def delete_multi(self, keys: Iterable[Key]) -> None:
         if keys:
             self._backend.delete_multi(list(keys))
 
-    def get_mutex(self, key):
+    def get_mutex(self, key: Key) -> Optional[CacheMutex]:
         lock = self._backend.get_mutex(key)
         return None if lock is None else RedisMutex(lock)
 
@@ -145,7 +160,7 @@ class RedisAdvancedHstoreSentinelBackend(_RustBackend):
     name = "dogpile_rs.redis_advanced_hstore_sentinel"
 
 
-BACKENDS = {
+BACKENDS: Dict[str, Type[_RustBackend]] = {
     cls.name: cls
     for cls in (
         RedisAdvancedBackend,
