@@ -89,7 +89,7 @@ def start_redis():
 
 def regions(url):
     arguments = {"url": url, "redis_expiration_time": 3600, "redis_expiration_time_hash": True}
-    l1 = dict(arguments, l1={"max_entries": 10000})
+    l1 = dict(arguments, l1={"capacity": 10000})
     return {
         "dogpile_rs": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=dict(arguments)),
         "dogpile_rs + L1": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=l1),
