@@ -28,7 +28,8 @@ from dogpile.cache import make_region, register_backend
 from dogpile.cache.api import NO_VALUE, BytesBackend
 
 import dogpile_backend_redis_advanced  # noqa: F401 (registers the plugin's backends)
-import dogpile_rs  # noqa: F401 (registers dogpile_rs's backends)
+import dogpile_rs  # registers dogpile_rs's backends
+import redis
 
 PLAIN = [f"plain:{i:03}" for i in range(50)]
 HASHED = [(f"hash:{i % 5}", f"field:{i:03}") for i in range(50)]
@@ -185,6 +186,7 @@ def main():
             floor = results[floor_name][workload]
             ceiling = f"{statistics.median(floor) / theirs:.2f}x" if floor else "-"
             print(f"| {workload} | {' | '.join(shown)} | {' | '.join(spreads)} | {ceiling} |")
+        calibration(port, args.seconds)
         print(
             f"\nPython {sys.version.split()[0]}, median of {args.rounds} alternating rounds of "
             f"{args.seconds:g} s, one thread unless said, one private redis-server; "
@@ -193,6 +195,36 @@ def main():
     finally:
         server.kill()
         server.wait()
+
+
+def per_call_us(call, seconds):
+    return 1e6 / rate(call, seconds)
+
+
+def calibration(port, seconds):
+    """What a call costs beyond the I/O, through each of dogpile_rs's two I/O paths, beside a
+    round trip from Python over a raw socket and through redis-py."""
+    url = f"redis://127.0.0.1:{port}/0"
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    get = b"*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n"
+
+    def raw_get():
+        raw.sendall(get)
+        raw.recv(64)
+
+    client = redis.Redis.from_url(url)
+    rows = [("GET over a raw socket", per_call_us(raw_get, seconds))]
+    rows.append(("redis-py GET", per_call_us(lambda: client.get("missing"), seconds)))
+    for io in ("calling_thread", "runtime"):
+        backend = dogpile_rs._dogpile_rs.Backend("dogpile_rs.redis_advanced", {"url": url, "io": io})
+        rows.append((f"dogpile_rs call, no I/O (io={io})", per_call_us(backend._call, seconds)))
+        rows.append((f"dogpile_rs GET (io={io})", per_call_us(lambda b=backend: b.get("missing"), seconds)))
+    raw.close()
+    client.close()
+    print("\n| one call from Python | µs |\n|---|---:|")
+    for name, us in rows:
+        print(f"| {name} | {us:.1f} |")
 
 
 def spread(ours, theirs):

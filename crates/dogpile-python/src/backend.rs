@@ -1,5 +1,6 @@
 //! One dogpile-rs Redis backend, as the Python package's backend classes hold it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use dogpile::backend::DynBackend;
@@ -10,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::arguments::to_arguments;
 use crate::error::to_py;
 use crate::key::{to_key, to_keys};
+use crate::local::Twins;
 use crate::mutex::Mutex;
 use crate::runtime::{block_on, enter};
 use crate::values::{Encoder, Payload, decode, no_value};
@@ -28,32 +30,60 @@ pub(crate) const NAMES: [(&str, &str); 6] = [
 /// package's backend names and dogpile's `arguments` dictionary.
 #[pyclass(frozen, module = "dogpile_rs._dogpile_rs")]
 pub(crate) struct Backend {
+    /// The backend on the shared runtime: its locks, its L1, and all its I/O when the calls
+    /// do not drive their own.
     inner: Arc<dyn DynBackend>,
+    /// Each calling thread's twin, which that thread drives itself (`io = "calling_thread"`,
+    /// the default, without an L1).
+    twins: Option<Twins>,
     name: &'static str,
     distributed_lock: bool,
     /// How native values' payloads are written.
     payload: Payload,
 }
 
+/// Where a backend's calls do their I/O: the `io` argument.
+fn on_calling_thread(arguments: &Bound<'_, PyDict>) -> PyResult<bool> {
+    let io = arguments.get_item("io")?.map(|s| s.extract::<String>()).transpose()?;
+    match io.as_deref() {
+        None | Some("calling_thread") => Ok(arguments.get_item("l1")?.is_none()),
+        Some("runtime") => Ok(false),
+        Some(other) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown io {other:?}: \"calling_thread\" (the default) or \"runtime\""
+        ))),
+    }
+}
+
 impl Backend {
+    /// Runs `io` with the GIL released: on this thread's twin, which this thread drives; or on
+    /// the shared runtime.
+    fn io<T, F, Fut>(&self, py: Python<'_>, io: F) -> PyResult<T>
+    where
+        T: Send,
+        F: FnOnce(Arc<dyn DynBackend>) -> Fut + Send,
+        Fut: Future<Output = dogpile::Result<T>> + Send,
+    {
+        match &self.twins {
+            Some(twins) => py.detach(|| twins.run(io)).map_err(to_py),
+            None => block_on(py, io(Arc::clone(&self.inner)))?.map_err(to_py),
+        }
+    }
+
     /// The bytes at `key`: from process memory when the backend has them at hand (an L1
-    /// hit), without entering the runtime; else through the runtime with the GIL released.
+    /// hit), without entering any runtime.
     fn read(&self, py: Python<'_>, key: CacheKey) -> PyResult<Option<Bytes>> {
         if let Some(ready) = self.inner.get_ready(key.as_key_ref()) {
             return ready.map_err(to_py);
         }
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.get(&key).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.get(&key).await })
     }
 
     fn read_multi(&self, py: Python<'_>, keys: Vec<CacheKey>) -> PyResult<Vec<Option<Bytes>>> {
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.get_multi(&keys).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.get_multi(&keys).await })
     }
 
     fn write_multi(&self, py: Python<'_>, items: Vec<(CacheKey, Bytes)>) -> PyResult<()> {
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.set_multi(&items).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.set_multi(&items).await })
     }
 }
 
@@ -71,12 +101,14 @@ impl Backend {
         let payload = Payload::from_name(
             arguments.get_item("serializer")?.map(|s| s.extract::<String>()).transpose()?.as_deref(),
         )?;
+        let calling_thread = on_calling_thread(arguments)?;
         let arguments = to_arguments(arguments)?;
         dogpile_redis::register();
         let _runtime = enter()?;
         let inner = dogpile::registry::make_backend(rust, &arguments).map_err(to_py)?;
         let distributed_lock = inner.capabilities().distributed_lock;
-        Ok(Backend { inner, name: python, distributed_lock, payload })
+        let twins = calling_thread.then(|| Twins::new(rust, arguments));
+        Ok(Backend { inner, twins, name: python, distributed_lock, payload })
     }
 
     /// The `CachedValue` at `key`, or `NO_VALUE` (also for bytes that do not decode).
@@ -103,8 +135,7 @@ impl Backend {
     /// Stores the `CachedValue` `value` at `key`, as dogpile.cache 1.x writes it.
     fn set_value(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let (key, bytes) = (to_key(key)?, Encoder::new(py, self.payload)?.encode(value)?);
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.set(&key, bytes).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.set(&key, bytes).await })
     }
 
     /// Stores each `key: CachedValue` of `mapping`, in one round trip.
@@ -132,8 +163,7 @@ impl Backend {
     /// Stores `value` at `key`, with the backend's TTL policy.
     fn set(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &[u8]) -> PyResult<()> {
         let (key, value) = (to_key(key)?, Bytes::copy_from_slice(value));
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.set(&key, value).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.set(&key, value).await })
     }
 
     /// Stores each `key: value` of `mapping`, in one round trip.
@@ -148,15 +178,13 @@ impl Backend {
     /// Deletes `key`.
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let key = to_key(key)?;
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.delete(&key).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.delete(&key).await })
     }
 
     /// Deletes each of `keys`, in one round trip.
     fn delete_multi(&self, py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<()> {
         let keys = to_keys(keys)?;
-        let inner = Arc::clone(&self.inner);
-        block_on(py, async move { inner.delete_multi(&keys).await })?.map_err(to_py)
+        self.io(py, move |backend| async move { backend.delete_multi(&keys).await })
     }
 
     /// The distributed lock of `key` (the token lock Rust processes take too), or `None`
@@ -168,6 +196,11 @@ impl Backend {
         let key = to_key(key)?;
         let _runtime = enter()?;
         Ok(self.inner.get_mutex(&key).map(|inner| Mutex::new(inner, key)))
+    }
+
+    /// A call into the I/O path that does nothing: what a call costs beyond its I/O.
+    fn _call(&self, py: Python<'_>) -> PyResult<()> {
+        self.io(py, |_| async { Ok(()) })
     }
 
     /// Whether the backend takes a distributed lock.

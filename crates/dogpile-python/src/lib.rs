@@ -2,14 +2,16 @@
 //!
 //! This crate builds the extension module `dogpile_rs._dogpile_rs` of the Python package
 //! `dogpile_rs` (with maturin; see the package's README section in the repository's README).
-//! The package's backend classes are thin `dogpile.cache.api.BytesBackend` subclasses that
-//! hold a `Backend` from here: each of their serialized methods is one call into Rust, which
-//! runs the Redis I/O on a shared tokio runtime with the GIL released.
+//! The package's backend classes are thin `dogpile.cache.api.CacheBackend` subclasses that
+//! hold a `Backend` from here: each region operation is one call into Rust, which makes and
+//! reads dogpile's entries (`values`) and does the Redis I/O with the GIL released, on the
+//! calling thread (`local`) or on a shared tokio runtime (`runtime`).
 
 mod arguments;
 mod backend;
 mod error;
 mod key;
+mod local;
 mod mutex;
 mod runtime;
 mod values;

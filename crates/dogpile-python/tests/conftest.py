@@ -94,6 +94,17 @@ def _stop(processes):
         process.wait()
 
 
+@pytest.fixture(scope="module")
+def private_redis_url():
+    """A server of one test module's own, whose counters (commands, clients) no other test
+    moves; yields its URL."""
+    process, port, _ = _spawn()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop([process])
+
+
 @pytest.fixture(scope="session")
 def redis_cluster():
     """Three primaries of a private Redis Cluster; yields their "127.0.0.1:port" addresses."""

@@ -8,23 +8,11 @@ import uuid
 
 import pytest
 import redis
-from conftest import _spawn
-from conftest import _stop
 from dogpile.cache import make_region
 from dogpile.cache.api import NO_VALUE
 
 import dogpile_backend_redis_advanced  # noqa: F401 (registers the plugin's backends)
 import dogpile_rs  # noqa: F401
-
-
-@pytest.fixture(scope="module")
-def private_server():
-    """A server of this module's own, whose command counts no other test moves."""
-    process, port, _ = _spawn()
-    try:
-        yield port
-    finally:
-        _stop([process])
 
 
 def commands(client, name):
@@ -41,8 +29,8 @@ def eventually(read, expected, seconds=5.0):
 
 
 @pytest.mark.parametrize("writer", ["dogpile_backend_redis_advanced.hstore", "dogpile.cache.redis"])
-def test_a_hot_key_is_served_from_memory_and_a_python_writer_invalidates_it(private_server, writer):
-    url = f"redis://127.0.0.1:{private_server}/0"
+def test_a_hot_key_is_served_from_memory_and_a_python_writer_invalidates_it(private_redis_url, writer):
+    url = private_redis_url
     ours = make_region().configure(
         "dogpile_rs.redis_advanced_hstore", arguments={"url": url, "l1": {"capacity": 1000}}
     )
