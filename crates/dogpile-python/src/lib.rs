@@ -24,6 +24,14 @@ fn _dogpile_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<backend::Backend>()?;
     m.add_class::<mutex::Mutex>()?;
     m.add("BackendError", m.py().get_type::<error::BackendError>())?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add("backend_names", backend::NAMES.iter().map(|(python, _)| *python).collect::<Vec<_>>())?;
     Ok(())
+}
+
+/// Called in a forked child (the package registers it with `os.register_at_fork`): the
+/// parent's per-thread connections are never used or closed there.
+#[pyfunction]
+fn after_fork_in_child() {
+    local::forget_after_fork();
 }

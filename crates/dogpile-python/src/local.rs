@@ -9,8 +9,9 @@
 //! holder keeps extending it while the creator runs in Python.
 //!
 //! A twin lives until its thread ends or its backend is dropped (noticed at the thread's next
-//! call); a forked child never touches its parent's twins (their connections are the
-//! parent's).
+//! call). A forked child never touches its parent's twins, whose connections and I/O driver
+//! are shared with the parent: the package calls [`forget_after_fork`] in the child
+//! (`os.register_at_fork`), on the one thread a child has, the one that forked.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -34,7 +35,6 @@ pub(crate) struct Twins {
 
 /// One thread's twin of one backend.
 struct Twin {
-    pid: u32,
     alive: Weak<()>,
     runtime: Runtime,
     backend: Arc<dyn DynBackend>,
@@ -58,21 +58,13 @@ impl Twins {
     {
         TWINS.with(|twins| {
             let mut twins = twins.borrow_mut();
-            let pid = std::process::id();
-            let stale = |twin: &Twin| twin.pid != pid || twin.alive.strong_count() == 0;
-            let dead: Vec<u64> = twins.iter().filter(|(_, twin)| stale(twin)).map(|(&id, _)| id).collect();
-            for id in dead {
-                if let Some(twin) = twins.remove(&id)
-                    && twin.pid != pid
-                {
-                    // The parent's connections: never closed from here.
-                    std::mem::forget(twin);
-                }
+            if twins.values().any(|twin| twin.alive.strong_count() == 0) {
+                twins.retain(|_, twin| twin.alive.strong_count() > 0);
             }
             let twin = match twins.get(&self.id) {
                 Some(twin) => twin,
                 None => {
-                    let twin = self.build(pid)?;
+                    let twin = self.build()?;
                     twins.entry(self.id).or_insert(twin)
                 }
             };
@@ -81,7 +73,7 @@ impl Twins {
         })
     }
 
-    fn build(&self, pid: u32) -> dogpile::Result<Twin> {
+    fn build(&self) -> dogpile::Result<Twin> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -90,6 +82,13 @@ impl Twins {
             let _inside = runtime.enter();
             dogpile::registry::make_backend(self.name, &self.arguments)?
         };
-        Ok(Twin { pid, alive: Arc::downgrade(&self.alive), runtime, backend })
+        Ok(Twin { alive: Arc::downgrade(&self.alive), runtime, backend })
     }
+}
+
+/// In a forked child: leaves this thread's twins, the parent's, alone for good (never used,
+/// never closed: closing would take their sockets out of the I/O driver the parent shares).
+pub(crate) fn forget_after_fork() {
+    let twins = TWINS.with(|twins| std::mem::take(&mut *twins.borrow_mut()));
+    std::mem::forget(twins);
 }

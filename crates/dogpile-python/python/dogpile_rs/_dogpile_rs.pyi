@@ -9,6 +9,8 @@ Key = Union[str, tuple[str, str]]
 
 backend_names: list[str]
 
+def after_fork_in_child() -> None: ...
+
 class BackendError(Exception):
     """A backend failure (connection, timeout, refused command, lost lock), with the key and
     the cause, never a password."""

@@ -31,6 +31,20 @@ from . import _dogpile_rs
 #: A cache key: a string, or on the hstore backends a ``(hash, field)`` tuple of strings.
 Key = Union[str, Tuple[str, str]]
 
+#: How many forks this process descends from: a backend made before the last one rebuilds
+#: its Rust side on its next call (a list, to be changed in place by the fork hook).
+_forks = [0]
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: the connections of the parent are never used or closed here; every
+    backend makes its own on its next call."""
+    _forks[0] += 1
+    _dogpile_rs.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class RedisMutex(CacheMutex):
     """The token lock of one key, shared with Rust processes and with other Python ones."""
@@ -69,14 +83,14 @@ class _RustBackend(CacheBackend):
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         self._arguments = dict(arguments)
-        self._pid = os.getpid()
+        self._forks = _forks[0]
         self._inner = _dogpile_rs.Backend(self.name, self._arguments)
 
     @property
     def _backend(self) -> _dogpile_rs.Backend:
-        if self._pid != os.getpid():
+        if self._forks != _forks[0]:
             self._inner = _dogpile_rs.Backend(self.name, self._arguments)
-            self._pid = os.getpid()
+            self._forks = _forks[0]
         return self._inner
 
     def get(self, key: Key) -> Union[CachedValue, NoValueType]:
