@@ -56,7 +56,9 @@ impl Twins {
         F: FnOnce(Arc<dyn DynBackend>) -> Fut,
         Fut: Future<Output = dogpile::Result<T>>,
     {
-        TWINS.with(|twins| {
+        // A thread that calls while its thread-locals are being torn down gets an error,
+        // never a panic.
+        let run = TWINS.try_with(|twins| {
             let mut twins = twins.borrow_mut();
             if twins.values().any(|twin| twin.alive.strong_count() == 0) {
                 twins.retain(|_, twin| twin.alive.strong_count() > 0);
@@ -70,7 +72,8 @@ impl Twins {
             };
             let backend = Arc::clone(&twin.backend);
             twin.runtime.block_on(io(backend))
-        })
+        });
+        run.unwrap_or_else(|_| Err(dogpile::Error::config("io", "this thread is ending: it cannot do I/O any more")))
     }
 
     fn build(&self) -> dogpile::Result<Twin> {
@@ -89,6 +92,7 @@ impl Twins {
 /// In a forked child: leaves this thread's twins, the parent's, alone for good (never used,
 /// never closed: closing would take their sockets out of the I/O driver the parent shares).
 pub(crate) fn forget_after_fork() {
-    let twins = TWINS.with(|twins| std::mem::take(&mut *twins.borrow_mut()));
-    std::mem::forget(twins);
+    if let Ok(twins) = TWINS.try_with(|twins| std::mem::take(&mut *twins.borrow_mut())) {
+        std::mem::forget(twins);
+    }
 }
