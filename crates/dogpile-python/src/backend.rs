@@ -14,7 +14,7 @@ use crate::key::{to_key, to_keys};
 use crate::local::Twins;
 use crate::mutex::Mutex;
 use crate::runtime::{block_on, enter};
-use crate::values::{Encoder, Payload, decode, no_value};
+use crate::values::{Encoder, Payload, decode};
 
 /// The Python names of the backends, each with the dogpile-rs registry name it builds.
 pub(crate) const NAMES: [(&str, &str); 6] = [
@@ -113,23 +113,14 @@ impl Backend {
 
     /// The `CachedValue` at `key`, or `NO_VALUE` (also for bytes that do not decode).
     fn get_value<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        match self.read(py, to_key(key)?)? {
-            Some(bytes) => decode(py, self.payload, &bytes),
-            None => no_value(py),
-        }
+        decode(py, self.payload, self.read(py, to_key(key)?)?.as_deref())
     }
 
     /// The `CachedValue` at each of `keys` (`NO_VALUE` where there is none), in one round
     /// trip.
     fn get_values<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let found = self.read_multi(py, to_keys(keys)?)?;
-        found
-            .into_iter()
-            .map(|bytes| match bytes {
-                Some(bytes) => decode(py, self.payload, &bytes),
-                None => no_value(py),
-            })
-            .collect()
+        found.iter().map(|bytes| decode(py, self.payload, bytes.as_deref())).collect()
     }
 
     /// Stores the `CachedValue` `value` at `key`, as dogpile.cache 1.x writes it.

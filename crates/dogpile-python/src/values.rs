@@ -85,15 +85,13 @@ impl Refs {
     }
 }
 
-/// `NO_VALUE`.
-pub(crate) fn no_value(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    Ok(refs(py)?.no_value.bind(py).clone())
-}
-
-/// The `CachedValue` in `bytes`, or `NO_VALUE` when they are not a whole entry of this
-/// payload format.
-pub(crate) fn decode<'py>(py: Python<'py>, payload: Payload, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+/// The `CachedValue` in `bytes`, or `NO_VALUE` when there are none or they are not a whole
+/// entry of this payload format.
+pub(crate) fn decode<'py>(py: Python<'py>, payload: Payload, bytes: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
     let refs = refs(py)?;
+    let Some(bytes) = bytes else {
+        return Ok(refs.no_value.bind(py).clone());
+    };
     let Some(bar) = bytes.iter().position(|&b| b == b'|') else {
         return Ok(refs.no_value.bind(py).clone());
     };
@@ -139,30 +137,33 @@ impl<'py> Encoder<'py> {
             ))
         })?;
         let (payload, metadata) = (pair.get_item(0)?, pair.get_item(1)?);
-        let body = self.body(&payload)?;
-        let meta = self.metadata(metadata)?;
-        let mut out = Vec::with_capacity(meta.len() + 1 + body.len());
+        self.remember_metadata(metadata)?;
+        let meta = self.last.as_ref().map(|(_, json)| json.as_slice()).unwrap_or_default();
+        let mut out = Vec::with_capacity(meta.len() + 64);
         out.extend_from_slice(meta);
         out.push(b'|');
-        out.extend_from_slice(&body);
+        self.append_body(&payload, &mut out)?;
         Ok(Bytes::from(out))
     }
 
-    fn body(&self, value: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+    /// Appends the payload of `value` to `out`, as the configured serializer writes it.
+    fn append_body(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let py = self.py;
         let written = match self.payload {
             Payload::Pickle => self.refs.pickle_dumps.bind(py).call1((value,))?,
             Payload::Msgpack => self.refs.msgpack(py)?.0.bind(py).call1((value,))?,
             Payload::Json => {
                 let text = self.refs.json_dumps.bind(py).call1((value,))?;
-                return Ok(text.cast::<PyString>()?.to_cow()?.as_bytes().to_vec());
+                out.extend_from_slice(text.cast::<PyString>()?.to_cow()?.as_bytes());
+                return Ok(());
             }
         };
-        Ok(written.cast::<PyBytes>()?.as_bytes().to_vec())
+        out.extend_from_slice(written.cast::<PyBytes>()?.as_bytes());
+        Ok(())
     }
 
-    /// The metadata's JSON, from the last call when it is the same dictionary.
-    fn metadata(&mut self, metadata: Bound<'py, PyAny>) -> PyResult<&[u8]> {
+    /// Formats the metadata's JSON, unless it is the dictionary of the last call.
+    fn remember_metadata(&mut self, metadata: Bound<'py, PyAny>) -> PyResult<()> {
         let same = self.last.as_ref().is_some_and(|(last, _)| last.is(&metadata));
         if !same {
             let json = match format_metadata(&metadata)? {
@@ -175,7 +176,7 @@ impl<'py> Encoder<'py> {
             };
             self.last = Some((metadata, json));
         }
-        Ok(self.last.as_ref().map(|(_, json)| json.as_slice()).unwrap_or_default())
+        Ok(())
     }
 }
 
