@@ -47,6 +47,9 @@ thread_local! {
 impl Twins {
     pub(crate) fn new(name: &'static str, arguments: Arguments) -> Self {
         static IDS: AtomicU64 = AtomicU64::new(0);
+        // The thread waits for each call anyway: one server's commands block it, over a
+        // connection of the twin's own, instead of going through a driver task.
+        let arguments = arguments.with("blocking_io", true);
         Twins { id: IDS.fetch_add(1, Ordering::Relaxed), name, arguments, alive: Arc::new(()) }
     }
 

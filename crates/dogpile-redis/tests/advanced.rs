@@ -86,24 +86,63 @@ async fn redis_down_is_a_connection_error_without_the_password() {
 
 #[tokio::test]
 async fn the_connection_comes_back_after_the_server_dropped_it() {
-    let server = RedisServer::start();
-    let region = region(support::config(&server), Codec::default());
-    region.set("k", &1).await.unwrap();
-    server.must(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match region.get::<i32>("k").await {
-            Ok(v) => {
-                assert_eq!(v, Some(1));
-                break;
-            }
-            Err(err) => {
-                assert!(err.is_connection(), "only connection errors while reconnecting: {err:?}");
-                assert!(Instant::now() < deadline, "no reconnection within 10 s");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    for blocking_io in [false, true] {
+        let server = RedisServer::start();
+        let region = region(support::config(&server).blocking_io(blocking_io), Codec::default());
+        region.set("k", &1).await.unwrap();
+        server.must(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match region.get::<i32>("k").await {
+                Ok(v) => {
+                    assert_eq!(v, Some(1));
+                    break;
+                }
+                Err(err) => {
+                    assert!(err.is_connection(), "only connection errors while reconnecting: {err:?}");
+                    assert!(Instant::now() < deadline, "no reconnection within 10 s (blocking_io {blocking_io})");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     }
+}
+
+/// With `blocking_io`, a call is done within its first poll: it never waits for another task.
+#[tokio::test]
+async fn blocking_io_answers_within_the_first_poll() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let server = RedisServer::start();
+    let polled_once = |backend: &RedisAdvancedBackend| {
+        let key = CacheKey::from("k");
+        let mut call = std::pin::pin!(dogpile::backend::Backend::get(backend, &key));
+        matches!(call.as_mut().poll(&mut Context::from_waker(Waker::noop())), Poll::Ready(Ok(Some(_))))
+    };
+    let blocking = RedisAdvancedBackend::new(support::config(&server).blocking_io(true)).unwrap();
+    let multiplexed = RedisAdvancedBackend::new(support::config(&server)).unwrap();
+    dogpile::backend::Backend::set(&multiplexed, &CacheKey::from("k"), "v".into()).await.unwrap();
+    dogpile::backend::Backend::get(&multiplexed, &CacheKey::from("k")).await.unwrap();
+    assert!(polled_once(&blocking), "a blocking read is done when first polled");
+    assert!(!polled_once(&multiplexed), "a multiplexed read waits for its connection's task");
+}
+
+/// A reply that comes after its command timed out is never taken for the next command's.
+#[tokio::test]
+async fn blocking_io_times_out_and_the_late_reply_is_not_the_next_ones() {
+    let server = RedisServer::start();
+    let config = support::config(&server).blocking_io(true).socket_timeout(Duration::from_millis(200));
+    let region = region(config, Codec::default());
+    region.set("first", &1).await.unwrap();
+    region.set("second", &2).await.unwrap();
+    server.must(&["CLIENT", "PAUSE", "600", "ALL"]);
+    let started = Instant::now();
+    let err = region.get::<i32>("first").await.unwrap_err();
+    assert!(err.is_timeout() || err.is_connection(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_millis(550), "the reply timeout bounds the call: {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(region.get::<i32>("second").await.unwrap(), Some(2));
+    assert_eq!(region.get::<i32>("first").await.unwrap(), Some(1));
 }
 
 #[tokio::test]

@@ -179,6 +179,9 @@ fn connection_arguments(args: &Arguments, config: &mut RedisConfig) -> Result<()
     {
         config.socket.keepalive = Some(keepalive_options.unwrap_or_default());
     }
+    if let Some(on) = args.get_bool("blocking_io")? {
+        config.socket.blocking = on;
+    }
     if let Some(from) = connection_arg("ssl") {
         config.server.tls = from.get_bool("ssl")?.unwrap_or(false);
     }

@@ -58,11 +58,13 @@ pub(crate) struct Socket {
     pub(crate) connect_timeout: Option<Duration>,
     /// TCP keepalive probes.
     pub(crate) keepalive: Option<Keepalive>,
+    /// `blocking_io`: one server's commands block the thread that polls them.
+    pub(crate) blocking: bool,
 }
 
 impl Default for Socket {
     fn default() -> Self {
-        Socket { timeout: Some(DEFAULT_SOCKET_TIMEOUT), connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT), keepalive: None }
+        Socket { timeout: Some(DEFAULT_SOCKET_TIMEOUT), connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT), keepalive: None, blocking: false }
     }
 }
 
@@ -155,6 +157,13 @@ impl RedisConfig {
         socket_timeout: Duration => socket.timeout = Some(socket_timeout);
         /// How long to wait for a connection (default 5 s).
         socket_connect_timeout: Duration => socket.connect_timeout = Some(socket_connect_timeout);
+        /// Sends each command to one server (directly or under Sentinel) and reads its reply on
+        /// the thread that polls it, blocking that thread, over a connection of its own (a
+        /// cluster keeps its multiplexed connections). For a caller that drives a
+        /// single-threaded runtime itself and waits for each call anyway, such as one thread of
+        /// a synchronous program: a call then costs a write and a read, with no hand-over to a
+        /// driver task. Never on a runtime that other tasks share. Default false.
+        blocking_io: bool => socket.blocking = blocking_io;
         /// A Redis TTL on every value written (SET with EX or PX; fractions of a second use PX).
         redis_expiration_time: Duration => ttl.expiration = Some(redis_expiration_time);
         /// When hashes get the TTL (hstore backend only).
@@ -434,11 +443,12 @@ impl fmt::Debug for RedisConfig {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Socket { timeout, connect_timeout, keepalive } = self;
+        let Socket { timeout, connect_timeout, keepalive, blocking } = self;
         f.debug_struct("Socket")
             .field("socket_timeout", timeout)
             .field("socket_connect_timeout", connect_timeout)
             .field("socket_keepalive", keepalive)
+            .field("blocking_io", blocking)
             .finish()
     }
 }

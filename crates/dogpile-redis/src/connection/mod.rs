@@ -1,5 +1,6 @@
 //! The shared, self-reconnecting connection.
 
+mod blocking;
 mod client;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::config::RedisConfig;
 use crate::error::kind_of;
+use blocking::Blocking;
 use client::{Client, open_client};
 
 /// One multiplexed connection for the whole backend, made on first use. The manager
@@ -26,6 +28,8 @@ pub(crate) struct Connection {
     current: RwLock<Option<Conn>>,
     connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
+    /// With `blocking_io`, the timeouts of the blocking connection: connecting, each reply.
+    blocking: Option<(Option<Duration>, Option<Duration>)>,
     shown_url: String,
     /// On a cluster, the startup nodes, for the pub/sub connection and for finding the
     /// primaries to track keys on.
@@ -38,6 +42,8 @@ pub(crate) struct Connection {
 pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    /// One server's, doing its I/O on the polling thread (`blocking_io`).
+    Blocking(Blocking),
 }
 
 impl ConnectionLike for Conn {
@@ -45,6 +51,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Blocking(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -57,6 +64,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Blocking(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
 
@@ -64,6 +72,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Blocking(c) => c.get_db(),
         }
     }
 }
@@ -108,6 +117,7 @@ impl Connection {
             current: RwLock::new(None),
             connecting: Mutex::new(Backoff::default()),
             settings,
+            blocking: config.socket.blocking.then_some((config.socket.connect_timeout, config.socket.timeout)),
             shown_url,
         })
     }
@@ -139,17 +149,13 @@ impl Connection {
             return Err(Error::backend(*kind, format!("{message} (next attempt in {:?})", at - Instant::now())));
         }
         let connected = match &self.client {
-            Client::Single(client) => {
-                client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
-            }
+            Client::Single(client) => self.open(client).await,
             Client::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
             Client::Given(connection) => Ok(Conn::Single(connection.clone())),
             Client::Sentinel(sentinel) => {
                 let primary = sentinel.lock().await.async_get_client().await;
                 match primary {
-                    Ok(client) => {
-                        client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single)
-                    }
+                    Ok(client) => self.open(&client).await,
                     Err(err) => Err(err),
                 }
             }
@@ -172,6 +178,15 @@ impl Connection {
                 backoff.last = Some((kind, message.clone()));
                 Err(Error::backend(kind, message))
             }
+        }
+    }
+
+    /// A connection to one server: blocking with `blocking_io`, else the self-reconnecting
+    /// multiplexed one.
+    async fn open(&self, client: &redis::Client) -> redis::RedisResult<Conn> {
+        match self.blocking {
+            Some((connect, reply)) => Blocking::connect(client, connect, reply).map(Conn::Blocking),
+            None => client.get_connection_manager_with_config(self.settings.clone()).await.map(Conn::Single),
         }
     }
 

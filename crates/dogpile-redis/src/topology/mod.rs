@@ -97,7 +97,7 @@ impl Topology {
         let Commands { list, .. } = commands;
         match conn {
             Conn::Cluster(cluster) => cluster::run(cluster, &self.slots, &list).await,
-            Conn::Single(_) => {
+            Conn::Single(_) | Conn::Blocking(_) => {
                 let mut pipe = redis::pipe();
                 for (cmd, _) in list {
                     pipe.add_command(cmd);
