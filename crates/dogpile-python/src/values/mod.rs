@@ -3,19 +3,21 @@
 //! in the region's Python code.
 //!
 //! The metadata dictionary dogpile writes (`{"ct": <float>, "v": <int>}`) is formatted and
-//! parsed here, byte for byte as `json.dumps` / `json.loads` do it; any other dictionary goes
-//! through Python's `json`. The payload is pickled by CPython's own pickler (the C `_pickle`
-//! behind `pickle.dumps`, as dogpile calls it), or, when the backend's `serializer` argument
-//! says so, by Python's `json` or `msgpack`. What does not decode is `NO_VALUE`, never an
-//! error: the region then regenerates it.
+//! parsed here, byte for byte as `json.dumps` / `json.loads` do it ([`json`]). The payload is
+//! pickled by CPython's own pickler (the C `_pickle` behind `pickle.dumps`, as dogpile calls
+//! it), or, when the backend's `serializer` argument says so, written and read as JSON
+//! ([`json`]) or msgpack ([`msgpack`]) natively, with Python's `json` or the `msgpack` package
+//! for the values those do not take. What does not decode is `NO_VALUE`, never an error: the
+//! region then regenerates it.
 
-use std::fmt::Write as _;
+mod json;
+mod msgpack;
 
 use dogpile::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 /// How payloads are written: the backend's `serializer` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,17 +98,24 @@ pub(crate) fn decode<'py>(py: Python<'py>, payload: Payload, bytes: Option<&[u8]
         return Ok(refs.no_value.bind(py).clone());
     };
     let (meta, body) = (&bytes[..bar], &bytes[bar + 1..]);
-    let metadata = match parse_metadata(py, meta)? {
-        Some(metadata) => metadata.into_any(),
-        None => match refs.json_loads.bind(py).call1((PyBytes::new(py, meta),)) {
-            Ok(metadata) if metadata.is_instance_of::<PyDict>() => metadata,
-            _ => return Ok(refs.no_value.bind(py).clone()),
-        },
+    let metadata = match json::loads(py, meta)? {
+        Some(metadata) => Ok(metadata),
+        None => refs.json_loads.bind(py).call1((PyBytes::new(py, meta),)),
     };
-    let loaded = match payload {
-        Payload::Pickle => refs.pickle_loads.bind(py).call1((PyBytes::new(py, body),)),
-        Payload::Json => refs.json_loads.bind(py).call1((PyBytes::new(py, body),)),
-        Payload::Msgpack => refs.msgpack(py)?.1.bind(py).call1((PyBytes::new(py, body),)),
+    let metadata = match metadata {
+        Ok(metadata) if metadata.is_instance_of::<PyDict>() => metadata,
+        _ => return Ok(refs.no_value.bind(py).clone()),
+    };
+    let native = match payload {
+        Payload::Pickle => None,
+        Payload::Json => json::loads(py, body)?,
+        Payload::Msgpack => msgpack::unpackb(py, body)?,
+    };
+    let loaded = match (native, payload) {
+        (Some(value), _) => Ok(value),
+        (None, Payload::Pickle) => refs.pickle_loads.bind(py).call1((PyBytes::new(py, body),)),
+        (None, Payload::Json) => refs.json_loads.bind(py).call1((PyBytes::new(py, body),)),
+        (None, Payload::Msgpack) => refs.msgpack(py)?.1.bind(py).call1((PyBytes::new(py, body),)),
     };
     match loaded {
         Ok(value) => refs.cached_value.bind(py).call1((value, metadata)),
@@ -150,6 +159,8 @@ impl<'py> Encoder<'py> {
     fn append_body(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         let py = self.py;
         let written = match self.payload {
+            Payload::Json if json::dumps(value, out) => return Ok(()),
+            Payload::Msgpack if msgpack::packb(value, out) => return Ok(()),
             Payload::Pickle => self.refs.pickle_dumps.bind(py).call1((value,))?,
             Payload::Msgpack => self.refs.msgpack(py)?.0.bind(py).call1((value,))?,
             Payload::Json => {
@@ -166,79 +177,14 @@ impl<'py> Encoder<'py> {
     fn remember_metadata(&mut self, metadata: Bound<'py, PyAny>) -> PyResult<()> {
         let same = self.last.as_ref().is_some_and(|(last, _)| last.is(&metadata));
         if !same {
-            let json = match format_metadata(&metadata)? {
-                Some(json) => json.into_bytes(),
-                None => {
-                    let text = self.refs.json_dumps.bind(self.py).call1((&metadata,))?;
-                    // json.dumps escapes every non-ASCII character: the text is ASCII.
-                    text.cast::<PyString>()?.to_cow()?.as_bytes().to_vec()
-                }
-            };
-            self.last = Some((metadata, json));
+            let mut text = Vec::with_capacity(32);
+            if !json::dumps(&metadata, &mut text) {
+                let shown = self.refs.json_dumps.bind(self.py).call1((&metadata,))?;
+                // json.dumps escapes every non-ASCII character: the text is ASCII.
+                text.extend_from_slice(shown.cast::<PyString>()?.to_cow()?.as_bytes());
+            }
+            self.last = Some((metadata, text));
         }
         Ok(())
     }
-}
-
-/// `json.dumps(metadata)` for dogpile's own dictionary, `{"ct": <float>, "v": <int>}` in that
-/// order; `None` for any other, which Python's `json` formats.
-fn format_metadata(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    let Ok(dict) = metadata.cast_exact::<PyDict>() else { return Ok(None) };
-    if dict.len() != 2 {
-        return Ok(None);
-    }
-    let mut items = dict.iter();
-    let (Some((k1, ct)), Some((k2, v))) = (items.next(), items.next()) else { return Ok(None) };
-    let is = |k: &Bound<'_, PyAny>, name: &str| {
-        k.cast_exact::<PyString>().is_ok_and(|s| s.to_cow().is_ok_and(|s| s == name))
-    };
-    if !is(&k1, "ct") || !is(&k2, "v") {
-        return Ok(None);
-    }
-    let (Ok(ct), Ok(v)) = (ct.cast_exact::<PyFloat>(), v.cast_exact::<PyInt>()) else { return Ok(None) };
-    let Ok(v) = v.extract::<i64>() else { return Ok(None) };
-    let Some(ct) = float_repr(ct.value()) else { return Ok(None) };
-    let mut out = String::with_capacity(32);
-    let _ = write!(out, "{{\"ct\": {ct}, \"v\": {v}}}");
-    Ok(Some(out))
-}
-
-/// Python's `repr` of `x` where it is Rust's shortest round-trip form with a `.0` on whole
-/// numbers (from 1e-4 up to 1e16, where Python writes no exponent); `None` elsewhere.
-fn float_repr(x: f64) -> Option<String> {
-    let magnitude = x.abs();
-    if !x.is_finite() || !(magnitude == 0.0 || (1e-4..1e16).contains(&magnitude)) {
-        return None;
-    }
-    let mut text = format!("{x}");
-    if !text.contains('.') {
-        text.push_str(".0");
-    }
-    Some(text)
-}
-
-/// dogpile's own metadata, `{"ct": <float>, "v": <int>}` as `json.dumps` writes it, as a
-/// dictionary; `None` for any other text, which Python's `json` reads.
-fn parse_metadata<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let Ok(text) = std::str::from_utf8(text) else { return Ok(None) };
-    let Some(rest) = text.strip_prefix("{\"ct\": ") else { return Ok(None) };
-    let Some((ct, rest)) = rest.split_once(", \"v\": ") else { return Ok(None) };
-    let Some(v) = rest.strip_suffix('}') else { return Ok(None) };
-    // A float as json.dumps writes one: digits with a point, no exponent, no sign but '-'.
-    let float_like = |s: &str| {
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        digits.contains('.') && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-    };
-    let int_like = |s: &str| {
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !float_like(ct) || !int_like(v) {
-        return Ok(None);
-    }
-    let (Ok(ct), Ok(v)) = (ct.parse::<f64>(), v.parse::<i64>()) else { return Ok(None) };
-    let dict = PyDict::new(py);
-    dict.set_item("ct", ct)?;
-    dict.set_item("v", v)?;
-    Ok(Some(dict))
 }
