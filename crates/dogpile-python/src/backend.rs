@@ -14,7 +14,7 @@ use crate::key::{to_key, to_keys};
 use crate::local::Twins;
 use crate::mutex::Mutex;
 use crate::runtime::{block_on, enter};
-use crate::values::{Encoder, Payload, decode};
+use crate::values::{Decoder, Encoder, Payload};
 
 /// The Python names of the backends, each with the dogpile-rs registry name it builds.
 pub(crate) const NAMES: [(&str, &str); 6] = [
@@ -113,14 +113,15 @@ impl Backend {
 
     /// The `CachedValue` at `key`, or `NO_VALUE` (also for bytes that do not decode).
     fn get_value<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        decode(py, self.payload, self.read(py, to_key(key)?)?.as_deref())
+        Decoder::new(py, self.payload)?.decode(self.read(py, to_key(key)?)?.as_deref())
     }
 
     /// The `CachedValue` at each of `keys` (`NO_VALUE` where there is none), in one round
     /// trip.
     fn get_values<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let found = self.read_multi(py, to_keys(keys)?)?;
-        found.iter().map(|bytes| decode(py, self.payload, bytes.as_deref())).collect()
+        let mut decoder = Decoder::new(py, self.payload)?;
+        found.iter().map(|bytes| decoder.decode(bytes.as_deref())).collect()
     }
 
     /// Stores the `CachedValue` `value` at `key`, as dogpile.cache 1.x writes it.

@@ -48,6 +48,9 @@ impl Payload {
 /// The Python objects the conversions call, looked up once per interpreter.
 struct Refs {
     cached_value: Py<PyAny>,
+    /// `tuple.__new__` when `CachedValue` is dogpile 1.x's `NamedTuple` of `payload` and
+    /// `metadata`, whose `__new__` does just that: the value is made without a Python frame.
+    tuple_new: Option<Py<PyAny>>,
     no_value: Py<PyAny>,
     json_dumps: Py<PyAny>,
     json_loads: Py<PyAny>,
@@ -62,8 +65,13 @@ fn refs(py: Python<'_>) -> PyResult<&Refs> {
     REFS.get_or_try_init(py, || {
         let api = py.import("dogpile.cache.api")?;
         let (json, pickle) = (py.import("json")?, py.import("pickle")?);
+        let cached_value = api.getattr("CachedValue")?;
+        let named_tuple = cached_value.getattr("_fields").is_ok_and(|f| f.eq(("payload", "metadata")).unwrap_or(false))
+            && cached_value.cast::<pyo3::types::PyType>().is_ok_and(|t| t.is_subclass_of::<PyTuple>().unwrap_or(false));
+        let tuple_new = if named_tuple { Some(py.get_type::<PyTuple>().getattr("__new__")?.unbind()) } else { None };
         Ok(Refs {
-            cached_value: api.getattr("CachedValue")?.unbind(),
+            cached_value: cached_value.unbind(),
+            tuple_new,
             no_value: api.getattr("NO_VALUE")?.unbind(),
             json_dumps: json.getattr("dumps")?.unbind(),
             json_loads: json.getattr("loads")?.unbind(),
@@ -75,6 +83,20 @@ fn refs(py: Python<'_>) -> PyResult<&Refs> {
 }
 
 impl Refs {
+    /// `CachedValue(value, metadata)`.
+    fn cached_value<'py>(
+        &self,
+        py: Python<'py>,
+        value: Bound<'py, PyAny>,
+        metadata: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let class = self.cached_value.bind(py);
+        match &self.tuple_new {
+            Some(new) => new.bind(py).call1((class, PyTuple::new(py, [value, metadata])?)),
+            None => class.call1((value, metadata)),
+        }
+    }
+
     fn msgpack(&self, py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
         self.msgpack.get_or_try_init(py, || {
             let msgpack = py.import("msgpack").map_err(|e| {
@@ -87,39 +109,67 @@ impl Refs {
     }
 }
 
-/// The `CachedValue` in `bytes`, or `NO_VALUE` when there are none or they are not a whole
-/// entry of this payload format.
-pub(crate) fn decode<'py>(py: Python<'py>, payload: Payload, bytes: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
-    let refs = refs(py)?;
-    let Some(bytes) = bytes else {
-        return Ok(refs.no_value.bind(py).clone());
-    };
-    let Some(bar) = bytes.iter().position(|&b| b == b'|') else {
-        return Ok(refs.no_value.bind(py).clone());
-    };
-    let (meta, body) = (&bytes[..bar], &bytes[bar + 1..]);
-    let metadata = match json::loads(py, meta)? {
-        Some(metadata) => Ok(metadata),
-        None => refs.json_loads.bind(py).call1((PyBytes::new(py, meta),)),
-    };
-    let metadata = match metadata {
-        Ok(metadata) if metadata.is_instance_of::<PyDict>() => metadata,
-        _ => return Ok(refs.no_value.bind(py).clone()),
-    };
-    let native = match payload {
-        Payload::Pickle => None,
-        Payload::Json => json::loads(py, body)?,
-        Payload::Msgpack => msgpack::unpackb(py, body)?,
-    };
-    let loaded = match (native, payload) {
-        (Some(value), _) => Ok(value),
-        (None, Payload::Pickle) => refs.pickle_loads.bind(py).call1((PyBytes::new(py, body),)),
-        (None, Payload::Json) => refs.json_loads.bind(py).call1((PyBytes::new(py, body),)),
-        (None, Payload::Msgpack) => refs.msgpack(py)?.1.bind(py).call1((PyBytes::new(py, body),)),
-    };
-    match loaded {
-        Ok(value) => refs.cached_value.bind(py).call1((value, metadata)),
-        Err(_) => Ok(refs.no_value.bind(py).clone()),
+/// Reads entries into `CachedValue`s, parsing each distinct metadata text once (the entries
+/// one `set_multi` wrote share theirs) and sharing its dictionary, as dogpile's `set_multi`
+/// shares one among the values it writes.
+pub(crate) struct Decoder<'py> {
+    py: Python<'py>,
+    refs: &'py Refs,
+    payload: Payload,
+    last: Option<(Vec<u8>, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Decoder<'py> {
+    pub(crate) fn new(py: Python<'py>, payload: Payload) -> PyResult<Self> {
+        Ok(Decoder { py, refs: refs(py)?, payload, last: None })
+    }
+
+    /// The `CachedValue` in `bytes`, or `NO_VALUE` when there are none or they are not a whole
+    /// entry of this payload format.
+    pub(crate) fn decode(&mut self, bytes: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
+        let (py, refs) = (self.py, self.refs);
+        let no_value = || Ok(refs.no_value.bind(py).clone());
+        let Some((meta, body)) = bytes.and_then(|b| b.iter().position(|&c| c == b'|').map(|bar| (&b[..bar], &b[bar + 1..])))
+        else {
+            return no_value();
+        };
+        let Some(metadata) = self.metadata(meta)? else { return no_value() };
+        let native = match self.payload {
+            Payload::Pickle => None,
+            Payload::Json => json::loads(py, body)?,
+            Payload::Msgpack => msgpack::unpackb(py, body)?,
+        };
+        let loaded = match (native, self.payload) {
+            (Some(value), _) => Ok(value),
+            (None, Payload::Pickle) => refs.pickle_loads.bind(py).call1((PyBytes::new(py, body),)),
+            (None, Payload::Json) => refs.json_loads.bind(py).call1((PyBytes::new(py, body),)),
+            (None, Payload::Msgpack) => refs.msgpack(py)?.1.bind(py).call1((PyBytes::new(py, body),)),
+        };
+        match loaded {
+            Ok(value) => refs.cached_value(py, value, metadata),
+            Err(_) => no_value(),
+        }
+    }
+
+    /// The metadata dictionary of `text`, the last one's when the text is the same; `None`
+    /// when it is not a JSON object.
+    fn metadata(&mut self, text: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some((last, dict)) = &self.last
+            && last.as_slice() == text
+        {
+            return Ok(Some(dict.clone()));
+        }
+        let parsed = match json::loads(self.py, text)? {
+            Some(metadata) => Ok(metadata),
+            None => self.refs.json_loads.bind(self.py).call1((PyBytes::new(self.py, text),)),
+        };
+        match parsed {
+            Ok(dict) if dict.is_instance_of::<PyDict>() => {
+                self.last = Some((text.to_vec(), dict.clone()));
+                Ok(Some(dict))
+            }
+            _ => Ok(None),
+        }
     }
 }
 
