@@ -139,7 +139,11 @@ async fn blocking_io_times_out_and_the_late_reply_is_not_the_next_ones() {
     let started = Instant::now();
     let err = region.get::<i32>("first").await.unwrap_err();
     assert!(err.is_timeout() || err.is_connection(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(550), "the reply timeout bounds the call: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(550),
+        "the reply timeout bounds the call: {:?}",
+        started.elapsed()
+    );
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(region.get::<i32>("second").await.unwrap(), Some(2));
     assert_eq!(region.get::<i32>("first").await.unwrap(), Some(1));

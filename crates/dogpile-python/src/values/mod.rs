@@ -129,7 +129,8 @@ impl<'py> Decoder<'py> {
     pub(crate) fn decode(&mut self, bytes: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
         let (py, refs) = (self.py, self.refs);
         let no_value = || Ok(refs.no_value.bind(py).clone());
-        let Some((meta, body)) = bytes.and_then(|b| b.iter().position(|&c| c == b'|').map(|bar| (&b[..bar], &b[bar + 1..])))
+        let Some((meta, body)) =
+            bytes.and_then(|b| b.iter().position(|&c| c == b'|').map(|bar| (&b[..bar], &b[bar + 1..])))
         else {
             return no_value();
         };

@@ -64,7 +64,12 @@ pub(crate) struct Socket {
 
 impl Default for Socket {
     fn default() -> Self {
-        Socket { timeout: Some(DEFAULT_SOCKET_TIMEOUT), connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT), keepalive: None, blocking: false }
+        Socket {
+            timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            keepalive: None,
+            blocking: false,
+        }
     }
 }
 
