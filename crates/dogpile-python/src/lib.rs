@@ -7,12 +7,14 @@
 //! reads dogpile's entries (`values`) and does the Redis I/O with the GIL released, on the
 //! calling thread (`local`) or on a shared tokio runtime (`runtime`).
 
+mod aio;
 mod arguments;
 mod backend;
 mod error;
 mod key;
 mod local;
 mod mutex;
+mod region;
 mod runtime;
 mod values;
 
@@ -23,6 +25,7 @@ use pyo3::prelude::*;
 fn _dogpile_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<backend::Backend>()?;
     m.add_class::<mutex::Mutex>()?;
+    m.add_class::<region::Region>()?;
     m.add("BackendError", m.py().get_type::<error::BackendError>())?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     m.add("backend_names", backend::NAMES.iter().map(|(python, _)| *python).collect::<Vec<_>>())?;

@@ -48,3 +48,12 @@ pub(crate) fn block_on<T: Send>(py: Python<'_>, io: impl Future<Output = T> + Se
 pub(crate) fn enter() -> PyResult<tokio::runtime::EnterGuard<'static>> {
     Ok(runtime()?.enter())
 }
+
+/// Spawns `work` on the runtime.
+pub(crate) fn spawn<F>(work: F) -> PyResult<tokio::task::JoinHandle<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(runtime()?.spawn(work))
+}

@@ -24,8 +24,11 @@ from .backends import RedisAdvancedHstoreClusterBackend
 from .backends import RedisAdvancedHstoreSentinelBackend
 from .backends import RedisAdvancedSentinelBackend
 from .backends import RedisMutex
+from .region import AsyncRegion
+from .region import make_async_region
 
 __all__ = [
+    "AsyncRegion",
     "BackendError",
     "RedisAdvancedBackend",
     "RedisAdvancedClusterBackend",
@@ -34,6 +37,7 @@ __all__ = [
     "RedisAdvancedHstoreSentinelBackend",
     "RedisAdvancedSentinelBackend",
     "RedisMutex",
+    "make_async_region",
 ]
 
 for _name, _cls in BACKENDS.items():

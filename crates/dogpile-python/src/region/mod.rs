@@ -1,0 +1,240 @@
+//! The dogpile-rs region for Python's asyncio: each method returns an awaitable over the Rust
+//! region's future (`aio`), and values are stored as dogpile.cache 1.x stores them (`value`).
+//! The dogpile lock, the distributed lock, stale serving and the resilience options are the
+//! Rust region's; a creator is the caller's callable, run on the caller's event loop.
+
+mod value;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dogpile::region::{CreateOptions, GetOptions};
+use dogpile::{BoxError, CacheKey};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::aio::Caller;
+use crate::arguments::to_arguments;
+use crate::error::to_py;
+use crate::key::{to_key, to_keys};
+use crate::runtime::enter;
+use value::PyValue;
+
+/// A dogpile-rs region whose methods return awaitables: `Region(backend, arguments,
+/// expiration_time)` with a backend name of the package (or `"dogpile_rs.memory"`), dogpile's
+/// `arguments` dictionary and the region's expiration time in seconds (`None`: never).
+#[pyclass(frozen, module = "dogpile_rs._dogpile_rs")]
+pub(crate) struct Region {
+    inner: dogpile::Region,
+}
+
+/// The dogpile-rs registry name of a backend the package names.
+fn registry_name(python: &str) -> PyResult<&'static str> {
+    if python == "dogpile_rs.memory" || python == "dogpile.cache.memory" {
+        return Ok("memory");
+    }
+    crate::backend::NAMES.iter().find(|(name, _)| *name == python).map(|(_, rust)| *rust).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown backend {python:?}: \"dogpile_rs.memory\" or one of {:?}",
+            crate::backend::NAMES.map(|(name, _)| name)
+        ))
+    })
+}
+
+/// dogpile's per-call `expiration_time`: seconds, or -1 for none.
+fn get_options(expiration_time: Option<f64>, ignore_expiration: bool) -> GetOptions {
+    let options = GetOptions::new().ignore_expiration(ignore_expiration);
+    match expiration_time {
+        None => options,
+        Some(seconds) if seconds < 0.0 => options.no_expiration(),
+        Some(seconds) => options.expiration_time(Duration::from_secs_f64(seconds)),
+    }
+}
+
+/// The Python exception of a region error: a creator's own exception as it raised it.
+fn region_error(err: dogpile::Error) -> PyErr {
+    if let dogpile::Error::Creator { source, .. } = err {
+        return match source.downcast::<PyErr>() {
+            Ok(err) => *err,
+            Err(source) => crate::error::BackendError::new_err(format!("the creator failed: {source}")),
+        };
+    }
+    to_py(err)
+}
+
+fn no_value(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(py.import("dogpile.cache.api")?.getattr("NO_VALUE")?.unbind())
+}
+
+#[pymethods]
+impl Region {
+    #[new]
+    #[pyo3(signature = (backend, arguments, expiration_time=None))]
+    fn new(backend: &str, arguments: &Bound<'_, PyDict>, expiration_time: Option<f64>) -> PyResult<Self> {
+        let name = registry_name(backend)?;
+        dogpile_redis::register();
+        let _runtime = enter()?;
+        let mut builder = dogpile::Region::builder().configure(name, to_arguments(arguments)?).codec(value::codec());
+        if let Some(seconds) = expiration_time.filter(|s| *s >= 0.0) {
+            builder = builder.expiration_time(Duration::from_secs_f64(seconds));
+        }
+        Ok(Region { inner: builder.build().map_err(to_py)? })
+    }
+
+    /// `NO_VALUE` or the value at `key`.
+    #[pyo3(signature = (key, expiration_time=None, ignore_expiration=false))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        expiration_time: Option<f64>,
+        ignore_expiration: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (region, key) = (self.inner.clone(), to_key(key)?);
+        let options = get_options(expiration_time, ignore_expiration);
+        let work = async move { region.get_with::<PyValue>(key, options).await };
+        Caller::current(py)?.spawn(py, work, |py, found| match found.map_err(region_error)? {
+            Some(value) => value.into_object(py),
+            None => no_value(py),
+        })
+    }
+
+    /// The values at `keys`, `NO_VALUE` where there is none, in one round trip.
+    #[pyo3(signature = (keys, expiration_time=None, ignore_expiration=false))]
+    fn get_multi<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+        expiration_time: Option<f64>,
+        ignore_expiration: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (region, keys) = (self.inner.clone(), to_keys(keys)?);
+        let options = get_options(expiration_time, ignore_expiration);
+        let work = async move { region.get_multi_with::<PyValue, _>(keys, options).await };
+        Caller::current(py)?.spawn(py, work, |py, found| {
+            let found = found.map_err(region_error)?;
+            let values = found
+                .into_iter()
+                .map(|value| match value {
+                    Some(value) => value.into_object(py),
+                    None => no_value(py),
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(pyo3::types::PyList::new(py, values)?.into_any().unbind())
+        })
+    }
+
+    /// Stores `value` at `key`.
+    fn set<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        value: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (region, key, value) = (self.inner.clone(), to_key(key)?, PyValue::of(py, value, true)?);
+        let work = async move { region.set(key, &value).await };
+        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+    }
+
+    /// Stores each value of `mapping` at its key, in one round trip.
+    fn set_multi<'py>(&self, py: Python<'py>, mapping: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+        let items = mapping
+            .iter()
+            .map(|(key, value)| Ok((to_key(&key)?, PyValue::of(py, value, true)?)))
+            .collect::<PyResult<Vec<(CacheKey, PyValue)>>>()?;
+        let region = self.inner.clone();
+        let work = async move { region.set_multi(items.iter().map(|(k, v)| (k.clone(), v))).await };
+        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+    }
+
+    /// Deletes `key`.
+    fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let (region, key) = (self.inner.clone(), to_key(key)?);
+        let work = async move { region.delete(key).await };
+        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+    }
+
+    /// Deletes `keys`, in one round trip.
+    fn delete_multi<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let (region, keys) = (self.inner.clone(), to_keys(keys)?);
+        let work = async move { region.delete_multi(keys).await };
+        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+    }
+
+    /// The value at `key`, made by `creator(*creator_args[0], **creator_args[1])` on the
+    /// caller's loop (awaited if it returns an awaitable) when there is none or it expired: one
+    /// caller creates, the others wait for it or get the expired value meanwhile.
+    #[pyo3(signature = (key, creator, expiration_time=None, should_cache_fn=None, creator_args=None))]
+    fn get_or_create<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        creator: Bound<'py, PyAny>,
+        expiration_time: Option<f64>,
+        should_cache_fn: Option<Bound<'py, PyAny>>,
+        creator_args: Option<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (region, key, caller) = (self.inner.clone(), to_key(key)?, Caller::current(py)?);
+        let mut options = CreateOptions::<PyValue>::new().should_cache(|value| value.cache);
+        if let Some(seconds) = expiration_time {
+            options = options.expiration_seconds(seconds);
+        }
+        let (args, kwargs) = match creator_args {
+            Some((args, kwargs)) => (args, kwargs),
+            None => (PyTuple::empty(py), None),
+        };
+        let call = Call {
+            caller: caller.clone(),
+            creator: Arc::new(creator.unbind()),
+            args: Arc::new(args.unbind()),
+            kwargs: kwargs.map(|k| Arc::new(k.unbind())),
+            should_cache: should_cache_fn.map(|f| Arc::new(f.unbind())),
+        };
+        let work = async move { region.get_or_create_with(key, &options, move || call.create()).await };
+        caller.spawn(py, work, |py, made| made.map_err(region_error)?.into_object(py))
+    }
+
+    /// Whether a caller is creating the value at `key` now.
+    fn key_is_locked<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let (region, key) = (self.inner.clone(), to_key(key)?);
+        let work = async move { region.key_is_locked(key).await };
+        Caller::current(py)?.spawn(py, work, |py, locked| {
+            let locked = locked.map_err(region_error)?;
+            Ok(pyo3::types::PyBool::new(py, locked).to_owned().into_any().unbind())
+        })
+    }
+
+    /// Invalidates every value written before now: hard (they are misses) or soft (they are
+    /// regenerated by one caller while the others get them).
+    #[pyo3(signature = (hard=true))]
+    fn invalidate(&self, hard: bool) {
+        self.inner.invalidate(hard);
+    }
+}
+
+/// One creator call of `get_or_create`.
+struct Call {
+    caller: Caller,
+    creator: Arc<Py<PyAny>>,
+    args: Arc<Py<PyTuple>>,
+    kwargs: Option<Arc<Py<PyDict>>>,
+    should_cache: Option<Arc<Py<PyAny>>>,
+}
+
+impl Call {
+    /// Runs the creator on the caller's loop; its value pickled there, with what
+    /// `should_cache_fn` says of it.
+    async fn create(self) -> Result<PyValue, BoxError> {
+        let should_cache = self.should_cache.clone();
+        let take = move |py: Python<'_>, made: Bound<'_, PyAny>| {
+            let cache = match &should_cache {
+                Some(predicate) => predicate.bind(py).call1((&made,))?.is_truthy()?,
+                None => true,
+            };
+            PyValue::of(py, made, cache)
+        };
+        let made = self.caller.run(self.creator, self.args, self.kwargs, take).await;
+        made.map_err(|err| Box::new(err) as BoxError)
+    }
+}
