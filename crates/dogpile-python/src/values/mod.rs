@@ -45,6 +45,17 @@ impl Payload {
     }
 }
 
+/// Runs `write` on `out`; when it declines (`None`: Python must write the value), cuts `out`
+/// back to where it was.
+fn written(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> Option<()>) -> bool {
+    let start = out.len();
+    let done = write(out).is_some();
+    if !done {
+        out.truncate(start);
+    }
+    done
+}
+
 /// The Python objects the conversions call, looked up once per interpreter.
 struct Refs {
     cached_value: Py<PyAny>,

@@ -15,12 +15,7 @@ const MAX_DEPTH: usize = 256;
 /// Appends `msgpack.packb(value)` to `out`; `false` (with `out` cut back) when the `msgpack`
 /// package must write it.
 pub(crate) fn packb(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> bool {
-    let start = out.len();
-    let written = write(value, out, 0).is_some();
-    if !written {
-        out.truncate(start);
-    }
-    written
+    super::written(out, |out| write(value, out, 0))
 }
 
 fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Option<()> {
