@@ -100,10 +100,14 @@ impl PayloadCodec for Pickled {
 /// A serializer that takes bytes, and nothing else.
 struct Capture;
 
+fn refused() -> ValueError {
+    ValueError::custom("a Python region stores pickles only")
+}
+
 macro_rules! refuse {
     ($($method:ident($($arg:ty),*)),* $(,)?) => {$(
         fn $method(self, $(_: $arg),*) -> Result<Vec<u8>, ValueError> {
-            Err(ValueError::custom("a Python region stores pickles only"))
+            Err(refused())
         }
     )*};
 }
@@ -132,7 +136,7 @@ impl Serializer for Capture {
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Vec<u8>, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<Vec<u8>, ValueError> {
         v.serialize(self)
@@ -144,16 +148,16 @@ impl Serializer for Capture {
         _: &'static str,
         _: &T,
     ) -> Result<Vec<u8>, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_tuple_variant(
         self,
@@ -162,13 +166,13 @@ impl Serializer for Capture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
     fn serialize_struct_variant(
         self,
@@ -177,6 +181,6 @@ impl Serializer for Capture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, ValueError> {
-        Err(ValueError::custom("a Python region stores pickles only"))
+        Err(refused())
     }
 }
