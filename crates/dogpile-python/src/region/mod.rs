@@ -12,6 +12,7 @@ use dogpile::region::{CreateOptions, GetOptions};
 use dogpile::{BoxError, CacheKey};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::aio::Caller;
@@ -63,8 +64,20 @@ fn region_error(err: dogpile::Error) -> PyErr {
     to_py(err)
 }
 
-fn no_value(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    Ok(py.import("dogpile.cache.api")?.getattr("NO_VALUE")?.unbind())
+/// The Python object of what a read found: the value, or dogpile's `NO_VALUE`.
+fn found_object(py: Python<'_>, found: Option<PyValue>) -> PyResult<Py<PyAny>> {
+    static NO_VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    match found {
+        Some(value) => value.into_object(py),
+        None => NO_VALUE
+            .get_or_try_init(py, || Ok::<_, PyErr>(py.import("dogpile.cache.api")?.getattr("NO_VALUE")?.unbind()))
+            .map(|no_value| no_value.clone_ref(py)),
+    }
+}
+
+/// `None`, or the Python exception of a region error.
+fn done(py: Python<'_>, result: dogpile::Result<()>) -> PyResult<Py<PyAny>> {
+    result.map(|()| py.None()).map_err(region_error)
 }
 
 #[pymethods]
@@ -94,10 +107,7 @@ impl Region {
         let (region, key) = (self.inner.clone(), to_key(key)?);
         let options = get_options(expiration_time, ignore_expiration);
         let work = async move { region.get_with::<PyValue>(key, options).await };
-        Caller::current(py)?.spawn(py, work, |py, found| match found.map_err(region_error)? {
-            Some(value) => value.into_object(py),
-            None => no_value(py),
-        })
+        Caller::current(py)?.spawn(py, work, |py, found| found_object(py, found.map_err(region_error)?))
     }
 
     /// The values at `keys`, `NO_VALUE` where there is none, in one round trip.
@@ -114,13 +124,7 @@ impl Region {
         let work = async move { region.get_multi_with::<PyValue, _>(keys, options).await };
         Caller::current(py)?.spawn(py, work, |py, found| {
             let found = found.map_err(region_error)?;
-            let values = found
-                .into_iter()
-                .map(|value| match value {
-                    Some(value) => value.into_object(py),
-                    None => no_value(py),
-                })
-                .collect::<PyResult<Vec<_>>>()?;
+            let values = found.into_iter().map(|value| found_object(py, value)).collect::<PyResult<Vec<_>>>()?;
             Ok(pyo3::types::PyList::new(py, values)?.into_any().unbind())
         })
     }
@@ -134,7 +138,7 @@ impl Region {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (region, key, value) = (self.inner.clone(), to_key(key)?, PyValue::of(py, value, true)?);
         let work = async move { region.set(key, &value).await };
-        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+        Caller::current(py)?.spawn(py, work, done)
     }
 
     /// Stores each value of `mapping` at its key, in one round trip.
@@ -145,21 +149,21 @@ impl Region {
             .collect::<PyResult<Vec<(CacheKey, PyValue)>>>()?;
         let region = self.inner.clone();
         let work = async move { region.set_multi(items.iter().map(|(k, v)| (k.clone(), v))).await };
-        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+        Caller::current(py)?.spawn(py, work, done)
     }
 
     /// Deletes `key`.
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (region, key) = (self.inner.clone(), to_key(key)?);
         let work = async move { region.delete(key).await };
-        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+        Caller::current(py)?.spawn(py, work, done)
     }
 
     /// Deletes `keys`, in one round trip.
     fn delete_multi<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (region, keys) = (self.inner.clone(), to_keys(keys)?);
         let work = async move { region.delete_multi(keys).await };
-        Caller::current(py)?.spawn(py, work, |py, done| done.map(|()| py.None()).map_err(region_error))
+        Caller::current(py)?.spawn(py, work, done)
     }
 
     /// The value at `key`, made by `creator(*creator_args[0], **creator_args[1])` on the

@@ -8,6 +8,7 @@ use dogpile::BoxError;
 use dogpile::codec::{Codec, Envelope, Format, PayloadCodec, PayloadSink};
 use dogpile::erased_serde;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use serde::de::value::{BytesDeserializer, Error as ValueError};
 use serde::ser::{Error as _, Impossible};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -23,10 +24,19 @@ pub(crate) struct PyValue {
     pub(crate) cache: bool,
 }
 
+/// `pickle.dumps` and `pickle.loads`, looked up once.
+fn pickle(py: Python<'_>) -> PyResult<&'static (Py<PyAny>, Py<PyAny>)> {
+    static PICKLE: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    PICKLE.get_or_try_init(py, || {
+        let pickle = py.import("pickle")?;
+        Ok((pickle.getattr("dumps")?.unbind(), pickle.getattr("loads")?.unbind()))
+    })
+}
+
 impl PyValue {
     /// The value of `object`, pickled.
     pub(crate) fn of(py: Python<'_>, object: Bound<'_, PyAny>, cache: bool) -> PyResult<Self> {
-        let pickled = py.import("pickle")?.call_method1("dumps", (&object,))?;
+        let pickled = pickle(py)?.0.bind(py).call1((&object,))?;
         Ok(PyValue { pickled: pickled.extract()?, object: Some(object.unbind()), cache })
     }
 
@@ -36,7 +46,7 @@ impl PyValue {
             Some(object) => Ok(object),
             None => {
                 let bytes = pyo3::types::PyBytes::new(py, &self.pickled);
-                Ok(py.import("pickle")?.call_method1("loads", (bytes,))?.unbind())
+                Ok(pickle(py)?.1.bind(py).call1((bytes,))?.unbind())
             }
         }
     }
