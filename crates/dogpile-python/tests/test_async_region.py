@@ -6,6 +6,7 @@ functions whose keys and values dogpile.cache regions share."""
 import asyncio
 import contextvars
 import os
+import subprocess
 import uuid
 from typing import Any, Dict, List
 
@@ -240,3 +241,173 @@ async def test_hash_keys_and_a_key_mangler() -> None:
     field = (key(), "field")
     await plain.set(field, "in a hash")
     assert await plain.get(field) == "in a hash"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+async def test_get_or_create_multi_makes_the_missing_keys_in_one_call(kind: str) -> None:
+    r = dogpile_rs.make_async_region(key_mangler=lambda k: "m:" + k).configure(  # type: ignore[operator]
+        BACKENDS[kind][0], arguments=BACKENDS[kind][1], expiration_time=300
+    )
+    keys = [key() for _ in range(5)]
+    await r.set(keys[1], "there")
+    calls: List[tuple] = []  # type: ignore[type-arg]
+
+    async def create(*wanted: str) -> List[str]:
+        calls.append(wanted)
+        await asyncio.sleep(0.01)
+        return [f"made {k}" for k in wanted]
+
+    got = await r.get_or_create_multi(keys + [keys[0]], create)
+    assert got == [f"made {keys[0]}", "there", *[f"made {k}" for k in keys[2:]], f"made {keys[0]}"]
+    # One call, with the keys as given (not mangled), each once.
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(k for k in keys if k != keys[1])
+    assert await r.get_or_create_multi(keys, create) == got[:5] and len(calls) == 1
+
+    async def wrong_count(*wanted: str) -> List[str]:
+        return ["one"]
+
+    with pytest.raises(ValueError, match="values for"):
+        await r.get_or_create_multi([key(), key()], wrong_count)
+    skipped = [key(), key()]
+    assert await r.get_or_create_multi(skipped, create, should_cache_fn=lambda v: v.endswith(skipped[0])) == [
+        f"made {k}" for k in skipped
+    ]
+    assert await r.get_multi(skipped) == [f"made {skipped[0]}", NO_VALUE]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("asdict", [False, True])
+async def test_cache_multi_on_arguments_shares_keys_with_dogpile(asdict: bool) -> None:
+    r = region("redis", expiration_time=300)
+    theirs = make_region().configure("dogpile.cache.redis", arguments={"url": URL})
+    namespace = uuid.uuid4().hex
+    calls: List[tuple] = []  # type: ignore[type-arg]
+
+    @r.cache_multi_on_arguments(namespace=namespace, asdict=asdict)
+    async def squares(*numbers: int) -> Any:
+        calls.append(numbers)
+        return {n: n * n for n in numbers} if asdict else [n * n for n in numbers]
+
+    expected: Any = {2: 4, 3: 9} if asdict else [4, 9]
+    assert await squares(2, 3) == expected
+    four: Any = {2: 4, 3: 9, 4: 16} if asdict else [4, 9, 16]
+    assert await squares(2, 3, 4) == four and calls == [(2, 3), (4,)]
+    keys_of = theirs.function_multi_key_generator(namespace, squares.original)  # type: ignore[attr-defined]
+    assert theirs.get_multi(keys_of(2, 4)) == [4, 16]
+    await squares.set({2: -4})  # type: ignore[attr-defined]
+    assert await squares.get(2, 3) == [-4, 9]  # type: ignore[attr-defined]
+    assert await squares.refresh(2) == ({2: 4} if asdict else [4])  # type: ignore[attr-defined]
+    await squares.invalidate(2, 3)  # type: ignore[attr-defined]
+    assert await squares.get(2, 3, 4) == [NO_VALUE, NO_VALUE, 16]  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_resilience_options_are_the_rust_regions() -> None:
+    with pytest.raises(TypeError, match="unexpected keywords"):
+        dogpile_rs.make_async_region().configure("dogpile_rs.memory", fail_safes=1)
+    r = dogpile_rs.make_async_region().configure("dogpile_rs.memory", expiration_time=0.2, fail_safe=60)
+    k = key()
+    assert await r.get_or_create(k, lambda: "first") == "first"
+    await asyncio.sleep(0.3)
+
+    def broken() -> str:
+        raise ConnectionError("the database is down")
+
+    # Fail-safe: the expired value stands in for a creator that fails.
+    assert await r.get_or_create(k, broken) == "first"
+    timed = dogpile_rs.make_async_region().configure("dogpile_rs.memory", creator_timeout=0.1)
+
+    async def slow() -> str:
+        await asyncio.sleep(5)
+        return "late"
+
+    with pytest.raises(dogpile_rs.BackendError, match="timed out|timeout"):
+        await asyncio.wait_for(timed.get_or_create(key(), slow), 3)
+
+
+def test_uvloop_runs_the_region() -> None:
+    import uvloop
+
+    r = region("redis_lock", expiration_time=300)
+    keys = [key() for _ in range(10)]
+    runs: List[str] = []
+
+    async def main() -> List[Any]:
+        async def create(k: str) -> str:
+            runs.append(k)
+            await asyncio.sleep(0.02)
+            return k.upper()
+
+        async def slow() -> int:
+            await asyncio.sleep(30)
+            return 0
+
+        stuck = asyncio.ensure_future(r.get_or_create(keys[0] + "slow", slow))
+        await asyncio.sleep(0.05)
+        stuck.cancel()
+        got = await asyncio.gather(
+            *[r.get_or_create(keys[i % 10], create, creator_args=((keys[i % 10],), {})) for i in range(500)]
+        )
+        got.append(await r.get_or_create(keys[0] + "slow", lambda: "freed"))
+        return got
+
+    loop = uvloop.new_event_loop()
+    try:
+        got = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert got[:500] == [keys[i % 10].upper() for i in range(500)] and got[500] == "freed"
+    assert sorted(runs) == sorted(keys)
+
+
+def test_a_redis_killed_and_restarted_under_load_hangs_no_awaitable() -> None:
+    import conftest
+
+    process, port, folder = conftest._spawn()
+    url = f"redis://127.0.0.1:{port}/0"
+    r = dogpile_rs.make_async_region().configure(
+        "dogpile_rs.redis_advanced",
+        expiration_time=300,
+        arguments={"url": url, "distributed_lock": True, "socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    )
+    outcomes: Dict[str, int] = {"ok": 0, "error": 0, "ok_after_restart": 0}
+    restarted = asyncio.Event()
+
+    async def caller(i: int, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            try:
+                # A hung awaitable fails the test here.
+                await asyncio.wait_for(r.get_or_create(f"load:{i % 20}", lambda: i), 10)
+                outcomes["ok"] += 1
+                outcomes["ok_after_restart"] += restarted.is_set()
+            except dogpile_rs.BackendError:
+                outcomes["error"] += 1
+                await asyncio.sleep(0.05)
+
+    async def main() -> None:
+        nonlocal process
+        deadline = asyncio.get_running_loop().time() + 4
+        callers = asyncio.gather(*[caller(i, deadline) for i in range(50)])
+        await asyncio.sleep(0.5)
+        process.kill()
+        process.wait()
+        await asyncio.sleep(1)
+        binary = conftest._binary("redis-server", "DOGPILE_REDIS_SERVER_BIN", "redis-server")
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        await asyncio.sleep(0.5)
+        restarted.set()
+        await callers
+
+    try:
+        asyncio.run(main())
+    finally:
+        process.kill()
+        process.wait()
+    assert outcomes["error"] > 0, outcomes
+    assert outcomes["ok_after_restart"] > 0, outcomes

@@ -24,8 +24,10 @@ from .backends import RedisAdvancedHstoreClusterBackend
 from .backends import RedisAdvancedHstoreSentinelBackend
 from .backends import RedisAdvancedSentinelBackend
 from .backends import RedisMutex
-from .region import AsyncRegion
-from .region import make_async_region
+from .async_region import AsyncRegion
+from .async_region import make_async_region
+from .region import Region
+from .region import make_region
 
 __all__ = [
     "AsyncRegion",
@@ -37,7 +39,9 @@ __all__ = [
     "RedisAdvancedHstoreSentinelBackend",
     "RedisAdvancedSentinelBackend",
     "RedisMutex",
+    "Region",
     "make_async_region",
+    "make_region",
 ]
 
 for _name, _cls in BACKENDS.items():

@@ -1,20 +1,10 @@
-"""The Python half of the bridge between the Rust runtime and asyncio (see ``src/aio.rs``):
-what the Rust side schedules on an event loop with ``call_soon_threadsafe``."""
+"""The Python half of the bridge between the Rust runtime and asyncio (see ``src/aio/``):
+a creator's call, which the Rust side schedules on an event loop with ``call_soon_threadsafe``."""
 
 import asyncio
 import contextvars
 import inspect
 from typing import Any, Callable, Dict, Optional, Tuple
-
-
-def resolve(future: "asyncio.Future[Any]", ok: bool, value: Any) -> None:
-    """Completes ``future`` with a result or an exception, unless it was cancelled."""
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 class Creation:
@@ -25,7 +15,7 @@ class Creation:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context,
+        context: Optional[contextvars.Context],
         creator: Callable[..., Any],
         args: Tuple[Any, ...],
         kwargs: Optional[Dict[str, Any]],
@@ -38,20 +28,20 @@ class Creation:
         loop.call_soon_threadsafe(self._start, context, creator, args, kwargs or {})
 
     def _start(
-        self, context: contextvars.Context, creator: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+        self, context: Optional[contextvars.Context], creator: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
     ) -> None:
         if self._cancelled:
             self._done(False, asyncio.CancelledError())
             return
         try:
-            made = context.run(creator, *args, **kwargs)
+            made = creator(*args, **kwargs) if context is None else context.run(creator, *args, **kwargs)
         except BaseException as error:  # the creator's own error, handed to the caller
             self._done(False, error)
             return
         if not inspect.isawaitable(made):
             self._done(True, made)
             return
-        self._task = context.run(asyncio.ensure_future, made)
+        self._task = asyncio.ensure_future(made) if context is None else context.run(asyncio.ensure_future, made)
         self._task.add_done_callback(self._finish)
 
     def _finish(self, task: "asyncio.Future[Any]") -> None:

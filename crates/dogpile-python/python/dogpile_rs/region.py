@@ -1,119 +1,72 @@
-"""``AsyncRegion``: dogpile.cache's region API for asyncio, on the dogpile-rs region.
+"""``Region``: dogpile.cache's region API for synchronous code (threads, WSGI), on the
+dogpile-rs region.
 
-Every method that touches the cache is a coroutine. The dogpile lock (one caller creates an
-expired value while the others get it, or wait for the first value), the distributed lock,
-stale serving and the resilience options are the Rust region's, so a Python process on an
-``AsyncRegion``, a dogpile.cache process and a Rust process share values, function keys and
-locks. Values are stored as dogpile.cache 1.x stores them (``json(metadata)|pickle``)::
+It is a dogpile.cache region without dogpile's per-key ``Lock`` machinery in Python: the
+dogpile lock, the distributed lock, stale serving and the resilience options are the Rust
+region's, and a call waits on the Rust region with the GIL released. A 100-key
+``get_or_create_multi`` is a few round trips and one creator call. It shares values, function
+keys and locks with dogpile.cache processes, with :class:`~dogpile_rs.AsyncRegion` and with
+Rust processes::
 
-    import asyncio
     import dogpile_rs
 
-    region = dogpile_rs.make_async_region().configure("dogpile_rs.memory", expiration_time=300)
+    region = dogpile_rs.make_region().configure("dogpile_rs.memory", expiration_time=300)
 
     @region.cache_on_arguments()
-    async def user(user_id: int) -> dict:
+    def user(user_id: int) -> dict:
         return {"id": user_id}
 
-    async def main() -> None:
-        assert await user(42) == {"id": 42}
-
-    asyncio.run(main())
+    assert user(42) == {"id": 42}
 """
 
-import datetime
 import functools
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 from dogpile.cache.api import NO_VALUE
-from dogpile.cache.exception import RegionAlreadyConfigured
-from dogpile.cache.exception import RegionNotConfigured
-from dogpile.cache.util import function_key_generator as default_function_key_generator
+from dogpile.cache.util import function_key_generator
+from dogpile.cache.util import function_multi_key_generator
 
-from ._dogpile_rs import Region
+from ._configured import Configured
+from ._configured import Key
+from ._configured import KeyGenerator
+from ._configured import MultiKeyGenerator
+from ._configured import Seconds
+from ._configured import seconds
 
 T = TypeVar("T")
-Key = Union[str, Tuple[str, str]]
-Seconds = Union[float, int, datetime.timedelta, None]
-KeyGenerator = Callable[..., Callable[..., Key]]
+Expiry = Union[Seconds, Callable[[], Seconds]]
 
 
-def _seconds(expiration_time: Seconds) -> Optional[float]:
-    if isinstance(expiration_time, datetime.timedelta):
-        return expiration_time.total_seconds()
-    return None if expiration_time is None else float(expiration_time)
+def _expiry(expiration_time: Expiry) -> Seconds:
+    return expiration_time() if callable(expiration_time) else expiration_time
 
 
-class AsyncRegion:
-    """A cache region whose operations are awaited. Make it with :func:`make_async_region`
-    and ``configure`` it with a backend name of this package (``"dogpile_rs.memory"`` for
-    one process, ``"dogpile_rs.redis_advanced"`` and the other Redis names for a fleet), as a
-    dogpile.cache region is configured."""
+class Region(Configured):
+    """A cache region for synchronous code. Make it with :func:`make_region` and
+    ``configure`` it as a dogpile.cache region is configured. Creators run on the calling
+    thread."""
 
-    def __init__(
-        self,
-        name: Optional[str] = None,
-        function_key_generator: KeyGenerator = default_function_key_generator,
-        key_mangler: Optional[Callable[[Key], Key]] = None,
-    ) -> None:
-        self.name = name
-        self.function_key_generator = function_key_generator
-        self.key_mangler = key_mangler
-        self._region: Optional[Region] = None
-
-    def configure(
-        self,
-        backend: str,
-        expiration_time: Seconds = None,
-        arguments: Optional[Mapping[str, Any]] = None,
-    ) -> "AsyncRegion":
-        """Builds the region on ``backend`` with dogpile's ``arguments``; values older than
-        ``expiration_time`` (seconds or a ``timedelta``; ``None``: never) are regenerated."""
-        if self._region is not None:
-            raise RegionAlreadyConfigured("This region is already configured with backend")
-        self._region = Region(backend, dict(arguments or {}), _seconds(expiration_time))
-        return self
-
-    @property
-    def is_configured(self) -> bool:
-        return self._region is not None
-
-    @property
-    def _rust(self) -> Region:
-        if self._region is None:
-            raise RegionNotConfigured("No backend is configured on this region.")
-        return self._region
-
-    def _key(self, key: Key) -> Key:
-        return self.key_mangler(key) if self.key_mangler is not None else key
-
-    async def get(self, key: Key, expiration_time: Seconds = None, ignore_expiration: bool = False) -> Any:
+    def get(self, key: Key, expiration_time: Seconds = None, ignore_expiration: bool = False) -> Any:
         """The value at ``key``, or ``NO_VALUE`` (also when it expired or was invalidated)."""
-        return await self._rust.get(self._key(key), _seconds(expiration_time), ignore_expiration)
+        return self._rust.get(self._key(key), seconds(expiration_time), ignore_expiration)
 
-    async def get_multi(
-        self, keys: Sequence[Key], expiration_time: Seconds = None, ignore_expiration: bool = False
-    ) -> Any:
+    def get_multi(self, keys: Sequence[Key], expiration_time: Seconds = None, ignore_expiration: bool = False) -> List[Any]:
         """The values at ``keys``, ``NO_VALUE`` where there is none, in one round trip."""
-        if not keys:
-            return []
-        return await self._rust.get_multi([self._key(k) for k in keys], _seconds(expiration_time), ignore_expiration)
+        return cast(List[Any], self._rust.get_multi(self._keys(keys), seconds(expiration_time), ignore_expiration))
 
-    async def set(self, key: Key, value: Any) -> None:
-        await self._rust.set(self._key(key), value)
+    def set(self, key: Key, value: Any) -> None:
+        self._rust.set(self._key(key), value)
 
-    async def set_multi(self, mapping: Mapping[Key, Any]) -> None:
-        if mapping:
-            await self._rust.set_multi({self._key(k): v for k, v in mapping.items()})
+    def set_multi(self, mapping: Mapping[Key, Any]) -> None:
+        self._rust.set_multi({self._key(k): v for k, v in mapping.items()})
 
-    async def delete(self, key: Key) -> None:
-        await self._rust.delete(self._key(key))
+    def delete(self, key: Key) -> None:
+        self._rust.delete(self._key(key))
 
-    async def delete_multi(self, keys: Sequence[Key]) -> None:
-        if keys:
-            await self._rust.delete_multi([self._key(k) for k in keys])
+    def delete_multi(self, keys: Sequence[Key]) -> None:
+        self._rust.delete_multi(self._keys(keys))
 
-    async def get_or_create(
+    def get_or_create(
         self,
         key: Key,
         creator: Callable[..., Any],
@@ -122,61 +75,108 @@ class AsyncRegion:
         creator_args: Optional[Tuple[Tuple[Any, ...], Dict[str, Any]]] = None,
     ) -> Any:
         """The value at ``key``; when there is none or it expired, ``creator(*args, **kwargs)``
-        (an ``async def`` function, or a plain one) makes it, run by one caller at a time on
-        its event loop while the others wait for it or get the expired value."""
+        makes it, run by one caller at a time while the others wait for it or get the expired
+        value."""
         args = (tuple(creator_args[0]), dict(creator_args[1])) if creator_args is not None else None
-        return await self._rust.get_or_create(self._key(key), creator, _seconds(expiration_time), should_cache_fn, args)
+        return self._rust.get_or_create(self._key(key), creator, seconds(expiration_time), should_cache_fn, args)
 
-    async def key_is_locked(self, key: Key) -> bool:
+    def get_or_create_multi(
+        self,
+        keys: Sequence[Key],
+        creator: Callable[..., Sequence[Any]],
+        expiration_time: Seconds = None,
+        should_cache_fn: Optional[Callable[[Any], bool]] = None,
+    ) -> List[Any]:
+        """The values at ``keys``; the missing and expired ones made by one call of
+        ``creator(*keys_to_make)`` (one value each, in order), under each key's lock."""
+        mangled = self._keys(keys)
+        make = self._multi_creator(keys, mangled, creator)
+        return cast(List[Any], self._rust.get_or_create_multi(mangled, make, seconds(expiration_time), should_cache_fn))
+
+    def key_is_locked(self, key: Key) -> bool:
         """Whether a caller is creating the value at ``key`` now."""
-        return await self._rust.key_is_locked(self._key(key))
-
-    def invalidate(self, hard: bool = True) -> None:
-        """Every value written before now is a miss (``hard``), or is regenerated by one caller
-        while the others still get it (soft)."""
-        self._rust.invalidate(hard)
+        return bool(self._rust.key_is_locked(self._key(key)))
 
     def cache_on_arguments(
         self,
         namespace: Optional[str] = None,
-        expiration_time: Union[Seconds, Callable[[], Seconds]] = None,
+        expiration_time: Expiry = None,
         should_cache_fn: Optional[Callable[[Any], bool]] = None,
         to_str: Callable[[Any], str] = str,
         function_key_generator: Optional[KeyGenerator] = None,
-    ) -> Callable[[Callable[..., Awaitable[T]]], Any]:
-        """Caches an ``async def`` function's results by its arguments, with dogpile's keys
-        (a dogpile.cache region with the same key generator finds the same entries). The
-        wrapper has ``invalidate``, ``set``, ``get``, ``refresh`` and ``original``."""
+    ) -> Callable[[Callable[..., T]], Any]:
+        """Caches a function's results by its arguments, with dogpile's keys. The wrapper has
+        ``invalidate``, ``set``, ``get``, ``refresh`` and ``original``."""
         generator = function_key_generator or self.function_key_generator
 
-        def decorator(fn: Callable[..., Awaitable[T]]) -> Any:
+        def decorator(fn: Callable[..., T]) -> Any:
             key_of = generator(namespace, fn, to_str=to_str)
 
-            def expiry() -> Seconds:
-                return expiration_time() if callable(expiration_time) else expiration_time
-
             @functools.wraps(fn)
-            async def cached(*args: Any, **kw: Any) -> T:
+            def cached(*args: Any, **kw: Any) -> T:
                 key = key_of(*args, **kw)
-                return await self.get_or_create(key, fn, expiry(), should_cache_fn, (args, kw))  # type: ignore[no-any-return]
+                return self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))  # type: ignore[no-any-return]
 
-            async def invalidate(*args: Any, **kw: Any) -> None:
-                await self.delete(key_of(*args, **kw))
-
-            async def set_(value: T, *args: Any, **kw: Any) -> None:
-                await self.set(key_of(*args, **kw), value)
-
-            async def get(*args: Any, **kw: Any) -> Any:
-                return await self.get(key_of(*args, **kw), expiry())
-
-            async def refresh(*args: Any, **kw: Any) -> T:
-                value = await fn(*args, **kw)
-                await self.set(key_of(*args, **kw), value)
+            def refresh(*args: Any, **kw: Any) -> T:
+                value = fn(*args, **kw)
+                self.set(key_of(*args, **kw), value)
                 return value
 
-            cached.invalidate = invalidate  # type: ignore[attr-defined]
-            cached.set = set_  # type: ignore[attr-defined]
-            cached.get = get  # type: ignore[attr-defined]
+            cached.invalidate = lambda *args, **kw: self.delete(key_of(*args, **kw))  # type: ignore[attr-defined]
+            cached.set = lambda value, *args, **kw: self.set(key_of(*args, **kw), value)  # type: ignore[attr-defined]
+            cached.get = lambda *args, **kw: self.get(key_of(*args, **kw), _expiry(expiration_time))  # type: ignore[attr-defined]
+            cached.refresh = refresh  # type: ignore[attr-defined]
+            cached.original = fn  # type: ignore[attr-defined]
+            return cached
+
+        return decorator
+
+    def cache_multi_on_arguments(
+        self,
+        namespace: Optional[str] = None,
+        expiration_time: Expiry = None,
+        should_cache_fn: Optional[Callable[[Any], bool]] = None,
+        asdict: bool = False,
+        to_str: Callable[[Any], str] = str,
+        function_multi_key_generator: Optional[MultiKeyGenerator] = None,
+    ) -> Callable[[Callable[..., Any]], Any]:
+        """Caches a function of many arguments that returns one value per argument (a list,
+        or a dictionary by argument with ``asdict``), each under its own key as dogpile keys
+        it; a call makes only the missing ones, in one call of the function. The wrapper has
+        ``invalidate``, ``set`` (a mapping), ``get``, ``refresh`` and ``original``."""
+        generator = function_multi_key_generator or self.function_multi_key_generator
+
+        def decorator(fn: Callable[..., Any]) -> Any:
+            keys_of = generator(namespace, fn, to_str=to_str)
+
+            @functools.wraps(fn)
+            def cached(*args: Any) -> Any:
+                keys = list(keys_of(*args))
+                arg_of = dict(zip(keys, args))
+
+                def create(*wanted: Key) -> Sequence[Any]:
+                    made = fn(*[arg_of[k] for k in wanted])
+                    return [made.get(arg_of[k], NO_VALUE) for k in wanted] if asdict else made
+
+                def cache(value: Any) -> bool:
+                    if asdict and value is NO_VALUE:
+                        return False
+                    return should_cache_fn(value) if should_cache_fn is not None else True
+
+                values = self.get_or_create_multi(keys, create, _expiry(expiration_time), cache)
+                if asdict:
+                    return {a: v for a, v in zip(args, values) if v is not NO_VALUE}
+                return values
+
+            def refresh(*args: Any) -> Any:
+                values = fn(*args)
+                made = [values[a] for a in args] if asdict else values
+                self.set_multi(dict(zip(keys_of(*args), made)))
+                return values
+
+            cached.invalidate = lambda *args: self.delete_multi(keys_of(*args))  # type: ignore[attr-defined]
+            cached.set = lambda mapping: self.set_multi(dict(zip(keys_of(*mapping), mapping.values())))  # type: ignore[attr-defined]
+            cached.get = lambda *args: self.get_multi(keys_of(*args), _expiry(expiration_time))  # type: ignore[attr-defined]
             cached.refresh = refresh  # type: ignore[attr-defined]
             cached.original = fn  # type: ignore[attr-defined]
             return cached
@@ -184,13 +184,14 @@ class AsyncRegion:
         return decorator
 
 
-def make_async_region(
+def make_region(
     name: Optional[str] = None,
-    function_key_generator: KeyGenerator = default_function_key_generator,
+    function_key_generator: KeyGenerator = function_key_generator,
+    function_multi_key_generator: MultiKeyGenerator = function_multi_key_generator,
     key_mangler: Optional[Callable[[Key], Key]] = None,
-) -> AsyncRegion:
-    """A new :class:`AsyncRegion`, to ``configure`` (dogpile's ``make_region`` for asyncio)."""
-    return AsyncRegion(name=name, function_key_generator=function_key_generator, key_mangler=key_mangler)
+) -> Region:
+    """A new :class:`Region`, to ``configure`` (dogpile's ``make_region``)."""
+    return Region(name, function_key_generator, function_multi_key_generator, key_mangler)
 
 
-__all__ = ["AsyncRegion", "NO_VALUE", "make_async_region"]
+__all__ = ["NO_VALUE", "Region", "make_region"]

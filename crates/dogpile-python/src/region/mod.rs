@@ -1,33 +1,43 @@
-//! The dogpile-rs region for Python's asyncio: each method returns an awaitable over the Rust
-//! region's future (`aio`), and values are stored as dogpile.cache 1.x stores them (`value`).
-//! The dogpile lock, the distributed lock, stale serving and the resilience options are the
-//! Rust region's; a creator is the caller's callable, run on the caller's event loop.
+//! The dogpile-rs region for Python, awaitable (asyncio) or blocking: each method builds the
+//! Rust region's future and hands it to the caller's event loop (`aio`) or waits for it with
+//! the GIL released; values are stored as dogpile.cache 1.x stores them (`value`). The dogpile
+//! lock, the distributed lock, stale serving and the resilience options are the Rust
+//! region's; a creator is the caller's callable, run on the caller's event loop or thread
+//! (`call`).
 
+mod call;
+mod options;
 mod value;
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dogpile::CacheKey;
 use dogpile::region::{CreateOptions, GetOptions};
-use dogpile::{BoxError, CacheKey};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 
 use crate::aio::Caller;
 use crate::arguments::to_arguments;
 use crate::error::to_py;
 use crate::key::{to_key, to_keys};
-use crate::runtime::enter;
+use crate::runtime::{block_on, enter};
+use call::{Call, Runner};
 use value::PyValue;
 
-/// A dogpile-rs region whose methods return awaitables: `Region(backend, arguments,
-/// expiration_time)` with a backend name of the package (or `"dogpile_rs.memory"`), dogpile's
-/// `arguments` dictionary and the region's expiration time in seconds (`None`: never).
+/// A dogpile-rs region: `Region(backend, arguments, expiration_time, awaitable, options)` with a
+/// backend name of the package (or `"dogpile_rs.memory"`), dogpile's `arguments` dictionary
+/// and the region's expiration time in seconds (`None`: never). Its methods return awaitables
+/// of the running event loop when `awaitable`, and their results otherwise; `options` are the
+/// resilience options (`options`).
 #[pyclass(frozen, module = "dogpile_rs._dogpile_rs")]
 pub(crate) struct Region {
     inner: dogpile::Region,
+    awaitable: bool,
 }
 
 /// The dogpile-rs registry name of a backend the package names.
@@ -53,6 +63,16 @@ fn get_options(expiration_time: Option<f64>, ignore_expiration: bool) -> GetOpti
     }
 }
 
+/// The options of a read-through: dogpile's per-call `expiration_time` (seconds, -1 for none)
+/// and what `should_cache_fn` said of the made value.
+fn create_options(expiration_time: Option<f64>) -> CreateOptions<PyValue> {
+    let options = CreateOptions::<PyValue>::new().should_cache(|value| value.cache);
+    match expiration_time {
+        Some(seconds) => options.expiration_seconds(seconds),
+        None => options,
+    }
+}
+
 /// The Python exception of a region error: a creator's own exception as it raised it.
 fn region_error(err: dogpile::Error) -> PyErr {
     if let dogpile::Error::Creator { source, .. } = err {
@@ -75,16 +95,74 @@ fn found_object(py: Python<'_>, found: Option<PyValue>) -> PyResult<Py<PyAny>> {
     }
 }
 
+/// A Python list of `values`, each made a Python object by `object`.
+fn list_of<T>(
+    py: Python<'_>,
+    values: Vec<T>,
+    object: impl Fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let objects = values.into_iter().map(|value| object(py, value)).collect::<PyResult<Vec<_>>>()?;
+    Ok(PyList::new(py, objects)?.into_any().unbind())
+}
+
 /// `None`, or the Python exception of a region error.
 fn done(py: Python<'_>, result: dogpile::Result<()>) -> PyResult<Py<PyAny>> {
     result.map(|()| py.None()).map_err(region_error)
 }
 
+/// The creator, its arguments and `should_cache_fn` of a read-through, as a Python call.
+fn call_of<'py>(
+    runner: Runner,
+    creator: Bound<'py, PyAny>,
+    should_cache_fn: Option<Bound<'py, PyAny>>,
+    creator_args: Option<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>)>,
+) -> Call {
+    let (args, kwargs) = match creator_args {
+        Some((args, kwargs)) => (args, kwargs),
+        None => (PyTuple::empty(creator.py()), None),
+    };
+    Call {
+        runner,
+        creator: Arc::new(creator.unbind()),
+        args: Arc::new(args.unbind()),
+        kwargs: kwargs.map(|k| Arc::new(k.unbind())),
+        should_cache: should_cache_fn.map(|f| Arc::new(f.unbind())),
+    }
+}
+
+impl Region {
+    /// `work`'s output as `finish` makes it a Python object: an awaitable of the running loop,
+    /// or (blocking) the object itself once `work` is done, waited for with the GIL released.
+    fn call<'py, T, Fut, Finish>(&self, py: Python<'py>, work: Fut, finish: Finish) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+        Finish: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+    {
+        if self.awaitable {
+            return Caller::current(py)?.spawn(py, work, finish);
+        }
+        let output = block_on(py, work)?;
+        Ok(finish(py, output)?.into_bound(py))
+    }
+
+    /// Where this region's creators run.
+    fn runner(&self, py: Python<'_>) -> PyResult<Runner> {
+        Ok(if self.awaitable { Runner::Loop(Caller::with_context(py)?) } else { Runner::Thread })
+    }
+}
+
 #[pymethods]
 impl Region {
     #[new]
-    #[pyo3(signature = (backend, arguments, expiration_time=None))]
-    fn new(backend: &str, arguments: &Bound<'_, PyDict>, expiration_time: Option<f64>) -> PyResult<Self> {
+    #[pyo3(signature = (backend, arguments, expiration_time=None, awaitable=true, options=None))]
+    fn new(
+        backend: &str,
+        arguments: &Bound<'_, PyDict>,
+        expiration_time: Option<f64>,
+        awaitable: bool,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let name = registry_name(backend)?;
         dogpile_redis::register();
         let _runtime = enter()?;
@@ -92,7 +170,10 @@ impl Region {
         if let Some(seconds) = expiration_time.filter(|s| *s >= 0.0) {
             builder = builder.expiration_time(Duration::from_secs_f64(seconds));
         }
-        Ok(Region { inner: builder.build().map_err(to_py)? })
+        if let Some(options) = options {
+            builder = options::apply(builder, options)?;
+        }
+        Ok(Region { inner: builder.build().map_err(to_py)?, awaitable })
     }
 
     /// `NO_VALUE` or the value at `key`.
@@ -107,7 +188,7 @@ impl Region {
         let (region, key) = (self.inner.clone(), to_key(key)?);
         let options = get_options(expiration_time, ignore_expiration);
         let work = async move { region.get_with::<PyValue>(key, options).await };
-        Caller::current(py)?.spawn(py, work, |py, found| found_object(py, found.map_err(region_error)?))
+        self.call(py, work, |py, found| found_object(py, found.map_err(region_error)?))
     }
 
     /// The values at `keys`, `NO_VALUE` where there is none, in one round trip.
@@ -122,11 +203,7 @@ impl Region {
         let (region, keys) = (self.inner.clone(), to_keys(keys)?);
         let options = get_options(expiration_time, ignore_expiration);
         let work = async move { region.get_multi_with::<PyValue, _>(keys, options).await };
-        Caller::current(py)?.spawn(py, work, |py, found| {
-            let found = found.map_err(region_error)?;
-            let values = found.into_iter().map(|value| found_object(py, value)).collect::<PyResult<Vec<_>>>()?;
-            Ok(pyo3::types::PyList::new(py, values)?.into_any().unbind())
-        })
+        self.call(py, work, |py, found| list_of(py, found.map_err(region_error)?, found_object))
     }
 
     /// Stores `value` at `key`.
@@ -138,7 +215,7 @@ impl Region {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (region, key, value) = (self.inner.clone(), to_key(key)?, PyValue::of(py, value, true)?);
         let work = async move { region.set(key, &value).await };
-        Caller::current(py)?.spawn(py, work, done)
+        self.call(py, work, done)
     }
 
     /// Stores each value of `mapping` at its key, in one round trip.
@@ -149,21 +226,21 @@ impl Region {
             .collect::<PyResult<Vec<(CacheKey, PyValue)>>>()?;
         let region = self.inner.clone();
         let work = async move { region.set_multi(items.iter().map(|(k, v)| (k.clone(), v))).await };
-        Caller::current(py)?.spawn(py, work, done)
+        self.call(py, work, done)
     }
 
     /// Deletes `key`.
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (region, key) = (self.inner.clone(), to_key(key)?);
         let work = async move { region.delete(key).await };
-        Caller::current(py)?.spawn(py, work, done)
+        self.call(py, work, done)
     }
 
     /// Deletes `keys`, in one round trip.
     fn delete_multi<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (region, keys) = (self.inner.clone(), to_keys(keys)?);
         let work = async move { region.delete_multi(keys).await };
-        Caller::current(py)?.spawn(py, work, done)
+        self.call(py, work, done)
     }
 
     /// The value at `key`, made by `creator(*creator_args[0], **creator_args[1])` on the
@@ -179,33 +256,48 @@ impl Region {
         should_cache_fn: Option<Bound<'py, PyAny>>,
         creator_args: Option<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>)>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (region, key, caller) = (self.inner.clone(), to_key(key)?, Caller::current(py)?);
-        let mut options = CreateOptions::<PyValue>::new().should_cache(|value| value.cache);
-        if let Some(seconds) = expiration_time {
-            options = options.expiration_seconds(seconds);
-        }
-        let (args, kwargs) = match creator_args {
-            Some((args, kwargs)) => (args, kwargs),
-            None => (PyTuple::empty(py), None),
-        };
-        let call = Call {
-            caller: caller.clone(),
-            creator: Arc::new(creator.unbind()),
-            args: Arc::new(args.unbind()),
-            kwargs: kwargs.map(|k| Arc::new(k.unbind())),
-            should_cache: should_cache_fn.map(|f| Arc::new(f.unbind())),
-        };
+        let (region, key, options) = (self.inner.clone(), to_key(key)?, create_options(expiration_time));
+        let call = call_of(self.runner(py)?, creator, should_cache_fn, creator_args);
         let work = async move { region.get_or_create_with(key, &options, move || call.create()).await };
-        caller.spawn(py, work, |py, made| made.map_err(region_error)?.into_object(py))
+        self.call(py, work, |py, made| made.map_err(region_error)?.into_object(py))
+    }
+
+    /// The values at `keys`, in order; the missing and expired ones made by one call of
+    /// `creator(*keys)` (with the keys it must make; one value each, in order) under each
+    /// key's dogpile lock.
+    #[pyo3(signature = (keys, creator, expiration_time=None, should_cache_fn=None))]
+    fn get_or_create_multi<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+        creator: Bound<'py, PyAny>,
+        expiration_time: Option<f64>,
+        should_cache_fn: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut originals = HashMap::new();
+        let mut cache_keys = Vec::new();
+        for key in keys.try_iter()? {
+            let key = key?;
+            let cache_key = to_key(&key)?;
+            originals.entry(cache_key.clone()).or_insert_with(|| key.unbind());
+            cache_keys.push(cache_key);
+        }
+        let (region, options, originals) = (self.inner.clone(), create_options(expiration_time), Arc::new(originals));
+        let call = call_of(self.runner(py)?, creator, should_cache_fn, None);
+        let work = async move {
+            let create = move |missing: Vec<CacheKey>| call.create_multi(missing, originals);
+            region.get_or_create_multi_with(cache_keys, &options, create).await
+        };
+        self.call(py, work, |py, made| list_of(py, made.map_err(region_error)?, |py, value| value.into_object(py)))
     }
 
     /// Whether a caller is creating the value at `key` now.
     fn key_is_locked<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (region, key) = (self.inner.clone(), to_key(key)?);
         let work = async move { region.key_is_locked(key).await };
-        Caller::current(py)?.spawn(py, work, |py, locked| {
+        self.call(py, work, |py, locked| {
             let locked = locked.map_err(region_error)?;
-            Ok(pyo3::types::PyBool::new(py, locked).to_owned().into_any().unbind())
+            Ok(PyBool::new(py, locked).to_owned().into_any().unbind())
         })
     }
 
@@ -214,31 +306,5 @@ impl Region {
     #[pyo3(signature = (hard=true))]
     fn invalidate(&self, hard: bool) {
         self.inner.invalidate(hard);
-    }
-}
-
-/// One creator call of `get_or_create`.
-struct Call {
-    caller: Caller,
-    creator: Arc<Py<PyAny>>,
-    args: Arc<Py<PyTuple>>,
-    kwargs: Option<Arc<Py<PyDict>>>,
-    should_cache: Option<Arc<Py<PyAny>>>,
-}
-
-impl Call {
-    /// Runs the creator on the caller's loop; its value pickled there, with what
-    /// `should_cache_fn` says of it.
-    async fn create(self) -> Result<PyValue, BoxError> {
-        let should_cache = self.should_cache.clone();
-        let take = move |py: Python<'_>, made: Bound<'_, PyAny>| {
-            let cache = match &should_cache {
-                Some(predicate) => predicate.bind(py).call1((&made,))?.is_truthy()?,
-                None => true,
-            };
-            PyValue::of(py, made, cache)
-        };
-        let made = self.caller.run(self.creator, self.args, self.kwargs, take).await;
-        made.map_err(|err| Box::new(err) as BoxError)
     }
 }

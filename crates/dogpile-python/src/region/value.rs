@@ -3,6 +3,7 @@
 //! and the object itself when this process made it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use dogpile::BoxError;
 use dogpile::codec::{Codec, Envelope, Format, PayloadCodec, PayloadSink};
@@ -14,12 +15,13 @@ use serde::ser::{Error as _, Impossible};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A value as the region holds it.
+#[derive(Clone)]
 pub(crate) struct PyValue {
     /// `pickle.dumps(value)`.
     pub(crate) pickled: Vec<u8>,
     /// The object, when a creator of this process made it: returned as is, as dogpile returns
     /// what its creator returned.
-    pub(crate) object: Option<Py<PyAny>>,
+    pub(crate) object: Option<Arc<Py<PyAny>>>,
     /// What `should_cache_fn` said of it (true without one).
     pub(crate) cache: bool,
 }
@@ -37,13 +39,13 @@ impl PyValue {
     /// The value of `object`, pickled.
     pub(crate) fn of(py: Python<'_>, object: Bound<'_, PyAny>, cache: bool) -> PyResult<Self> {
         let pickled = pickle(py)?.0.bind(py).call1((&object,))?;
-        Ok(PyValue { pickled: pickled.extract()?, object: Some(object.unbind()), cache })
+        Ok(PyValue { pickled: pickled.extract()?, object: Some(Arc::new(object.unbind())), cache })
     }
 
     /// The Python object: the one made here, else the pickle's.
     pub(crate) fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.object {
-            Some(object) => Ok(object),
+            Some(object) => Ok(object.clone_ref(py)),
             None => {
                 let bytes = pyo3::types::PyBytes::new(py, &self.pickled);
                 Ok(pickle(py)?.1.bind(py).call1((bytes,))?.unbind())

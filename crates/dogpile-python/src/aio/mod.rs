@@ -1,13 +1,17 @@
 //! Rust futures as asyncio awaitables, and Python callables run on the caller's event loop.
 //!
 //! A region call made on an event loop's thread spawns its Rust future on the shared runtime
-//! and returns an asyncio future of that loop, which the Rust future completes through
-//! `loop.call_soon_threadsafe` (no thread per call). Cancelling the asyncio future aborts the
-//! Rust one, whose guards then free what it held (the key's lock). A creator is called on the
-//! caller's loop, in the caller's `contextvars` context, and awaited there when it returns an
-//! awaitable; the Rust side waits for its outcome on a channel, and cancels its task when it
-//! stops waiting (the caller was cancelled, or the creator timed out).
+//! and returns an asyncio future of that loop, which the Rust future completes through the
+//! loop's completion queue (`completions`): no thread per call, and no GIL taken by the
+//! runtime's workers. Cancelling the asyncio future aborts the Rust one, whose guards then free
+//! what it held (the key's lock). A creator is called on the caller's loop, in the caller's
+//! `contextvars` context, and awaited there when it returns an awaitable; the Rust side waits
+//! for its outcome on a channel, and cancels its task when it stops waiting (the caller was
+//! cancelled, or the creator timed out).
 
+mod completions;
+
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -19,39 +23,73 @@ use pyo3::types::{PyDict, PyTuple};
 use tokio::sync::oneshot;
 
 use crate::runtime;
+use completions::Completions;
 
-/// The package's Python half of the bridge (`dogpile_rs._bridge`).
+/// What the package takes from Python once: `asyncio.get_running_loop`,
+/// `contextvars.copy_context` and its bridge's `Creation` (`dogpile_rs._bridge`).
 struct Helpers {
-    resolve: Py<PyAny>,
+    running_loop: Py<PyAny>,
+    copy_context: Py<PyAny>,
     creation: Py<PyAny>,
 }
 
 fn helpers(py: Python<'_>) -> PyResult<&'static Helpers> {
     static HELPERS: PyOnceLock<Helpers> = PyOnceLock::new();
     HELPERS.get_or_try_init(py, || {
-        let bridge = py.import("dogpile_rs._bridge")?;
-        Ok(Helpers { resolve: bridge.getattr("resolve")?.unbind(), creation: bridge.getattr("Creation")?.unbind() })
+        Ok(Helpers {
+            running_loop: py.import("asyncio")?.getattr("get_running_loop")?.unbind(),
+            copy_context: py.import("contextvars")?.getattr("copy_context")?.unbind(),
+            creation: py.import("dogpile_rs._bridge")?.getattr("Creation")?.unbind(),
+        })
     })
 }
 
-/// The event loop a call was made on, and the `contextvars` context it was made in.
+thread_local! {
+    /// The loop last called from on this thread, and its completion queue.
+    static WATCHED: RefCell<Option<(Py<PyAny>, Arc<Completions>)>> = const { RefCell::new(None) };
+}
+
+/// The completion queue of `event_loop`, watched by it from its first call on.
+fn completions_of(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
+    WATCHED.with(|watched| {
+        let mut watched = watched.borrow_mut();
+        if let Some((watched_loop, completions)) = watched.as_ref()
+            && watched_loop.is(event_loop)
+        {
+            return Ok(Arc::clone(completions));
+        }
+        let completions = Completions::watch(event_loop)?;
+        *watched = Some((event_loop.clone().unbind(), Arc::clone(&completions)));
+        Ok(completions)
+    })
+}
+
+/// The event loop a call was made on, its completion queue, and (for a call that runs Python
+/// code) the `contextvars` context it was made in.
 #[derive(Clone)]
 pub(crate) struct Caller {
     event_loop: Arc<Py<PyAny>>,
-    context: Arc<Py<PyAny>>,
+    completions: Arc<Completions>,
+    context: Option<Arc<Py<PyAny>>>,
 }
 
 impl Caller {
-    /// The running loop of this thread and a copy of the current context; a `RuntimeError`
-    /// outside a running loop, as asyncio raises.
+    /// The running loop of this thread; a `RuntimeError` outside a running loop, as asyncio
+    /// raises.
     pub(crate) fn current(py: Python<'_>) -> PyResult<Self> {
-        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-        let context = py.import("contextvars")?.call_method0("copy_context")?;
-        Ok(Caller { event_loop: Arc::new(event_loop.unbind()), context: Arc::new(context.unbind()) })
+        let event_loop = helpers(py)?.running_loop.bind(py).call0()?;
+        let completions = completions_of(&event_loop)?;
+        Ok(Caller { event_loop: Arc::new(event_loop.unbind()), completions, context: None })
+    }
+
+    /// [`Caller::current`] with a copy of the current context, for calls that run a creator.
+    pub(crate) fn with_context(py: Python<'_>) -> PyResult<Self> {
+        let context = helpers(py)?.copy_context.bind(py).call0()?;
+        Ok(Caller { context: Some(Arc::new(context.unbind())), ..Caller::current(py)? })
     }
 
     /// An asyncio future of the caller's loop that `work`'s output, made a Python object by
-    /// `finish` (with the GIL, on the runtime's thread), completes.
+    /// `finish` (on the loop's thread), completes.
     pub(crate) fn spawn<'py, T, Fut, Finish>(
         &self,
         py: Python<'py>,
@@ -72,27 +110,17 @@ impl Caller {
             work.as_mut().poll(&mut Context::from_waker(Waker::noop()))
         };
         if let Poll::Ready(output) = first {
-            match finish(py, output) {
-                Ok(value) => future.call_method1("set_result", (value,))?,
-                Err(err) => future.call_method1("set_exception", (err.into_value(py),))?,
-            };
+            complete(&future, finish(py, output))?;
             return Ok(future);
         }
         let target = future.clone().unbind();
-        let event_loop = Arc::clone(&self.event_loop);
+        let completions = Arc::clone(&self.completions);
         let handle = runtime::spawn(async move {
             let output = work.await;
-            Python::attach(|py| {
-                let (ok, value) = match finish(py, output) {
-                    Ok(value) => (true, value),
-                    Err(err) => (false, err.into_value(py).into_any()),
-                };
-                // A loop closed with calls in flight: nobody awaits the result any more.
-                if let Ok(helpers) = helpers(py) {
-                    let resolve = helpers.resolve.bind(py);
-                    let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (resolve, target, ok, value));
-                }
-            });
+            completions.push(Box::new(move |py| {
+                // A future cancelled meanwhile takes no result.
+                let _ = complete(target.bind(py), finish(py, output));
+            }));
         })?;
         future.call_method1("add_done_callback", (Abort { handle: handle.abort_handle() },))?;
         Ok(future)
@@ -121,7 +149,7 @@ impl Caller {
             let kwargs = kwargs.as_ref().map(|k| k.bind(py).clone());
             let creation = helpers(py)?.creation.bind(py).call1((
                 self.event_loop.bind(py),
-                self.context.bind(py),
+                self.context.as_ref().map(|context| context.bind(py)),
                 callable.bind(py),
                 args.bind(py),
                 kwargs,
@@ -181,4 +209,16 @@ impl Drop for CancelOnDrop {
             });
         }
     }
+}
+
+/// Completes `future` with `result`, unless it is done already (cancelled by its caller).
+fn complete(future: &Bound<'_, PyAny>, result: PyResult<Py<PyAny>>) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    match result {
+        Ok(value) => future.call_method1("set_result", (value,))?,
+        Err(err) => future.call_method1("set_exception", (err.into_value(future.py()),))?,
+    };
+    Ok(())
 }
