@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 import dogpile_rs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare import start_redis  # noqa: E402
+from compare import spread, start_redis  # noqa: E402
 
 KEYS = [f"user:{i}" for i in range(1000)]
 VALUE = {"id": 1, "name": "user-1", "score": 1.5}
@@ -127,6 +127,12 @@ async def main(seconds: float, rounds: int, port: int) -> None:
         rate = statistics.median(r for r, _ in results)
         p99 = statistics.median(p for _, p in results)
         print(f"| {workload} | {name} | {rate:,.0f} | {p99:,.0f} |")
+    ours = next(iter(found))
+    print(f"\n| workload | {ours} to | ratio (spread over rounds) |\n|---|---|---:|")
+    for (workload, name), results in rows.items():
+        if name != ours:
+            mine = [r for r, _ in rows[(workload, ours)]]
+            print(f"| {workload} | {name} | {spread(mine, [r for r, _ in results])} |")
     print("\n| stampede: 1,000 coroutines, 10 keys | creator runs | p99 µs |\n|---|---:|---:|")
     for name, (_, get_or_create) in found.items():
         if get_or_create is not None:

@@ -411,3 +411,25 @@ def test_a_redis_killed_and_restarted_under_load_hangs_no_awaitable() -> None:
         process.wait()
     assert outcomes["error"] > 0, outcomes
     assert outcomes["ok_after_restart"] > 0, outcomes
+
+
+def test_asyncio_run_returning_with_calls_in_flight_frees_their_keys() -> None:
+    r = region("redis_lock")
+    keys = [key() for _ in range(20)]
+
+    async def slow() -> int:
+        await asyncio.sleep(30)
+        return 1
+
+    async def leave_in_flight() -> None:
+        for k in keys:
+            asyncio.ensure_future(r.get_or_create(k, slow))
+            asyncio.ensure_future(r.get(k))
+        await asyncio.sleep(0.2)  # the creators are running; asyncio.run cancels them at exit
+
+    asyncio.run(leave_in_flight())
+
+    async def after() -> List[Any]:
+        return await asyncio.wait_for(asyncio.gather(*[r.get_or_create(k, lambda: "fresh") for k in keys]), 10)
+
+    assert asyncio.run(after()) == ["fresh"] * 20

@@ -35,7 +35,7 @@ from ._configured import MultiKeyGenerator
 from ._configured import Seconds
 from ._configured import seconds
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 Expiry = Union[Seconds, Callable[[], Seconds]]
 
 
@@ -110,30 +110,30 @@ class AsyncRegion(Configured):
         should_cache_fn: Optional[Callable[[Any], bool]] = None,
         to_str: Callable[[Any], str] = str,
         function_key_generator: Optional[KeyGenerator] = None,
-    ) -> Callable[[Callable[..., Awaitable[T]]], Any]:
+    ) -> Callable[[F], F]:
         """Caches an ``async def`` function's results by its arguments, with dogpile's keys
         (a dogpile.cache region with the same key generator finds the same entries). The
         wrapper has ``invalidate``, ``set``, ``get``, ``refresh`` and ``original``."""
         generator = function_key_generator or self.function_key_generator
 
-        def decorator(fn: Callable[..., Awaitable[T]]) -> Any:
+        def decorator(fn: F) -> F:
             key_of = generator(namespace, fn, to_str=to_str)
 
             @functools.wraps(fn)
-            async def cached(*args: Any, **kw: Any) -> T:
+            async def cached(*args: Any, **kw: Any) -> Any:
                 key = key_of(*args, **kw)
-                return await self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))  # type: ignore[no-any-return]
+                return await self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))
 
             async def invalidate(*args: Any, **kw: Any) -> None:
                 await self.delete(key_of(*args, **kw))
 
-            async def set_(value: T, *args: Any, **kw: Any) -> None:
+            async def set_(value: Any, *args: Any, **kw: Any) -> None:
                 await self.set(key_of(*args, **kw), value)
 
             async def get(*args: Any, **kw: Any) -> Any:
                 return await self.get(key_of(*args, **kw), _expiry(expiration_time))
 
-            async def refresh(*args: Any, **kw: Any) -> T:
+            async def refresh(*args: Any, **kw: Any) -> Any:
                 value = await fn(*args, **kw)
                 await self.set(key_of(*args, **kw), value)
                 return value
@@ -143,7 +143,7 @@ class AsyncRegion(Configured):
             cached.get = get  # type: ignore[attr-defined]
             cached.refresh = refresh  # type: ignore[attr-defined]
             cached.original = fn  # type: ignore[attr-defined]
-            return cached
+            return cast(F, cached)
 
         return decorator
 
@@ -155,7 +155,7 @@ class AsyncRegion(Configured):
         asdict: bool = False,
         to_str: Callable[[Any], str] = str,
         function_multi_key_generator: Optional[MultiKeyGenerator] = None,
-    ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    ) -> Callable[[F], F]:
         """Caches an ``async def`` function of many arguments that returns one value per
         argument (a list, or a dictionary by argument with ``asdict``), each under its own key
         as dogpile's ``cache_multi_on_arguments`` keys it; a call makes only the missing ones,
@@ -163,7 +163,7 @@ class AsyncRegion(Configured):
         ``get``, ``refresh`` and ``original``."""
         generator = function_multi_key_generator or self.function_multi_key_generator
 
-        def decorator(fn: Callable[..., Awaitable[Any]]) -> Any:
+        def decorator(fn: F) -> F:
             keys_of = generator(namespace, fn, to_str=to_str)
 
             @functools.wraps(fn)
@@ -205,7 +205,7 @@ class AsyncRegion(Configured):
             cached.get = get  # type: ignore[attr-defined]
             cached.refresh = refresh  # type: ignore[attr-defined]
             cached.original = fn  # type: ignore[attr-defined]
-            return cached
+            return cast(F, cached)
 
         return decorator
 

@@ -33,7 +33,7 @@ from ._configured import MultiKeyGenerator
 from ._configured import Seconds
 from ._configured import seconds
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 Expiry = Union[Seconds, Callable[[], Seconds]]
 
 
@@ -104,20 +104,20 @@ class Region(Configured):
         should_cache_fn: Optional[Callable[[Any], bool]] = None,
         to_str: Callable[[Any], str] = str,
         function_key_generator: Optional[KeyGenerator] = None,
-    ) -> Callable[[Callable[..., T]], Any]:
+    ) -> Callable[[F], F]:
         """Caches a function's results by its arguments, with dogpile's keys. The wrapper has
         ``invalidate``, ``set``, ``get``, ``refresh`` and ``original``."""
         generator = function_key_generator or self.function_key_generator
 
-        def decorator(fn: Callable[..., T]) -> Any:
+        def decorator(fn: F) -> F:
             key_of = generator(namespace, fn, to_str=to_str)
 
             @functools.wraps(fn)
-            def cached(*args: Any, **kw: Any) -> T:
+            def cached(*args: Any, **kw: Any) -> Any:
                 key = key_of(*args, **kw)
-                return self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))  # type: ignore[no-any-return]
+                return self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))
 
-            def refresh(*args: Any, **kw: Any) -> T:
+            def refresh(*args: Any, **kw: Any) -> Any:
                 value = fn(*args, **kw)
                 self.set(key_of(*args, **kw), value)
                 return value
@@ -127,7 +127,7 @@ class Region(Configured):
             cached.get = lambda *args, **kw: self.get(key_of(*args, **kw), _expiry(expiration_time))  # type: ignore[attr-defined]
             cached.refresh = refresh  # type: ignore[attr-defined]
             cached.original = fn  # type: ignore[attr-defined]
-            return cached
+            return cast(F, cached)
 
         return decorator
 
@@ -139,14 +139,14 @@ class Region(Configured):
         asdict: bool = False,
         to_str: Callable[[Any], str] = str,
         function_multi_key_generator: Optional[MultiKeyGenerator] = None,
-    ) -> Callable[[Callable[..., Any]], Any]:
+    ) -> Callable[[F], F]:
         """Caches a function of many arguments that returns one value per argument (a list,
         or a dictionary by argument with ``asdict``), each under its own key as dogpile keys
         it; a call makes only the missing ones, in one call of the function. The wrapper has
         ``invalidate``, ``set`` (a mapping), ``get``, ``refresh`` and ``original``."""
         generator = function_multi_key_generator or self.function_multi_key_generator
 
-        def decorator(fn: Callable[..., Any]) -> Any:
+        def decorator(fn: F) -> F:
             keys_of = generator(namespace, fn, to_str=to_str)
 
             @functools.wraps(fn)
@@ -179,7 +179,7 @@ class Region(Configured):
             cached.get = lambda *args: self.get_multi(keys_of(*args), _expiry(expiration_time))  # type: ignore[attr-defined]
             cached.refresh = refresh  # type: ignore[attr-defined]
             cached.original = fn  # type: ignore[attr-defined]
-            return cached
+            return cast(F, cached)
 
         return decorator
 
