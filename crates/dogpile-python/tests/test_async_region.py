@@ -433,3 +433,27 @@ def test_asyncio_run_returning_with_calls_in_flight_frees_their_keys() -> None:
         return await asyncio.wait_for(asyncio.gather(*[r.get_or_create(k, lambda: "fresh") for k in keys]), 10)
 
     assert asyncio.run(after()) == ["fresh"] * 20
+
+
+@pytest.mark.asyncio
+async def test_background_regeneration_returns_the_expired_value_at_once() -> None:
+    r = region("redis_lock", expiration_time=0.2, background_regeneration=True)
+    k = key()
+    assert await r.get_or_create(k, lambda: "first") == "first"
+    await asyncio.sleep(0.3)
+
+    release = asyncio.Event()
+
+    async def held() -> str:
+        await release.wait()
+        return "second"
+
+    # The creator waits for this caller: a caller that waited for the creator would time out.
+    assert await asyncio.wait_for(r.get_or_create(k, held), 5) == "first"
+    assert await r.key_is_locked(k)
+    release.set()
+    for _ in range(100):
+        if await r.get(k, ignore_expiration=True) == "second":
+            break
+        await asyncio.sleep(0.02)
+    assert await r.get(k, ignore_expiration=True) == "second"

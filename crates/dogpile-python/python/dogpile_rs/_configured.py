@@ -27,6 +27,7 @@ RESILIENCE = (
     "fail_open",
     "early_refresh",
     "expiration_jitter",
+    "background_regeneration",
 )
 
 
@@ -73,8 +74,10 @@ class Configured:
         the backend fails), ``fail_safe_throttle`` (seconds before such a key is tried again),
         ``creator_timeout`` and ``soft_timeout`` (seconds), ``fail_open`` (``True``, or a
         dictionary of ``failures``, ``cooldown`` and ``capacity``), ``early_refresh`` (the beta
-        of probabilistic early expiration) and ``expiration_jitter`` (a fraction) set the Rust
-        region's resilience options."""
+        of probabilistic early expiration), ``expiration_jitter`` (a fraction) and
+        ``background_regeneration`` (an expired value is returned at once while a task makes
+        the new one: dogpile's ``async_creation_runner``) set the Rust region's resilience
+        options."""
         if self._region is not None and not replace_existing_backend:
             raise RegionAlreadyConfigured("This region is already configured with backend")
         unknown = sorted(set(resilience) - set(RESILIENCE))

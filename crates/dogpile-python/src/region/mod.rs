@@ -38,6 +38,8 @@ use value::PyValue;
 pub(crate) struct Region {
     inner: dogpile::Region,
     awaitable: bool,
+    /// Expired values are returned at once while a spawned task regenerates them.
+    background: bool,
 }
 
 /// The dogpile-rs registry name of a backend the package names.
@@ -173,7 +175,8 @@ impl Region {
         if let Some(options) = options {
             builder = options::apply(builder, options)?;
         }
-        Ok(Region { inner: builder.build().map_err(to_py)?, awaitable })
+        let background = options::background(options)?;
+        Ok(Region { inner: builder.build().map_err(to_py)?, awaitable, background })
     }
 
     /// `NO_VALUE` or the value at `key`.
@@ -258,7 +261,14 @@ impl Region {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (region, key, options) = (self.inner.clone(), to_key(key)?, create_options(expiration_time));
         let call = call_of(self.runner(py)?, creator, should_cache_fn, creator_args);
-        let work = async move { region.get_or_create_with(key, &options, move || call.create()).await };
+        let background = self.background;
+        let work = async move {
+            let create = move || call.create();
+            match background {
+                true => region.get_or_create_in_background(key, &options, create).await,
+                false => region.get_or_create_with(key, &options, create).await,
+            }
+        };
         self.call(py, work, |py, made| made.map_err(region_error)?.into_object(py))
     }
 
@@ -284,9 +294,13 @@ impl Region {
         }
         let (region, options, originals) = (self.inner.clone(), create_options(expiration_time), Arc::new(originals));
         let call = call_of(self.runner(py)?, creator, should_cache_fn, None);
+        let background = self.background;
         let work = async move {
             let create = move |missing: Vec<CacheKey>| call.create_multi(missing, originals);
-            region.get_or_create_multi_with(cache_keys, &options, create).await
+            match background {
+                true => region.get_or_create_multi_in_background(cache_keys, &options, create).await,
+                false => region.get_or_create_multi_with(cache_keys, &options, create).await,
+            }
         };
         self.call(py, work, |py, made| list_of(py, made.map_err(region_error)?, |py, value| value.into_object(py)))
     }

@@ -31,6 +31,18 @@ fn fail_open(value: &Bound<'_, PyAny>) -> PyResult<Option<FailOpen>> {
     Ok(Some(fail_open))
 }
 
+/// Whether `options` ask for background regeneration (`background_regeneration`: dogpile's
+/// `async_creation_runner`): an expired value is returned at once while a spawned task makes
+/// the new one under the key's lock.
+pub(super) fn background(options: Option<&Bound<'_, PyDict>>) -> PyResult<bool> {
+    match options {
+        Some(options) => {
+            Ok(options.get_item("background_regeneration")?.map(|v| v.is_truthy()).transpose()?.unwrap_or(false))
+        }
+        None => Ok(false),
+    }
+}
+
 /// `builder` with the options `options` names (see `dogpile_rs._configured.RESILIENCE`).
 pub(super) fn apply(mut builder: RegionBuilder, options: &Bound<'_, PyDict>) -> PyResult<RegionBuilder> {
     let get = |name: &str| options.get_item(name).map(|v| v.filter(|v| !v.is_none()));
