@@ -4,12 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dogpile::backend::{BackendMutex, Capabilities, Locked};
+use dogpile::backend::{BackendMutex, Capabilities, Locked, SharedTagStore};
 use dogpile::{Bytes, CacheKey, Error, Result};
 
 use crate::config::RedisConfig;
 use crate::lock::Locks;
 use crate::store::Store;
+use crate::tags::RedisTags;
 
 /// Which keys a backend takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +27,14 @@ pub(crate) struct Redis {
     pub(crate) store: Arc<Store>,
     locks: Arc<Locks>,
     keys: Keys,
+    tags: Arc<RedisTags>,
 }
 
 impl Redis {
     /// The backend named `backend`, taking `keys`.
     pub(crate) fn new(config: RedisConfig, backend: &'static str, keys: Keys) -> Result<Self> {
         let store = Store::new(config, backend)?;
-        Ok(Redis { locks: Locks::new(Arc::clone(&store)), store, keys })
+        Ok(Redis { locks: Locks::new(Arc::clone(&store)), tags: RedisTags::new(&store), store, keys })
     }
 
     /// [`Redis::new`], connected now: a server that cannot be reached or refuses the
@@ -104,6 +106,15 @@ impl Redis {
         }
         self.locks.set_multi_and_release(items, mutexes).await
     }
+    /// The fleet's tag store; none over a connection given by the caller, which cannot
+    /// subscribe for news (tags then hold in this process only).
+    pub(crate) fn tag_store(&self) -> Option<SharedTagStore> {
+        match self.store.config.needs_own_connections("tags") {
+            Ok(()) => Some(Arc::clone(&self.tags) as SharedTagStore),
+            Err(_) => None,
+        }
+    }
+
     pub(crate) fn capabilities(&self) -> Capabilities {
         Capabilities::new()
             .with_hash_keys(self.keys == Keys::PlainAndHash)
@@ -160,6 +171,9 @@ macro_rules! forward_backend {
             }
             fn capabilities(&self) -> dogpile::backend::Capabilities {
                 self.redis.capabilities()
+            }
+            fn tag_store(&self) -> Option<dogpile::backend::SharedTagStore> {
+                self.redis.tag_store()
             }
         }
     };

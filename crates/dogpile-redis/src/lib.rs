@@ -107,6 +107,7 @@ mod invalidation;
 mod lock;
 mod socket;
 mod store;
+mod tags;
 mod topology;
 mod tracking;
 mod ttl;
@@ -133,6 +134,7 @@ pub use config::{DEFAULT_LOCK_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, LockLostPolicy, R
 pub use hstore::{HSTORE, RedisAdvancedHstoreBackend};
 pub use invalidation::{CHANNEL as INVALIDATION_CHANNEL, SharedInvalidation};
 pub use socket::Keepalive;
+pub use tags::CHANNEL as TAGS_CHANNEL;
 pub use ttl::HashTtlPolicy;
 
 /// The Lua script the hstore backend runs to write one hash's fields with its TTL, all or

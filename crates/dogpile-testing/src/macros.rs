@@ -57,6 +57,10 @@ macro_rules! conformance {
                 stampede::multi_missing_keys_creator_once,
                 stampede::multi_expired_keys_stale_without_waiting,
                 codec::round_trip_every_layout,
+                tags::hard_invalidation_by_tag,
+                tags::soft_invalidation_by_tag,
+                tags::another_region_sees_the_invalidation,
+                tags::tags_in_metadata_and_by_key,
             );
         }
     };

@@ -9,6 +9,7 @@ mod l1;
 mod memory;
 mod null;
 mod proxy;
+mod tags;
 #[cfg(feature = "tracing")]
 pub(crate) mod traced;
 
@@ -24,6 +25,7 @@ pub use l1::{L1Backend, L1Builder, L1Invalidator, L1Stats, L1Status};
 pub use memory::{MemoryBackend, MemoryBackendBuilder};
 pub use null::{NullBackend, NullMutex};
 pub use proxy::{Proxied, ProxyBackend};
+pub use tags::{SharedTagStore, TagNews, TagStamp, TagStore};
 
 use crate::error::Result;
 use crate::key::{CacheKey, KeyMangler, KeyRef};
@@ -216,6 +218,12 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// What the backend can do.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
+    }
+
+    /// Where the backend keeps tag invalidations for every process that shares it, if it is
+    /// shared (see [`TagStore`]). The default is none: a region keeps them in process.
+    fn tag_store(&self) -> Option<SharedTagStore> {
+        None
     }
 }
 

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 /// dogpile.cache's `value_version`; entries with another version are misses.
 pub const VALUE_VERSION: u32 = 2;
 
-/// The metadata stored with a value: its creation time, the value version, and, under
-/// [early refresh](crate::region::EarlyRefresh), how long the value took to create.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The metadata stored with a value: its creation time, the value version, under
+/// [early refresh](crate::region::EarlyRefresh) how long the value took to create, and the
+/// value's [tags](crate::Region::invalidate_tags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Metadata {
     /// Creation time, seconds since the Unix epoch.
@@ -20,17 +21,22 @@ pub struct Metadata {
     /// `ct` and `v` and ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<f64>,
+    /// The value's tags (the `"t"` key, written only when there are some, in the envelopes
+    /// that keep metadata): invalidating one of them invalidates the value. Python dogpile
+    /// ignores the key.
+    #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl Metadata {
     /// Metadata for a value created at `ct` (seconds since the epoch), at the current version.
     pub fn new(ct: f64) -> Self {
-        Metadata { ct, v: VALUE_VERSION, d: None }
+        Metadata { ct, v: VALUE_VERSION, d: None, tags: Vec::new() }
     }
 
     /// Metadata for a value created at `ct` at value version `v`.
     pub fn with_version(ct: f64, v: u32) -> Self {
-        Metadata { ct, v, d: None }
+        Metadata { ct, v, d: None, tags: Vec::new() }
     }
 }
 

@@ -1,8 +1,8 @@
 //! The suites, as plain async functions over a [`Fixture`](crate::Fixture).
 //!
 //! Each function panics (with a message) when the backend does not conform. They follow the
-//! groups of dogpile's own test fixtures: backend, region, mutex, stampede, codec; the null
-//! backend has its own group.
+//! groups of dogpile's own test fixtures: backend, region, mutex, stampede, codec; tags; the
+//! null backend has its own group.
 
 pub mod backend;
 pub mod codec;
@@ -11,6 +11,7 @@ pub mod mutex;
 pub mod null;
 pub mod region;
 pub mod stampede;
+pub mod tags;
 
 use std::future::Future;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{Backend, BackendMutex, BoxFuture, Capabilities, Locked};
+use super::{Backend, BackendMutex, BoxFuture, Capabilities, Locked, SharedTagStore};
 use crate::error::Result;
 use crate::key::{CacheKey, KeyMangler, KeyRef};
 
@@ -42,6 +42,8 @@ pub trait DynBackend: Send + Sync + fmt::Debug + 'static {
     fn key_mangler(&self) -> Option<KeyMangler>;
     /// See [`Backend::capabilities`].
     fn capabilities(&self) -> Capabilities;
+    /// See [`Backend::tag_store`].
+    fn tag_store(&self) -> Option<SharedTagStore>;
 }
 
 impl<B: Backend> DynBackend for B {
@@ -87,6 +89,9 @@ impl<B: Backend> DynBackend for B {
     }
     fn capabilities(&self) -> Capabilities {
         Backend::capabilities(self)
+    }
+    fn tag_store(&self) -> Option<SharedTagStore> {
+        Backend::tag_store(self)
     }
 }
 

@@ -255,4 +255,7 @@ impl<P: ProxyBackend> Backend for Proxied<P> {
     fn capabilities(&self) -> Capabilities {
         self.layer.capabilities(&*self.next)
     }
+    fn tag_store(&self) -> Option<super::SharedTagStore> {
+        self.next.tag_store()
+    }
 }

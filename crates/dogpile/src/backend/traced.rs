@@ -67,4 +67,7 @@ impl DynBackend for Traced {
     fn capabilities(&self) -> Capabilities {
         self.0.capabilities()
     }
+    fn tag_store(&self) -> Option<crate::backend::SharedTagStore> {
+        self.0.tag_store()
+    }
 }

@@ -54,23 +54,37 @@ impl Envelope {
         })
     }
 
-    /// Encodes `payload` with `metadata` (its creation duration only where the layout keeps
-    /// metadata: dogpile 1.x and the seed's).
+    /// True when the stored bytes keep metadata beyond the creation time (the creation
+    /// duration, tags): dogpile 1.x's and the seed's.
+    pub fn keeps_metadata(self) -> bool {
+        matches!(self, Envelope::Dogpile1 | Envelope::Seed)
+    }
+
+    /// Encodes `payload` with `metadata` (its creation duration and tags only where the layout
+    /// keeps metadata: dogpile 1.x and the seed's).
     pub(crate) fn encode<T: Serialize>(
         self,
         format: &Format,
         payload: &T,
         metadata: Metadata,
     ) -> Result<Vec<u8>, BoxError> {
-        let Metadata { ct, v: version, d } = metadata;
+        let (ct, version) = (metadata.ct, metadata.v);
         match self {
             Envelope::Dogpile1 => {
                 // Python's json.dumps(metadata): ", " and ": " separators, float repr.
-                let mut out = match d {
-                    None => format!("{{\"ct\": {ct:?}, \"v\": {version}}}|"),
-                    Some(d) => format!("{{\"ct\": {ct:?}, \"v\": {version}, \"d\": {d:?}}}|"),
+                let mut out = format!("{{\"ct\": {ct:?}, \"v\": {version}");
+                if let Some(d) = metadata.d {
+                    out.push_str(&format!(", \"d\": {d:?}"));
                 }
-                .into_bytes();
+                for (i, tag) in metadata.tags.iter().enumerate() {
+                    out.push_str(if i == 0 { ", \"t\": [" } else { ", " });
+                    out.push_str(&serde_json::to_string(tag)?);
+                }
+                if !metadata.tags.is_empty() {
+                    out.push(']');
+                }
+                out.push_str("}|");
+                let mut out = out.into_bytes();
                 out.extend_from_slice(&format.serialize_value(payload)?);
                 Ok(out)
             }
@@ -121,14 +135,17 @@ struct StoredMetadata {
     v: i64,
     #[serde(default)]
     d: Option<f64>,
+    #[serde(default)]
+    t: Vec<String>,
 }
 
 impl StoredMetadata {
     fn read(self) -> Result<Metadata, BoxError> {
-        let StoredMetadata { ct, v, d } = self;
+        let StoredMetadata { ct, v, d, t } = self;
         let v = u32::try_from(v).map_err(|_| -> BoxError { Box::new(ForeignVersion(v)) })?;
         let mut metadata = Metadata::with_version(ct, v);
         metadata.d = d;
+        metadata.tags = t;
         Ok(metadata)
     }
 }

@@ -199,23 +199,27 @@ impl Codec {
         error.is::<NoValueMarker>() || error.is::<ForeignVersion>()
     }
 
-    pub(crate) fn encode_for<T: Serialize>(&self, key: &crate::CacheKey, payload: &T, ct: f64) -> Result<Vec<u8>> {
-        self.encode(payload, ct).map_err(|source| Error::Codec { key: Some(key.clone()), source })
-    }
-
-    /// [`Codec::encode_for`] with the creation duration, when known.
+    /// [`Codec::encode`] for the value at `key`, with the creation duration, when known, and the
+    /// value's tags.
     pub(crate) fn encode_created_for<T: Serialize>(
         &self,
         key: &crate::CacheKey,
         payload: &T,
         ct: f64,
         took: Option<f64>,
+        tags: &[String],
     ) -> Result<Vec<u8>> {
-        let encoded = match took {
-            Some(took) => self.encode_created(payload, ct, took),
-            None => self.encode(payload, ct),
-        };
-        encoded.map_err(|source| Error::Codec { key: Some(key.clone()), source })
+        let codec_error = |source: BoxError| Error::Codec { key: Some(key.clone()), source };
+        if !tags.is_empty() && !self.envelope.keeps_metadata() {
+            let envelope = self.envelope.name();
+            return Err(codec_error(
+                format!("tags need an envelope that keeps metadata (dogpile1 or seed), not {envelope}").into(),
+            ));
+        }
+        let mut metadata = Metadata::with_version(ct, self.value_version);
+        metadata.d = took;
+        metadata.tags = tags.to_vec();
+        self.envelope.encode(&self.format, payload, metadata).map_err(codec_error)
     }
 }
 

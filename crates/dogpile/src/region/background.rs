@@ -53,7 +53,9 @@ impl Region {
             match (created, region.backend_key(&key)) {
                 (Ok(value), Ok(backend_key)) => {
                     if options.wants(&value) {
-                        items.extend(region.encode_created(&key, &value, took).map(|b| (backend_key.into_owned(), b)));
+                        items.extend(
+                            region.encode_created(&key, &value, took, &options).map(|b| (backend_key.into_owned(), b)),
+                        );
                     }
                     fresh = Some(value);
                 }

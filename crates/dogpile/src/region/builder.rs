@@ -80,7 +80,11 @@ pub struct RegionBuilder {
     key_logging: KeyLogging,
     layers: Vec<Wrapper>,
     function_keys: FunctionKeys,
+    tag_retention: Option<Duration>,
 }
+
+/// A tag's invalidation is kept a day unless the region expires values later.
+const DEFAULT_TAG_RETENTION: f64 = 86_400.0;
 
 impl RegionBuilder {
     /// A builder with the defaults: memory backend, msgpack codec, no expiration.
@@ -104,6 +108,7 @@ impl RegionBuilder {
             key_logging: KeyLogging::default(),
             layers: Vec::new(),
             function_keys: FunctionKeys::default(),
+            tag_retention: None,
         }
     }
 
@@ -374,6 +379,11 @@ impl RegionBuilder {
         let expiration = self.expiration.map(|d| d.as_secs_f64());
         let codec = codec.unwrap_or_default();
         let locks = LocalMutexMap::new();
+        let retention = match self.tag_retention {
+            Some(retention) => retention.as_secs_f64(),
+            None => expiration.map_or(DEFAULT_TAG_RETENTION, |e| e.max(DEFAULT_TAG_RETENTION)),
+        };
+        let tags = super::tags::Tags::new(DynBackend::tag_store(&*actual), retention);
         // One set of counters for the region and for the stand-in store of fail-open, whose
         // outcomes and creator runs are the region's.
         let stats = Arc::new(stats::Counters::new(self.name.as_deref().unwrap_or(""), DynBackend::name(&*backend)));
@@ -399,6 +409,7 @@ impl RegionBuilder {
                 soft_timeout: self.soft_timeout,
                 key_logging: self.key_logging,
                 function_keys: self.function_keys.clone(),
+                tags: Arc::clone(&tags),
                 #[cfg(feature = "tracing")]
                 spanned: Arc::new(crate::backend::traced::Traced(Arc::clone(&backend))),
                 #[cfg(not(feature = "tracing"))]
@@ -415,6 +426,23 @@ impl RegionBuilder {
             })
         });
         Ok(Region { inner: Arc::new(inner(backend, actual, fail_open)) })
+    }
+
+    /// How long a tag's invalidation is kept, and so how long a tagged value lives at most
+    /// (a tagged value older than this counts as expired): one day, or the region's expiration
+    /// time when that is longer. See [`Region::invalidate_tags`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let region = dogpile::Region::builder().tag_retention(Duration::from_secs(7 * 86_400)).build()?;
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn tag_retention(mut self, retention: Duration) -> Self {
+        self.tag_retention = Some(retention);
+        self
     }
 
     /// Refuses settings no region can run with.

@@ -56,11 +56,18 @@ impl Region {
         }
     }
 
-    /// A created value's bytes as stored, stamped now; an encoding failure goes to the error
-    /// sink, not to the caller, who has the value already.
+    /// A created value's bytes as stored, stamped now, with the tags `options` give it; an
+    /// encoding failure goes to the error sink, not to the caller, who has the value already.
     /// `took`: how long the creator ran, kept under early refresh.
-    pub(crate) fn encode_created<T: Serialize>(&self, key: &CacheKey, value: &T, took: Option<f64>) -> Option<Bytes> {
-        match self.inner.codec.encode_created_for(key, value, self.inner.clock.now(), took) {
+    pub(crate) fn encode_created<T: Serialize>(
+        &self,
+        key: &CacheKey,
+        value: &T,
+        took: Option<f64>,
+        options: &CreateOptions<T>,
+    ) -> Option<Bytes> {
+        let tags = options.tags_for(key);
+        match self.inner.codec.encode_created_for(key, value, self.inner.clock.now(), took, &tags) {
             Ok(bytes) => Some(Bytes::from(bytes)),
             Err(err) => {
                 self.report(&err);
@@ -82,7 +89,7 @@ impl Region {
         let mut to_store = Vec::new();
         for ((key, backend_key), value) in keys.zip(values) {
             if options.wants(value) {
-                match self.inner.codec.encode_created_for(key, value, now, took) {
+                match self.inner.codec.encode_created_for(key, value, now, took, &options.tags_for(key)) {
                     Ok(bytes) => to_store.push((backend_key.clone(), Bytes::from(bytes))),
                     Err(err) => self.report(&err),
                 }

@@ -10,6 +10,7 @@ use crate::value::CachedValue;
 
 use super::jitter;
 use super::options::Policy;
+use super::tags::Verdict;
 
 /// The freshness rules of one call on one region.
 pub(crate) struct Freshness<'r> {
@@ -36,8 +37,10 @@ impl Freshness<'_> {
     pub(crate) fn usable<T>(&self, key: KeyRef<'_>, value: &CachedValue<T>) -> bool {
         let inner = &self.region.inner;
         let ct = value.metadata.ct;
-        let aged = self.jittered(key, ct);
-        !self.ages.is_older(aged, inner.clock.now_coarse()) && !inner.invalidator.is_invalidated(ct)
+        let (aged, now) = (self.jittered(key, ct), inner.clock.now_coarse());
+        !self.ages.is_older(aged, now)
+            && !inner.invalidator.is_invalidated(ct)
+            && inner.tags.verdict(&value.metadata.tags, ct, now) == Verdict::Clean
     }
 
     /// A fresh value's payload on the hit path, by the coarse clock; `None` for anything the
@@ -47,6 +50,9 @@ impl Freshness<'_> {
         let ct = value.metadata.ct;
         // An expiration of zero or less expires every value: the precise clock decides.
         if self.ages.expiration.is_some_and(|e| e <= 0.0) || inner.invalidator.is_invalidated(ct) {
+            return None;
+        }
+        if inner.tags.verdict(&value.metadata.tags, ct, inner.clock.now_coarse()) != Verdict::Clean {
             return None;
         }
         // What `view` gives a value that no invalidation touched.
@@ -67,11 +73,21 @@ impl Freshness<'_> {
         };
         let (region, ct, took) = (self.region, value.metadata.ct, value.metadata.d);
         let invalidator = &region.inner.invalidator;
+        let tagged = region.inner.tags.verdict(&value.metadata.tags, ct, region.inner.clock.now());
         if invalidator.is_hard_invalidated(ct) {
             trace::decision!(region, key, "hard invalidation: value ignored");
             return Ok(None);
         }
-        if invalidator.is_soft_invalidated(ct) {
+        if matches!(tagged, Verdict::Hard | Verdict::Unknown) {
+            trace::decision!(region, key, "tag invalidated or retention passed: value ignored");
+            return Ok(None);
+        }
+        if tagged == Verdict::Soft && self.ages.expiration.is_none() {
+            // Without an expiration time a stale value could not be told from a fresh one.
+            trace::decision!(region, key, "tag soft-invalidated, no expiration time: value ignored");
+            return Ok(None);
+        }
+        if invalidator.is_soft_invalidated(ct) || tagged == Verdict::Soft {
             trace::decision!(region, key, "soft invalidation: value treated as expired");
             let Some(exp) = self.ages.expiration else {
                 return Err(soft_invalidation_needs_expiry());

@@ -18,6 +18,7 @@ mod options;
 mod read_through;
 mod release;
 mod stats;
+mod tags;
 mod trace;
 
 use std::borrow::Cow;
@@ -39,7 +40,7 @@ pub use fail_safe::{DEFAULT_FAIL_SAFE_THROTTLE, FailSafe};
 pub use fn_key::{KeyArgs, KeyPart};
 pub use invalidation::{DefaultInvalidation, InvalidationStrategy};
 pub(crate) use operation::Operation;
-pub use options::{CreateOptions, GetOptions, ShouldCache};
+pub use options::{CreateOptions, GetOptions, SetOptions, ShouldCache};
 use stats::Count;
 pub use stats::RegionStats;
 pub use trace::KeyLogging;
@@ -123,6 +124,7 @@ pub(crate) struct Inner {
     soft_timeout: Option<std::time::Duration>,
     key_logging: KeyLogging,
     function_keys: FunctionKeys,
+    tags: Arc<tags::Tags>,
 }
 
 /// The region's key generators for cached functions; none: dogpile's.
@@ -251,6 +253,7 @@ impl Region {
                 }
             };
             let value = self.decode(key, bytes.as_deref())?;
+            self.learn_tags(std::slice::from_ref(&value)).await?;
             let freshness = self.freshness(options.expiry.resolve(self.inner.expiration));
             let value = value.filter(|v| options.ignore_expiration || freshness.usable(key, v));
             self.count_read(value.is_some());
@@ -295,13 +298,18 @@ impl Region {
                 Some(mangled) => self.inner.spanned.get_multi(&mangled).await?,
                 None => self.inner.spanned.get_multi(&keys).await?,
             };
+            let now = self.decode_time();
+            let decoded = keys
+                .iter()
+                .zip(found)
+                .map(|(key, bytes)| self.decode_at::<T>(key.as_key_ref(), bytes.as_deref(), now))
+                .collect::<Result<Vec<_>>>()?;
+            self.learn_tags(&decoded).await?;
             let mut out = Vec::with_capacity(keys.len());
             let mut hits = 0;
-            let now = self.decode_time();
             let freshness = self.freshness(options.expiry.resolve(self.inner.expiration));
-            for (key, bytes) in keys.iter().zip(found) {
+            for (key, value) in keys.iter().zip(decoded) {
                 let key = key.as_key_ref();
-                let value = self.decode_at::<T>(key, bytes.as_deref(), now)?;
                 let value = value.filter(|v| options.ignore_expiration || freshness.usable(key, v));
                 hits += usize::from(value.is_some());
                 out.push(value.map(|v| v.payload));
@@ -318,10 +326,26 @@ impl Region {
     ///
     /// The backend's error; [`Error::Codec`] when the value cannot be encoded.
     pub async fn set<T: Serialize + ?Sized>(&self, key: impl AsCacheKey, value: &T) -> Result<()> {
+        self.set_with(key, value, SetOptions::new()).await
+    }
+
+    /// [`Region::set`] with options: the value's tags.
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::set`]; [`Error::Codec`] for tags on a codec whose envelope keeps no
+    /// metadata.
+    pub async fn set_with<T: Serialize + ?Sized>(
+        &self,
+        key: impl AsCacheKey,
+        value: &T,
+        options: SetOptions,
+    ) -> Result<()> {
         let key = key.into_cache_key();
         operation::observed!(self, Operation::Set, Some(key.as_key_ref()), 1, async {
             let backend_key = self.backend_key(&key)?;
-            let bytes = self.inner.codec.encode_for(&key, &value, self.inner.clock.now())?;
+            let tags = options.tags_for(&key);
+            let bytes = self.inner.codec.encode_created_for(&key, &value, self.inner.clock.now(), None, &tags)?;
             self.inner.spanned.set(&backend_key, Bytes::from(bytes)).await.map_err(|e| e.with_key(&key))
         })
     }
@@ -336,11 +360,25 @@ impl Region {
         K: AsCacheKey,
         T: Serialize,
     {
+        self.set_multi_with(items, SetOptions::new()).await
+    }
+
+    /// [`Region::set_multi`] with options: the values' tags (by key).
+    ///
+    /// # Errors
+    ///
+    /// As [`Region::set_with`].
+    pub async fn set_multi_with<K, T>(&self, items: impl IntoIterator<Item = (K, T)>, options: SetOptions) -> Result<()>
+    where
+        K: AsCacheKey,
+        T: Serialize,
+    {
         let now = self.inner.clock.now();
         let mut encoded = Vec::new();
         let encoding = items.into_iter().try_for_each(|(key, value)| {
             let key = key.into_cache_key();
-            let bytes = Bytes::from(self.inner.codec.encode_for(&key, &value, now)?);
+            let tags = options.tags_for(&key);
+            let bytes = Bytes::from(self.inner.codec.encode_created_for(&key, &value, now, None, &tags)?);
             let backend_key = match self.backend_key(&key)? {
                 Cow::Owned(mangled) => mangled,
                 Cow::Borrowed(_) => key,
@@ -582,6 +620,7 @@ impl fmt::Debug for Region {
             soft_timeout,
             key_logging,
             function_keys,
+            tags,
         } = &*self.inner;
         f.debug_struct("Region")
             .field("name", name)
@@ -604,6 +643,7 @@ impl fmt::Debug for Region {
             .field("key_logging", key_logging)
             .field("function_key_generator", &function_keys.single.is_some())
             .field("function_multi_key_generator", &function_keys.multi.is_some())
+            .field("tags", tags)
             .finish()
     }
 }

@@ -230,14 +230,16 @@ impl<'a> RegionBatch<'a> {
         }
         .into_iter();
         let now = self.region.decode_time();
-        at.iter()
+        let decoded = at
+            .iter()
             .zip(ahead)
             .map(|(&i, ahead)| {
                 let bytes = ahead.unwrap_or_else(|| read.next().flatten());
-                let key = self.keys[i].as_key_ref();
-                freshness.view(key, self.region.decode_at(key, bytes.as_deref(), now)?)
+                self.region.decode_at(self.keys[i].as_key_ref(), bytes.as_deref(), now)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        self.region.learn_tags(&decoded).await?;
+        at.iter().zip(decoded).map(|(&i, value)| freshness.view(self.keys[i].as_key_ref(), value)).collect()
     }
 }
 
@@ -408,16 +410,18 @@ impl Region {
     ) -> Result<Vec<Option<Read<T>>>> {
         let found = self.inner.spanned.get_multi(backend_keys).await?;
         let now = self.decode_time();
-        keys.iter()
+        let decoded = keys
+            .iter()
             .zip(found)
             .map(|(key, bytes)| {
                 if bytes.is_none() {
                     trace::decision!(self, key, "no value present");
                 }
-                let key = key.as_key_ref();
-                freshness.view(key, self.decode_at(key, bytes.as_deref(), now)?)
+                self.decode_at(key.as_key_ref(), bytes.as_deref(), now)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        self.learn_tags(&decoded).await?;
+        keys.iter().zip(decoded).map(|(key, value)| freshness.view(key.as_key_ref(), value)).collect()
     }
 
     /// A soft timeout waits that long for a batch regenerating in the background, and serves

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::FailSafe;
+use crate::key::CacheKey;
 
 /// An expiration time for one call: the region's default, a duration, or none.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -112,6 +113,17 @@ pub struct CreateOptions<T> {
     pub(crate) early_refresh: bool,
     /// False: this call leaves out the region's fail-open.
     pub(crate) fail_open: bool,
+    /// The tags of each created value, by its key.
+    pub(crate) tags: Option<TagsOf>,
+}
+
+/// The tags of a value, from its key.
+pub(crate) type TagsOf = Arc<dyn Fn(&CacheKey) -> Vec<String> + Send + Sync>;
+
+/// The same tags for every key.
+fn fixed_tags<S: Into<String>>(tags: impl IntoIterator<Item = S>) -> TagsOf {
+    let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+    Arc::new(move |_| tags.clone())
 }
 
 impl<T> CreateOptions<T> {
@@ -125,6 +137,7 @@ impl<T> CreateOptions<T> {
             soft_timeout: None,
             early_refresh: true,
             fail_open: true,
+            tags: None,
         }
     }
 
@@ -220,7 +233,54 @@ impl<T> CreateOptions<T> {
             soft_timeout: self.soft_timeout,
             early_refresh: self.early_refresh,
             fail_open: self.fail_open,
+            tags: self.tags.clone(),
         }
+    }
+
+    /// Writes the created values with `tags`: invalidating one of them
+    /// ([`Region::invalidate_tags`](crate::Region::invalidate_tags)) invalidates the values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::CreateOptions;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// let region = dogpile::Region::builder().build()?;
+    /// let about_42 = CreateOptions::new().tags(["user:42"]);
+    /// let name: String = region.get_or_create_with("user:42:name", &about_42, || async { Ok::<_, std::io::Error>("Ada".to_string()) }).await?;
+    /// region.invalidate_tags(["user:42"], true).await?;
+    /// assert_eq!(region.get::<String>("user:42:name").await?, None);
+    /// # let _ = name;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = Some(fixed_tags(tags));
+        self
+    }
+
+    /// Writes each created value with the tags `tags_of` gives for its key (for
+    /// `get_or_create_multi`, where each key has its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::CacheKey;
+    /// use dogpile::region::CreateOptions;
+    ///
+    /// let by_user = CreateOptions::<String>::new().tags_by_key(|key: &CacheKey| vec![format!("owner:{key}")]);
+    /// # let _ = by_user;
+    /// ```
+    pub fn tags_by_key(mut self, tags_of: impl Fn(&CacheKey) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.tags = Some(Arc::new(tags_of));
+        self
+    }
+
+    /// The tags of the value created for `key`.
+    pub(crate) fn tags_for(&self, key: &CacheKey) -> Vec<String> {
+        self.tags.as_ref().map(|tags_of| tags_of(key)).unwrap_or_default()
     }
 
     /// Stores a created value only when `predicate` returns true; the value is returned
@@ -251,14 +311,23 @@ impl<T> Clone for CreateOptions<T> {
             soft_timeout: self.soft_timeout,
             early_refresh: self.early_refresh,
             fail_open: self.fail_open,
+            tags: self.tags.clone(),
         }
     }
 }
 
 impl<T> fmt::Debug for CreateOptions<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let CreateOptions { expiry, should_cache, fail_safe, creator_timeout, soft_timeout, early_refresh, fail_open } =
-            self;
+        let CreateOptions {
+            expiry,
+            should_cache,
+            fail_safe,
+            creator_timeout,
+            soft_timeout,
+            early_refresh,
+            fail_open,
+            tags,
+        } = self;
         f.debug_struct("CreateOptions")
             .field("expiry", expiry)
             .field("should_cache", &should_cache.is_some())
@@ -267,7 +336,61 @@ impl<T> fmt::Debug for CreateOptions<T> {
             .field("soft_timeout", soft_timeout)
             .field("early_refresh", early_refresh)
             .field("fail_open", fail_open)
+            .field("tags", &tags.is_some())
             .finish()
+    }
+}
+
+/// Options for [`Region::set_with`](crate::Region::set_with) and
+/// [`Region::set_multi_with`](crate::Region::set_multi_with).
+///
+/// # Examples
+///
+/// ```
+/// use dogpile::region::SetOptions;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> dogpile::Result<()> {
+/// let region = dogpile::Region::builder().build()?;
+/// region.set_with("user:42:name", &"Ada", SetOptions::new().tags(["user:42"])).await?;
+/// region.invalidate_tags(["user:42"], true).await?;
+/// assert_eq!(region.get::<String>("user:42:name").await?, None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct SetOptions {
+    pub(crate) tags: Option<TagsOf>,
+}
+
+impl SetOptions {
+    /// No options: as [`Region::set`](crate::Region::set).
+    pub fn new() -> Self {
+        SetOptions::default()
+    }
+
+    /// Writes the values with `tags` (see [`CreateOptions::tags`]).
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = Some(fixed_tags(tags));
+        self
+    }
+
+    /// Writes each value with the tags `tags_of` gives for its key.
+    pub fn tags_by_key(mut self, tags_of: impl Fn(&CacheKey) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.tags = Some(Arc::new(tags_of));
+        self
+    }
+
+    /// The tags of the value written at `key`.
+    pub(crate) fn tags_for(&self, key: &CacheKey) -> Vec<String> {
+        self.tags.as_ref().map(|tags_of| tags_of(key)).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SetOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetOptions").field("tags", &self.tags.is_some()).finish()
     }
 }
 

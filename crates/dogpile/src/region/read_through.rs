@@ -65,7 +65,9 @@ impl<'a> RegionMutex<'a> {
             Some(bytes) => bytes,
             None => region.read_bytes(self.key, self.backend_key).await?,
         };
-        freshness.view(key, region.decode(key, bytes.as_deref())?)
+        let value = region.decode(key, bytes.as_deref())?;
+        region.learn_tags(std::slice::from_ref(&value)).await?;
+        freshness.view(key, value)
     }
 
     /// Takes the in-process mutex, then the backend's, reading the key in the same call.
@@ -209,7 +211,9 @@ impl Region {
         if bytes.is_none() {
             trace::decision!(self, key, "no value present");
         }
-        freshness.view(key.as_key_ref(), self.decode(key.as_key_ref(), bytes.as_deref())?)
+        let value = self.decode(key.as_key_ref(), bytes.as_deref())?;
+        self.learn_tags(std::slice::from_ref(&value)).await?;
+        freshness.view(key.as_key_ref(), value)
     }
 
     /// The read-through of a key whose first read found no fresh value: through the key's lock.
@@ -240,7 +244,7 @@ impl Region {
                 self.inner.throttled.clear(key);
             }
             if call.options.wants(&value)
-                && let Some(bytes) = self.encode_created(key, &value, took)
+                && let Some(bytes) = self.encode_created(key, &value, took, call.options)
             {
                 mutex.store_on_release(bytes);
             }

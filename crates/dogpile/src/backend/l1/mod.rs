@@ -345,6 +345,10 @@ impl<B: Backend> Backend for L1Backend<B> {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
+
+    fn tag_store(&self) -> Option<crate::backend::SharedTagStore> {
+        self.inner.tag_store()
+    }
 }
 
 impl<B> L1Backend<B> {

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::key::{CacheKey, KeyRef};
 
 pub(super) mod bounded;
+mod tags;
 mod unbounded;
 
 use bounded::{Bound, Bounded};
@@ -55,6 +56,7 @@ use unbounded::Unbounded;
 #[derive(Clone)]
 pub struct MemoryBackend {
     store: Arc<Store>,
+    tags: Arc<tags::MemoryTags>,
 }
 
 enum Store {
@@ -125,7 +127,7 @@ impl MemoryBackendBuilder {
             None => Store::Unbounded(Unbounded::new(self.time_to_live)),
             Some(bound) => Store::Bounded(Bounded::new(bound, self.time_to_live), bound),
         };
-        MemoryBackend { store: Arc::new(store) }
+        MemoryBackend { store: Arc::new(store), tags: Arc::default() }
     }
 }
 
@@ -245,6 +247,10 @@ impl Backend for MemoryBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::new()
+    }
+
+    fn tag_store(&self) -> Option<crate::backend::SharedTagStore> {
+        Some(Arc::clone(&self.tags) as crate::backend::SharedTagStore)
     }
 }
 
