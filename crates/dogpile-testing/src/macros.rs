@@ -61,6 +61,7 @@ macro_rules! conformance {
                 tags::soft_invalidation_by_tag,
                 tags::another_region_sees_the_invalidation,
                 tags::tags_in_metadata_and_by_key,
+                tags::decorated_functions_tagged_by_arguments,
             );
         }
     };

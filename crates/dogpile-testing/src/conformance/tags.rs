@@ -157,3 +157,38 @@ pub async fn tags_in_metadata_and_by_key(f: Fixture) {
     assert_eq!(region.get_multi::<String, _>(["a", "b"]).await.unwrap(), [None, Some("made b".into())]);
     assert!(matches!(region.invalidate_tags([""], true).await, Err(Error::Config { .. })), "an empty tag");
 }
+
+/// A cached function's results carry the tags its arguments give, through `call`, `set` and
+/// the multi-key wrapper.
+pub async fn decorated_functions_tagged_by_arguments(f: Fixture) {
+    let clock = MockClock::at_system_time();
+    let region = region(&f, &clock);
+    if !carries_tags(&f, &region).await {
+        return;
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let profile = region
+        .cache_on_arguments("tests:profile", move |(user,): (u32,)| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { ok(format!("profile {user}")) }
+        })
+        .tags(|(user,): &(u32,)| vec![format!("user:{user}")]);
+    let names = region
+        .cache_multi_on_arguments("tests:names", |users: Vec<u32>| async move {
+            ok(users.iter().map(|u| format!("name {u}")).collect::<Vec<_>>())
+        })
+        .tags(|user: &u32| vec![format!("user:{user}")]);
+    assert_eq!(profile.call((1,)).await.unwrap(), "profile 1");
+    assert_eq!(profile.call((2,)).await.unwrap(), "profile 2");
+    profile.set(&(3,), &"set 3".to_string()).await.unwrap();
+    assert_eq!(names.call(&[1, 2]).await.unwrap(), ["name 1", "name 2"]);
+    clock.advance(Duration::from_secs(1));
+    region.invalidate_tags(["user:1", "user:3"], true).await.unwrap();
+    assert_eq!(profile.get(&(1,)).await.unwrap(), None);
+    assert_eq!(profile.get(&(3,)).await.unwrap(), None, "a value set through the wrapper is tagged too");
+    assert_eq!(profile.get(&(2,)).await.unwrap(), Some("profile 2".into()));
+    assert_eq!(names.get(&[1, 2]).await.unwrap(), [None, Some("name 2".into())]);
+    assert_eq!(profile.call((1,)).await.unwrap(), "profile 1");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}

@@ -123,6 +123,12 @@ macro_rules! settings {
             Self { inner: self.inner.expiration_time_fn(expiration), ..self }
         }
 
+        /// See the async wrapper's `tags`.
+        #[must_use]
+        pub fn tags(self, tags_fn: impl Fn(&A) -> Vec<String> + Send + Sync + 'static) -> Self {
+            Self { inner: self.inner.tags(tags_fn), ..self }
+        }
+
         /// The function as it was given, uncached (dogpile's `original`).
         pub fn original(&self) -> &F {
             &self.function

@@ -36,7 +36,7 @@ pub use self::cached_fn::{CachedFn, CachedMultiFn};
 use self::runtime::OwnedRuntime;
 use crate::error::{BoxError, Result};
 use crate::key::{AsCacheKey, CacheKey};
-use crate::region::{CreateOptions, GetOptions, RegionStats};
+use crate::region::{CreateOptions, GetOptions, RegionStats, SetOptions};
 use crate::value::CachedValue;
 
 /// A blocking cache region. Cheap to clone; clones share the region and its runtime.
@@ -235,9 +235,75 @@ impl Region {
         self.runtime.block_on(self.inner.get_or_create_multi(keys, |missing| async move { creator(missing) }))
     }
 
+    /// See [`crate::Region::get_or_create_multi_with`] (per-key tags among the options).
+    ///
+    /// # Errors
+    ///
+    /// As the async method.
+    pub fn get_or_create_multi_with<T, K, E>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        options: &CreateOptions<T>,
+        creator: impl FnOnce(Vec<CacheKey>) -> Result<Vec<T>, E>,
+    ) -> Result<Vec<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        K: AsCacheKey,
+        E: Into<BoxError>,
+    {
+        self.runtime.block_on(self.inner.get_or_create_multi_with(
+            keys,
+            options,
+            |missing| async move { creator(missing) },
+        ))
+    }
+
+    /// See [`crate::Region::set_with`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method.
+    pub fn set_with<T: Serialize + ?Sized>(&self, key: impl AsCacheKey, value: &T, options: SetOptions) -> Result<()> {
+        self.runtime.block_on(self.inner.set_with(key, value, options))
+    }
+
+    /// See [`crate::Region::set_multi_with`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method.
+    pub fn set_multi_with<K: AsCacheKey, T: Serialize>(
+        &self,
+        items: impl IntoIterator<Item = (K, T)>,
+        options: SetOptions,
+    ) -> Result<()> {
+        self.runtime.block_on(self.inner.set_multi_with(items, options))
+    }
+
     /// See [`crate::Region::invalidate`].
     pub fn invalidate(&self, hard: bool) {
         self.inner.invalidate(hard);
+    }
+
+    /// See [`crate::Region::invalidate_tags`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile::region::SetOptions;
+    ///
+    /// let region = dogpile::blocking::Region::builder().build()?;
+    /// region.set_with("user:42:name", &"Ada", SetOptions::new().tags(["user:42"]))?;
+    /// region.invalidate_tags(["user:42"], true)?;
+    /// assert_eq!(region.get::<String>("user:42:name")?, None);
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As the async method.
+    pub fn invalidate_tags<S: Into<String>>(&self, tags: impl IntoIterator<Item = S>, hard: bool) -> Result<()> {
+        self.runtime.block_on(self.inner.invalidate_tags(tags, hard))
     }
 
     /// See [`crate::Region::key_is_locked`].

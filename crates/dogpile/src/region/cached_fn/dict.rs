@@ -116,7 +116,7 @@ where
     pub async fn call(&self, args: &[A]) -> Result<HashMap<A, T>> {
         let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
-        let options = self.answer_options();
+        let options = self.answer_options(args, &keys);
         let answers: Vec<Answer<T>> = self
             .keyed
             .region
@@ -145,10 +145,11 @@ where
         let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         let function = Arc::clone(&self.function);
+        let options = self.answer_options(args, &keys);
         let answers: Vec<Answer<T>> = self
             .keyed
             .region
-            .get_or_create_multi_in_background(keys, &self.answer_options(), move |missing: Vec<CacheKey>| {
+            .get_or_create_multi_in_background(keys, &options, move |missing: Vec<CacheKey>| {
                 answer(&*function, wanted(&by_key, &missing))
             })
             .await?;
@@ -157,8 +158,8 @@ where
 
     /// The call's options for answers: only present ones are stored, and of those only what
     /// the caller's `should_cache` keeps.
-    fn answer_options(&self) -> CreateOptions<Answer<T>> {
-        let options = self.keyed.options();
+    fn answer_options(&self, args: &[A], keys: &[CacheKey]) -> CreateOptions<Answer<T>> {
+        let options = self.keyed.options_for(args, keys);
         let user = options.should_cache.clone();
         let keep: ShouldCache<Answer<T>> = Arc::new(move |answer: &Answer<T>| match answer {
             Answer::Present(value) => user.as_ref().is_none_or(|p| p(value)),

@@ -6,6 +6,7 @@ mod multi;
 mod single;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ pub use single::CachedFn;
 
 use super::fn_key::KeyArgs;
 use super::options::Expiry;
-use super::{CreateOptions, Region};
+use super::{CreateOptions, Region, SetOptions};
 use crate::error::{Error, Result};
 use crate::key::CacheKey;
 
@@ -71,6 +72,9 @@ type KeysFn<A> = Arc<dyn Fn(&[A]) -> Vec<CacheKey> + Send + Sync>;
 /// A cached function's expiration time, asked at each call.
 type ExpirationFn = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
 
+/// A cached function's tags for a result, from its arguments.
+type TagsFn<A> = Arc<dyn Fn(&A) -> Vec<String> + Send + Sync>;
+
 /// What every function wrapper holds besides the function: the region, how keys are made,
 /// and the options of the read-through calls.
 struct Keyed<A, T> {
@@ -84,6 +88,7 @@ struct Keyed<A, T> {
     keys_fn: Option<KeysFn<A>>,
     options: CreateOptions<T>,
     expiration: Option<ExpirationFn>,
+    tags_fn: Option<TagsFn<A>>,
 }
 
 impl<A: KeyArgs, T> Keyed<A, T> {
@@ -98,6 +103,7 @@ impl<A: KeyArgs, T> Keyed<A, T> {
             keys_fn: None,
             options: CreateOptions::new(),
             expiration: None,
+            tags_fn: None,
         }
     }
 
@@ -157,6 +163,31 @@ impl<A: KeyArgs, T> Keyed<A, T> {
             }
         }
     }
+
+    /// The tags of each result of a call, by its key (`keys` are those of `args`).
+    fn tags_by_key(&self, args: &[A], keys: &[CacheKey]) -> Option<HashMap<CacheKey, Vec<String>>> {
+        let tags_fn = self.tags_fn.as_ref()?;
+        Some(keys.iter().cloned().zip(args.iter().map(|a| tags_fn(a))).collect())
+    }
+
+    /// The options of a call for `args` (whose keys are `keys`), with their tags.
+    fn options_for(&self, args: &[A], keys: &[CacheKey]) -> Cow<'_, CreateOptions<T>> {
+        let options = self.options();
+        match self.tags_by_key(args, keys) {
+            None => options,
+            Some(tags) => {
+                Cow::Owned(options.into_owned().tags_by_key(move |k| tags.get(k).cloned().unwrap_or_default()))
+            }
+        }
+    }
+
+    /// The options of storing results for `args` (whose keys are `keys`): their tags.
+    fn set_options_for(&self, args: &[A], keys: &[CacheKey]) -> SetOptions {
+        match self.tags_by_key(args, keys) {
+            None => SetOptions::new(),
+            Some(tags) => SetOptions::new().tags_by_key(move |k| tags.get(k).cloned().unwrap_or_default()),
+        }
+    }
 }
 
 impl<A, T> fmt::Debug for Keyed<A, T> {
@@ -168,6 +199,7 @@ impl<A, T> fmt::Debug for Keyed<A, T> {
             .field("keys_fn", &self.keys_fn.is_some())
             .field("options", &self.options)
             .field("expiration_fn", &self.expiration.is_some())
+            .field("tags_fn", &self.tags_fn.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -204,6 +236,15 @@ macro_rules! keyed_settings {
         #[must_use]
         pub fn expiration_time_fn(mut self, expiration: impl Fn() -> Option<f64> + Send + Sync + 'static) -> Self {
             self.keyed.expiration = Some(std::sync::Arc::new(expiration));
+            self
+        }
+
+        /// Writes each result with the tags `tags_fn` gives for its arguments, so that
+        /// [`Region::invalidate_tags`](crate::Region::invalidate_tags) of one of them
+        /// invalidates it.
+        #[must_use]
+        pub fn tags(mut self, tags_fn: impl Fn(&A) -> Vec<String> + Send + Sync + 'static) -> Self {
+            self.keyed.tags_fn = Some(std::sync::Arc::new(tags_fn));
             self
         }
 

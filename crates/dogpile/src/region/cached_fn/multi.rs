@@ -84,9 +84,10 @@ where
     pub async fn call(&self, args: &[A]) -> Result<Vec<T>> {
         let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
+        let options = self.keyed.options_for(args, &keys);
         self.keyed
             .region
-            .get_or_create_multi_with(keys, &*self.keyed.options(), |missing: Vec<CacheKey>| {
+            .get_or_create_multi_with(keys, &*options, |missing: Vec<CacheKey>| {
                 (self.function)(wanted(&by_key, &missing))
             })
             .await
@@ -109,9 +110,10 @@ where
         let keys = self.keyed.keys(args)?;
         let by_key: HashMap<CacheKey, A> = keys.iter().cloned().zip(args.iter().cloned()).collect();
         let function = Arc::clone(&self.function);
+        let options = self.keyed.options_for(args, &keys);
         self.keyed
             .region
-            .get_or_create_multi_in_background(keys, &*self.keyed.options(), move |missing: Vec<CacheKey>| {
+            .get_or_create_multi_in_background(keys, &*options, move |missing: Vec<CacheKey>| {
                 function(wanted(&by_key, &missing))
             })
             .await
@@ -148,7 +150,9 @@ where
             let message = format!("function returned {} values for {} arguments", values.len(), args.len());
             return Err(Error::Creator { key: None, source: message.into() });
         }
-        self.keyed.region.set_multi(self.keyed.keys(args)?.into_iter().zip(values.iter())).await?;
+        let keys = self.keyed.keys(args)?;
+        let options = self.keyed.set_options_for(args, &keys);
+        self.keyed.region.set_multi_with(keys.into_iter().zip(values.iter()), options).await?;
         Ok(values)
     }
 
@@ -160,7 +164,8 @@ where
     pub async fn set(&self, items: &[(A, T)]) -> Result<()> {
         let args: Vec<A> = items.iter().map(|(a, _)| a.clone()).collect();
         let keys = self.keyed.keys(&args)?;
-        self.keyed.region.set_multi(keys.into_iter().zip(items.iter().map(|(_, v)| v))).await
+        let options = self.keyed.set_options_for(&args, &keys);
+        self.keyed.region.set_multi_with(keys.into_iter().zip(items.iter().map(|(_, v)| v)), options).await
     }
 }
 

@@ -82,7 +82,8 @@ where
     /// As [`Region::get_or_create`].
     pub async fn call(&self, args: A) -> Result<T> {
         let key = self.key(&args);
-        self.keyed.region.get_or_create_with(key, &*self.keyed.options(), || (self.function)(args)).await
+        let options = self.keyed.options_for(std::slice::from_ref(&args), std::slice::from_ref(&key));
+        self.keyed.region.get_or_create_with(key, &*options, || (self.function)(args)).await
     }
 
     /// [`CachedFn::call`], but an expired result is returned at once while a spawned task
@@ -115,7 +116,8 @@ where
     {
         let key = self.key(&args);
         let function = Arc::clone(&self.function);
-        self.keyed.region.get_or_create_in_background(key, &*self.keyed.options(), move || function(args)).await
+        let options = self.keyed.options_for(std::slice::from_ref(&args), std::slice::from_ref(&key));
+        self.keyed.region.get_or_create_in_background(key, &*options, move || function(args)).await
     }
 
     /// The cached result for `args`, without calling the function.
@@ -143,9 +145,10 @@ where
     /// [`Error::Creator`] with the function's error; the backend's error on storing.
     pub async fn refresh(&self, args: A) -> Result<T> {
         let key = self.key(&args);
+        let options = self.keyed.set_options_for(std::slice::from_ref(&args), std::slice::from_ref(&key));
         let value =
             (self.function)(args).await.map_err(|e| Error::Creator { key: Some(key.clone()), source: e.into() })?;
-        self.keyed.region.set(key, &value).await?;
+        self.keyed.region.set_with(key, &value, options).await?;
         Ok(value)
     }
 
@@ -155,7 +158,9 @@ where
     ///
     /// As [`Region::set`].
     pub async fn set(&self, args: &A, value: &T) -> Result<()> {
-        self.keyed.region.set(self.key(args), value).await
+        let key = self.key(args);
+        let options = self.keyed.set_options_for(std::slice::from_ref(args), std::slice::from_ref(&key));
+        self.keyed.region.set_with(key, value, options).await
     }
 }
 
