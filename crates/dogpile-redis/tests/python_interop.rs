@@ -438,6 +438,40 @@ async fn creation_duration_is_ignored_by_python(setup: &'static Setup) {
     }
 }
 
+/// Tags sit in the metadata, where Python dogpile does not look: it reads a tagged value as any
+/// other, keeps it fresh, and (not knowing tags) still reads it after a tag invalidation that
+/// makes it a miss in Rust.
+async fn tags_are_ignored_by_python(setup: &'static Setup) {
+    use dogpile::region::SetOptions;
+
+    let mut pair = Pair::start(setup);
+    if !pair.rust.codec().envelope().keeps_metadata() {
+        return;
+    }
+    for (i, key) in pair.keys("tagged", "k").into_iter().enumerate() {
+        pair.rust
+            .set_with(key.clone(), &Value::from("tagged"), SetOptions::new().tags(["user:42", "team:7"]))
+            .await
+            .unwrap();
+        let metadata = pair.rust.get_value_metadata::<Value>(key.clone()).await.unwrap().unwrap().metadata;
+        assert_eq!(metadata.tags, ["user:42", "team:7"], "{}", setup.name);
+        assert_eq!(py_value(&pair.py_get(&key)), Some(Value::from("tagged")), "{}", setup.name);
+        let counter = format!("tagged:runs:{i}");
+        let answer = pair.py.call(json!({
+            "op": "get_or_create", "key": Pair::key_json(&key), "expiration_time": 60,
+            "value": to_spec(&Value::from("py-new")), "counter": counter,
+        }));
+        assert_eq!(py_value(&answer), Some(Value::from("tagged")), "{}: {answer}", setup.name);
+        assert_eq!(pair.counter(&counter), 0, "{}: Python ran its creator on a fresh tagged value", setup.name);
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    pair.rust.invalidate_tags(["user:42"], true).await.unwrap();
+    for key in pair.keys("tagged", "k") {
+        assert_eq!(pair.rust.get::<Value>(key.clone()).await.unwrap(), None, "{}", setup.name);
+        assert_eq!(py_value(&pair.py_get(&key)), Some(Value::from("tagged")), "{}: Python knows no tags", setup.name);
+    }
+}
+
 /// `get_multi` over plain and hash keys (duplicates included) written by the other side's
 /// `set_multi`.
 async fn get_multi_across(setup: &'static Setup) {
@@ -684,6 +718,11 @@ macro_rules! interop {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn creation_duration_is_ignored_by_python() {
                 super::creation_duration_is_ignored_by_python(&$setup).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tags_are_ignored_by_python() {
+                super::tags_are_ignored_by_python(&$setup).await;
             }
         }
     )*};

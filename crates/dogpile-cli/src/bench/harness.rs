@@ -56,13 +56,16 @@ pub(crate) fn err(e: impl std::fmt::Display) -> String {
 
 /// `get_or_create` of `bench:small`, which must be a hit.
 pub(crate) fn get_or_create_hit(region: Region) -> Op {
+    get_or_create_hit_at(region, "bench:small")
+}
+
+/// A `get_or_create` hit on `key`.
+pub(crate) fn get_or_create_hit_at(region: Region, key: &'static str) -> Op {
     Arc::new(move || {
         let region = region.clone();
         Box::pin(async move {
-            let _: Small = region
-                .get_or_create("bench:small", || async { Err::<Small, _>("a hit must not create") })
-                .await
-                .map_err(err)?;
+            let _: Small =
+                region.get_or_create(key, || async { Err::<Small, _>("a hit must not create") }).await.map_err(err)?;
             Ok(())
         })
     })

@@ -1,11 +1,12 @@
 //! `dogpile bench`: the standard workloads through dogpile and straight on the `redis` crate,
 //! side by side in one run: on one server ([`standalone`]), on a private cluster
-//! ([`cluster`]), and the L1's eviction delay ([`l1`]).
+//! ([`cluster`]), the L1's eviction delay ([`l1`]) and the delay of a tag invalidation ([`tags`]).
 
 mod cluster;
 mod harness;
 mod l1;
 mod standalone;
+mod tags;
 
 use std::time::Duration;
 
@@ -53,11 +54,16 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         true => Some(runtime.block_on(l1::eviction_delay(&target.url))?),
         false => None,
     };
+    let tag_delay = match args.only.as_deref().is_none_or(|only| "get_or_create_hit_tagged".contains(only)) {
+        true => Some(runtime.block_on(tags::invalidation_delay(&target.url))?),
+        false => None,
+    };
     if args.json {
         let json = serde_json::json!({
             "rows": rows,
             "duration_s": args.duration.as_secs_f64(),
             "l1_eviction_after_foreign_write": eviction,
+            "miss_after_invalidate_tags_elsewhere": tag_delay,
         });
         println!("{}", serde_json::to_string_pretty(&json).map_err(err)?);
     } else {
@@ -66,6 +72,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             println!();
             println!(
                 "L1 eviction after a write by another client ({} writes, from issuing the SET): p50 {:.0} µs, p99 {:.0} µs",
+                delay.writes, delay.p50_us, delay.p99_us
+            );
+        }
+        if let Some(delay) = tag_delay {
+            println!(
+                "First miss in another region after invalidate_tags ({} invalidations, from issuing it): p50 {:.0} µs, p99 {:.0} µs",
                 delay.writes, delay.p50_us, delay.p99_us
             );
         }

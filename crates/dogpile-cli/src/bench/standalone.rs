@@ -10,7 +10,9 @@ use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBack
 use dogpile_servers::CountingProxy;
 
 use super::BenchArgs;
-use super::harness::{Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, raw_decode, small, throughput};
+use super::harness::{
+    Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, get_or_create_hit_at, raw_decode, small, throughput,
+};
 use crate::stats::{Latencies, thousands};
 use crate::target::{Target, command_total};
 
@@ -27,6 +29,8 @@ enum Kind {
     GetOrCreateHit,
     /// `get_or_create` hits through an L1 in front of Redis.
     GetOrCreateHitL1,
+    /// `get_or_create` hits on a value with two tags.
+    GetOrCreateHitTagged,
     GetMultiPlain,
     GetMultiMixed,
     SetMultiMixed(HashTtlPolicy),
@@ -45,11 +49,12 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 12] = [
+const WORKLOADS: [Workload; 13] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit_l1", kind: Kind::GetOrCreateHitL1, tasks: 1, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit_tagged", kind: Kind::GetOrCreateHitTagged, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit_64_tasks", kind: Kind::GetOrCreateHit, tasks: 64, keys_per_op: 1 },
     Workload { name: "get_multi_plain_100", kind: Kind::GetMultiPlain, tasks: 1, keys_per_op: 100 },
     Workload { name: "get_multi_mixed_100", kind: Kind::GetMultiMixed, tasks: 1, keys_per_op: 100 },
@@ -186,14 +191,17 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
         let client = redis::Client::open(url).map_err(err)?;
         let conn = client.get_connection_manager().await.map_err(err)?;
         let op: Op = match kind {
-            Kind::GetHit | Kind::GetOrCreateHit | Kind::GetOrCreateHitL1 => Arc::new(move || {
-                let mut conn = conn.clone();
-                Box::pin(async move {
-                    let v: Option<Vec<u8>> = conn.get("bench:small").await.map_err(err)?;
-                    let bytes = v.ok_or_else(|| "bench:small is missing".to_string())?;
-                    raw_decode(&Codec::default(), &bytes).map(drop)
+            Kind::GetHit | Kind::GetOrCreateHit | Kind::GetOrCreateHitL1 | Kind::GetOrCreateHitTagged => {
+                let key = if matches!(kind, Kind::GetOrCreateHitTagged) { "bench:tagged" } else { "bench:small" };
+                Arc::new(move || {
+                    let mut conn = conn.clone();
+                    Box::pin(async move {
+                        let v: Option<Vec<u8>> = conn.get(key).await.map_err(err)?;
+                        let bytes = v.ok_or_else(|| format!("{key} is missing"))?;
+                        raw_decode(&Codec::default(), &bytes).map(drop)
+                    })
                 })
-            }),
+            }
             Kind::GetOrCreateMultiMisses { .. } => Arc::new(move || {
                 let mut conn = conn.clone();
                 Box::pin(async move {
@@ -294,6 +302,9 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
             let backend = super::l1::backend(url, TTL).await?;
             get_or_create_hit(Region::builder().backend(backend).build().map_err(err)?)
         }
+        Kind::GetOrCreateHitTagged => {
+            get_or_create_hit_at(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?, "bench:tagged")
+        }
         Kind::GetOrCreateMultiMisses { lock } => {
             let config = RedisConfig::from_url(url).redis_expiration_time(MISS_TTL).distributed_lock(lock);
             let region =
@@ -355,6 +366,8 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
 async fn prepare(url: &str) -> Result<(), String> {
     let seed = region(url, true, HashTtlPolicy::OnCreate, Codec::default())?;
     seed.set("bench:small", &small(1)).await.map_err(err)?;
+    let tags = dogpile::region::SetOptions::new().tags(["bench:user:1", "bench:team:1"]);
+    seed.set_with("bench:tagged", &small(1), tags).await.map_err(err)?;
     let mut all = plain_keys("bench:");
     all.extend(mixed_keys("bench:"));
     seed.set_multi(all.iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
