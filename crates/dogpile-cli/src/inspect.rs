@@ -43,6 +43,8 @@ pub struct Reading {
     pub value: Value,
     /// Creation time (seconds since the epoch), when the layout keeps one.
     pub ct: Option<f64>,
+    /// The entry's tags (see `Region::invalidate_tags`).
+    pub tags: Vec<String>,
 }
 
 /// What `bytes` hold: `Err` with why no layout reads them.
@@ -55,7 +57,8 @@ pub fn read(bytes: &[u8]) -> Result<Reading, String> {
                 Some(reading) => reading.also.push(layout.name),
                 None => {
                     let ct = layout.keeps_creation_time().then_some(decoded.metadata.ct);
-                    found = Some(Reading { format: layout.name, also: Vec::new(), value: decoded.payload, ct });
+                    let (value, tags) = (decoded.payload, decoded.metadata.tags);
+                    found = Some(Reading { format: layout.name, also: Vec::new(), value, ct, tags });
                 }
             },
             Err(err) if Codec::is_no_value(&err) && found.is_none() => {
@@ -65,6 +68,20 @@ pub fn read(bytes: &[u8]) -> Result<Reading, String> {
         }
     }
     found.ok_or_else(|| format!("no known format reads these {} bytes", bytes.len()))
+}
+
+/// What the fleet's record of `tag` says of an entry created at `ct`.
+async fn tag_state(conn: &mut Conn, tag: &str, ct: Option<f64>) -> Result<String, String> {
+    let record: Option<String> = query(conn, redis::cmd("GET").arg(format!("{{dogpile:tags}}:{tag}"))).await?;
+    let Some(stamp) = record.as_deref().and_then(dogpile::backend::TagStamp::decode) else {
+        return Ok("not invalidated".into());
+    };
+    let kind = if stamp.hard { "hard" } else { "soft" };
+    let verdict = match ct {
+        Some(ct) if ct < stamp.at => "after this entry was written: it is invalidated",
+        _ => "before this entry was written",
+    };
+    Ok(format!("invalidated ({kind}) {:.1} s ago, {verdict}", now() - stamp.at))
 }
 
 fn now() -> f64 {
@@ -161,6 +178,9 @@ async fn inspect(conn: &mut Conn, key: &str, field: Option<&str>, lock_prefix: &
                         None => {
                             let _ = writeln!(out, "created:    not kept by this format (expiry is Redis's)");
                         }
+                    }
+                    for tag in &reading.tags {
+                        let _ = writeln!(out, "tag:        {tag}: {}", tag_state(conn, tag, reading.ct).await?);
                     }
                 }
                 Err(why) => {

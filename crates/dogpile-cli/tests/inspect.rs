@@ -116,3 +116,19 @@ fn an_unreachable_server_is_reported_without_the_password() {
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("cannot connect") && !stderr.contains("hunter2"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entrys_tags_are_shown_with_their_last_invalidation() {
+    let server = RedisServer::start();
+    let region = region(&server, "redis_advanced", &[]);
+    let tags = dogpile::region::SetOptions::new().tags(["user:42", "team:7"]);
+    region.set_with("tagged", &Value::from("Ada"), tags).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    region.invalidate_tags(["team:7"], false).await.unwrap();
+    let report = inspect(&server, &["tagged"]);
+    let tag_lines: Vec<&str> = report.lines().filter(|l| l.starts_with("tag:")).collect();
+    assert_eq!(tag_lines.len(), 2, "{report}");
+    assert!(tag_lines[0].contains("user:42: not invalidated"), "{report}");
+    assert!(tag_lines[1].contains("team:7: invalidated (soft)"), "{report}");
+    assert!(tag_lines[1].contains("it is invalidated"), "{report}");
+}
