@@ -381,6 +381,10 @@ async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str)
     const N: usize = 20;
     let op = build(kind, layer, &with_addr(url, &proxy.addr_string())).await?;
     op().await?; // connects
+    // Steady state: what a first call starts in the background (a tag store's subscription,
+    // and the fetch it asks for once subscribed) is done before counting.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    op().await?;
     proxy.reset();
     for _ in 0..N {
         op().await?;
