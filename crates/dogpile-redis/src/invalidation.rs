@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use dogpile::backend::TagStamp as Stamp;
 use dogpile::region::{DefaultInvalidation, InvalidationStrategy};
 use dogpile::{Error, Result};
 use futures_util::StreamExt;
@@ -59,29 +60,6 @@ struct State {
     local: DefaultInvalidation,
     /// The time of the invalidation applied last.
     latest: Mutex<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Stamp {
-    hard: bool,
-    at: f64,
-}
-
-impl Stamp {
-    fn encode(self) -> String {
-        format!("{} {}", if self.hard { "hard" } else { "soft" }, self.at)
-    }
-
-    fn decode(text: &str) -> Option<Stamp> {
-        let (kind, at) = text.split_once(' ')?;
-        let hard = match kind {
-            "hard" => true,
-            "soft" => false,
-            _ => return None,
-        };
-        let at: f64 = at.parse().ok()?;
-        at.is_finite().then_some(Stamp { hard, at })
-    }
 }
 
 impl State {
