@@ -17,6 +17,7 @@ Seconds = Union[float, int, datetime.timedelta, None]
 KeyGenerator = Callable[..., Callable[..., Key]]
 MultiKeyGenerator = Callable[..., Callable[..., Sequence[Key]]]
 Self = TypeVar("Self", bound="Configured")
+Expiry = Union[Seconds, Callable[[], Seconds]]
 
 #: The region options beside dogpile's, which the Rust region implements (``configure``).
 RESILIENCE = (
@@ -36,6 +37,28 @@ def seconds(expiration_time: Seconds) -> Optional[float]:
     if isinstance(expiration_time, datetime.timedelta):
         return expiration_time.total_seconds()
     return None if expiration_time is None else float(expiration_time)
+
+
+def expiry(expiration_time: Expiry) -> Seconds:
+    """A decorator's expiration time now: its value, or what its callable says."""
+    return expiration_time() if callable(expiration_time) else expiration_time
+
+
+def attach(
+    cached: Callable[..., Any],
+    original: Callable[..., Any],
+    invalidate: Callable[..., Any],
+    set_: Callable[..., Any],
+    get: Callable[..., Any],
+    refresh: Callable[..., Any],
+) -> None:
+    """Gives a decorated function dogpile's attributes: ``invalidate``, ``set``, ``get``,
+    ``refresh`` and ``original``."""
+    cached.invalidate = invalidate  # type: ignore[attr-defined]
+    cached.set = set_  # type: ignore[attr-defined]
+    cached.get = get  # type: ignore[attr-defined]
+    cached.refresh = refresh  # type: ignore[attr-defined]
+    cached.original = original  # type: ignore[attr-defined]
 
 
 class Configured:

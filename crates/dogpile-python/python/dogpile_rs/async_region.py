@@ -22,13 +22,16 @@ locks. Values are stored as dogpile.cache 1.x stores them (``json(metadata)|pick
 """
 
 import functools
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
 from dogpile.cache.api import NO_VALUE
 from dogpile.cache.util import function_key_generator
 from dogpile.cache.util import function_multi_key_generator
 
 from ._configured import Configured
+from ._configured import Expiry
+from ._configured import attach
+from ._configured import expiry
 from ._configured import Key
 from ._configured import KeyGenerator
 from ._configured import MultiKeyGenerator
@@ -36,13 +39,6 @@ from ._configured import Seconds
 from ._configured import seconds
 
 F = TypeVar("F", bound=Callable[..., Any])
-Expiry = Union[Seconds, Callable[[], Seconds]]
-
-
-def _expiry(expiration_time: Expiry) -> Seconds:
-    return expiration_time() if callable(expiration_time) else expiration_time
-
-
 class AsyncRegion(Configured):
     """A cache region whose operations are awaited. Make it with :func:`make_async_region`
     and ``configure`` it as a dogpile.cache region is configured. Its calls are made on a
@@ -122,7 +118,7 @@ class AsyncRegion(Configured):
             @functools.wraps(fn)
             async def cached(*args: Any, **kw: Any) -> Any:
                 key = key_of(*args, **kw)
-                return await self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))
+                return await self.get_or_create(key, fn, expiry(expiration_time), should_cache_fn, (args, kw))
 
             async def invalidate(*args: Any, **kw: Any) -> None:
                 await self.delete(key_of(*args, **kw))
@@ -131,18 +127,21 @@ class AsyncRegion(Configured):
                 await self.set(key_of(*args, **kw), value)
 
             async def get(*args: Any, **kw: Any) -> Any:
-                return await self.get(key_of(*args, **kw), _expiry(expiration_time))
+                return await self.get(key_of(*args, **kw), expiry(expiration_time))
 
             async def refresh(*args: Any, **kw: Any) -> Any:
                 value = await fn(*args, **kw)
                 await self.set(key_of(*args, **kw), value)
                 return value
 
-            cached.invalidate = invalidate  # type: ignore[attr-defined]
-            cached.set = set_  # type: ignore[attr-defined]
-            cached.get = get  # type: ignore[attr-defined]
-            cached.refresh = refresh  # type: ignore[attr-defined]
-            cached.original = fn  # type: ignore[attr-defined]
+            attach(
+                cached,
+                fn,
+                invalidate=invalidate,
+                set_=set_,
+                get=get,
+                refresh=refresh,
+            )
             return cast(F, cached)
 
         return decorator
@@ -180,7 +179,7 @@ class AsyncRegion(Configured):
                         return False
                     return should_cache_fn(value) if should_cache_fn is not None else True
 
-                values = await self.get_or_create_multi(keys, create, _expiry(expiration_time), cache)
+                values = await self.get_or_create_multi(keys, create, expiry(expiration_time), cache)
                 if asdict:
                     return {a: v for a, v in zip(args, values) if v is not NO_VALUE}
                 return values
@@ -192,7 +191,7 @@ class AsyncRegion(Configured):
                 await self.set_multi(dict(zip(keys_of(*mapping), mapping.values())))
 
             async def get(*args: Any) -> List[Any]:
-                return await self.get_multi(keys_of(*args), _expiry(expiration_time))
+                return await self.get_multi(keys_of(*args), expiry(expiration_time))
 
             async def refresh(*args: Any) -> Any:
                 values = await fn(*args)
@@ -200,11 +199,14 @@ class AsyncRegion(Configured):
                 await self.set_multi(dict(zip(keys_of(*args), made)))
                 return values
 
-            cached.invalidate = invalidate  # type: ignore[attr-defined]
-            cached.set = set_  # type: ignore[attr-defined]
-            cached.get = get  # type: ignore[attr-defined]
-            cached.refresh = refresh  # type: ignore[attr-defined]
-            cached.original = fn  # type: ignore[attr-defined]
+            attach(
+                cached,
+                fn,
+                invalidate=invalidate,
+                set_=set_,
+                get=get,
+                refresh=refresh,
+            )
             return cast(F, cached)
 
         return decorator

@@ -20,13 +20,16 @@ Rust processes::
 """
 
 import functools
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
 from dogpile.cache.api import NO_VALUE
 from dogpile.cache.util import function_key_generator
 from dogpile.cache.util import function_multi_key_generator
 
 from ._configured import Configured
+from ._configured import Expiry
+from ._configured import attach
+from ._configured import expiry
 from ._configured import Key
 from ._configured import KeyGenerator
 from ._configured import MultiKeyGenerator
@@ -34,13 +37,6 @@ from ._configured import Seconds
 from ._configured import seconds
 
 F = TypeVar("F", bound=Callable[..., Any])
-Expiry = Union[Seconds, Callable[[], Seconds]]
-
-
-def _expiry(expiration_time: Expiry) -> Seconds:
-    return expiration_time() if callable(expiration_time) else expiration_time
-
-
 class Region(Configured):
     """A cache region for synchronous code. Make it with :func:`make_region` and
     ``configure`` it as a dogpile.cache region is configured. Creators run on the calling
@@ -115,18 +111,21 @@ class Region(Configured):
             @functools.wraps(fn)
             def cached(*args: Any, **kw: Any) -> Any:
                 key = key_of(*args, **kw)
-                return self.get_or_create(key, fn, _expiry(expiration_time), should_cache_fn, (args, kw))
+                return self.get_or_create(key, fn, expiry(expiration_time), should_cache_fn, (args, kw))
 
             def refresh(*args: Any, **kw: Any) -> Any:
                 value = fn(*args, **kw)
                 self.set(key_of(*args, **kw), value)
                 return value
 
-            cached.invalidate = lambda *args, **kw: self.delete(key_of(*args, **kw))  # type: ignore[attr-defined]
-            cached.set = lambda value, *args, **kw: self.set(key_of(*args, **kw), value)  # type: ignore[attr-defined]
-            cached.get = lambda *args, **kw: self.get(key_of(*args, **kw), _expiry(expiration_time))  # type: ignore[attr-defined]
-            cached.refresh = refresh  # type: ignore[attr-defined]
-            cached.original = fn  # type: ignore[attr-defined]
+            attach(
+                cached,
+                fn,
+                invalidate=lambda *args, **kw: self.delete(key_of(*args, **kw)),
+                set_=lambda value, *args, **kw: self.set(key_of(*args, **kw), value),
+                get=lambda *args, **kw: self.get(key_of(*args, **kw), expiry(expiration_time)),
+                refresh=refresh,
+            )
             return cast(F, cached)
 
         return decorator
@@ -163,7 +162,7 @@ class Region(Configured):
                         return False
                     return should_cache_fn(value) if should_cache_fn is not None else True
 
-                values = self.get_or_create_multi(keys, create, _expiry(expiration_time), cache)
+                values = self.get_or_create_multi(keys, create, expiry(expiration_time), cache)
                 if asdict:
                     return {a: v for a, v in zip(args, values) if v is not NO_VALUE}
                 return values
@@ -174,11 +173,14 @@ class Region(Configured):
                 self.set_multi(dict(zip(keys_of(*args), made)))
                 return values
 
-            cached.invalidate = lambda *args: self.delete_multi(keys_of(*args))  # type: ignore[attr-defined]
-            cached.set = lambda mapping: self.set_multi(dict(zip(keys_of(*mapping), mapping.values())))  # type: ignore[attr-defined]
-            cached.get = lambda *args: self.get_multi(keys_of(*args), _expiry(expiration_time))  # type: ignore[attr-defined]
-            cached.refresh = refresh  # type: ignore[attr-defined]
-            cached.original = fn  # type: ignore[attr-defined]
+            attach(
+                cached,
+                fn,
+                invalidate=lambda *args: self.delete_multi(keys_of(*args)),
+                set_=lambda mapping: self.set_multi(dict(zip(keys_of(*mapping), mapping.values()))),
+                get=lambda *args: self.get_multi(keys_of(*args), expiry(expiration_time)),
+                refresh=refresh,
+            )
             return cast(F, cached)
 
         return decorator

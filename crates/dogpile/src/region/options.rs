@@ -120,6 +120,11 @@ pub struct CreateOptions<T> {
 /// The tags of a value, from its key.
 pub(crate) type TagsOf = Arc<dyn Fn(&CacheKey) -> Vec<String> + Send + Sync>;
 
+/// The tags `tags` give the value at `key` (none without any).
+fn tags_at(tags: &Option<TagsOf>, key: &CacheKey) -> Vec<String> {
+    tags.as_ref().map(|tags_of| tags_of(key)).unwrap_or_default()
+}
+
 /// The same tags for every key.
 fn fixed_tags<S: Into<String>>(tags: impl IntoIterator<Item = S>) -> TagsOf {
     let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
@@ -280,7 +285,7 @@ impl<T> CreateOptions<T> {
 
     /// The tags of the value created for `key`.
     pub(crate) fn tags_for(&self, key: &CacheKey) -> Vec<String> {
-        self.tags.as_ref().map(|tags_of| tags_of(key)).unwrap_or_default()
+        tags_at(&self.tags, key)
     }
 
     /// Stores a created value only when `predicate` returns true; the value is returned
@@ -384,7 +389,7 @@ impl SetOptions {
 
     /// The tags of the value written at `key`.
     pub(crate) fn tags_for(&self, key: &CacheKey) -> Vec<String> {
-        self.tags.as_ref().map(|tags_of| tags_of(key)).unwrap_or_default()
+        tags_at(&self.tags, key)
     }
 }
 
