@@ -209,15 +209,18 @@ pub fn from_spec(spec: &Json) -> Value {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lowercase hex, as the Python helpers write bytes.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Vec<u8> {
+/// The bytes of lowercase or uppercase hex text (a pair that is not hex is skipped).
+pub fn unhex(text: &str) -> Vec<u8> {
     (0..text.len() / 2).filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
-/// `value` with every tuple as a list: what serde reads back from any format.
+/// `value` with every tuple as a list: what the formats without tuples (msgpack, JSON) read
+/// back.
 pub fn listed(value: &Value) -> Value {
     match value {
         Value::Tuple(items) | Value::List(items) => Value::List(items.iter().map(listed).collect()),

@@ -134,22 +134,16 @@ impl Format {
 
 /// One msgpack value that takes up all of `bytes`.
 ///
-/// The value is read first; then a marker read at its end must find nothing. Bytes left over
-/// make the whole entry undecodable, and only then are they measured, for the message.
+/// The value is read first; then its length by its markers must be the length of `bytes`.
+/// (Reading one more value after it cannot tell: a value cut short after it runs out of bytes
+/// as the end of input does.)
 #[cfg(feature = "msgpack")]
 fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
-    use serde::Deserialize;
-    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-    let value = D::deserialize(&mut de)?;
-    match serde::de::IgnoredAny::deserialize(&mut de) {
-        Err(rmp_serde::decode::Error::InvalidMarkerRead(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Ok(value)
-        }
-        _ => {
-            let after =
-                msgpack_len(bytes).map_or_else(|| "bytes".to_owned(), |len| format!("{} bytes", bytes.len() - len));
-            Err(format!("{after} after the msgpack value: not a msgpack payload").into())
-        }
+    let value = rmp_serde::from_slice(bytes)?;
+    match msgpack_len(bytes) {
+        Some(len) if len == bytes.len() => Ok(value),
+        Some(len) => Err(format!("{} bytes after the msgpack value: not a msgpack payload", bytes.len() - len).into()),
+        None => Err("bytes after the msgpack value: not a msgpack payload".into()),
     }
 }
 
@@ -278,7 +272,7 @@ mod tests {
         assert_eq!(msgpack_whole::<(u8, String)>(&bytes).unwrap(), (7, "seven".to_owned()));
         // Whatever follows the value, a whole one, a truncated one or a reserved marker, the
         // entry does not decode.
-        for tail in [&b"\x00"[..], b"\xd9", b"\xc1", b"\xa3ab", b"\x92\x01\x02"] {
+        for tail in [&b"\x00"[..], b"\xd9", b"\xc1", b"\xa3ab", b"\x92\x01\x02", b"\x92\x01", b"\x95\x9c\x95"] {
             let mut longer = bytes.clone();
             longer.extend_from_slice(tail);
             let err = msgpack_whole::<(u8, String)>(&longer).unwrap_err();

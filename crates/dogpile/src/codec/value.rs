@@ -11,14 +11,23 @@ use serde::{Deserialize, Serialize, Serializer};
 /// (what dogpile 0.9 pickles).
 pub(crate) const CACHED_VALUE: &str = "dogpile.cache.api.CachedValue";
 
+/// The newtype name under which a [`Value`] asks to be read: a deserializer of values
+/// ([`ValueDeserializer`], which pickle reads through) answers a tuple as the enum variant
+/// [`TUPLE`], the one shape serde's data model has no other name for; every other
+/// deserializer reads on as for any newtype.
+const VALUE: &str = "dogpile.codec.Value";
+
+/// The variant that carries a tuple to a [`Value`] (see [`VALUE`]).
+const TUPLE: &str = "tuple";
+
 /// A payload of any shape, in the data model that Python deployments share: `None`, `bool`,
 /// `int`, `float`, `str`, `bytes`, `list`, `tuple` and `dict`.
 ///
 /// Read an entry as a `Value` when its shape is not known in advance (a value written by a
 /// Python process, say); store one to write exactly these Python types. Integers cover the
 /// range of `i128`. A [`Value::Tuple`] is written as a tuple where the format has tuples
-/// (pickle), but serde has no tuple-or-list distinction to read: both read back as
-/// [`Value::List`].
+/// (pickle) and read back as one; the formats without tuples (msgpack, JSON) write an array
+/// that reads back as a [`Value::List`], as in Python.
 ///
 /// # Examples
 ///
@@ -197,7 +206,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Value::deserialize(d)
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        d.deserialize_any(ValueVisitor)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        let (name, variant) = data.variant::<Value>()?;
+        match name {
+            Value::Str(name) if name == TUPLE => de::VariantAccess::newtype_variant(variant).map(Value::Tuple),
+            _ => Err(de::Error::invalid_type(de::Unexpected::Enum, &self)),
+        }
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
@@ -217,7 +233,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        deserializer.deserialize_newtype_struct(VALUE, ValueVisitor)
     }
 }
 
@@ -427,6 +443,15 @@ impl<'de> Deserializer<'de> for ValueDeserializer {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, ValueError> {
+        if name == VALUE {
+            self.unwrapped()?;
+            return match self.value {
+                Value::Tuple(items) => {
+                    visitor.visit_enum(Variant { name: Value::from(TUPLE), content: Some(Value::List(items)) })
+                }
+                value => ValueDeserializer::new(value).deserialize_any(visitor),
+            };
+        }
         match (name == CACHED_VALUE, self.wrapper) {
             (true, Wrapper::CachedValue) => visitor.visit_newtype_struct(ValueDeserializer::new(self.value)),
             (true, Wrapper::Bare) => Err(ValueError(format!(
@@ -495,6 +520,30 @@ mod tests {
         ])))
         .unwrap();
         assert_eq!(shapes, [Shape::Dot, Shape::Circle(1.5), Shape::Rect { w: 2, h: 3 }]);
+    }
+
+    #[test]
+    fn tuples_stay_tuples_at_every_depth_and_read_as_sequences_into_rust_types() {
+        let empty = Value::Tuple(Vec::new());
+        let v = Value::List(vec![
+            Value::Tuple(vec![Value::from(1), empty.clone()]),
+            Value::Dict(vec![(Value::Tuple(vec![Value::from("k")]), empty.clone())]),
+        ]);
+        let read: Value = Deserialize::deserialize(ValueDeserializer::new(v.clone())).unwrap();
+        assert_eq!(read, v);
+        let pairs: Vec<(u8, Vec<u8>)> = Deserialize::deserialize(ValueDeserializer::new(Value::List(vec![
+            Value::Tuple(vec![Value::from(1), empty]),
+        ])))
+        .unwrap();
+        assert_eq!(pairs, [(1, vec![])]);
+        let json: Value = serde_json::from_str("[[1, []], {\"a\": null}]").unwrap();
+        assert_eq!(
+            json,
+            Value::List(vec![
+                Value::List(vec![Value::from(1), Value::List(vec![])]),
+                Value::Dict(vec![(Value::from("a"), Value::None)])
+            ])
+        );
     }
 
     #[test]

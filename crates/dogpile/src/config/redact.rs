@@ -57,13 +57,22 @@ pub fn redact_url(url: &str) -> String {
     if let Some(port) = parsed.port() {
         shown.push_str(&format!(":{port}"));
     }
+    // A path that starts with `//` after no authority would read as one: the URL standard
+    // writes `/.` before it.
+    if !parsed.has_authority() && parsed.path().starts_with("//") {
+        shown.push_str("/.");
+    }
     shown.push_str(parsed.path());
     if parsed.query().is_some() {
+        // Decoded to compare names, encoded again to show: a decoded `&`, `=` or `%` would
+        // change the query's meaning, and redacting the result would change it again.
+        let encoded = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
         let pairs: Vec<String> = parsed
             .query_pairs()
-            .map(
-                |(key, value)| if is_secret_key(&key) { format!("{key}=<redacted>") } else { format!("{key}={value}") },
-            )
+            .map(|(key, value)| {
+                let shown = if is_secret_key(&key) { "<redacted>".to_owned() } else { encoded(&value) };
+                format!("{}={shown}", encoded(&key))
+            })
             .collect();
         shown.push('?');
         shown.push_str(&pairs.join("&"));
@@ -92,5 +101,13 @@ mod tests {
             redact_url("rediss://u:p@h:1/0?protocol=resp3&password=x"),
             "rediss://u:<redacted>@h:1/0?protocol=resp3&password=<redacted>"
         );
+        // A query shows as it means, and redacting what it shows changes nothing.
+        let url = "redis://h/0?a=%26pass%3Dx&%70assword=y&b=%%25&c=%ff";
+        let shown = redact_url(url);
+        assert_eq!(shown, "redis://h/0?a=%26pass%3Dx&password=<redacted>&b=%25%25&c=%EF%BF%BD");
+        assert_eq!(redact_url(&shown), shown);
+        // No authority, and a path that would read as one.
+        let url = "redis:/.//cache:1/x";
+        assert_eq!(redact_url(url), url);
     }
 }

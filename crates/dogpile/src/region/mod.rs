@@ -200,6 +200,27 @@ impl Region {
         self.inner.stats.snapshot()
     }
 
+    /// How many keys have their in-process lock held or awaited now: the size of the region's
+    /// lock table, which is empty whenever no call is making a value. A number that grows while
+    /// the load does not is a leak.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> dogpile::Result<()> {
+    /// use dogpile::Region;
+    ///
+    /// let region = Region::builder().build()?;
+    /// let value: u32 = region.get_or_create("k", || async { Ok::<_, std::io::Error>(1) }).await?;
+    /// assert_eq!((value, region.locked_keys()), (1, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn locked_keys(&self) -> usize {
+        self.inner.locks.len()
+    }
+
     /// The value at `key` if it is there and neither expired nor invalidated.
     ///
     /// # Errors
@@ -587,11 +608,6 @@ impl Region {
             sink(error);
         }
     }
-
-    #[cfg(test)]
-    pub(crate) fn local_lock_count(&self) -> usize {
-        self.inner.locks.len()
-    }
 }
 
 impl fmt::Debug for Region {
@@ -670,7 +686,7 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(region.stats().creates, 100_000);
-        assert!(region.local_lock_count() <= 4, "lock table still holds {} keys", region.local_lock_count());
-        assert_eq!(region.local_lock_count(), 0);
+        assert!(region.locked_keys() <= 4, "lock table still holds {} keys", region.locked_keys());
+        assert_eq!(region.locked_keys(), 0);
     }
 }
