@@ -81,7 +81,7 @@ async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
         .map(CacheKey::from)
         .collect();
     let proxies = cluster.counting_proxies().await;
-    let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
+    let nodes: Vec<String> = proxies.iter().map(|p| p.addr_string()).collect();
     let backend = RedisAdvancedHstoreBackend::new(
         RedisConfig::new().cluster(nodes).redis_expiration_time(Duration::from_secs(60)),
     )
@@ -90,10 +90,10 @@ async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
     let items: Vec<(CacheKey, Bytes)> = keys.iter().map(|k| (k.clone(), value_of(k))).collect();
     // Connect and learn the slots first.
     backend.set_multi(&items).await.unwrap();
-    let round_trips = |proxies: &[CountingProxy]| proxies.iter().map(CountingProxy::round_trips).collect::<Vec<_>>();
+    let round_trips = |proxies: &[CountingProxy]| proxies.iter().map(|p| p.round_trips()).collect::<Vec<_>>();
 
     for (name, run) in [("get_multi", 0), ("set_multi", 1), ("delete_multi", 2)] {
-        proxies.iter().for_each(CountingProxy::reset);
+        proxies.iter().for_each(|p| p.reset());
         match run {
             0 => drop(backend.get_multi(&keys).await.unwrap()),
             1 => backend.set_multi(&items).await.unwrap(),
@@ -105,7 +105,7 @@ async fn a_multi_key_operation_is_one_round_trip_per_node_involved() {
     }
 
     // Keys on one node only: one round trip, to that node.
-    proxies.iter().for_each(CountingProxy::reset);
+    proxies.iter().for_each(|p| p.reset());
     backend.get_multi(&local).await.unwrap();
     assert_eq!(round_trips(&proxies).iter().sum::<usize>(), 1, "{:?}", round_trips(&proxies));
 }
@@ -130,7 +130,7 @@ async fn the_lock_lives_in_its_keys_slot() {
 async fn get_or_create_multi_under_the_lock_is_a_few_round_trips_per_node_whatever_the_misses() {
     let cluster = RedisCluster::start(3, 0);
     let proxies = cluster.counting_proxies().await;
-    let nodes: Vec<String> = proxies.iter().map(CountingProxy::addr_string).collect();
+    let nodes: Vec<String> = proxies.iter().map(|p| p.addr_string()).collect();
     let config =
         RedisConfig::new().cluster(nodes).redis_expiration_time(Duration::from_secs(60)).distributed_lock(true);
     let region = dogpile::Region::builder().backend(RedisAdvancedHstoreBackend::new(config).unwrap()).build().unwrap();
@@ -141,10 +141,10 @@ async fn get_or_create_multi_under_the_lock_is_a_few_round_trips_per_node_whatev
     // Connect and learn the slots first; then half the keys exist.
     let half: Vec<CacheKey> = keys.iter().step_by(2).cloned().collect();
     let _: Vec<String> = region.get_or_create_multi(half, create).await.unwrap();
-    proxies.iter().for_each(CountingProxy::reset);
+    proxies.iter().for_each(|p| p.reset());
     let got: Vec<String> = region.get_or_create_multi(keys.clone(), create).await.unwrap();
     assert_eq!(got, keys.iter().map(|k| format!("v {k}")).collect::<Vec<_>>());
-    let counts: Vec<usize> = proxies.iter().map(CountingProxy::round_trips).collect();
+    let counts: Vec<usize> = proxies.iter().map(|p| p.round_trips()).collect();
     // Per node: the read, the locks, the re-read of the keys locked, the writes and releases.
     assert!(counts.iter().all(|&n| n <= 4), "round trips per node {counts:?}");
     for node in cluster.nodes() {

@@ -187,3 +187,35 @@ async fn a_timed_out_release_leaves_no_lock_behind() {
     }
     assert!(paused_at.elapsed() < Duration::from_secs(5), "{:?}", paused_at.elapsed());
 }
+
+/// A blackhole (the server's host gone without a FIN or an RST: a connection that never
+/// answers again) with the default settings: calls end at the default socket timeout with a
+/// timeout error instead of hanging, and once the network lets new connections through the
+/// region connects anew instead of waiting on the dead one.
+///
+/// Defect: a timeout left the connection in place, and the manager reconnects only when the
+/// connection is closed: every later call timed out on the dead connection, for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackhole_fails_calls_at_the_default_timeout_and_the_region_connects_anew() {
+    let server = RedisServer::start();
+    let proxy = dogpile_testing::CountingProxy::start(server.addr()).await;
+    let region = Region::builder()
+        .backend(RedisAdvancedBackend::new(RedisConfig::from_url(proxy.url())).unwrap())
+        .build()
+        .unwrap();
+    region.set("k", &7u8).await.unwrap();
+
+    proxy.fault(Some(dogpile_testing::NetFault::Blackhole));
+    let started = Instant::now();
+    let err = region.get::<u8>("k").await.expect_err("no answer comes out of a blackhole");
+    let took = started.elapsed();
+    assert!(err.is_timeout(), "{err}");
+    let bound = dogpile_redis::DEFAULT_SOCKET_TIMEOUT + Duration::from_secs(2);
+    assert!(took < bound, "a call into the blackhole took {took:?}, past the default timeout");
+    proxy.fault(None);
+
+    // The connection the blackhole swallowed stays silent; the next call connects anew.
+    let connections = proxy.connections();
+    assert_eq!(region.get::<u8>("k").await.unwrap(), Some(7));
+    assert!(proxy.connections() > connections, "the region kept the dead connection");
+}

@@ -323,7 +323,7 @@ async fn on_a_cluster_a_manual_failover_moves_tracking_to_the_promoted_replica()
         })
         .expect("a replica of the key's primary");
     let flushes = l1.stats().flushes;
-    replica.must(&["CLUSTER", "FAILOVER"]);
+    tokio::task::block_in_place(|| cluster.fail_over(replica.port(), Duration::from_secs(30)));
     let deadline = Instant::now() + Duration::from_secs(30);
     while cluster.owner_of(cluster.slot_of("k1")) != Some(replica.port()) {
         assert!(Instant::now() < deadline, "the replica was not promoted");

@@ -144,23 +144,11 @@ impl RedisCluster {
 
     /// The port of the primary that owns `slot`, from a live node's `CLUSTER SLOTS`.
     pub fn owner_of(&self, slot: u16) -> Option<u16> {
-        for node in &self.nodes {
-            let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { continue };
-            for range in ranges {
-                let Reply::Array(Some(parts)) = range else { continue };
-                let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(Some(primary)))) =
-                    (parts.first(), parts.get(1), parts.get(2))
-                else {
-                    continue;
-                };
-                if (*start..=*end).contains(&i64::from(slot))
-                    && let Some(Reply::Int(port)) = primary.get(1)
-                {
-                    return u16::try_from(*port).ok();
-                }
-            }
-        }
-        None
+        let slot = i64::from(slot);
+        self.nodes.iter().filter_map(slot_ranges).find_map(|ranges| {
+            let (_, _, port) = ranges.into_iter().find(|(start, end, _)| (*start..=*end).contains(&slot))?;
+            u16::try_from(port).ok()
+        })
     }
 
     /// The slot of `key`, as the cluster computes it (`CLUSTER KEYSLOT`).
@@ -214,6 +202,38 @@ impl RedisCluster {
         }
     }
 
+    /// Promotes the replica on `port` by a manual failover (`CLUSTER FAILOVER`) and waits until
+    /// a live node's `CLUSTER SLOTS` names it as a primary. Redis abandons a manual failover that
+    /// does not complete within 5 s (a busy machine, a replica still catching up) and does not
+    /// try again, so this asks again every 6 s.
+    ///
+    /// # Errors
+    ///
+    /// When the node refuses, or is not promoted within `within`.
+    pub fn fail_over(&self, port: u16, within: Duration) -> Result<()> {
+        let replica = self.node(port).ok_or_else(|| self.failed(&format!("no cluster node on port {port}")))?;
+        let deadline = Instant::now() + within;
+        loop {
+            replica.query(&["CLUSTER", "FAILOVER"])?;
+            let attempt = Instant::now() + Duration::from_secs(6);
+            while Instant::now() < attempt.min(deadline) {
+                if self.owns_slots(port) {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failed(&format!("the replica on {port} was not promoted within {within:?}")));
+            }
+        }
+    }
+
+    /// Whether a live node's `CLUSTER SLOTS` names `port` as the primary of a range.
+    fn owns_slots(&self, port: u16) -> bool {
+        let port = i64::from(port);
+        self.nodes.iter().filter_map(slot_ranges).any(|ranges| ranges.iter().any(|(_, _, p)| *p == port))
+    }
+
     /// Makes node `i` announce `ports[i]` to clients (`cluster-announce-port`), for a proxy in
     /// front of each node, and waits until every node's `CLUSTER SLOTS` names only those.
     ///
@@ -236,16 +256,8 @@ impl RedisCluster {
 
     fn announced(&self, ports: &[u16]) -> bool {
         self.nodes.iter().all(|node| {
-            let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return false };
-            ranges.iter().all(|range| match range {
-                Reply::Array(Some(parts)) => match parts.get(2) {
-                    Some(Reply::Array(Some(primary))) => {
-                        matches!(primary.get(1), Some(Reply::Int(p)) if ports.iter().any(|q| i64::from(*q) == *p))
-                    }
-                    _ => false,
-                },
-                _ => false,
-            })
+            slot_ranges(node)
+                .is_some_and(|ranges| ranges.iter().all(|(_, _, port)| ports.iter().any(|p| i64::from(*p) == *port)))
         })
     }
 
@@ -271,4 +283,23 @@ impl RedisCluster {
         let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- node {} ---\n{}", n.port(), n.log())).collect();
         Error::failed("the Redis Cluster", message, logs.join("\n"))
     }
+}
+
+/// `node`'s `CLUSTER SLOTS` as (first slot, last slot, primary's port); `None` when it does not
+/// answer or a range is not of that shape.
+fn slot_ranges(node: &RedisServer) -> Option<Vec<(i64, i64, i64)>> {
+    let Ok(Reply::Array(Some(ranges))) = node.command(&["CLUSTER", "SLOTS"]) else { return None };
+    ranges
+        .iter()
+        .map(|range| {
+            let Reply::Array(Some(parts)) = range else { return None };
+            let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(Some(primary)))) =
+                (parts.first(), parts.get(1), parts.get(2))
+            else {
+                return None;
+            };
+            let Some(Reply::Int(port)) = primary.get(1) else { return None };
+            Some((*start, *end, *port))
+        })
+        .collect()
 }

@@ -31,7 +31,7 @@ mod tls;
 
 pub use cluster::{CLI_BIN_ENV, RedisCluster};
 pub use error::{Error, Result};
-pub use proxy::CountingProxy;
+pub use proxy::{CountingProxy, NetFault};
 pub use resp::Reply;
 pub use sentinel::{RedisSentinelSet, SERVICE};
 pub use server::{RedisServer, SERVER_BIN_ENV, VALKEY_BIN_ENV, free_port, valkey_binary};

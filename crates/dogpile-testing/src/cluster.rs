@@ -71,6 +71,16 @@ impl RedisCluster {
         assert!(self.0.kill(port), "no cluster node on port {port}");
     }
 
+    /// Promotes the replica on `port` by a manual failover, asking again when Redis abandons
+    /// one, and waits until the cluster names it as a primary.
+    ///
+    /// # Panics
+    ///
+    /// When the node refuses, or is not promoted within `within`.
+    pub fn fail_over(&self, port: u16, within: Duration) {
+        started(self.0.fail_over(port, within));
+    }
+
     /// Makes the nodes announce `ports` to clients, and waits until they do.
     ///
     /// # Panics

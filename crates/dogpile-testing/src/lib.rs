@@ -31,6 +31,7 @@ pub mod tls;
 pub mod trace;
 
 pub use cluster::RedisCluster;
+pub use dogpile_servers::NetFault;
 pub use fixture::Fixture;
 pub use proxy::CountingProxy;
 pub use sentinel::RedisSentinelSet;

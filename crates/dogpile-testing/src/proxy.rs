@@ -1,7 +1,9 @@
-//! A TCP proxy that counts round trips: [`dogpile_servers::CountingProxy`], whose failure to
-//! start fails the test.
+//! A TCP proxy that counts round trips and injects network faults:
+//! [`dogpile_servers::CountingProxy`], whose failure to start fails the test. Its other methods
+//! are those of [`dogpile_servers::CountingProxy`].
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 
 use crate::server::started;
 
@@ -18,40 +20,12 @@ impl CountingProxy {
     pub async fn start(upstream: SocketAddr) -> Self {
         CountingProxy(started(dogpile_servers::CountingProxy::start(upstream).await))
     }
+}
 
-    /// The proxy's port.
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    /// `host:port` of the proxy.
-    pub fn addr_string(&self) -> String {
-        self.0.addr_string()
-    }
-
-    /// `redis://` URL of the proxy.
-    pub fn url(&self) -> String {
-        self.0.url()
-    }
-
-    /// Round trips counted since the start or the last [`reset`](CountingProxy::reset).
-    pub fn round_trips(&self) -> usize {
-        self.0.round_trips()
-    }
-
-    /// Sets the count back to zero.
-    pub fn reset(&self) {
-        self.0.reset();
-    }
-
-    /// Connections accepted since the start.
-    pub fn connections(&self) -> usize {
-        self.0.connections()
-    }
-
-    /// While `true`, new connections are closed as soon as they are accepted.
-    pub fn refuse(&self, refusing: bool) {
-        self.0.refuse(refusing);
+impl Deref for CountingProxy {
+    type Target = dogpile_servers::CountingProxy;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 

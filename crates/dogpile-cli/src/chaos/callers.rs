@@ -51,6 +51,8 @@ pub struct Tally {
     pub errors: BTreeMap<(usize, String), u64>,
     /// phase -> calls that did not end within the hang limit.
     pub hung: BTreeMap<usize, u64>,
+    /// phase -> the longest call that ended.
+    pub longest: BTreeMap<usize, Duration>,
     pub wrong: u64,
     /// The first few wrong values, described.
     pub wrong_examples: Vec<String>,
@@ -65,12 +67,20 @@ impl Tally {
         for (k, n) in other.hung {
             *self.hung.entry(k).or_default() += n;
         }
+        for (k, took) in other.longest {
+            self.took(k, took);
+        }
         self.wrong += other.wrong;
         for example in other.wrong_examples {
             if self.wrong_examples.len() < 5 {
                 self.wrong_examples.push(example);
             }
         }
+    }
+
+    fn took(&mut self, phase: usize, took: Duration) {
+        let longest = self.longest.entry(phase).or_default();
+        *longest = (*longest).max(took);
     }
 
     fn wrong_value(&mut self, what: String) {
@@ -115,7 +125,8 @@ pub struct Caller {
     pub creator_time: Duration,
 }
 
-const BATCH: usize = 5;
+/// The keys of one call.
+pub const BATCH: usize = 5;
 
 impl Caller {
     /// Loops until told to stop.
@@ -143,6 +154,9 @@ impl Caller {
             };
             tally.calls += 1;
             self.shared.calls.fetch_add(1, Ordering::Relaxed);
+            if outcome.is_ok() {
+                tally.took(phase, began.elapsed());
+            }
             match outcome {
                 Err(_) => *tally.hung.entry(phase).or_default() += 1,
                 Ok(Err(err)) => *tally.errors.entry((phase, kind(&err))).or_default() += 1,

@@ -2,7 +2,14 @@
 
 use std::time::{Duration, Instant};
 
+use dogpile_servers::NetFault;
+
 use super::server::Server;
+
+/// The latency fault's delay, each way.
+const LATENCY: Duration = Duration::from_millis(50);
+/// The slow reader's rate.
+const SLOW_READER_BYTES_PER_SECOND: usize = 4 * 1024;
 
 /// One fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -18,10 +25,29 @@ pub enum Fault {
     Oom,
     /// The password is rotated and every client dropped; then the old one is valid again.
     Rekey,
+    /// 50 ms added each way between the cache and the server.
+    Latency,
+    /// Nothing passes and nothing is closed (no FIN, no RST), as when the server's host is gone;
+    /// the connections it swallowed stay silent after it.
+    Blackhole,
+    /// Every reply cut halfway and its connection reset (RST).
+    Reset,
+    /// The server's replies read at 4 KiB/s.
+    SlowReader,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [Fault::Kill, Fault::Pause, Fault::PauseWrite, Fault::Oom, Fault::Rekey];
+    pub const ALL: [Fault; 9] = [
+        Fault::Kill,
+        Fault::Pause,
+        Fault::PauseWrite,
+        Fault::Oom,
+        Fault::Rekey,
+        Fault::Latency,
+        Fault::Blackhole,
+        Fault::Reset,
+        Fault::SlowReader,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -30,12 +56,27 @@ impl Fault {
             Fault::PauseWrite => "pause-write",
             Fault::Oom => "oom",
             Fault::Rekey => "rekey",
+            Fault::Latency => "latency",
+            Fault::Blackhole => "blackhole",
+            Fault::Reset => "reset",
+            Fault::SlowReader => "slow-reader",
         }
     }
 
-    /// Whether the fault needs a server this run owns.
+    /// Whether the fault needs a server this run owns (and the proxy in front of it).
     pub fn needs_spawn(self) -> bool {
-        matches!(self, Fault::Kill | Fault::Rekey)
+        !matches!(self, Fault::Pause | Fault::PauseWrite | Fault::Oom)
+    }
+
+    /// The proxy's fault for a network fault.
+    fn net_fault(self) -> Option<NetFault> {
+        match self {
+            Fault::Latency => Some(NetFault::Latency(LATENCY)),
+            Fault::Blackhole => Some(NetFault::Blackhole),
+            Fault::Reset => Some(NetFault::Reset),
+            Fault::SlowReader => Some(NetFault::SlowReader { bytes_per_second: SLOW_READER_BYTES_PER_SECOND }),
+            _ => None,
+        }
     }
 
     /// Causes the fault for about `length` and removes its cause; returns when the cause is
@@ -71,6 +112,12 @@ impl Fault {
             }
             Fault::Rekey => {
                 server.rekey(length)?;
+                Ok(Instant::now())
+            }
+            Fault::Latency | Fault::Blackhole | Fault::Reset | Fault::SlowReader => {
+                server.net_fault(self.net_fault())?;
+                std::thread::sleep(length);
+                server.net_fault(None)?;
                 Ok(Instant::now())
             }
         }

@@ -1,15 +1,20 @@
 //! `dogpile chaos`: callers keep reading through the cache while its Redis is killed,
-//! paused, starved of memory and re-keyed; the run counts what they saw.
+//! paused, starved of memory and re-keyed, and the network to it is slowed, blackholed, reset
+//! and read slowly; the run counts what they saw, and samples what the process and the server
+//! hold at the start and the end of every phase.
 //!
 //! The callers loop over `get_or_create`, `get_multi`, `get_or_create_multi` and `set` on plain
 //! and hash keys (hstore backend, distributed lock). Every value names its key, so a value
 //! served for the wrong key is caught. A call that has not ended after `--hang-after` is a hung
 //! call. After each fault, the recovery time is how long until a call begun after the cause
 //! was gone succeeded. The run fails on a panic, a hung call, a wrong value, a fault the cache
-//! did not recover from, or a lock left in Redis once every caller has stopped.
+//! did not recover from, a lock left in Redis once every caller has stopped, or a resource
+//! that grew from the first quiet sample after the warm-up to the last beyond its slack (a
+//! long `--duration` is a soak).
 
 mod callers;
 mod faults;
+mod resources;
 mod server;
 
 use std::collections::BTreeMap;
@@ -25,6 +30,7 @@ use crate::duration;
 use crate::stats::{human, thousands};
 use callers::{Caller, LOCK_PATTERN, Shared, Tally};
 use faults::Fault;
+use resources::{Growth, Sample};
 use server::Server;
 
 /// Options of `dogpile chaos`.
@@ -80,6 +86,8 @@ struct FaultRun {
     /// From the cause gone until a call begun afterwards succeeded; `None`: not within
     /// `--recover-within`.
     recovered_ms: Option<f64>,
+    /// The longest call of the fault that ended.
+    longest_call_ms: f64,
     errors: BTreeMap<String, u64>,
     hung: u64,
 }
@@ -101,31 +109,31 @@ struct Report {
     wrong_examples: Vec<String>,
     panics: u64,
     locks_left: Vec<String>,
+    resources: Vec<Sample>,
+    growth_per_minute: Option<Growth>,
+    /// The resources that grew beyond their slack.
+    grown: Vec<String>,
     ok: bool,
 }
+
+/// One fault as the schedule ran it: when it began, when its cause was gone, and how long
+/// the recovery took.
+type Ran = (Fault, Instant, Instant, Option<Duration>);
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
 pub fn run(args: ChaosArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let mut server = match (&args.url, args.spawn) {
-        (None, true) => Server::spawn()?,
+        (None, true) => Server::spawn(&runtime)?,
         (Some(url), false) => Server::given(url)?,
         (Some(_), true) => return Err("give either --url or --spawn, not both".into()),
         (None, false) => return Err("give --spawn (a private redis-server) or --url redis://HOST:PORT".into()),
     };
-    let faults = match (args.faults.is_empty(), server.is_spawned()) {
-        (false, _) => args.faults.clone(),
-        (true, true) => Fault::ALL.to_vec(),
-        (true, false) => {
-            return Err("with --url, name the faults to cause on that server: --faults pause,pause-write,oom".into());
-        }
-    };
-    if let Some(fault) = faults.iter().find(|f| f.needs_spawn() && !server.is_spawned()) {
-        return Err(format!("the {} fault needs a server of this run's own: use --spawn", fault.name()));
-    }
-    if args.callers == 0 || args.keys == 0 {
-        return Err("--callers and --keys must be at least 1".into());
-    }
+    let faults = faults(&args, &server)?;
     let slot = args.duration.checked_div(faults.len().max(1) as u32).unwrap_or_default();
     if slot < args.fault_time * 2 {
         return Err(format!(
@@ -144,10 +152,6 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
         default_hook(info);
     }));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let Some(url) = server.url().or_else(|| args.url.clone()) else {
         return Err("no URL to connect to".into());
     };
@@ -181,10 +185,13 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
         hang_after: args.hang_after,
         creator_time: Duration::from_millis(5),
     };
+    let mut run =
+        Run { args: &args, shared: &shared, runtime: &runtime, region: &region, ran: Vec::new(), samples: Vec::new() };
+    run.sample(&server, "start", true);
     let tasks: Vec<_> = (0..args.callers as u64).map(|id| runtime.spawn(caller.clone().run(id))).collect();
 
-    let mut runs = Vec::new();
-    let schedule = schedule(&args, &faults, &mut server, &shared, slot, &mut runs);
+    let schedule = run.schedule(&faults, &mut server, slot);
+    run.sample(&server, "end", true);
     shared.stop.store(true, Ordering::SeqCst);
     let mut tally = Tally::default();
     let mut panicked_callers = 0;
@@ -196,10 +203,12 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
     }
     schedule?;
     let locks_left = locks_left(&server, args.socket_timeout);
+    run.sample(&server, "callers stopped", false);
+    let (ran, samples) = (std::mem::take(&mut run.ran), std::mem::take(&mut run.samples));
     let _ = runtime.block_on(region.delete_multi(keys.iter().cloned()));
     drop(runtime);
 
-    let report = report(&args, &server, &shared, runs, tally, locks_left, panicked_callers);
+    let report = report(&args, &server, &shared, ran, samples, tally, locks_left, panicked_callers);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
     } else {
@@ -208,39 +217,72 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
     if report.ok { Ok(()) } else { Err("the cache misbehaved under faults (see above)".into()) }
 }
 
-/// Runs the faults one per slot, each a quarter into its slot, and waits for each recovery.
-fn schedule(
-    args: &ChaosArgs,
-    faults: &[Fault],
-    server: &mut Server,
-    shared: &Shared,
-    slot: Duration,
-    runs: &mut Vec<(Fault, Instant, Instant, Option<Duration>)>,
-) -> Result<(), String> {
-    for (n, &fault) in faults.iter().enumerate() {
-        let begin = shared.started + slot * n as u32 + slot / 4;
-        std::thread::sleep(begin.saturating_duration_since(Instant::now()));
-        shared.phase.store(n + 1, Ordering::SeqCst);
-        let start = Instant::now();
-        let end = fault.inject(server, args.fault_time)?;
-        shared.recovered_at.store(u64::MAX, Ordering::SeqCst);
-        shared.recovery_mark.store(shared.nanos(end), Ordering::SeqCst);
-        let recovered = loop {
-            let at = shared.recovered_at.load(Ordering::SeqCst);
-            if at != u64::MAX {
-                break Some(Duration::from_nanos(at.saturating_sub(shared.nanos(end))));
-            }
-            if end.elapsed() > args.recover_within {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        shared.recovery_mark.store(u64::MAX, Ordering::SeqCst);
-        shared.phase.store(0, Ordering::SeqCst);
-        runs.push((fault, start, end, recovered));
+/// The faults to cause: those named, or every one on a server of the run's own.
+fn faults(args: &ChaosArgs, server: &Server) -> Result<Vec<Fault>, String> {
+    let faults = match (args.faults.is_empty(), server.is_spawned()) {
+        (false, _) => args.faults.clone(),
+        (true, true) => Fault::ALL.to_vec(),
+        (true, false) => {
+            return Err("with --url, name the faults to cause on that server: --faults pause,pause-write,oom".into());
+        }
+    };
+    if let Some(fault) = faults.iter().find(|f| f.needs_spawn() && !server.is_spawned()) {
+        return Err(format!("the {} fault needs a server of this run's own: use --spawn", fault.name()));
     }
-    std::thread::sleep((shared.started + args.duration).saturating_duration_since(Instant::now()));
-    Ok(())
+    if args.callers == 0 || args.keys == 0 {
+        return Err("--callers and --keys must be at least 1".into());
+    }
+    Ok(faults)
+}
+
+/// The run under way: what the schedule needs, and what it records.
+struct Run<'a> {
+    args: &'a ChaosArgs,
+    shared: &'a Shared,
+    runtime: &'a tokio::runtime::Runtime,
+    region: &'a Region,
+    ran: Vec<Ran>,
+    samples: Vec<Sample>,
+}
+
+impl Run<'_> {
+    fn sample(&mut self, server: &Server, when: &str, quiet: bool) {
+        let at_ms = u64::try_from(self.shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let resources = resources::sample(self.runtime, server, self.region);
+        self.samples.push(Sample { when: when.to_string(), at_ms, quiet, resources });
+    }
+
+    /// Runs the faults one per slot, each a quarter into its slot, and waits for each
+    /// recovery; samples the resources before each fault and after its recovery.
+    fn schedule(&mut self, faults: &[Fault], server: &mut Server, slot: Duration) -> Result<(), String> {
+        let shared = self.shared;
+        for (n, &fault) in faults.iter().enumerate() {
+            let begin = shared.started + slot * n as u32 + slot / 4;
+            std::thread::sleep(begin.saturating_duration_since(Instant::now()));
+            self.sample(server, &format!("{} begins", fault.name()), true);
+            shared.phase.store(n + 1, Ordering::SeqCst);
+            let start = Instant::now();
+            let end = fault.inject(server, self.args.fault_time)?;
+            shared.recovered_at.store(u64::MAX, Ordering::SeqCst);
+            shared.recovery_mark.store(shared.nanos(end), Ordering::SeqCst);
+            let recovered = loop {
+                let at = shared.recovered_at.load(Ordering::SeqCst);
+                if at != u64::MAX {
+                    break Some(Duration::from_nanos(at.saturating_sub(shared.nanos(end))));
+                }
+                if end.elapsed() > self.args.recover_within {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            shared.recovery_mark.store(u64::MAX, Ordering::SeqCst);
+            shared.phase.store(0, Ordering::SeqCst);
+            self.ran.push((fault, start, end, recovered));
+            self.sample(server, &format!("{} recovered", fault.name()), false);
+        }
+        std::thread::sleep((shared.started + self.args.duration).saturating_duration_since(Instant::now()));
+        Ok(())
+    }
 }
 
 /// The run's locks still in Redis once every caller has stopped, after giving a release that
@@ -256,11 +298,13 @@ fn locks_left(server: &Server, socket_timeout: Duration) -> Vec<String> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     args: &ChaosArgs,
     server: &Server,
     shared: &Shared,
-    runs: Vec<(Fault, Instant, Instant, Option<Duration>)>,
+    ran: Vec<Ran>,
+    samples: Vec<Sample>,
     tally: Tally,
     locks_left: Vec<String>,
     panicked_callers: u64,
@@ -269,7 +313,7 @@ fn report(
     let errors_of = |phase: usize| {
         tally.errors.iter().filter(|((p, _), _)| *p == phase).map(|((_, kind), n)| (kind.clone(), *n)).collect()
     };
-    let faults: Vec<FaultRun> = runs
+    let faults: Vec<FaultRun> = ran
         .into_iter()
         .enumerate()
         .map(|(n, (fault, start, end, recovered))| FaultRun {
@@ -277,16 +321,19 @@ fn report(
             at_ms: millis(start - shared.started),
             lasted_ms: millis(end.saturating_duration_since(start)),
             recovered_ms: recovered.map(|d| d.as_secs_f64() * 1000.0),
+            longest_call_ms: tally.longest.get(&(n + 1)).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             errors: errors_of(n + 1),
             hung: tally.hung.get(&(n + 1)).copied().unwrap_or(0),
         })
         .collect();
     let hung = tally.hung.values().sum();
     let panics = PANICS.load(Ordering::SeqCst).max(panicked_callers);
+    let grown = resources::grown(&samples, args.callers, args.callers * callers::BATCH);
     let ok = hung == 0
         && tally.wrong == 0
         && panics == 0
         && locks_left.is_empty()
+        && grown.is_empty()
         && faults.iter().all(|f| f.recovered_ms.is_some());
     Report {
         target: server.describe(),
@@ -301,6 +348,9 @@ fn report(
         wrong_examples: tally.wrong_examples,
         panics,
         locks_left,
+        growth_per_minute: resources::growth(&samples),
+        resources: samples,
+        grown,
         ok,
     }
 }
@@ -315,18 +365,19 @@ fn kinds(errors: &BTreeMap<String, u64>) -> String {
 fn print_report(report: &Report) {
     println!();
     println!(
-        "{:<12} {:>9} {:>9} {:>10} {:>6}  errors of calls under way in the fault, by kind",
-        "fault", "at", "lasted", "recovered", "hung"
+        "{:<12} {:>9} {:>9} {:>10} {:>9} {:>6}  errors of calls under way in the fault, by kind",
+        "fault", "at", "lasted", "recovered", "longest", "hung"
     );
     for f in &report.faults {
         let recovered =
             f.recovered_ms.map_or("NO".to_string(), |ms| human(Duration::from_secs_f64(ms.max(0.0) / 1000.0)));
         println!(
-            "{:<12} {:>9} {:>9} {:>10} {:>6}  {}",
+            "{:<12} {:>9} {:>9} {:>10} {:>9} {:>6}  {}",
             f.fault.name(),
             human(Duration::from_millis(f.at_ms)),
             human(Duration::from_millis(f.lasted_ms)),
             recovered,
+            human(Duration::from_secs_f64(f.longest_call_ms / 1000.0)),
             f.hung,
             kinds(&f.errors)
         );
@@ -345,8 +396,44 @@ fn print_report(report: &Report) {
     for lock in report.locks_left.iter().take(5) {
         println!("  {lock}");
     }
+    print_resources(report);
     println!();
     if report.ok {
-        println!("No panic, no hung call, no wrong value, no lock left; recovered from every fault.");
+        println!("No panic, no hung call, no wrong value, no lock left, nothing grew; recovered from every fault.");
+    }
+}
+
+fn print_resources(report: &Report) {
+    println!();
+    println!(
+        "{:<24} {:>9} {:>10} {:>6} {:>8} {:>6} {:>7}",
+        "resources", "at", "RSS", "fds", "clients", "tasks", "locked"
+    );
+    for s in &report.resources {
+        let r = &s.resources;
+        println!(
+            "{:<24} {:>9} {:>7} MiB {:>6} {:>8} {:>6} {:>7}",
+            s.when,
+            human(Duration::from_millis(s.at_ms)),
+            format!("{:.1}", r.rss_kib as f64 / 1024.0),
+            r.fds,
+            r.server_clients,
+            r.tasks,
+            r.locked_keys
+        );
+    }
+    if let Some(g) = &report.growth_per_minute {
+        println!(
+            "growth per minute over {:.1} min after the warm-up: RSS {:+.2} MiB, fds {:+.2}, clients {:+.2}, tasks {:+.2}, locked {:+.2}",
+            g.minutes,
+            g.rss_kib / 1024.0,
+            g.fds,
+            g.server_clients,
+            g.tasks,
+            g.locked_keys
+        );
+    }
+    for grown in &report.grown {
+        println!("  grew: {grown}");
     }
 }

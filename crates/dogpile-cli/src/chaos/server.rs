@@ -1,24 +1,28 @@
-//! The Redis a chaos run breaks: a private `redis-server` (every fault), or the one at
-//! `--url` (the faults a client can cause: pauses and a memory limit).
+//! The Redis a chaos run breaks: a private `redis-server` behind a fault-injecting proxy
+//! (every fault), or the one at `--url` (the faults a client can cause: pauses and a memory
+//! limit).
 
 use std::time::Duration;
 
 use dogpile_redis::redis;
-use dogpile_servers::{RedisServer, Reply};
+use dogpile_servers::{CountingProxy, NetFault, RedisServer, Reply};
 
 /// The password of the private server; a re-key fault rotates it and puts it back.
 const PASSWORD: &str = "chaos-pw";
 
-/// The server under test, and how to send it administrative commands.
+/// The server under test, and how to send it administrative commands. The cache reaches a
+/// spawned server through the proxy; administrative commands go to the server itself.
 pub enum Server {
-    Spawned { server: RedisServer },
+    Spawned { server: RedisServer, proxy: CountingProxy },
     Given { client: redis::Client, shown: String },
 }
 
 impl Server {
-    pub fn spawn() -> Result<Self, String> {
+    /// A private server, and a proxy in front of it on `runtime`.
+    pub fn spawn(runtime: &tokio::runtime::Runtime) -> Result<Self, String> {
         let server = crate::target::start_private("redis-server", || RedisServer::start_with_password(PASSWORD))?;
-        Ok(Server::Spawned { server })
+        let proxy = runtime.block_on(CountingProxy::start(server.addr())).map_err(|e| e.to_string())?;
+        Ok(Server::Spawned { server, proxy })
     }
 
     pub fn given(url: &str) -> Result<Self, String> {
@@ -31,7 +35,7 @@ impl Server {
     /// The URL the cache connects with.
     pub fn url(&self) -> Option<String> {
         match self {
-            Server::Spawned { server } => Some(format!("redis://:{PASSWORD}@127.0.0.1:{}/0", server.port())),
+            Server::Spawned { proxy, .. } => Some(format!("redis://:{PASSWORD}@127.0.0.1:{}/0", proxy.port())),
             Server::Given { .. } => None,
         }
     }
@@ -39,7 +43,9 @@ impl Server {
     /// Where the run happens, for the report (no credentials).
     pub fn describe(&self) -> String {
         match self {
-            Server::Spawned { server } => format!("a private redis-server on port {}", server.port()),
+            Server::Spawned { server, proxy } => {
+                format!("a private redis-server on port {} behind a proxy on {}", server.port(), proxy.port())
+            }
             Server::Given { shown, .. } => shown.clone(),
         }
     }
@@ -52,7 +58,7 @@ impl Server {
     pub fn command(&self, args: &[&str]) -> Result<Reply, String> {
         let shown = || args.iter().take(2).copied().collect::<Vec<_>>().join(" ");
         match self {
-            Server::Spawned { server } => match server.command(args) {
+            Server::Spawned { server, .. } => match server.command(args) {
                 Ok(Reply::Error(e)) => Err(format!("{} answered {e}", shown())),
                 Ok(reply) => Ok(reply),
                 Err(e) => Err(format!("{} failed: {e}", shown())),
@@ -83,7 +89,7 @@ impl Server {
 
     /// SIGKILL, then a restart on the same port after `down`.
     pub fn kill_and_restart(&mut self, down: Duration) -> Result<(), String> {
-        let Server::Spawned { server } = self else {
+        let Server::Spawned { server, .. } = self else {
             return Err("the kill fault needs --spawn".into());
         };
         server.kill();
@@ -93,7 +99,7 @@ impl Server {
 
     /// Rotates the password for `during`, dropping every client, then puts it back.
     pub fn rekey(&self, during: Duration) -> Result<(), String> {
-        let Server::Spawned { server } = self else {
+        let Server::Spawned { server, .. } = self else {
             return Err("the rekey fault needs --spawn".into());
         };
         let rotated = format!("{PASSWORD}-rotated");
@@ -104,6 +110,24 @@ impl Server {
         self.command(&["CONFIG", "SET", "requirepass", PASSWORD])?;
         server.use_password(Some(PASSWORD));
         Ok(())
+    }
+
+    /// Breaks the network between the cache and the server with `fault` (`None` mends it).
+    pub fn net_fault(&self, fault: Option<NetFault>) -> Result<(), String> {
+        let Server::Spawned { proxy, .. } = self else {
+            return Err("network faults need --spawn".into());
+        };
+        proxy.fault(fault);
+        Ok(())
+    }
+
+    /// How many clients the server has, less the one asking.
+    pub fn clients(&self) -> Result<u64, String> {
+        let Reply::Bulk(Some(list)) = self.command(&["CLIENT", "LIST"])? else {
+            return Err("CLIENT LIST answered no list".into());
+        };
+        let lines = list.split(|b| *b == b'\n').filter(|line| !line.is_empty()).count() as u64;
+        Ok(lines.saturating_sub(1))
     }
 
     /// The keys matching `pattern` (SCAN, never KEYS: the server may be someone's).

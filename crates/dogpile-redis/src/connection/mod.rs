@@ -20,12 +20,16 @@ use client::{Client, open_client};
 
 /// One multiplexed connection for the whole backend, made on first use. The manager
 /// reconnects by itself after the server went away; when a reconnection cannot succeed on its
-/// own (the password was refused) or the connection is gone, [`Connection::failed`] drops the
-/// manager and the next call makes a new one. Concurrent callers share one attempt, and after a
+/// own (the password was refused), the connection is gone, or it stopped answering (a
+/// timeout: a peer gone without a FIN or an RST answers nothing ever again),
+/// [`Connection::failed`] drops the manager and the next call makes a new one. Concurrent callers share one attempt, and after a
 /// failed attempt calls fail at once until a bounded backoff has passed.
 pub(crate) struct Connection {
     client: Client,
-    current: RwLock<Option<Conn>>,
+    /// The connection, and when it was made.
+    current: RwLock<Option<(Conn, Instant)>>,
+    /// How long a reply may take (`socket_timeout`).
+    reply_timeout: Option<Duration>,
     connecting: Mutex<Backoff>,
     settings: ConnectionManagerConfig,
     /// With `blocking_io`, the timeouts of the blocking connection: connecting, each reply.
@@ -115,6 +119,7 @@ impl Connection {
             cluster_nodes,
             client,
             current: RwLock::new(None),
+            reply_timeout: config.socket.timeout,
             connecting: Mutex::new(Backoff::default()),
             settings,
             blocking: config.socket.blocking.then_some((config.socket.connect_timeout, config.socket.timeout)),
@@ -123,7 +128,7 @@ impl Connection {
     }
 
     fn current(&self) -> Option<Conn> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(conn, _)| conn.clone())
     }
 
     /// A handle on the connection (cheap to clone), connecting first if needed.
@@ -162,7 +167,7 @@ impl Connection {
         };
         match connected {
             Ok(manager) => {
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(manager.clone());
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((manager.clone(), Instant::now()));
                 *backoff = Backoff::default();
                 Ok(manager)
             }
@@ -266,20 +271,34 @@ impl Connection {
         Err(last)
     }
 
-    /// Notes a failed command: a refused password or a lost connection drops the manager, so
-    /// that the next call connects anew instead of reusing a manager that cannot recover.
+    /// Notes a failed command: a refused password, a lost connection or a silent one drops
+    /// the manager, so that the next call connects anew instead of reusing a manager that
+    /// cannot recover.
     pub(crate) fn failed(&self, err: &redis::RedisError) {
         let kind = kind_of(err);
         // Under Sentinel, a server that refuses writes as a replica was a primary until a
         // failover: the sentinels name the new one.
         let demoted = matches!(self.client, Client::Sentinel(_))
             && err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         if demoted
             || kind == BackendErrorKind::Authentication
             || (kind == BackendErrorKind::Connection && !err.is_timeout())
+            || (err.is_timeout() && current.as_ref().is_some_and(|(_, since)| self.silent(since.elapsed())))
         {
-            *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+            *current = None;
         }
+    }
+
+    /// Whether a timeout on the connection made `age` ago means it is dead: a manager that
+    /// reconnects by itself does not after a timeout, and a peer that vanished without a FIN or
+    /// an RST (a host gone, a dropped route) never answers again. A timeout only tells of the
+    /// connection its command was sent on: one younger than the timeout is a newer connection,
+    /// kept. A cluster's connection keeps its own per-node connections, and a connection of
+    /// the caller's is theirs: neither is dropped.
+    fn silent(&self, age: Duration) -> bool {
+        let own = matches!(self.client, Client::Single(_) | Client::Sentinel(_));
+        own && self.reply_timeout.is_some_and(|timeout| age >= timeout)
     }
 }
 
