@@ -4,7 +4,6 @@
 /// `#[tokio::test]`s into a module named `$name`. `$fixture` is an expression that evaluates
 /// to a closure returning something `Into<Fixture>`; it runs once per test.
 ///
-/// The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 #[macro_export]
 macro_rules! conformance {
     ($name:ident, $fixture:expr) => {
@@ -91,12 +90,17 @@ macro_rules! __stamp {
     ($fixture:expr; $($group:ident :: $test:ident),* $(,)?) => {
         $crate::__stamp!(@each $fixture; $($group $test)*);
     };
+    // Each test is a plain function handing two function pointers to one runner, compiled
+    // once in this crate: a test binary that stamps the suite on many backends does not
+    // compile a runtime and an executor per test.
     (@each $fixture:expr; $($group:ident $test:ident)*) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                let fixture: $crate::Fixture = ($fixture)().into();
-                $crate::conformance::$group::$test(fixture).await;
+            #[test]
+            fn $test() {
+                $crate::conformance::run(
+                    || ($fixture)().into(),
+                    |fixture| ::std::boxed::Box::pin($crate::conformance::$group::$test(fixture)),
+                );
             }
         )*
     };
