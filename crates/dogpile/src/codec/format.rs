@@ -132,6 +132,13 @@ impl Format {
     }
 }
 
+/// The deepest nesting a msgpack payload may have: serde_json's limit for JSON. Each level is a
+/// few frames of the value's deserializer, and bytes from any process sharing the cache can
+/// nest as deep as they like: rmp_serde's own limit of 1,024 levels overflows a 2 MiB thread
+/// stack in an unoptimised build (512 does too; 256 fits with half the stack to spare).
+#[cfg(feature = "msgpack")]
+const MSGPACK_MAX_DEPTH: usize = 128;
+
 /// One msgpack value that takes up all of `bytes`.
 ///
 /// The value is read first; then its length by its markers must be the length of `bytes`.
@@ -139,7 +146,9 @@ impl Format {
 /// as the end of input does.)
 #[cfg(feature = "msgpack")]
 fn msgpack_whole<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, BoxError> {
-    let value = rmp_serde::from_slice(bytes)?;
+    let mut reader = rmp_serde::Deserializer::from_read_ref(bytes);
+    reader.set_max_depth(MSGPACK_MAX_DEPTH);
+    let value = D::deserialize(&mut reader)?;
     match msgpack_len(bytes) {
         Some(len) if len == bytes.len() => Ok(value),
         Some(len) => Err(format!("{} bytes after the msgpack value: not a msgpack payload", bytes.len() - len).into()),
@@ -238,6 +247,25 @@ fn msgpack_skip(bytes: &[u8], mut pos: usize, marker: u8) -> Option<(usize, usiz
 #[cfg(all(test, feature = "msgpack"))]
 mod tests {
     use super::*;
+
+    /// Bytes nested far deeper than any value a program writes are refused before they use
+    /// the stack up, in an unoptimised build too, on a thread with the 2 MiB stack of Rust's
+    /// and Tokio's threads; and what is nested within the limit reads.
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn deep_msgpack_is_an_error_not_a_stack_overflow() {
+        let nested = |depth: usize| [vec![0x91u8; depth], vec![0xc0]].concat();
+        let read = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let deep = Format::Msgpack.deserialize_value::<crate::codec::Value>(&nested(100_000));
+                let limit = Format::Msgpack.deserialize_value::<crate::codec::Value>(&nested(MSGPACK_MAX_DEPTH - 1));
+                let past = Format::Msgpack.deserialize_value::<crate::codec::Value>(&nested(MSGPACK_MAX_DEPTH + 1));
+                (deep.is_err(), limit.is_ok(), past.is_err())
+            })
+            .map(|thread| thread.join());
+        assert!(matches!(read, Ok(Ok((true, true, true)))), "{read:?}");
+    }
 
     #[test]
     fn msgpack_lengths_by_marker() {
