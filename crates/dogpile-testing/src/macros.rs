@@ -93,12 +93,17 @@ macro_rules! __stamp {
     // Each test is a plain function handing two function pointers to one runner, compiled
     // once in this crate: a test binary that stamps the suite on many backends does not
     // compile a runtime and an executor per test.
+    // The fixture is one function per stamp: written into each test, its expression (and the
+    // generic helpers it calls) would be compiled once per test, not once per backend.
     (@each $fixture:expr; $($group:ident $test:ident)*) => {
+        fn __fixture() -> $crate::Fixture {
+            ($fixture)().into()
+        }
         $(
             #[test]
             fn $test() {
                 $crate::conformance::run(
-                    || ($fixture)().into(),
+                    __fixture,
                     |fixture| ::std::boxed::Box::pin($crate::conformance::$group::$test(fixture)),
                 );
             }
