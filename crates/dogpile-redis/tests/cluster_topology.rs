@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -139,19 +138,28 @@ async fn a_slot_migration_under_load_loses_nothing() {
     let ports = cluster.primaries();
     let id = |port: u16| cluster.node(port).unwrap().must(&["CLUSTER", "MYID"]).as_text().unwrap();
     let (from, to) = (id(ports[0]), id(ports[1]));
-    let cli = std::env::var_os(dogpile_testing::cluster::CLI_BIN_ENV).unwrap_or_else(|| "redis-cli".into());
     let out = tokio::task::spawn_blocking({
         let entry = format!("127.0.0.1:{}", ports[0]);
         move || {
-            Command::new(cli)
-                .args(["--cluster", "reshard", &entry, "--cluster-from", &from, "--cluster-to", &to])
-                .args(["--cluster-slots", "1000", "--cluster-yes", "--cluster-pipeline", "10"])
-                .output()
+            dogpile_testing::cluster::redis_cli(&[
+                "--cluster",
+                "reshard",
+                &entry,
+                "--cluster-from",
+                &from,
+                "--cluster-to",
+                &to,
+                "--cluster-slots",
+                "1000",
+                "--cluster-yes",
+                "--cluster-pipeline",
+                "10",
+            ])
         }
     })
     .await
     .unwrap()
-    .expect("run redis-cli");
+    .unwrap_or_else(|err| panic!("{err}"));
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);

@@ -2,10 +2,10 @@
 //! `redis-cli --cluster create`, stopped on drop.
 //!
 //! The binaries are `redis-server` and `redis-cli` from `PATH`, or those named by
-//! `DOGPILE_REDIS_SERVER_BIN` and `DOGPILE_REDIS_CLI_BIN`.
+//! `DOGPILE_REDIS_SERVER_BIN` and `DOGPILE_REDIS_CLI_BIN`; [`redis_cli`] runs the latter.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -18,6 +18,23 @@ pub const CLI_BIN_ENV: &str = "DOGPILE_REDIS_CLI_BIN";
 
 const CLI_HINT: &str = "install it with `apt-get install redis-tools` (Debian/Ubuntu) or `brew install redis` \
      (macOS), or point DOGPILE_REDIS_CLI_BIN at a redis-cli binary";
+
+/// Runs `redis-cli` with `args` (`--cluster reshard ...`, say) and returns what it printed.
+///
+/// # Errors
+///
+/// [`Error::Missing`] with an install hint when there is no `redis-cli`; [`Error::Io`] when
+/// it cannot be run.
+pub fn redis_cli(args: &[&str]) -> Result<Output> {
+    let cli = std::env::var_os(CLI_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| "redis-cli".into());
+    match Command::new(&cli).args(args).stdin(Stdio::null()).output() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::Missing { binary: cli.display().to_string(), hint: CLI_HINT.into() })
+        }
+        Err(err) => Err(Error::Io { what: format!("failed to run {}", cli.display()), source: err }),
+        Ok(out) => Ok(out),
+    }
+}
 
 /// A running cluster, stopped on drop.
 #[derive(Debug)]
@@ -67,23 +84,25 @@ impl RedisCluster {
         Ok(cluster)
     }
 
+    /// Makes the nodes one cluster with `redis-cli --cluster create`. It pauses a second for
+    /// the nodes to meet, but the cluster's own start is longer: a primary reports
+    /// `cluster_state:ok` no sooner than 2 s after its server started (Redis'
+    /// `CLUSTER_WRITABLE_DELAY`), whoever forms the cluster.
     fn create(&self, replicas: usize) -> Result<()> {
-        let cli = std::env::var_os(CLI_BIN_ENV).map(PathBuf::from).unwrap_or_else(|| "redis-cli".into());
-        let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-        args.extend(self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
-        args.extend(["--cluster-replicas".into(), replicas.to_string(), "--cluster-yes".into()]);
-        match Command::new(&cli).args(&args).stdin(Stdio::null()).output() {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::Missing { binary: cli.display().to_string(), hint: CLI_HINT.into() })
-            }
-            Err(err) => Err(Error::Io { what: format!("failed to run {}", cli.display()), source: err }),
-            Ok(out) if !out.status.success() => Err(self.failed(&format!(
+        let nodes: Vec<String> = self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(nodes.iter().map(String::as_str));
+        let replicas = replicas.to_string();
+        args.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
+        let out = redis_cli(&args)?;
+        if !out.status.success() {
+            return Err(self.failed(&format!(
                 "redis-cli --cluster create failed: {}\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
-            ))),
-            Ok(_) => Ok(()),
+            )));
         }
+        Ok(())
     }
 
     /// Waits until every live node reports `cluster_state:ok` and knows every node, and every
@@ -116,7 +135,7 @@ impl RedisCluster {
             if Instant::now() > deadline {
                 return Err(self.failed(&format!("the cluster did not become ok within {within:?}: {states:?}")));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -29,7 +29,7 @@ mod sentinel;
 mod server;
 mod tls;
 
-pub use cluster::{CLI_BIN_ENV, RedisCluster};
+pub use cluster::{CLI_BIN_ENV, RedisCluster, redis_cli};
 pub use error::{Error, Result};
 pub use proxy::{CountingProxy, NetFault};
 pub use resp::Reply;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::CountingProxy;
 use crate::server::started;
 
-pub use dogpile_servers::CLI_BIN_ENV;
+pub use dogpile_servers::{CLI_BIN_ENV, redis_cli};
 
 /// A running cluster owned by the test; its other methods are those of
 /// [`dogpile_servers::RedisCluster`].
