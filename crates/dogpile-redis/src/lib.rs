@@ -118,6 +118,10 @@ use dogpile::Result;
 use dogpile::backend::{Backend, DynBackend, L1Backend, L1Builder};
 use dogpile::config::Arguments;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use redis;
 
 pub use advanced::{ADVANCED, RedisAdvancedBackend};

@@ -29,6 +29,10 @@ mod sentinel;
 mod server;
 mod tls;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use cluster::{CLI_BIN_ENV, RedisCluster, redis_cli};
 pub use error::{Error, Result};
 pub use proxy::{CountingProxy, NetFault};

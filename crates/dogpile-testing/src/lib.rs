@@ -30,6 +30,10 @@ pub mod server;
 pub mod tls;
 pub mod trace;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use cluster::RedisCluster;
 pub use dogpile_servers::NetFault;
 pub use fixture::Fixture;

@@ -100,6 +100,10 @@ mod value;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;
+
 pub use bytes::Bytes;
 pub use erased_serde;
 
