@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dogpile::codec::{Codec, Value, known_layouts};
+use dogpile::codec::{Codec, Compression, Compressor, Value, known_layouts};
 use dogpile::config::redact_url;
 use dogpile_redis::redis;
 
@@ -45,6 +45,8 @@ pub struct Reading {
     pub ct: Option<f64>,
     /// The entry's tags (see `Region::invalidate_tags`).
     pub tags: Vec<String>,
+    /// How the entry is compressed, with its length decompressed, when it is.
+    pub compressed: Option<(Compression, usize)>,
 }
 
 /// What `bytes` hold: `Err` with why no layout reads them.
@@ -58,7 +60,7 @@ pub fn read(bytes: &[u8]) -> Result<Reading, String> {
                 None => {
                     let ct = layout.keeps_creation_time().then_some(decoded.metadata.ct);
                     let (value, tags) = (decoded.payload, decoded.metadata.tags);
-                    found = Some(Reading { format: layout.name, also: Vec::new(), value, ct, tags });
+                    found = Some(Reading { format: layout.name, also: Vec::new(), value, ct, tags, compressed: None });
                 }
             },
             Err(err) if Codec::is_no_value(&err) && found.is_none() => {
@@ -67,7 +69,12 @@ pub fn read(bytes: &[u8]) -> Result<Reading, String> {
             Err(_) => {}
         }
     }
-    found.ok_or_else(|| format!("no known format reads these {} bytes", bytes.len()))
+    let mut reading = found.ok_or_else(|| format!("no known format reads these {} bytes", bytes.len()))?;
+    if let Some(algorithm) = Compressor::compressed_with(bytes) {
+        let entry = Compressor::default().decompress(bytes).map_err(|e| e.to_string())?;
+        reading.compressed = Some((algorithm, entry.len()));
+    }
+    Ok(reading)
 }
 
 /// What the fleet's record of `tag` says of an entry created at `ct`.
@@ -166,6 +173,9 @@ async fn inspect(conn: &mut Conn, key: &str, field: Option<&str>, lock_prefix: &
             match read(bytes) {
                 Ok(reading) => {
                     let _ = writeln!(out, "format:     {}", reading.format);
+                    if let Some((algorithm, length)) = reading.compressed {
+                        let _ = writeln!(out, "compressed: {}, {length} bytes once decompressed", algorithm.name());
+                    }
                     if !reading.also.is_empty() {
                         let _ = writeln!(out, "also reads: {}", reading.also.join("; "));
                     }
@@ -275,6 +285,21 @@ mod tests {
 
     fn sample() -> Value {
         Value::Dict(vec![(Value::from("name"), Value::from("Ada")), (Value::from("n"), Value::from(42))])
+    }
+
+    #[test]
+    fn a_compressed_entry_is_read_and_said_to_be() {
+        for algorithm in [Compression::Zstd, Compression::Lz4] {
+            let compressor = Compressor::new(Some(algorithm)).compress_above(16);
+            let codec = Compat::Dogpile1.codec().with_compressor(compressor);
+            let value = Value::from("a long text, ".repeat(100));
+            let bytes = codec.encode(&value, 1_700_000_000.5).unwrap();
+            let reading = read(&bytes).unwrap();
+            assert!(reading.format.starts_with("dogpile 1.x, pickle"), "{reading:?}");
+            assert_eq!(reading.value, value);
+            let plain = Compat::Dogpile1.codec().encode(&value, 1_700_000_000.5).unwrap();
+            assert_eq!(reading.compressed, Some((algorithm, plain.len())));
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use dogpile::backend::DynBackend;
+use dogpile::codec::Compressor;
 use dogpile::{Bytes, CacheKey};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -40,6 +41,9 @@ pub(crate) struct Backend {
     distributed_lock: bool,
     /// How native values' payloads are written.
     payload: Payload,
+    /// How entries are compressed (the `compression` arguments); compressed entries are read
+    /// whatever it writes.
+    compressor: Compressor,
 }
 
 /// Where a backend's calls do their I/O: the `io` argument.
@@ -72,18 +76,44 @@ impl Backend {
     /// The bytes at `key`: from process memory when the backend has them at hand (an L1
     /// hit), without entering any runtime.
     fn read(&self, py: Python<'_>, key: CacheKey) -> PyResult<Option<Bytes>> {
-        if let Some(ready) = self.inner.get_ready(key.as_key_ref()) {
-            return ready.map_err(to_py);
-        }
-        self.io(py, move |backend| async move { backend.get(&key).await })
+        let stored = match self.inner.get_ready(key.as_key_ref()) {
+            Some(ready) => ready.map_err(to_py)?,
+            None => self.io(py, move |backend| async move { backend.get(&key).await })?,
+        };
+        Ok(self.entry(stored))
     }
 
     fn read_multi(&self, py: Python<'_>, keys: Vec<CacheKey>) -> PyResult<Vec<Option<Bytes>>> {
-        self.io(py, move |backend| async move { backend.get_multi(&keys).await })
+        let stored = self.io(py, move |backend| async move { backend.get_multi(&keys).await })?;
+        Ok(stored.into_iter().map(|bytes| self.entry(bytes)).collect())
+    }
+
+    fn write(&self, py: Python<'_>, key: CacheKey, entry: Bytes) -> PyResult<()> {
+        let stored = self.stored(entry);
+        self.io(py, move |backend| async move { backend.set(&key, stored).await })
     }
 
     fn write_multi(&self, py: Python<'_>, items: Vec<(CacheKey, Bytes)>) -> PyResult<()> {
+        let items: Vec<(CacheKey, Bytes)> = items.into_iter().map(|(key, entry)| (key, self.stored(entry))).collect();
         self.io(py, move |backend| async move { backend.set_multi(&items).await })
+    }
+
+    /// The entry in stored bytes: decompressed when compressed; bytes that do not decompress
+    /// are no entry, as bytes that do not decode are.
+    fn entry(&self, stored: Option<Bytes>) -> Option<Bytes> {
+        let stored = stored?;
+        if Compressor::compressed_with(&stored).is_none() {
+            return Some(stored);
+        }
+        self.compressor.decompress(&stored).ok().map(|entry| Bytes::from(entry.into_owned()))
+    }
+
+    /// The bytes to store for `entry`: compressed as the arguments say.
+    fn stored(&self, entry: Bytes) -> Bytes {
+        if self.compressor.algorithm().is_none() {
+            return entry;
+        }
+        Bytes::from(self.compressor.compress(entry.to_vec()))
     }
 }
 
@@ -103,12 +133,13 @@ impl Backend {
         )?;
         let calling_thread = on_calling_thread(arguments)?;
         let arguments = to_arguments(arguments)?;
+        let compressor = Compressor::from_arguments(&arguments).map_err(to_py)?;
         dogpile_redis::register();
         let _runtime = enter()?;
         let inner = dogpile::registry::make_backend(rust, &arguments).map_err(to_py)?;
         let distributed_lock = inner.capabilities().distributed_lock;
         let twins = calling_thread.then(|| Twins::new(rust, arguments));
-        Ok(Backend { inner, twins, name: python, distributed_lock, payload })
+        Ok(Backend { inner, twins, name: python, distributed_lock, payload, compressor })
     }
 
     /// The `CachedValue` at `key`, or `NO_VALUE` (also for bytes that do not decode).
@@ -127,7 +158,7 @@ impl Backend {
     /// Stores the `CachedValue` `value` at `key`, as dogpile.cache 1.x writes it.
     fn set_value(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let (key, bytes) = (to_key(key)?, Encoder::new(py, self.payload)?.encode(value)?);
-        self.io(py, move |backend| async move { backend.set(&key, bytes).await })
+        self.write(py, key, bytes)
     }
 
     /// Stores each `key: CachedValue` of `mapping`, in one round trip.
@@ -155,7 +186,7 @@ impl Backend {
     /// Stores `value` at `key`, with the backend's TTL policy.
     fn set(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &[u8]) -> PyResult<()> {
         let (key, value) = (to_key(key)?, Bytes::copy_from_slice(value));
-        self.io(py, move |backend| async move { backend.set(&key, value).await })
+        self.write(py, key, value)
     }
 
     /// Stores each `key: value` of `mapping`, in one round trip.

@@ -153,6 +153,7 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
                 ops[i]().await?;
             }
             let round_trips = proxies.iter().map(CountingProxy::round_trips).sum::<usize>() as f64 / N as f64;
+            let bytes = proxies.iter().map(CountingProxy::bytes).sum::<usize>() as f64 / N as f64;
             let (count, latencies, elapsed) = &mut totals[i];
             let ops_per_s = *count as f64 / elapsed.as_secs_f64();
             let keys_per_op = if workload.multi { 100 } else { 1 };
@@ -167,6 +168,7 @@ async fn measure(cluster: &RedisCluster, duration: Duration) -> Result<Vec<Row>,
                 max_us: latencies.max().as_secs_f64() * 1e6,
                 round_trips_per_op: round_trips,
                 commands_per_op: f64::NAN,
+                bytes_per_op: bytes,
                 tasks: workload.tasks,
                 keys_per_op,
                 ratio_to_raw: None,

@@ -44,6 +44,8 @@ pub(crate) struct Row {
     pub(crate) max_us: f64,
     pub(crate) round_trips_per_op: f64,
     pub(crate) commands_per_op: f64,
+    /// Bytes on the wire per operation, both ways.
+    pub(crate) bytes_per_op: f64,
     pub(crate) tasks: usize,
     pub(crate) keys_per_op: usize,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dogpile::codec::{Codec, Envelope, Format};
+use dogpile::codec::{Codec, Compression, Envelope, Format};
 use dogpile::{CacheKey, Clock, Region, SystemClock};
 use dogpile_redis::redis::{self, AsyncCommands};
 use dogpile_redis::{HashTtlPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
@@ -40,6 +40,12 @@ enum Kind {
     GetOrCreateMultiMisses {
         lock: bool,
     },
+    /// A 10 KiB document read (`write: false`) or written through a region that compresses
+    /// it; the raw twin stores it uncompressed.
+    Document {
+        compression: Compression,
+        write: bool,
+    },
 }
 
 struct Workload {
@@ -49,7 +55,7 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 13] = [
+const WORKLOADS: [Workload; 17] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
@@ -83,7 +89,15 @@ const WORKLOADS: [Workload; 13] = [
         tasks: 1,
         keys_per_op: 100,
     },
+    Workload { name: "get_10kib_zstd", kind: document(Compression::Zstd, false), tasks: 1, keys_per_op: 1 },
+    Workload { name: "get_10kib_lz4", kind: document(Compression::Lz4, false), tasks: 1, keys_per_op: 1 },
+    Workload { name: "set_10kib_zstd", kind: document(Compression::Zstd, true), tasks: 1, keys_per_op: 1 },
+    Workload { name: "set_10kib_lz4", kind: document(Compression::Lz4, true), tasks: 1, keys_per_op: 1 },
 ];
+
+const fn document(compression: Compression, write: bool) -> Kind {
+    Kind::Document { compression, write }
+}
 
 /// The Redis TTL of the values the miss workloads create (each call creates new keys).
 const MISS_TTL: Duration = Duration::from_secs(60);
@@ -276,6 +290,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                     })
                 })
             }
+            Kind::Document { write, .. } => super::compression::raw(url, write).await?,
         };
         return Ok(op);
     }
@@ -358,6 +373,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                 Box::pin(async move { region.set_multi(keys.iter().map(|k| (k, &value))).await.map_err(err) })
             })
         }
+        Kind::Document { compression, write } => super::compression::dogpile(url, compression, write)?,
     };
     Ok(op)
 }
@@ -373,11 +389,11 @@ async fn prepare(url: &str) -> Result<(), String> {
     seed.set_multi(all.iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
     let raw = region(url, true, HashTtlPolicy::OnCreate, Codec::new(Format::Msgpack, Envelope::Raw))?;
     raw.set_multi(mixed_keys("bench:raw:").iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
-    Ok(())
+    super::compression::prepare(url).await
 }
 
-/// Round trips per operation, through a counting proxy.
-async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str) -> Result<f64, String> {
+/// Round trips and bytes on the wire (both ways) per operation, through a counting proxy.
+async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str) -> Result<(f64, f64), String> {
     const N: usize = 20;
     let op = build(kind, layer, &with_addr(url, &proxy.addr_string())).await?;
     op().await?; // connects
@@ -389,7 +405,7 @@ async fn round_trips(kind: Kind, layer: Layer, proxy: &CountingProxy, url: &str)
     for _ in 0..N {
         op().await?;
     }
-    Ok(proxy.round_trips() as f64 / N as f64)
+    Ok((proxy.round_trips() as f64 / N as f64, proxy.bytes() as f64 / N as f64))
 }
 
 /// `url` with its `host:port` replaced by `addr` (credentials and db kept).
@@ -446,6 +462,7 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
         for (i, (layer, label)) in [(Layer::Raw, "raw"), (Layer::Dogpile, "dogpile")].into_iter().enumerate() {
             let (count, latencies, elapsed, commands) = &mut totals[i];
             let ops_per_s = *count as f64 / elapsed.as_secs_f64();
+            let (round_trips_per_op, bytes_per_op) = round_trips(workload.kind, layer, &proxy, &target.url).await?;
             rows.push(Row {
                 workload: workload.name,
                 layer: label,
@@ -455,7 +472,8 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
                 p99_us: latencies.percentile(99.0).as_secs_f64() * 1e6,
                 p999_us: latencies.percentile(99.9).as_secs_f64() * 1e6,
                 max_us: latencies.max().as_secs_f64() * 1e6,
-                round_trips_per_op: round_trips(workload.kind, layer, &proxy, &target.url).await?,
+                round_trips_per_op,
+                bytes_per_op,
                 commands_per_op: *commands as f64 / (*count).max(1) as f64,
                 tasks: workload.tasks,
                 keys_per_op: workload.keys_per_op,
@@ -479,12 +497,12 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     );
     println!();
     println!(
-        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | dogpile/raw |"
+        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | bytes/op | dogpile/raw |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} |",
             row.workload,
             row.layer,
             row.tasks,
@@ -496,6 +514,7 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
             row.max_us,
             row.round_trips_per_op,
             row.commands_per_op,
+            thousands(row.bytes_per_op.round() as u64),
             row.ratio_to_raw.map_or_else(String::new, |r| format!("{r:.2}x")),
         );
     }

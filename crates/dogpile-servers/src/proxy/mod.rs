@@ -98,6 +98,7 @@ pub struct CountingProxy {
     addr: SocketAddr,
     round_trips: Arc<AtomicUsize>,
     connections: Arc<AtomicUsize>,
+    bytes: Arc<AtomicUsize>,
     refusing: Arc<AtomicBool>,
     faults: Arc<Faults>,
     accept: JoinHandle<()>,
@@ -114,11 +115,13 @@ impl CountingProxy {
         let addr = listener.local_addr().map_err(Error::io("the proxy's address"))?;
         let round_trips = Arc::new(AtomicUsize::new(0));
         let connections = Arc::new(AtomicUsize::new(0));
+        let bytes = Arc::new(AtomicUsize::new(0));
         let refusing = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());
         let accept = tokio::spawn({
             let (round_trips, connections, refusing, faults) =
                 (Arc::clone(&round_trips), Arc::clone(&connections), Arc::clone(&refusing), Arc::clone(&faults));
+            let bytes = Arc::clone(&bytes);
             async move {
                 while let Ok((client, _)) = listener.accept().await {
                     connections.fetch_add(1, Ordering::SeqCst);
@@ -126,7 +129,8 @@ impl CountingProxy {
                         drop(client);
                         continue;
                     }
-                    let (round_trips, faults) = (Arc::clone(&round_trips), Arc::clone(&faults));
+                    let (round_trips, faults, bytes) =
+                        (Arc::clone(&round_trips), Arc::clone(&faults), Arc::clone(&bytes));
                     tokio::spawn(async move {
                         let mark = faults.mark();
                         // A blackholed host does not answer the connection either.
@@ -136,12 +140,12 @@ impl CountingProxy {
                             relay::swallow(client).await;
                             return;
                         };
-                        relay::relay(client, server, relay::Shared { round_trips, faults, mark }).await;
+                        relay::relay(client, server, relay::Shared { round_trips, bytes, faults, mark }).await;
                     });
                 }
             }
         });
-        Ok(CountingProxy { addr, round_trips, connections, refusing, faults, accept })
+        Ok(CountingProxy { addr, round_trips, connections, bytes, refusing, faults, accept })
     }
 
     /// The proxy's port.
@@ -164,9 +168,15 @@ impl CountingProxy {
         self.round_trips.load(Ordering::SeqCst)
     }
 
-    /// Sets the count back to zero.
+    /// Bytes relayed, both ways, since the start or the last [`reset`](CountingProxy::reset).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::SeqCst)
+    }
+
+    /// Sets the counts of round trips and bytes back to zero.
     pub fn reset(&self) {
         self.round_trips.store(0, Ordering::SeqCst);
+        self.bytes.store(0, Ordering::SeqCst);
     }
 
     /// Connections accepted since the start (closed ones and refused ones included).

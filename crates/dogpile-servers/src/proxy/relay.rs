@@ -16,6 +16,8 @@ use super::{Faults, NetFault};
 /// What the relays of one proxy share, and the connection's mark of when it opened.
 pub(super) struct Shared {
     pub(super) round_trips: Arc<AtomicUsize>,
+    /// Bytes relayed, both ways.
+    pub(super) bytes: Arc<AtomicUsize>,
     pub(super) faults: Arc<Faults>,
     pub(super) mark: (usize, bool),
 }
@@ -82,6 +84,7 @@ async fn pass(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, way: Way, shared:
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            shared.bytes.fetch_add(n, Ordering::Relaxed);
             match way {
                 Way::Up if spoke.swap(false, Ordering::SeqCst) => {
                     shared.round_trips.fetch_add(1, Ordering::SeqCst);

@@ -1,6 +1,7 @@
-//! Every payload format in every envelope, through the backend (dogpile's serializer suites).
+//! Every payload format in every envelope, uncompressed and compressed, through the backend
+//! (dogpile's serializer suites).
 
-use dogpile::codec::{Codec, Envelope, Format};
+use dogpile::codec::{Codec, Compression, Compressor, Envelope, Format};
 use serde::{Deserialize, Serialize};
 
 use crate::Fixture;
@@ -14,20 +15,25 @@ struct Sample {
     parent: Option<u32>,
 }
 
-/// Each format x envelope stores and reads back a structured value, and what the backend
-/// holds decodes with the codec alone.
+/// Each format x envelope, uncompressed and compressed with each algorithm, stores and reads
+/// back a structured value; what the backend holds decodes with the codec alone, and a
+/// compressed entry is compressed there and read by a codec that does not compress.
 pub async fn round_trip_every_layout(f: Fixture) {
-    let sample = Sample { id: 7, name: "seven ✓".into(), score: 0.25, tags: vec!["x".into()], parent: None };
+    let sample = Sample { id: 7, name: "seven ✓ ".repeat(40), score: 0.25, tags: vec!["x".into()], parent: None };
+    let compressions = [None, Some(Compression::Zstd), Some(Compression::Lz4)];
     for format in [Format::Msgpack, Format::Json] {
         for envelope in Envelope::ALL {
-            let codec = Codec::new(format.clone(), envelope);
-            let region = f.region(|b| b.codec(codec.clone()));
-            let key = format!("layout:{}:{}", format.name(), envelope.name());
-            region.set(key.as_str(), &sample).await.unwrap();
-            assert_eq!(region.get::<Sample>(key.as_str()).await.unwrap().as_ref(), Some(&sample), "{codec:?}");
-            let raw = f.backend().get(&key.as_str().into()).await.unwrap().expect("stored bytes");
-            let decoded = codec.decode::<Sample>(&raw, 0.0).unwrap();
-            assert_eq!(decoded.payload, sample, "{codec:?}");
+            for compression in compressions {
+                let plain = Codec::new(format.clone(), envelope);
+                let codec = plain.clone().with_compressor(Compressor::new(compression).compress_above(64));
+                let region = f.region(|b| b.codec(codec.clone()));
+                let key = format!("layout:{}:{}:{compression:?}", format.name(), envelope.name());
+                region.set(key.as_str(), &sample).await.unwrap();
+                assert_eq!(region.get::<Sample>(key.as_str()).await.unwrap().as_ref(), Some(&sample), "{codec:?}");
+                let raw = f.backend().get(&key.as_str().into()).await.unwrap().expect("stored bytes");
+                assert_eq!(Compressor::compressed_with(&raw), compression, "{codec:?}");
+                assert_eq!(plain.decode::<Sample>(&raw, 0.0).unwrap().payload, sample, "{codec:?}");
+            }
         }
     }
 }

@@ -1,5 +1,8 @@
 //! `dogpile memory-report`: the seed's demo data set under each storage strategy, and the
-//! Redis memory each one takes.
+//! Redis memory each one takes; then JSON-like documents of 2 to 20 KiB, as they are and
+//! compressed.
+
+mod documents;
 
 use std::time::Duration;
 
@@ -135,10 +138,11 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
     } else {
         Target::new(args.url.clone(), args.spawn)?
     };
-    let (rows, empty, skipped) = runtime.block_on(measure(&args, &target))?;
+    let (rows, documents, empty, skipped) = runtime.block_on(measure(&args, &target))?;
     if args.json {
-        let json =
-            serde_json::json!({ "scale": args.scale, "empty_used_memory": empty, "rows": rows, "left_out": skipped });
+        let json = serde_json::json!({
+            "scale": args.scale, "empty_used_memory": empty, "rows": rows, "documents": documents, "left_out": skipped
+        });
         println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
         return Ok(());
     }
@@ -150,9 +154,22 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
     );
     println!("Bytes per value and % leave out the empty server's used_memory ({} bytes).", thousands(empty));
     println!();
+    table(&rows);
+    println!();
+    println!("{} JSON-like documents of 2 to 20 KiB, as they are and compressed:", thousands(documents.len() as u64));
+    println!();
+    table(&documents);
+    for why in skipped {
+        println!();
+        println!("{why}");
+    }
+    Ok(())
+}
+
+fn table(rows: &[Row]) {
     println!("| strategy | TTL on Redis | expiry in dogpile | used_memory | bytes/value | % of first row |");
     println!("|---|---|---|---:|---:|---:|");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {} | {} | {} | {:.1} | {:.1}% |",
             r.strategy,
@@ -163,15 +180,14 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
             r.percent_of_first
         );
     }
-    for why in skipped {
-        println!();
-        println!("{why}");
-    }
-    Ok(())
 }
 
-/// The rows, the empty server's `used_memory`, and why strategies were left out.
-async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, u64, Vec<String>), String> {
+/// What each row measured.
+type Measured = (Vec<Row>, Vec<Row>, u64, Vec<String>);
+
+/// The rows, the documents' rows, the empty server's `used_memory`, and why strategies were
+/// left out.
+async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<Measured, String> {
     let data = data_set(args.scale);
     let mut admin = target.admin().await?;
     let mut rows: Vec<Row> = Vec::new();
@@ -226,9 +242,10 @@ async fn measure(args: &MemoryReportArgs, target: &Target) -> Result<(Vec<Row>, 
             percent_of_first: 100.0 * net / first.max(1.0),
         });
     }
-    redis::cmd("FLUSHDB").arg("SYNC").query_async::<()>(&mut admin).await.map_err(|e| e.to_string())?;
     progress.finish();
-    Ok((rows, empty, skipped))
+    let documents = documents::measure(args.scale, target, &mut admin).await?;
+    redis::cmd("FLUSHDB").arg("SYNC").query_async::<()>(&mut admin).await.map_err(|e| e.to_string())?;
+    Ok((rows, documents, empty, skipped))
 }
 
 impl Strategy {
