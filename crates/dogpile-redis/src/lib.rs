@@ -72,6 +72,9 @@
 //! | `compat` | `native` / `dogpile-1` / `dogpile-0.9` / `seed-0.4` / `seed-0.5` / `seed-0.5-raw` | `native` | the Python deployment to share entries and locks with ([`Compat`](dogpile::codec::Compat)): the defaults of the next four and of `lock_prefix` |
 //! | `serializer` | `msgpack` / `json` / `pickle` / `raw_proxy` | `msgpack` | the region's payload format (the seed's `dumps`/`loads`) |
 //! | `envelope` | `dogpile1` / `seed` / `compact` / `raw` | `seed` | the region's envelope |
+//! | `compression` | `zstd` / `lz4` / `none` | `none` | entries longer than `compress_above` are stored compressed (dogpile's features `zstd`, `lz4`); compressed entries are read whatever this says ([`Compressor`](dogpile::codec::Compressor)) |
+//! | `compress_above` | bytes | `1024` | the shortest entry compressed |
+//! | `max_decompressed_size` | bytes | 64 MiB | a compressed entry declaring more is refused before anything is allocated |
 //! | `value_version` | integer | `2` | dogpile's value version (1 for dogpile 0.9.x) |
 //! | `startup_nodes` | list | none | cluster names only: `host:port` strings or `{host, port}` tables to start from (else `url`, or `host` and `port`) |
 //! | `sentinels` | list | none | sentinel names only, required: `host:port` strings or `[host, port]` pairs |
