@@ -156,7 +156,8 @@ pub fn run(args: MemoryReportArgs) -> Result<(), String> {
     println!();
     table(&rows);
     println!();
-    println!("{} JSON-like documents of 2 to 20 KiB, as they are and compressed:", thousands(documents.len() as u64));
+    let count = documents.first().map_or(0, |r| r.values as u64);
+    println!("{} JSON-like documents of 2 to 20 KiB, as they are and compressed:", thousands(count));
     println!();
     table(&documents);
     for why in skipped {
