@@ -134,35 +134,12 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
         (None, false) => return Err("give --spawn (a private redis-server) or --url redis://HOST:PORT".into()),
     };
     let faults = faults(&args, &server)?;
-    let slot = args.duration.checked_div(faults.len().max(1) as u32).unwrap_or_default();
-    if slot < args.fault_time * 2 {
-        return Err(format!(
-            "--duration {} is too short for {} faults of {}: give at least {}",
-            human(args.duration),
-            faults.len(),
-            human(args.fault_time),
-            human(args.fault_time * 2 * faults.len() as u32)
-        ));
-    }
-
-    // Panics anywhere in the process, background tasks included, are counted.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        default_hook(info);
-    }));
-
+    let slot = slot(&args, faults.len())?;
+    count_panics();
     let Some(url) = server.url().or_else(|| args.url.clone()) else {
         return Err("no URL to connect to".into());
     };
-    let config = RedisConfig::from_url(url)
-        .socket_timeout(args.socket_timeout)
-        .socket_connect_timeout(args.socket_timeout)
-        .distributed_lock(true)
-        .lock_sleep(Duration::from_millis(10))
-        .redis_expiration_time(Duration::from_secs(600));
-    let backend = RedisAdvancedHstoreBackend::new(config).map_err(|e| e.to_string())?;
-    let region = Region::builder().expiration_time(args.ttl).backend(backend).build().map_err(|e| e.to_string())?;
+    let region = region(&args, url)?;
     let keys = Arc::new(callers::keys(args.keys));
     runtime.block_on(region.delete_multi(keys.iter().cloned())).map_err(|e| format!("cannot clear the keys: {e}"))?;
 
@@ -215,6 +192,41 @@ pub fn run(args: ChaosArgs) -> Result<(), String> {
         print_report(&report);
     }
     if report.ok { Ok(()) } else { Err("the cache misbehaved under faults (see above)".into()) }
+}
+
+/// Each fault's share of the run, long enough for the fault and the recovery after it.
+fn slot(args: &ChaosArgs, faults: usize) -> Result<Duration, String> {
+    let slot = args.duration.checked_div(faults.max(1) as u32).unwrap_or_default();
+    if slot < args.fault_time * 2 {
+        return Err(format!(
+            "--duration {} is too short for {faults} faults of {}: give at least {}",
+            human(args.duration),
+            human(args.fault_time),
+            human(args.fault_time * 2 * faults as u32)
+        ));
+    }
+    Ok(slot)
+}
+
+/// Counts panics anywhere in the process, background tasks included, in [`PANICS`].
+fn count_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        default_hook(info);
+    }));
+}
+
+/// The region the callers share: hash storage with the distributed lock, at `url`.
+fn region(args: &ChaosArgs, url: String) -> Result<Region, String> {
+    let config = RedisConfig::from_url(url)
+        .socket_timeout(args.socket_timeout)
+        .socket_connect_timeout(args.socket_timeout)
+        .distributed_lock(true)
+        .lock_sleep(Duration::from_millis(10))
+        .redis_expiration_time(Duration::from_secs(600));
+    let backend = RedisAdvancedHstoreBackend::new(config).map_err(|e| e.to_string())?;
+    Region::builder().expiration_time(args.ttl).backend(backend).build().map_err(|e| e.to_string())
 }
 
 /// The faults to cause: those named, or every one on a server of the run's own.
