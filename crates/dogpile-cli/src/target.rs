@@ -73,6 +73,16 @@ pub async fn command_total(conn: &mut redis::aio::MultiplexedConnection) -> Resu
         .sum())
 }
 
+/// The server's CPU time so far, system and user, in seconds (`INFO cpu`).
+pub async fn server_cpu(conn: &mut redis::aio::MultiplexedConnection) -> Result<f64, String> {
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(conn).await.map_err(|e| e.to_string())?;
+    let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok());
+    match (field("used_cpu_sys:"), field("used_cpu_user:")) {
+        (Some(sys), Some(user)) => Ok(sys + user),
+        _ => Err("INFO cpu has no used_cpu_sys and used_cpu_user".into()),
+    }
+}
+
 /// `INFO memory` `used_memory`.
 pub async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> Result<u64, String> {
     let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await.map_err(|e| e.to_string())?;

@@ -48,6 +48,11 @@ fn bench_table_covers_every_workload() {
         "set_multi_mixed_100_ttl_hash_none",
         "set_multi_mixed_100_ttl_hash_true",
         "raw_get_multi_mixed_100",
+        "get_or_create_hit_64_tasks_1000_keys",
+        "get_or_create_hit_64_tasks_10_hot_keys",
+        "get_or_create_hit_256_tasks_1000_keys",
+        "get_10kib_zstd",
+        "set_10kib_lz4",
     ] {
         let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("| {workload} |"))).collect();
         assert_eq!(rows.len(), 2, "{workload}:\n{stdout}");
@@ -76,6 +81,27 @@ fn memory_report_puts_hash_storage_far_below_the_dogpile_envelope() {
     assert!(percent(1) > 100.0, "a Redis TTL costs memory");
     assert!(percent(10) < 25.0 && percent(11) < 25.0, "hash storage: {} and {}", percent(10), percent(11));
     assert!(rows[10]["bytes_per_value"].as_f64().unwrap() < rows[0]["bytes_per_value"].as_f64().unwrap() / 4.0);
+    // The documents: as they are, with zstd, with LZ4.
+    let documents = json["documents"].as_array().expect("documents");
+    assert_eq!(documents.len(), 3, "{documents:?}");
+    let bytes = |i: usize| documents[i]["bytes_per_value"].as_f64().unwrap();
+    assert!(bytes(0) > 2048.0, "{documents:?}");
+    assert!(bytes(1) < bytes(2) && bytes(2) < bytes(0) / 2.0, "zstd, lz4 and none: {documents:?}");
+}
+
+#[test]
+fn bench_compressed_rows_put_fewer_bytes_on_the_wire_and_count_server_cpu() {
+    let (ok, stdout, stderr) = dogpile(&["bench", "--spawn", "--duration", "200ms", "--only", "10kib", "--json"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 8, "{json}");
+    for pair in rows.chunks(2) {
+        let bytes = |row: &serde_json::Value| row["bytes_per_op"].as_f64().unwrap();
+        // The raw twin moves the 10 KiB entry (about 8 KB of JSON); compressed, a third or less.
+        assert!(bytes(&pair[0]) > 7000.0 && bytes(&pair[1]) * 3.0 < bytes(&pair[0]), "{pair:?}");
+        assert!(pair.iter().all(|row| row["server_cpu_ms_per_1000"].as_f64().is_some_and(|ms| ms >= 0.0)));
+    }
 }
 
 #[test]

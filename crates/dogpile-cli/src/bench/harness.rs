@@ -46,6 +46,9 @@ pub(crate) struct Row {
     pub(crate) commands_per_op: f64,
     /// Bytes on the wire per operation, both ways.
     pub(crate) bytes_per_op: f64,
+    /// The server's CPU time (system and user) per 1,000 operations, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_cpu_ms_per_1000: Option<f64>,
     pub(crate) tasks: usize,
     pub(crate) keys_per_op: usize,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,12 +1,14 @@
 //! `dogpile bench`: the standard workloads through dogpile and straight on the `redis` crate,
 //! side by side in one run: on one server ([`standalone`]), on a private cluster
 //! ([`cluster`]), the L1's eviction delay ([`l1`]), the delay of a tag invalidation ([`tags`]),
-//! and compressed 10 KiB documents ([`compression`]).
+//! compressed 10 KiB documents ([`compression`]), and many tasks' hits spread over many keys or
+//! on a few hot ones ([`spread`]).
 
 mod cluster;
 mod compression;
 mod harness;
 mod l1;
+mod spread;
 mod standalone;
 mod tags;
 

@@ -14,7 +14,7 @@ use super::harness::{
     Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, get_or_create_hit_at, raw_decode, small, throughput,
 };
 use crate::stats::{Latencies, thousands};
-use crate::target::{Target, command_total};
+use crate::target::{Target, command_total, server_cpu};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
@@ -40,6 +40,11 @@ enum Kind {
     GetOrCreateMultiMisses {
         lock: bool,
     },
+    /// `get_or_create` hits on `keys` keys in turn (from many tasks: what a read coalescer
+    /// would gather).
+    GetOrCreateHitSpread {
+        keys: usize,
+    },
     /// A 10 KiB document read (`write: false`) or written through a region that compresses
     /// it; the raw twin stores it uncompressed.
     Document {
@@ -55,7 +60,7 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 17] = [
+const WORKLOADS: [Workload; 20] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
@@ -89,11 +94,18 @@ const WORKLOADS: [Workload; 17] = [
         tasks: 1,
         keys_per_op: 100,
     },
+    Workload { name: "get_or_create_hit_64_tasks_1000_keys", kind: spread(1000), tasks: 64, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit_64_tasks_10_hot_keys", kind: spread(10), tasks: 64, keys_per_op: 1 },
+    Workload { name: "get_or_create_hit_256_tasks_1000_keys", kind: spread(1000), tasks: 256, keys_per_op: 1 },
     Workload { name: "get_10kib_zstd", kind: document(Compression::Zstd, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "get_10kib_lz4", kind: document(Compression::Lz4, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "set_10kib_zstd", kind: document(Compression::Zstd, true), tasks: 1, keys_per_op: 1 },
     Workload { name: "set_10kib_lz4", kind: document(Compression::Lz4, true), tasks: 1, keys_per_op: 1 },
 ];
+
+const fn spread(keys: usize) -> Kind {
+    Kind::GetOrCreateHitSpread { keys }
+}
 
 const fn document(compression: Compression, write: bool) -> Kind {
     Kind::Document { compression, write }
@@ -291,6 +303,7 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
                 })
             }
             Kind::Document { write, .. } => super::compression::raw(url, write).await?,
+            Kind::GetOrCreateHitSpread { keys } => super::spread::raw(url, keys).await?,
         };
         return Ok(op);
     }
@@ -374,6 +387,9 @@ async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
             })
         }
         Kind::Document { compression, write } => super::compression::dogpile(url, compression, write)?,
+        Kind::GetOrCreateHitSpread { keys } => {
+            super::spread::dogpile(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?, keys)
+        }
     };
     Ok(op)
 }
@@ -387,6 +403,7 @@ async fn prepare(url: &str) -> Result<(), String> {
     let mut all = plain_keys("bench:");
     all.extend(mixed_keys("bench:"));
     seed.set_multi(all.iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
+    super::spread::prepare(&seed).await?;
     let raw = region(url, true, HashTtlPolicy::OnCreate, Codec::new(Format::Msgpack, Envelope::Raw))?;
     raw.set_multi(mixed_keys("bench:raw:").iter().enumerate().map(|(i, k)| (k, small(i as u64)))).await.map_err(err)?;
     super::compression::prepare(url).await
@@ -440,27 +457,31 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
         }
         // The layers take turns in short rounds (raw first, then dogpile first, ...), so that
         // drift on a shared machine does not favour either.
-        let mut totals =
-            [(0u64, Latencies::default(), Duration::ZERO, 0u64), (0, Latencies::default(), Duration::ZERO, 0)];
+        let mut totals = [
+            (0u64, Latencies::default(), Duration::ZERO, 0u64, 0.0f64),
+            (0, Latencies::default(), Duration::ZERO, 0, 0.0),
+        ];
         let mut paired = crate::stats::PairedRatio::default();
         for round in 0..ROUNDS {
             let mut rates = [0.0; 2];
             for i in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
-                let before = command_total(&mut admin).await?;
+                let (before, cpu_before) = (command_total(&mut admin).await?, server_cpu(&mut admin).await?);
                 let (count, latencies, elapsed) =
                     throughput(&ops[i], workload.tasks, args.duration / ROUNDS as u32).await?;
                 let commands = command_total(&mut admin).await?.saturating_sub(before);
+                let cpu = server_cpu(&mut admin).await? - cpu_before;
                 rates[i] = count as f64 / elapsed.as_secs_f64();
                 let total = &mut totals[i];
                 total.0 += count;
                 total.1.merge(latencies);
                 total.2 += elapsed;
                 total.3 += commands;
+                total.4 += cpu;
             }
             paired.record(rates[1], rates[0]);
         }
         for (i, (layer, label)) in [(Layer::Raw, "raw"), (Layer::Dogpile, "dogpile")].into_iter().enumerate() {
-            let (count, latencies, elapsed, commands) = &mut totals[i];
+            let (count, latencies, elapsed, commands, cpu) = &mut totals[i];
             let ops_per_s = *count as f64 / elapsed.as_secs_f64();
             let (round_trips_per_op, bytes_per_op) = round_trips(workload.kind, layer, &proxy, &target.url).await?;
             rows.push(Row {
@@ -475,6 +496,7 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
                 round_trips_per_op,
                 bytes_per_op,
                 commands_per_op: *commands as f64 / (*count).max(1) as f64,
+                server_cpu_ms_per_1000: Some(*cpu * 1e6 / (*count).max(1) as f64),
                 tasks: workload.tasks,
                 keys_per_op: workload.keys_per_op,
                 ratio_to_raw: None,
@@ -497,12 +519,12 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     );
     println!();
     println!(
-        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | bytes/op | dogpile/raw |"
+        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | bytes/op | server CPU ms/1000 ops | dogpile/raw |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
             row.workload,
             row.layer,
             row.tasks,
@@ -515,6 +537,7 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
             row.round_trips_per_op,
             row.commands_per_op,
             thousands(row.bytes_per_op.round() as u64),
+            row.server_cpu_ms_per_1000.map_or_else(String::new, |ms| format!("{ms:.1}")),
             row.ratio_to_raw.map_or_else(String::new, |r| format!("{r:.2}x")),
         );
     }
