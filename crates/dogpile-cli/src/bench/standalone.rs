@@ -212,101 +212,112 @@ fn region(url: &str, hstore: bool, policy: HashTtlPolicy, codec: Codec) -> Resul
 
 /// Builds the operation of `kind` on `layer`, connected to `url`.
 async fn build(kind: Kind, layer: Layer, url: &str) -> Result<Op, String> {
+    match layer {
+        Layer::Raw => build_raw(kind, url).await,
+        Layer::Dogpile => build_dogpile(kind, url).await,
+    }
+}
+
+/// The raw twin of `kind`: the `redis` crate, and the codec where values are decoded.
+async fn build_raw(kind: Kind, url: &str) -> Result<Op, String> {
     let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
-    if layer == Layer::Raw {
-        let client = redis::Client::open(url).map_err(err)?;
-        let conn = client.get_connection_manager().await.map_err(err)?;
-        let op: Op = match kind {
-            Kind::GetHit | Kind::GetOrCreateHit | Kind::GetOrCreateHitL1 | Kind::GetOrCreateHitTagged => {
-                let key = if matches!(kind, Kind::GetOrCreateHitTagged) { "bench:tagged" } else { "bench:small" };
-                Arc::new(move || {
-                    let mut conn = conn.clone();
-                    Box::pin(async move {
-                        let v: Option<Vec<u8>> = conn.get(key).await.map_err(err)?;
-                        let bytes = v.ok_or_else(|| format!("{key} is missing"))?;
-                        raw_decode(&Codec::default(), &bytes).map(drop)
-                    })
-                })
-            }
-            Kind::GetOrCreateMultiMisses { .. } => Arc::new(move || {
+    let client = redis::Client::open(url).map_err(err)?;
+    let conn = client.get_connection_manager().await.map_err(err)?;
+    let op: Op = match kind {
+        Kind::GetHit | Kind::GetOrCreateHit | Kind::GetOrCreateHitL1 | Kind::GetOrCreateHitTagged => {
+            let key = if matches!(kind, Kind::GetOrCreateHitTagged) { "bench:tagged" } else { "bench:small" };
+            Arc::new(move || {
                 let mut conn = conn.clone();
                 Box::pin(async move {
-                    // What a user's read-through does by hand: read all, decode the hits,
-                    // create and write the misses in one pipeline.
-                    let keys = keys_with_misses("raw");
-                    let found: Vec<Option<Vec<u8>>> = conn.mget(&keys).await.map_err(err)?;
-                    let codec = Codec::default();
-                    let mut pipe = redis::pipe();
-                    for (key, value) in keys.iter().zip(&found) {
-                        match value {
-                            Some(bytes) => drop(raw_decode(&codec, bytes)?),
-                            None => {
-                                let bytes = codec.encode(&small(1), SystemClock.now()).map_err(err)?;
-                                pipe.cmd("SET").arg(key).arg(bytes).arg("EX").arg(MISS_TTL.as_secs()).ignore();
-                            }
+                    let v: Option<Vec<u8>> = conn.get(key).await.map_err(err)?;
+                    let bytes = v.ok_or_else(|| format!("{key} is missing"))?;
+                    raw_decode(&Codec::default(), &bytes).map(drop)
+                })
+            })
+        }
+        Kind::GetOrCreateMultiMisses { .. } => Arc::new(move || {
+            let mut conn = conn.clone();
+            Box::pin(async move {
+                // What a user's read-through does by hand: read all, decode the hits,
+                // create and write the misses in one pipeline.
+                let keys = keys_with_misses("raw");
+                let found: Vec<Option<Vec<u8>>> = conn.mget(&keys).await.map_err(err)?;
+                let codec = Codec::default();
+                let mut pipe = redis::pipe();
+                for (key, value) in keys.iter().zip(&found) {
+                    match value {
+                        Some(bytes) => drop(raw_decode(&codec, bytes)?),
+                        None => {
+                            let bytes = codec.encode(&small(1), SystemClock.now()).map_err(err)?;
+                            pipe.cmd("SET").arg(key).arg(bytes).arg("EX").arg(MISS_TTL.as_secs()).ignore();
                         }
                     }
+                }
+                pipe.query_async::<()>(&mut conn).await.map_err(err)
+            })
+        }),
+        // The raw twins of the writes encode what they write, with the same codec, as a
+        // user of the redis crate encodes their values.
+        Kind::Set => Arc::new(move || {
+            let mut conn = conn.clone();
+            Box::pin(async move {
+                let value = Codec::default().encode(&small(1), SystemClock.now()).map_err(err)?;
+                conn.set::<_, _, ()>("bench:set", value).await.map_err(err)
+            })
+        }),
+        Kind::GetMultiPlain => {
+            let keys: Vec<String> = plain_keys("bench:").iter().map(|k| k.to_string()).collect();
+            Arc::new(move || {
+                let (mut conn, keys) = (conn.clone(), keys.clone());
+                Box::pin(async move {
+                    let v: Vec<Option<Vec<u8>>> = conn.mget(keys).await.map_err(err)?;
+                    decode_all(&Codec::default(), v.iter(), 100)
+                })
+            })
+        }
+        Kind::GetMultiMixed | Kind::RawCodecGetMultiMixed => {
+            let (prefix, codec) = match kind {
+                Kind::RawCodecGetMultiMixed => ("bench:raw:", raw_codec),
+                _ => ("bench:", Codec::default()),
+            };
+            let keys = Arc::new(mixed_keys(prefix));
+            Arc::new(move || {
+                let (mut conn, keys, codec) = (conn.clone(), Arc::clone(&keys), codec.clone());
+                Box::pin(async move {
+                    // Built per call, as a caller of the redis crate would.
+                    let pipe = read_pipeline(&keys);
+                    let v: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await.map_err(err)?;
+                    decode_all(&codec, v.iter().flatten(), 100)
+                })
+            })
+        }
+        Kind::SetMultiMixed(policy) => {
+            let keys = Arc::new(mixed_keys("bench:w:"));
+            let script = Arc::new(redis::Script::new(dogpile_redis::HASH_WRITE_SCRIPT));
+            script.load_async(&mut conn.clone()).await.map_err(err)?;
+            Arc::new(move || {
+                let (mut conn, keys, script) = (conn.clone(), Arc::clone(&keys), Arc::clone(&script));
+                Box::pin(async move {
+                    let (codec, now, value) = (Codec::default(), SystemClock.now(), small(1));
+                    let items = keys
+                        .iter()
+                        .map(|k| codec.encode(&value, now).map(|bytes| (k.clone(), bytes)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(err)?;
+                    let pipe = write_pipeline(&items, policy, &script);
                     pipe.query_async::<()>(&mut conn).await.map_err(err)
                 })
-            }),
-            // The raw twins of the writes encode what they write, with the same codec, as a
-            // user of the redis crate encodes their values.
-            Kind::Set => Arc::new(move || {
-                let mut conn = conn.clone();
-                Box::pin(async move {
-                    let value = Codec::default().encode(&small(1), SystemClock.now()).map_err(err)?;
-                    conn.set::<_, _, ()>("bench:set", value).await.map_err(err)
-                })
-            }),
-            Kind::GetMultiPlain => {
-                let keys: Vec<String> = plain_keys("bench:").iter().map(|k| k.to_string()).collect();
-                Arc::new(move || {
-                    let (mut conn, keys) = (conn.clone(), keys.clone());
-                    Box::pin(async move {
-                        let v: Vec<Option<Vec<u8>>> = conn.mget(keys).await.map_err(err)?;
-                        decode_all(&Codec::default(), v.iter(), 100)
-                    })
-                })
-            }
-            Kind::GetMultiMixed | Kind::RawCodecGetMultiMixed => {
-                let (prefix, codec) = match kind {
-                    Kind::RawCodecGetMultiMixed => ("bench:raw:", raw_codec),
-                    _ => ("bench:", Codec::default()),
-                };
-                let keys = Arc::new(mixed_keys(prefix));
-                Arc::new(move || {
-                    let (mut conn, keys, codec) = (conn.clone(), Arc::clone(&keys), codec.clone());
-                    Box::pin(async move {
-                        // Built per call, as a caller of the redis crate would.
-                        let pipe = read_pipeline(&keys);
-                        let v: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await.map_err(err)?;
-                        decode_all(&codec, v.iter().flatten(), 100)
-                    })
-                })
-            }
-            Kind::SetMultiMixed(policy) => {
-                let keys = Arc::new(mixed_keys("bench:w:"));
-                let script = Arc::new(redis::Script::new(dogpile_redis::HASH_WRITE_SCRIPT));
-                script.load_async(&mut conn.clone()).await.map_err(err)?;
-                Arc::new(move || {
-                    let (mut conn, keys, script) = (conn.clone(), Arc::clone(&keys), Arc::clone(&script));
-                    Box::pin(async move {
-                        let (codec, now, value) = (Codec::default(), SystemClock.now(), small(1));
-                        let items = keys
-                            .iter()
-                            .map(|k| codec.encode(&value, now).map(|bytes| (k.clone(), bytes)))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(err)?;
-                        let pipe = write_pipeline(&items, policy, &script);
-                        pipe.query_async::<()>(&mut conn).await.map_err(err)
-                    })
-                })
-            }
-            Kind::Document { write, .. } => super::compression::raw(url, write).await?,
-            Kind::GetOrCreateHitSpread { keys } => super::spread::raw(url, keys).await?,
-        };
-        return Ok(op);
-    }
+            })
+        }
+        Kind::Document { write, .. } => super::compression::raw(url, write).await?,
+        Kind::GetOrCreateHitSpread { keys } => super::spread::raw(url, keys).await?,
+    };
+    Ok(op)
+}
+
+/// `kind` through a dogpile region.
+async fn build_dogpile(kind: Kind, url: &str) -> Result<Op, String> {
+    let raw_codec = Codec::new(Format::Msgpack, Envelope::Raw);
     let op: Op = match kind {
         Kind::GetHit => {
             let region = region(url, false, HashTtlPolicy::OnCreate, Codec::default())?;
