@@ -118,7 +118,9 @@ impl Compressor {
 
     /// Compresses with `algorithm` (none: writes uncompressed) the entries longer than
     /// [`DEFAULT_ABOVE`](Self::DEFAULT_ABOVE), and reads compressed entries of up to
-    /// [`DEFAULT_LIMIT`](Self::DEFAULT_LIMIT) decompressed.
+    /// [`DEFAULT_LIMIT`](Self::DEFAULT_LIMIT) decompressed. An algorithm whose feature this
+    /// build lacks ([`Compression::is_available`]) writes uncompressed; configuration
+    /// ([`from_arguments`](Self::from_arguments)) refuses it instead.
     pub fn new(algorithm: Option<Compression>) -> Self {
         Compressor { algorithm, above: Self::DEFAULT_ABOVE, limit: Self::DEFAULT_LIMIT }
     }
