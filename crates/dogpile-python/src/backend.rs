@@ -108,9 +108,10 @@ impl Backend {
         self.compressor.decompress(&stored).ok().map(|entry| Bytes::from(entry.into_owned()))
     }
 
-    /// The bytes to store for `entry`: compressed as the arguments say.
+    /// The bytes to store for `entry`: compressed as the arguments say (an entry not to
+    /// compress is not copied).
     fn stored(&self, entry: Bytes) -> Bytes {
-        if self.compressor.algorithm().is_none() {
+        if !self.compressor.compresses(entry.len()) {
             return entry;
         }
         Bytes::from(self.compressor.compress(entry.to_vec()))

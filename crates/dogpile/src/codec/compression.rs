@@ -173,14 +173,17 @@ impl Compressor {
         })
     }
 
-    /// `entry` compressed behind the header, when an algorithm is set, the entry is longer
-    /// than the threshold and compressing makes it shorter; otherwise `entry` as it is.
+    /// Whether an entry of `length` bytes is one to compress: an algorithm is set, and the
+    /// entry is longer than the threshold (and its length fits the header).
+    pub fn compresses(&self, length: usize) -> bool {
+        self.algorithm.is_some() && length > self.above && u32::try_from(length).is_ok()
+    }
+
+    /// `entry` compressed behind the header, when [`compresses`](Self::compresses) says so
+    /// and compressing makes it shorter; otherwise `entry` as it is.
     pub fn compress(&self, entry: Vec<u8>) -> Vec<u8> {
-        let Some(algorithm) = self.algorithm else { return entry };
+        let (Some(algorithm), true) = (self.algorithm, self.compresses(entry.len())) else { return entry };
         let Ok(length) = u32::try_from(entry.len()) else { return entry };
-        if entry.len() <= self.above {
-            return entry;
-        }
         let mut out = Vec::with_capacity(HEADER + entry.len() / 2);
         out.extend_from_slice(&MAGIC);
         out.push(algorithm.id());
