@@ -12,6 +12,7 @@ use redis::RedisResult;
 use crate::config::RedisConfig;
 use crate::connection::Connection;
 use crate::error::{backend_error, is_no_script};
+use crate::gather::{Failure, Fetched, Gather, ReadEach};
 use crate::topology::{Commands, ScriptCall, Topology};
 use crate::ttl::{FieldTtl, HASH_WRITE, HashTtlPolicy, Ttl, hash_write_cmd, hash_write_sha};
 
@@ -27,6 +28,8 @@ pub(crate) struct Store {
     commands: std::sync::OnceLock<ServerCommands>,
     /// One server or a cluster: how commands are grouped, routed and scripts called.
     topology: Topology,
+    /// Read coalescing, unless configured off.
+    gather: Option<Gather>,
 }
 
 /// What a server has of the commands that Redis 7.0 lacks.
@@ -102,14 +105,23 @@ fn bulk_values(reply: redis::Value) -> Result<Vec<Option<Bytes>>> {
 impl Store {
     pub(crate) fn new(config: RedisConfig, backend: &'static str) -> Result<Arc<Self>> {
         let connection = Connection::new(&config)?;
+        let topology = Topology::of(&config);
         Ok(Arc::new(Store {
+            gather: config.socket.coalesce_reads.then(|| Gather::new(topology.lanes())),
             backend,
             connection,
             hash_write_loaded: AtomicBool::new(false),
             commands: std::sync::OnceLock::new(),
-            topology: Topology::of(&config),
+            topology,
             config,
         }))
+    }
+
+    /// A failed command as what a batch read's callers share; the connection learns of it
+    /// first.
+    fn failed(&self, err: redis::RedisError) -> Failure {
+        self.connection.failed(&err);
+        Failure::Redis(err)
     }
 
     /// A failed command as the crate's error; the connection learns of it first.
@@ -181,8 +193,19 @@ impl Store {
         }
     }
 
+    /// One key's value: alone when no read is out on its lane, else in the next batch of
+    /// reads ([`Gather`]).
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        let (cmd, _) = Self::read_cmd(key)?;
+        let (cmd, routing) = Self::read_cmd(key)?;
+        let Some(gather) = &self.gather else {
+            return self.get_one(cmd, key).await;
+        };
+        let lane = self.topology.lane(routing);
+        gather.get(key, lane, self.get_one(cmd, key), self).await
+    }
+
+    /// One key's value with its read command `cmd`.
+    async fn get_one(&self, cmd: redis::Cmd, key: &CacheKey) -> Result<Option<Bytes>> {
         let mut conn = self.connection.get().await?;
         let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| self.fail(e, Some(key)))?;
         Ok(value.map(Bytes::from))
@@ -192,20 +215,74 @@ impl Store {
     /// pipeline (per node on a cluster).
     pub(crate) async fn get_multi(&self, keys: &[CacheKey]) -> Result<Vec<Option<Bytes>>> {
         let parts = split(keys.iter())?;
-        if parts.hashes.is_empty() && !parts.plain.is_empty() && self.topology.one_pipeline() {
-            // Plain keys only: one MGET, no pipeline.
-            let mut conn = self.connection.get().await?;
-            let mut mget = redis::cmd("MGET");
-            for (_, k) in &parts.plain {
-                mget.arg(*k);
-            }
-            let reply: redis::Value = mget.query_async(&mut conn).await.map_err(|e| self.fail(e, None))?;
+        if self.mget_alone(&parts) {
+            let reply = self.mget(&parts).await?;
             return bulk_values(reply);
         }
+        let (commands, places) = self.read_commands(keys, &parts);
+        let mut out = vec![None; keys.len()];
+        if commands.is_empty() {
+            return Ok(out);
+        }
+        let replies = self.run(commands).await?;
+        for (positions, reply) in places.iter().zip(replies) {
+            for (&i, value) in positions.iter().zip(bulk_values(reply)?) {
+                out[i] = value;
+            }
+        }
+        Ok(out)
+    }
+
+}
+
+impl ReadEach for Store {
+    /// The values of `keys` as [`Store::get_multi`] reads them, each with its own outcome: a
+    /// command that failed fails only the keys it read (a hash that is not a hash), a round
+    /// trip that failed fails them all.
+    async fn read_each(&self, keys: &[CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
+        let parts = split(keys.iter())?;
+        if self.mget_alone(&parts) {
+            return Ok(bulk_values(self.mget(&parts).await?)?.into_iter().map(Ok).collect());
+        }
+        let (commands, places) = self.read_commands(keys, &parts);
+        let mut out = vec![Ok(None); keys.len()];
+        let replies = self.run_each(commands).await?;
+        for (positions, reply) in places.iter().zip(replies) {
+            let values: Vec<Fetched> = match reply.map_err(|err| self.failed(err)).map(bulk_values) {
+                Ok(Ok(values)) => values.into_iter().map(Ok).collect(),
+                Ok(Err(err)) => vec![Err(Failure::from(err)); positions.len()],
+                Err(failure) => vec![Err(failure); positions.len()],
+            };
+            for (&i, value) in positions.iter().zip(values) {
+                out[i] = value;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Whether keys split into `parts` are read by one MGET and nothing else: plain keys only,
+    /// on one server.
+    fn mget_alone(&self, parts: &Split<'_>) -> bool {
+        parts.hashes.is_empty() && !parts.plain.is_empty() && self.topology.one_pipeline()
+    }
+
+    /// One MGET of the plain keys of `parts`, no pipeline.
+    async fn mget(&self, parts: &Split<'_>) -> Result<redis::Value> {
+        let mut conn = self.connection.get().await?;
+        let mut mget = redis::cmd("MGET");
+        for (_, k) in &parts.plain {
+            mget.arg(*k);
+        }
+        mget.query_async(&mut conn).await.map_err(|e| self.fail(e, None))
+    }
+
+    /// The commands that read `keys` (split into `parts`), and for each command the places in
+    /// `keys` of the values its reply holds.
+    fn read_commands<'a>(&self, keys: &'a [CacheKey], parts: &Split<'a>) -> (Commands<'a>, Vec<Vec<usize>>) {
         let mut commands = Commands::default();
-        // Each command's replies go to these positions of `keys`: `positions[layout[n]]`.
-        let mut positions: Vec<usize> = Vec::with_capacity(keys.len());
-        let mut layout: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut places = Vec::new();
         let groups = self.topology.groups(&parts.plain);
         for (slot, group) in groups.iter() {
             let mut cmd = redis::cmd("MGET");
@@ -213,9 +290,7 @@ impl Store {
                 cmd.arg(*k);
             }
             commands.push_in_slot(cmd, slot, None);
-            let start = positions.len();
-            positions.extend(group.iter().map(|(i, _)| *i));
-            layout.push(start..positions.len());
+            places.push(group.iter().map(|(i, _)| *i).collect());
         }
         for (name, fields) in &parts.hashes {
             let mut cmd = redis::cmd("HMGET");
@@ -224,21 +299,9 @@ impl Store {
                 cmd.arg(*f);
             }
             commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
-            let start = positions.len();
-            positions.extend(fields.iter().map(|(i, _)| *i));
-            layout.push(start..positions.len());
+            places.push(fields.iter().map(|(i, _)| *i).collect());
         }
-        let mut out = vec![None; keys.len()];
-        if layout.is_empty() {
-            return Ok(out);
-        }
-        let replies = self.run(commands).await?;
-        for (range, reply) in layout.into_iter().zip(replies) {
-            for (&i, value) in positions[range].iter().zip(bulk_values(reply)?) {
-                out[i] = value;
-            }
-        }
-        Ok(out)
+        (commands, places)
     }
 
     /// The hash-wide TTL of a hash write, and when it is set: by every write, or only by one

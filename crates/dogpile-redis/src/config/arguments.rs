@@ -182,6 +182,9 @@ fn connection_arguments(args: &Arguments, config: &mut RedisConfig) -> Result<()
     if let Some(on) = args.get_bool("blocking_io")? {
         config.socket.blocking = on;
     }
+    if let Some(on) = args.get_bool("coalesce_reads")? {
+        config.socket.coalesce_reads = on;
+    }
     if let Some(from) = connection_arg("ssl") {
         config.server.tls = from.get_bool("ssl")?.unwrap_or(false);
     }

@@ -49,7 +49,7 @@ pub struct RedisConfig {
     pub(crate) lock: LockOptions,
 }
 
-/// The socket group: timeouts and keepalive of every connection.
+/// The socket group: timeouts and keepalive of every connection, and how reads share one.
 #[derive(Clone)]
 pub(crate) struct Socket {
     /// How long a reply may take.
@@ -60,6 +60,8 @@ pub(crate) struct Socket {
     pub(crate) keepalive: Option<Keepalive>,
     /// `blocking_io`: one server's commands block the thread that polls them.
     pub(crate) blocking: bool,
+    /// `coalesce_reads`: single-key reads issued while one is out go together.
+    pub(crate) coalesce_reads: bool,
 }
 
 impl Default for Socket {
@@ -69,6 +71,7 @@ impl Default for Socket {
             connect_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
             keepalive: None,
             blocking: false,
+            coalesce_reads: true,
         }
     }
 }
@@ -169,6 +172,22 @@ impl RedisConfig {
         /// a synchronous program: a call then costs a write and a read, with no hand-over to a
         /// driver task. Never on a runtime that other tasks share. Default false.
         blocking_io: bool => socket.blocking = blocking_io;
+        /// Gathers the single-key reads (`get`, and the read of `get_or_create`) that callers
+        /// issue while a read is out on the connection (on a cluster, to the same node), and
+        /// sends them as one multi-key read (one `MGET`, one `HMGET` per hash) when it
+        /// returns; callers of one key share its read. A read never joins one already sent, so
+        /// a caller reads its own writes; a lone read goes out at once. Default true.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use dogpile_redis::RedisConfig;
+        ///
+        /// // Every read its own GET, as a plain client sends it.
+        /// let config = RedisConfig::from_url("redis://127.0.0.1:6379/0").coalesce_reads(false);
+        /// assert!(format!("{config:?}").contains("coalesce_reads: false"));
+        /// ```
+        coalesce_reads: bool => socket.coalesce_reads = coalesce_reads;
         /// A Redis TTL on every value written (SET with EX or PX; fractions of a second use PX).
         redis_expiration_time: Duration => ttl.expiration = Some(redis_expiration_time);
         /// When hashes get the TTL (hstore backend only).
@@ -448,12 +467,13 @@ impl fmt::Debug for RedisConfig {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Socket { timeout, connect_timeout, keepalive, blocking } = self;
+        let Socket { timeout, connect_timeout, keepalive, blocking, coalesce_reads } = self;
         f.debug_struct("Socket")
             .field("socket_timeout", timeout)
             .field("socket_connect_timeout", connect_timeout)
             .field("socket_keepalive", keepalive)
             .field("blocking_io", blocking)
+            .field("coalesce_reads", coalesce_reads)
             .finish()
     }
 }

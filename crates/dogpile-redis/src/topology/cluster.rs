@@ -36,8 +36,8 @@ pub(crate) struct SlotMap {
 }
 
 /// The slot ranges (first slot, last slot, `host:port` of the primary), sorted, and when they
-/// were read.
-type Known = (Vec<(u16, u16, Addr)>, Option<Instant>);
+/// were read; then each range's primary as its place among the primaries sorted by address.
+type Known = (Vec<(u16, u16, Addr)>, Option<Instant>, Vec<usize>);
 
 /// A node's `host` and `port`, shared by the slot ranges it owns.
 type Addr = Arc<(String, u16)>;
@@ -50,6 +50,17 @@ impl SlotMap {
         let at = ranges.partition_point(|(_, end, _)| *end < slot);
         match ranges.get(at) {
             Some((start, _, node)) if *start <= slot => Some(Arc::clone(node)),
+            _ => None,
+        }
+    }
+
+    /// The place of the node owning `slot` among the primaries (sorted by address), if known:
+    /// a number per primary, from 0.
+    pub(crate) fn place_of(&self, slot: u16) -> Option<usize> {
+        let guard = self.ranges.read().unwrap_or_else(|p| p.into_inner());
+        let at = guard.0.partition_point(|(_, end, _)| *end < slot);
+        match guard.0.get(at) {
+            Some((start, _, _)) if *start <= slot => guard.2.get(at).copied(),
             _ => None,
         }
     }
@@ -75,7 +86,11 @@ impl SlotMap {
             _ => return,
         };
         ranges.sort();
-        *self.ranges.write().unwrap_or_else(|p| p.into_inner()) = (ranges, Some(Instant::now()));
+        let mut nodes: Vec<&Addr> = ranges.iter().map(|(_, _, node)| node).collect();
+        nodes.sort();
+        nodes.dedup();
+        let places = ranges.iter().map(|(_, _, node)| nodes.binary_search(&node).unwrap_or(0)).collect();
+        *self.ranges.write().unwrap_or_else(|p| p.into_inner()) = (ranges, Some(Instant::now()), places);
     }
 }
 

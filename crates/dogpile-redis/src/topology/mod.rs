@@ -14,6 +14,9 @@ use crate::config::RedisConfig;
 use crate::connection::Conn;
 use cluster::SlotMap;
 
+/// The lanes of read coalescing on a cluster.
+const CLUSTER_LANES: usize = 16;
+
 /// One server or a cluster, and what the backend knows of the cluster's slots.
 pub(crate) struct Topology {
     cluster: bool,
@@ -39,6 +42,21 @@ impl Topology {
     /// plain keys of one `MGET`.
     pub(crate) fn one_pipeline(&self) -> bool {
         !self.cluster
+    }
+
+    /// How many lanes read coalescing keeps: one for one server; on a cluster one per primary
+    /// up to a fixed number (past it, primaries share lanes, and only share their turns).
+    pub(crate) fn lanes(&self) -> usize {
+        if self.cluster { CLUSTER_LANES } else { 1 }
+    }
+
+    /// The lane of a read routed by `routing_key`: the lane of the primary that owns its slot,
+    /// as far as this process knows (lane 0 when it does not).
+    pub(crate) fn lane(&self, routing_key: &str) -> usize {
+        if !self.cluster {
+            return 0;
+        }
+        self.slots.place_of(cluster::slot(routing_key.as_bytes())).map_or(0, |place| place % CLUSTER_LANES)
     }
 
     /// Whether the set of primaries can change under the backend (a cluster's failover or
