@@ -126,7 +126,7 @@ impl Gather {
                     return one.await;
                 }
             }
-            return lead(key, batch, many).await;
+            return lead(key, batch, many, turn).await;
         }
     }
 
@@ -135,8 +135,10 @@ impl Gather {
     }
 }
 
-/// Reads `key` and the keys of `batch` with `many`, each key once, and answers the batch.
-async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach) -> Result<Option<Bytes>> {
+/// Reads `key` and the keys of `batch` with `many`, each key once, and answers the batch. The
+/// turn passes on as soon as the read returns: the next batch goes out while this one's
+/// callers are answered.
+async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Turn) -> Result<Option<Bytes>> {
     let mut keys = vec![key.clone()];
     let mut index: HashMap<CacheKey, usize> = HashMap::with_capacity(batch.len() + 1);
     index.insert(key.clone(), 0);
@@ -156,6 +158,7 @@ async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach) -> Resul
         }
         Err(failure) => vec![Err(failure); keys.len()],
     };
+    drop(turn);
     for (at, answer) in answers {
         // A caller that stopped waiting has no use for its value.
         let _ = answer.send(Answer::Read(fetched[at].clone()));
