@@ -52,7 +52,7 @@ impl From<Error> for Failure {
 
 /// What reads the keys of a batch: each key's outcome, in the order of the keys given.
 pub(crate) trait ReadEach: Sync {
-    fn read_each(&self, keys: &[CacheKey]) -> impl Future<Output = std::result::Result<Vec<Fetched>, Failure>> + Send;
+    fn read_each(&self, keys: &[&CacheKey]) -> impl Future<Output = std::result::Result<Vec<Fetched>, Failure>> + Send;
 }
 
 /// The lanes of one backend: each has at most one coalesced read out at a time.
@@ -139,16 +139,18 @@ impl Gather {
 /// turn passes on as soon as the read returns: the next batch goes out while this one's
 /// callers are answered.
 async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Turn) -> Result<Option<Bytes>> {
-    let mut keys = vec![key.clone()];
-    let mut index: HashMap<CacheKey, usize> = HashMap::with_capacity(batch.len() + 1);
-    index.insert(key.clone(), 0);
-    let mut answers = Vec::with_capacity(batch.len());
-    for Waiter { key, answer } in batch {
-        let at = *index.entry(key).or_insert_with_key(|key| {
-            keys.push(key.clone());
+    // Each key once: the leader's first, then the others' in the order they came.
+    let mut keys: Vec<&CacheKey> = Vec::with_capacity(batch.len() + 1);
+    keys.push(key);
+    let mut index: HashMap<&CacheKey, usize> = HashMap::with_capacity(batch.len() + 1);
+    index.insert(key, 0);
+    let mut places = Vec::with_capacity(batch.len());
+    for waiter in &batch {
+        let at = *index.entry(&waiter.key).or_insert_with(|| {
+            keys.push(&waiter.key);
             keys.len() - 1
         });
-        answers.push((at, answer));
+        places.push(at);
     }
     let fetched = match many.read_each(&keys).await {
         Ok(fetched) if fetched.len() == keys.len() => fetched,
@@ -159,7 +161,8 @@ async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Tu
         Err(failure) => vec![Err(failure); keys.len()],
     };
     drop(turn);
-    for (at, answer) in answers {
+    drop((index, keys));
+    for (at, Waiter { answer, .. }) in places.into_iter().zip(batch) {
         // A caller that stopped waiting has no use for its value.
         let _ = answer.send(Answer::Read(fetched[at].clone()));
     }
@@ -240,7 +243,7 @@ mod tests {
     }
 
     impl ReadEach for Echo {
-        async fn read_each(&self, keys: &[CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
+        async fn read_each(&self, keys: &[&CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.sizes.lock().unwrap().push(keys.len());
             tokio::task::yield_now().await;
@@ -252,7 +255,7 @@ mod tests {
     struct Failing;
 
     impl ReadEach for Failing {
-        async fn read_each(&self, _: &[CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
+        async fn read_each(&self, _: &[&CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
             Err(Failure::Backend { kind: BackendErrorKind::Timeout, message: "no reply".into() })
         }
     }
@@ -334,7 +337,7 @@ mod tests {
     struct Hanging;
 
     impl ReadEach for Hanging {
-        async fn read_each(&self, _: &[CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
+        async fn read_each(&self, _: &[&CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
             std::future::pending().await
         }
     }

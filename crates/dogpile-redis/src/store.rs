@@ -196,16 +196,20 @@ impl Store {
     /// One key's value: alone when no read is out on its lane, else in the next batch of
     /// reads ([`Gather`]).
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Bytes>> {
-        let (cmd, routing) = Self::read_cmd(key)?;
         let Some(gather) = &self.gather else {
-            return self.get_one(cmd, key).await;
+            return self.get_one(key).await;
         };
-        let lane = self.topology.lane(routing);
-        gather.get(key, lane, self.get_one(cmd, key), self).await
+        let routing = match key {
+            CacheKey::Plain(k) => k,
+            CacheKey::Hash { name, .. } => name,
+            other => return Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
+        };
+        gather.get(key, self.topology.lane(routing), self.get_one(key), self).await
     }
 
-    /// One key's value with its read command `cmd`.
-    async fn get_one(&self, cmd: redis::Cmd, key: &CacheKey) -> Result<Option<Bytes>> {
+    /// One key's value, read alone.
+    async fn get_one(&self, key: &CacheKey) -> Result<Option<Bytes>> {
+        let (cmd, _) = Self::read_cmd(key)?;
         let mut conn = self.connection.get().await?;
         let value: Option<Vec<u8>> = cmd.query_async(&mut conn).await.map_err(|e| self.fail(e, Some(key)))?;
         Ok(value.map(Bytes::from))
@@ -219,7 +223,7 @@ impl Store {
             let reply = self.mget(&parts).await?;
             return bulk_values(reply);
         }
-        let (commands, places) = self.read_commands(keys, &parts);
+        let (commands, places) = self.read_commands(|i| &keys[i], &parts);
         let mut out = vec![None; keys.len()];
         if commands.is_empty() {
             return Ok(out);
@@ -239,12 +243,12 @@ impl ReadEach for Store {
     /// The values of `keys` as [`Store::get_multi`] reads them, each with its own outcome: a
     /// command that failed fails only the keys it read (a hash that is not a hash), a round
     /// trip that failed fails them all.
-    async fn read_each(&self, keys: &[CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
-        let parts = split(keys.iter())?;
+    async fn read_each(&self, keys: &[&CacheKey]) -> std::result::Result<Vec<Fetched>, Failure> {
+        let parts = split(keys.iter().copied())?;
         if self.mget_alone(&parts) {
             return Ok(bulk_values(self.mget(&parts).await?)?.into_iter().map(Ok).collect());
         }
-        let (commands, places) = self.read_commands(keys, &parts);
+        let (commands, places) = self.read_commands(|i| keys[i], &parts);
         let mut out = vec![Ok(None); keys.len()];
         let replies = self.run_each(commands).await?;
         for (positions, reply) in places.iter().zip(replies) {
@@ -278,9 +282,13 @@ impl Store {
         mget.query_async(&mut conn).await.map_err(|e| self.fail(e, None))
     }
 
-    /// The commands that read `keys` (split into `parts`), and for each command the places in
-    /// `keys` of the values its reply holds.
-    fn read_commands<'a>(&self, keys: &'a [CacheKey], parts: &Split<'a>) -> (Commands<'a>, Vec<Vec<usize>>) {
+    /// The commands that read the keys split into `parts` (the `i`th being `key(i)`), and for
+    /// each command the places in the keys of the values its reply holds.
+    fn read_commands<'a>(
+        &self,
+        key: impl Fn(usize) -> &'a CacheKey,
+        parts: &Split<'a>,
+    ) -> (Commands<'a>, Vec<Vec<usize>>) {
         let mut commands = Commands::default();
         let mut places = Vec::new();
         let groups = self.topology.groups(&parts.plain);
@@ -298,7 +306,7 @@ impl Store {
             for (_, f) in fields {
                 cmd.arg(*f);
             }
-            commands.push(cmd, name, fields.first().map(|(i, _)| &keys[*i]));
+            commands.push(cmd, name, fields.first().map(|(i, _)| key(*i)));
             places.push(fields.iter().map(|(i, _)| *i).collect());
         }
         (commands, places)
