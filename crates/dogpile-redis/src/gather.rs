@@ -277,9 +277,18 @@ mod tests {
         let many = Echo::default();
         let (release, held) = oneshot::channel::<()>();
         let first = CacheKey::from("first");
-        let out = gather.get(&first, 0, async { held.await.ok(); Ok(None) }, &many);
+        let out = gather.get(
+            &first,
+            0,
+            async {
+                held.await.ok();
+                Ok(None)
+            },
+            &many,
+        );
         let keys: Vec<CacheKey> = (0..10).map(|n| CacheKey::from(format!("k{}", n % 4))).collect();
-        let queued = futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &many)));
+        let queued =
+            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &many)));
         let release = async {
             tokio::task::yield_now().await;
             release.send(()).ok();
@@ -300,9 +309,18 @@ mod tests {
         let (release, held) = oneshot::channel::<()>();
         let failing = Failing;
         let first = CacheKey::from("first");
-        let out = gather.get(&first, 0, async { held.await.ok(); Ok(None) }, &failing);
+        let out = gather.get(
+            &first,
+            0,
+            async {
+                held.await.ok();
+                Ok(None)
+            },
+            &failing,
+        );
         let keys: Vec<CacheKey> = (0..3).map(|n| CacheKey::from(format!("k{n}"))).collect();
-        let queued = futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &failing)));
+        let queued =
+            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &failing)));
         let (_, got, _) = tokio::join!(out, queued, async {
             tokio::task::yield_now().await;
             release.send(()).ok();
@@ -348,7 +366,15 @@ mod tests {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let (release, held) = oneshot::channel::<()>();
         let (first, leader_key, other) = (CacheKey::from("first"), CacheKey::from("l"), CacheKey::from("w"));
-        let mut out = Box::pin(gather.get(&first, 0, async { held.await.ok(); Ok(None) }, &Hanging));
+        let mut out = Box::pin(gather.get(
+            &first,
+            0,
+            async {
+                held.await.ok();
+                Ok(None)
+            },
+            &Hanging,
+        ));
         assert!(out.as_mut().poll(&mut cx).is_pending());
         let mut leader = Box::pin(gather.get(&leader_key, 0, async { unreachable!() }, &Hanging));
         let mut waiter = Box::pin(gather.get(&other, 0, async { Ok(Some(Bytes::from_static(b"again"))) }, &Hanging));

@@ -236,7 +236,6 @@ impl Store {
         }
         Ok(out)
     }
-
 }
 
 impl ReadEach for Store {

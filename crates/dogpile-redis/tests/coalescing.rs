@@ -12,7 +12,11 @@ use dogpile::backend::Backend;
 use dogpile::{BackendErrorKind, Bytes, CacheKey};
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::{CountingProxy, NetFault, RedisCluster, RedisServer};
-use support::config;
+
+/// A configuration for `server` that coalesces reads.
+fn config(server: &RedisServer) -> RedisConfig {
+    support::config(server).coalesce_reads(true)
+}
 
 /// Long enough that only a hang reaches it.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -66,9 +70,9 @@ async fn sixty_four_concurrent_reads_of_distinct_keys_are_two_commands() {
     assert_eq!(read_at_once(&backend, &server, &keys).await, 2);
     assert_eq!(server.must(&["INFO", "commandstats"]).as_text().unwrap().matches("cmdstat_mget:calls=1,").count(), 1);
 
-    let plain = RedisAdvancedBackend::new(config(&server).coalesce_reads(false)).unwrap();
+    let plain = RedisAdvancedBackend::new(support::config(&server)).unwrap();
     seed(&plain, &keys).await;
-    assert_eq!(read_at_once(&plain, &server, &keys).await, 64, "without coalescing, a GET each");
+    assert_eq!(read_at_once(&plain, &server, &keys).await, 64, "by default, a GET each");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +174,8 @@ async fn a_batch_that_gets_no_reply_fails_each_caller_and_the_next_reads_succeed
     let server = RedisServer::start();
     let proxy = CountingProxy::start(server.addr()).await;
     let quick = Duration::from_millis(300);
-    let config = RedisConfig::from_url(proxy.url()).socket_timeout(quick).socket_connect_timeout(quick);
+    let config =
+        RedisConfig::from_url(proxy.url()).socket_timeout(quick).socket_connect_timeout(quick).coalesce_reads(true);
     let backend = RedisAdvancedBackend::new(config).unwrap();
     let keys = plain_keys(64);
     seed(&backend, &keys).await;
@@ -216,7 +221,7 @@ async fn on_a_cluster_each_node_gets_a_read_alone_and_then_one_batch() {
     let keys = plain_keys(64);
     let proxies = cluster.counting_proxies().await;
     let nodes: Vec<String> = proxies.iter().map(|p| p.addr_string()).collect();
-    let backend = RedisAdvancedBackend::new(RedisConfig::new().cluster(nodes)).unwrap();
+    let backend = RedisAdvancedBackend::new(RedisConfig::new().cluster(nodes).coalesce_reads(true)).unwrap();
     // Connects and learns which node owns which slot.
     seed(&backend, &keys).await;
     proxies.iter().for_each(|p| p.reset());

@@ -21,7 +21,9 @@ dogpile_testing::conformance!(advanced_lock, || advanced(|c| c.distributed_lock(
 dogpile_testing::conformance!(advanced_ttl_raw, || advanced(|c| c.redis_expiration_time(Duration::from_secs(60)))
     .with_codec(Codec::new(Format::Msgpack, Envelope::Raw)));
 dogpile_testing::conformance!(advanced_blocking_io, || advanced(|c| c.blocking_io(true).distributed_lock(true)));
+dogpile_testing::conformance!(advanced_coalesced, || advanced(|c| c.coalesce_reads(true)));
 dogpile_testing::conformance!(hstore_plain, || hstore(|c| c));
+dogpile_testing::conformance!(hstore_coalesced_lock, || hstore(|c| c.coalesce_reads(true).distributed_lock(true)));
 dogpile_testing::conformance!(hstore_blocking_io, || hstore(|c| c.blocking_io(true)));
 dogpile_testing::conformance!(hstore_lock, || hstore(|c| c.distributed_lock(true)));
 dogpile_testing::conformance!(hstore_ttl_json_dogpile1, || hstore(|c| c

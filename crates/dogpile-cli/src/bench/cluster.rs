@@ -24,11 +24,14 @@ struct Workload {
     name: &'static str,
     multi: bool,
     tasks: usize,
+    /// Through a backend that coalesces reads.
+    coalesce: bool,
 }
 
-const WORKLOADS: [Workload; 2] = [
-    Workload { name: "cluster_get_multi_plain_100", multi: true, tasks: 1 },
-    Workload { name: "cluster_get_or_create_hit_64_tasks", multi: false, tasks: 64 },
+const WORKLOADS: [Workload; 3] = [
+    Workload { name: "cluster_get_multi_plain_100", multi: true, tasks: 1, coalesce: false },
+    Workload { name: "cluster_get_or_create_hit_64_tasks", multi: false, tasks: 64, coalesce: false },
+    Workload { name: "cluster_coalesced_get_or_create_hit_64_tasks", multi: false, tasks: 64, coalesce: true },
 ];
 
 fn keys() -> Vec<String> {
@@ -85,24 +88,28 @@ pub fn run(duration: Duration, json: bool) -> Result<(), String> {
 /// The two layers of every workload, connected to `nodes`.
 struct Layers {
     region: Region,
+    /// The same, reads coalesced.
+    coalesced: Region,
     raw: ClusterConnection,
     owners: Arc<Vec<(String, u16, u16)>>,
 }
 
 impl Layers {
     async fn connect(nodes: &[String]) -> Result<Self, String> {
-        let region = Region::builder()
-            .backend(RedisAdvancedBackend::new(RedisConfig::new().cluster(nodes.to_vec())).map_err(err)?)
-            .build()
-            .map_err(err)?;
+        let region = |coalesce: bool| {
+            let config = RedisConfig::new().cluster(nodes.to_vec()).coalesce_reads(coalesce);
+            Region::builder().backend(RedisAdvancedBackend::new(config).map_err(err)?).build().map_err(err)
+        };
+        let (region, coalesced) = (region(false)?, region(true)?);
         let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
         let raw = ClusterClient::new(urls).map_err(err)?.get_async_connection().await.map_err(err)?;
         let owners = Arc::new(owners_of(&raw, &keys()).await?);
-        Ok(Layers { region, raw, owners })
+        Ok(Layers { region, coalesced, raw, owners })
     }
 
     fn ops(&self, workload: &Workload) -> [Op; 2] {
-        [raw_op(workload, &self.raw, &self.owners), dogpile_op(workload, &self.region)]
+        let region = if workload.coalesce { &self.coalesced } else { &self.region };
+        [raw_op(workload, &self.raw, &self.owners), dogpile_op(workload, region)]
     }
 }
 

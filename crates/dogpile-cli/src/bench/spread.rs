@@ -1,6 +1,7 @@
-//! The many-task hit rows of `dogpile bench`: `get_or_create` hits from many tasks at once,
-//! spread over 1,000 keys or concentrated on 10 hot ones, against the raw twin reading the
-//! same keys with `GET`. What a read coalescer would gather: many callers, one key each.
+//! The coalesced hit rows of `dogpile bench`: `get_or_create` hits through a backend that
+//! coalesces reads (`coalesce_reads`), from one task (its latency) and from many at once, on
+//! one key, spread over 1,000 keys or concentrated on 10 hot ones, against the raw twin
+//! reading the same keys with `GET`: many callers, one key each, what the coalescer gathers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use dogpile::codec::Codec;
 use dogpile::{CacheKey, Region};
 use dogpile_redis::redis::{self, AsyncCommands};
+use dogpile_redis::{RedisAdvancedBackend, RedisConfig};
 
 use super::harness::{Op, Small, err, raw_decode, small};
 
@@ -30,10 +32,12 @@ fn rotation(keys: usize) -> (Arc<Vec<String>>, Arc<AtomicUsize>) {
     (Arc::new((0..keys.min(MOST)).map(key).collect()), Arc::new(AtomicUsize::new(0)))
 }
 
-/// `get_or_create` hits on `keys` keys in turn.
-pub(super) fn dogpile(region: Region, keys: usize) -> Op {
+/// `get_or_create` hits on `keys` keys in turn, reads coalesced.
+pub(super) fn dogpile(url: &str, keys: usize) -> Result<Op, String> {
+    let backend = RedisAdvancedBackend::new(RedisConfig::from_url(url).coalesce_reads(true)).map_err(err)?;
+    let region = Region::builder().backend(backend).build().map_err(err)?;
     let (keys, next) = rotation(keys);
-    Arc::new(move || {
+    Ok(Arc::new(move || {
         let (region, keys, next) = (region.clone(), Arc::clone(&keys), Arc::clone(&next));
         Box::pin(async move {
             let key = &keys[next.fetch_add(1, Ordering::Relaxed) % keys.len()];
@@ -43,7 +47,7 @@ pub(super) fn dogpile(region: Region, keys: usize) -> Op {
                 .map_err(err)?;
             Ok(())
         })
-    })
+    }))
 }
 
 /// The raw twin: `GET` of the same keys in turn, decoded.

@@ -40,8 +40,8 @@ enum Kind {
     GetOrCreateMultiMisses {
         lock: bool,
     },
-    /// `get_or_create` hits on `keys` keys in turn (from many tasks: what a read coalescer
-    /// would gather).
+    /// `get_or_create` hits on `keys` keys in turn, through a backend that coalesces reads
+    /// (from many tasks: what the coalescer gathers).
     GetOrCreateHitSpread {
         keys: usize,
     },
@@ -60,7 +60,7 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 20] = [
+const WORKLOADS: [Workload; 22] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
@@ -94,9 +94,16 @@ const WORKLOADS: [Workload; 20] = [
         tasks: 1,
         keys_per_op: 100,
     },
-    Workload { name: "get_or_create_hit_64_tasks_1000_keys", kind: spread(1000), tasks: 64, keys_per_op: 1 },
-    Workload { name: "get_or_create_hit_64_tasks_10_hot_keys", kind: spread(10), tasks: 64, keys_per_op: 1 },
-    Workload { name: "get_or_create_hit_256_tasks_1000_keys", kind: spread(1000), tasks: 256, keys_per_op: 1 },
+    Workload { name: "coalesced_get_or_create_hit", kind: spread(1), tasks: 1, keys_per_op: 1 },
+    Workload { name: "coalesced_get_or_create_hit_64_tasks", kind: spread(1), tasks: 64, keys_per_op: 1 },
+    Workload { name: "coalesced_get_or_create_hit_64_tasks_1000_keys", kind: spread(1000), tasks: 64, keys_per_op: 1 },
+    Workload { name: "coalesced_get_or_create_hit_64_tasks_10_hot_keys", kind: spread(10), tasks: 64, keys_per_op: 1 },
+    Workload {
+        name: "coalesced_get_or_create_hit_256_tasks_1000_keys",
+        kind: spread(1000),
+        tasks: 256,
+        keys_per_op: 1,
+    },
     Workload { name: "get_10kib_zstd", kind: document(Compression::Zstd, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "get_10kib_lz4", kind: document(Compression::Lz4, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "set_10kib_zstd", kind: document(Compression::Zstd, true), tasks: 1, keys_per_op: 1 },
@@ -398,9 +405,7 @@ async fn build_dogpile(kind: Kind, url: &str) -> Result<Op, String> {
             })
         }
         Kind::Document { compression, write } => super::compression::dogpile(url, compression, write)?,
-        Kind::GetOrCreateHitSpread { keys } => {
-            super::spread::dogpile(region(url, false, HashTtlPolicy::OnCreate, Codec::default())?, keys)
-        }
+        Kind::GetOrCreateHitSpread { keys } => super::spread::dogpile(url, keys)?,
     };
     Ok(op)
 }
