@@ -7,6 +7,10 @@ redis-server.
 Build the extension in release mode first (``maturin develop --release``). Prints ops/s per
 workload for each backend (the median of alternating rounds) and the ratios to the plugin.
 
+A region with ``coalesce_reads`` (and ``io="runtime"``, so that the threads' calls share one
+connection) runs the threaded workloads only: the reads that Python threads issue together go
+to Redis as one multi-key read.
+
 A last region runs each region workload over a bytes backend that keeps the bytes in a dict
 and does no I/O at all: the rate of dogpile's own per-value work on the bytes path (metadata
 JSON, pickle, CachedValue), the ceiling of any bytes backend. dogpile_rs's backends take
@@ -14,6 +18,7 @@ CachedValues and do that work in Rust, so they are not bound by it.
 """
 
 import argparse
+import itertools
 import os
 import shutil
 import socket
@@ -91,9 +96,11 @@ def start_redis():
 def regions(url):
     arguments = {"url": url, "redis_expiration_time": 3600, "redis_expiration_time_hash": True}
     l1 = dict(arguments, l1={"capacity": 10000})
+    coalesced = dict(arguments, coalesce_reads=True, io="runtime")
     return {
         "dogpile_rs": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=dict(arguments)),
         "dogpile_rs + L1": make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=l1),
+        COALESCED: make_region().configure("dogpile_rs.redis_advanced_hstore", arguments=coalesced),
         "plugin 0.5.0": make_region().configure("dogpile_backend_redis_advanced.hstore", arguments=dict(arguments)),
         "no I/O": make_region().configure("bench.no_io", arguments={}),
     }
@@ -102,6 +109,8 @@ def regions(url):
 REGION_ONLY = ("region.",)
 THREADS = 16
 THREADED = f"region.get_multi of 10 hot keys, {THREADS} threads"
+THREADED_HITS = f"region.get_or_create hits on 100 keys in turn, {THREADS} threads"
+COALESCED = "dogpile_rs, reads coalesced"
 
 
 def workloads(region):
@@ -112,9 +121,11 @@ def workloads(region):
     stored = dict(zip(MIXED, backend.get_serialized_multi(MIXED)))
     plain = {f"p:{i:03}": v for i, v in enumerate(values.values())}
     region.set_multi(plain)
+    in_turn, turns = list(plain), itertools.count()
     return {
         "region.get hit": lambda: region.get("hit"),
         THREADED: lambda: region.get_multi(list(plain)[:10]),
+        THREADED_HITS: lambda: region.get_or_create(in_turn[next(turns) % len(in_turn)], dict),
         "region.get_or_create hit": lambda: region.get_or_create("hit", dict),
         "region.get_multi, 100 plain keys": lambda: region.get_multi(list(plain)),
         "region.get_multi, 100 mixed keys": lambda: region.get_multi(MIXED),
@@ -171,7 +182,9 @@ def main():
                 for name in order:
                     if name == "no I/O" and not workload.startswith(REGION_ONLY):
                         continue
-                    measure = threaded_rate if workload == THREADED else rate
+                    if name == COALESCED and workload not in (THREADED, THREADED_HITS):
+                        continue
+                    measure = threaded_rate if workload in (THREADED, THREADED_HITS) else rate
                     results[name][workload].append(measure(loads[name][workload], args.seconds))
         *ours_names, theirs_name, floor_name = names
         head = " | ".join(f"{n} ops/s" for n in [*ours_names, theirs_name])
@@ -180,9 +193,12 @@ def main():
         print("|---|" + "---:|" * (len(ours_names) * 2 + 2))
         for workload in loads[theirs_name]:
             theirs = statistics.median(results[theirs_name][workload])
-            rates = [statistics.median(results[n][workload]) for n in ours_names]
-            shown = [f"{r:,.0f}" for r in [*rates, theirs]]
-            spreads = [spread(results[n][workload], results[theirs_name][workload]) for n in ours_names]
+            rates = [statistics.median(results[n][workload]) if results[n][workload] else None for n in ours_names]
+            shown = [f"{r:,.0f}" if r is not None else "-" for r in [*rates, theirs]]
+            spreads = [
+                spread(results[n][workload], results[theirs_name][workload]) if results[n][workload] else "-"
+                for n in ours_names
+            ]
             floor = results[floor_name][workload]
             ceiling = f"{statistics.median(floor) / theirs:.2f}x" if floor else "-"
             print(f"| {workload} | {' | '.join(shown)} | {' | '.join(spreads)} | {ceiling} |")
