@@ -83,6 +83,17 @@ pub async fn server_cpu(conn: &mut redis::aio::MultiplexedConnection) -> Result<
     }
 }
 
+/// This process's CPU time so far (all its threads, on a CPU), in seconds, from Linux's
+/// `/proc/self/task/*/schedstat`; `None` where there is none.
+pub fn client_cpu() -> Option<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanos as f64 / 1e9)
+}
+
 /// `INFO memory` `used_memory`.
 pub async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> Result<u64, String> {
     let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await.map_err(|e| e.to_string())?;

@@ -142,7 +142,8 @@ async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Tu
     // Each key once: the leader's first, then the others' in the order they came.
     let mut keys: Vec<&CacheKey> = Vec::with_capacity(batch.len() + 1);
     keys.push(key);
-    let mut index: HashMap<&CacheKey, usize> = HashMap::with_capacity(batch.len() + 1);
+    let mut index: HashMap<&CacheKey, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(batch.len() + 1, foldhash::fast::RandomState::default());
     index.insert(key, 0);
     let mut places = Vec::with_capacity(batch.len());
     for waiter in &batch {

@@ -49,6 +49,10 @@ pub(crate) struct Row {
     /// The server's CPU time (system and user) per 1,000 operations, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) server_cpu_ms_per_1000: Option<f64>,
+    /// This process's CPU time (every thread, system and user) per 1,000 operations, in
+    /// milliseconds: the client's side of the cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_cpu_ms_per_1000: Option<f64>,
     pub(crate) tasks: usize,
     pub(crate) keys_per_op: usize,
     #[serde(skip_serializing_if = "Option::is_none")]

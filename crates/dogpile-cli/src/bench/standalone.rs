@@ -14,7 +14,7 @@ use super::harness::{
     Op, ROUNDS, Row, Small, decode_all, err, get_or_create_hit, get_or_create_hit_at, raw_decode, small, throughput,
 };
 use crate::stats::{Latencies, thousands};
-use crate::target::{Target, command_total, server_cpu};
+use crate::target::{Target, client_cpu, command_total, server_cpu};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
@@ -474,17 +474,19 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
         // The layers take turns in short rounds (raw first, then dogpile first, ...), so that
         // drift on a shared machine does not favour either.
         let mut totals = [
-            (0u64, Latencies::default(), Duration::ZERO, 0u64, 0.0f64),
-            (0, Latencies::default(), Duration::ZERO, 0, 0.0),
+            (0u64, Latencies::default(), Duration::ZERO, 0u64, 0.0f64, Some(0.0f64)),
+            (0, Latencies::default(), Duration::ZERO, 0, 0.0, Some(0.0)),
         ];
         let mut paired = crate::stats::PairedRatio::default();
         for round in 0..ROUNDS {
             let mut rates = [0.0; 2];
             for i in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
                 let (before, cpu_before) = (command_total(&mut admin).await?, server_cpu(&mut admin).await?);
+                let client_before = client_cpu();
                 let (count, latencies, elapsed) =
                     throughput(&ops[i], workload.tasks, args.duration / ROUNDS as u32).await?;
                 let commands = command_total(&mut admin).await?.saturating_sub(before);
+                let client = client_cpu().zip(client_before).map(|(after, before)| after - before);
                 let cpu = server_cpu(&mut admin).await? - cpu_before;
                 rates[i] = count as f64 / elapsed.as_secs_f64();
                 let total = &mut totals[i];
@@ -493,11 +495,12 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
                 total.2 += elapsed;
                 total.3 += commands;
                 total.4 += cpu;
+                total.5 = total.5.zip(client).map(|(sum, part)| sum + part);
             }
             paired.record(rates[1], rates[0]);
         }
         for (i, (layer, label)) in [(Layer::Raw, "raw"), (Layer::Dogpile, "dogpile")].into_iter().enumerate() {
-            let (count, latencies, elapsed, commands, cpu) = &mut totals[i];
+            let (count, latencies, elapsed, commands, cpu, client) = &mut totals[i];
             let ops_per_s = *count as f64 / elapsed.as_secs_f64();
             let (round_trips_per_op, bytes_per_op) = round_trips(workload.kind, layer, &proxy, &target.url).await?;
             rows.push(Row {
@@ -513,6 +516,7 @@ pub(super) async fn measure_all(args: &BenchArgs, target: &Target) -> Result<Vec
                 bytes_per_op,
                 commands_per_op: *commands as f64 / (*count).max(1) as f64,
                 server_cpu_ms_per_1000: Some(*cpu * 1e6 / (*count).max(1) as f64),
+                client_cpu_ms_per_1000: client.map(|client| client * 1e6 / (*count).max(1) as f64),
                 tasks: workload.tasks,
                 keys_per_op: workload.keys_per_op,
                 ratio_to_raw: None,
@@ -535,12 +539,12 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
     );
     println!();
     println!(
-        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | bytes/op | server CPU ms/1000 ops | dogpile/raw |"
+        "| workload | layer | tasks | ops/s | keys/s | p50 µs | p99 µs | p99.9 µs | max µs | round trips/op | commands/op | bytes/op | server CPU ms/1000 ops | client CPU ms/1000 ops | dogpile/raw |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} |",
             row.workload,
             row.layer,
             row.tasks,
@@ -554,6 +558,7 @@ pub(super) fn print_table(rows: &[Row], args: &BenchArgs, target: &Target) {
             row.commands_per_op,
             thousands(row.bytes_per_op.round() as u64),
             row.server_cpu_ms_per_1000.map_or_else(String::new, |ms| format!("{ms:.1}")),
+            row.client_cpu_ms_per_1000.map_or_else(String::new, |ms| format!("{ms:.1}")),
             row.ratio_to_raw.map_or_else(String::new, |r| format!("{r:.2}x")),
         );
     }
