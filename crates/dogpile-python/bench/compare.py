@@ -2,7 +2,7 @@
 and with its L1) and over dogpile_backend_redis_advanced 0.5.0's (redis-py), all on one private
 redis-server.
 
-    target/python/wheel/bin/python crates/dogpile-python/bench/compare.py [--seconds 2] [--rounds 3]
+    target/python/wheel/bin/python crates/dogpile-python/bench/compare.py [--seconds 2] [--rounds 3] [--only NAME]
 
 Build the extension in release mode first (``maturin develop --release``). Prints ops/s per
 workload for each backend (the median of alternating rounds) and the ratios to the plugin.
@@ -170,6 +170,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per workload, backend and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only the workloads whose name contains this")
     args = parser.parse_args()
     server, port = start_redis()
     try:
@@ -179,6 +180,8 @@ def main():
         for round_ in range(args.rounds):
             order = names if round_ % 2 == 0 else names[::-1]
             for workload in loads[names[0]]:
+                if args.only not in workload:
+                    continue
                 for name in order:
                     if name == "no I/O" and not workload.startswith(REGION_ONLY):
                         continue
@@ -192,6 +195,8 @@ def main():
         print(f"| workload | {head} | {ratios} | bytes-path ceiling ({floor_name}) |")
         print("|---|" + "---:|" * (len(ours_names) * 2 + 2))
         for workload in loads[theirs_name]:
+            if args.only not in workload:
+                continue
             theirs = statistics.median(results[theirs_name][workload])
             rates = [statistics.median(results[n][workload]) if results[n][workload] else None for n in ours_names]
             shown = [f"{r:,.0f}" if r is not None else "-" for r in [*rates, theirs]]
