@@ -75,3 +75,32 @@ def test_the_connections_of_dropped_backends_are_closed(private_redis_url):
     after = admin.info("clients")["connected_clients"]
     admin.close()
     assert after - before <= 4, f"{after - before} more connections after 40 dropped backends"
+
+
+def test_sixteen_threads_reads_coalesced_on_the_shared_runtime_cost_fewer_commands(private_redis_url):
+    # The threads' calls share the runtime's connection, where reads issued while one is out
+    # go together as one MGET.
+    arguments = {"url": private_redis_url, "io": "runtime", "coalesce_reads": True}
+    coalesced = make_region().configure("dogpile_rs.redis_advanced", arguments=arguments)
+    keys = [f"c:{i}" for i in range(100)]
+    coalesced.set_multi({k: i for i, k in enumerate(keys)})
+    client = redis.Redis.from_url(private_redis_url)
+    client.config_resetstat()
+    errors = []
+
+    def work():
+        try:
+            for n in range(500):
+                assert coalesced.get_or_create(keys[n % 100], dict) == n % 100
+        except Exception as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    stats = client.info("commandstats")
+    calls = {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "mget")}
+    assert calls["mget"] > 0 and calls["get"] + calls["mget"] < 16 * 500 / 2, calls
