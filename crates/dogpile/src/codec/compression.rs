@@ -22,6 +22,7 @@ const MAGIC: [u8; 3] = [0xFF, b'D', b'Z'];
 const HEADER: usize = MAGIC.len() + 1 + 4;
 /// The largest expansion of an LZ4 block: a longer declared length is a lie, refused before
 /// anything is allocated.
+#[cfg(feature = "lz4")]
 const LZ4_MAX_RATIO: usize = 255;
 
 /// A compression algorithm for stored values.
@@ -237,6 +238,7 @@ fn header(stored: &[u8]) -> Option<(u8, u32)> {
 }
 
 /// Appends `entry` compressed to `out`; false when the algorithm is not in this build or fails.
+#[cfg_attr(not(any(feature = "zstd", feature = "lz4")), allow(unused_variables))]
 fn compress_into(algorithm: Compression, entry: &[u8], out: &mut Vec<u8>) -> bool {
     match algorithm {
         #[cfg(feature = "zstd")]
@@ -258,6 +260,7 @@ fn compress_into(algorithm: Compression, entry: &[u8], out: &mut Vec<u8>) -> boo
 }
 
 /// `compressed` decompressed, at most `length` bytes (and one more, to tell a longer output).
+#[cfg_attr(not(any(feature = "zstd", feature = "lz4")), allow(unused_variables))]
 fn decompress(algorithm: Compression, compressed: &[u8], length: usize) -> Result<Vec<u8>, BoxError> {
     match algorithm {
         #[cfg(feature = "zstd")]
