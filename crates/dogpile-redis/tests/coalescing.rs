@@ -86,6 +86,9 @@ async fn callers_of_one_key_share_its_read() {
     assert_eq!(read_at_once(&backend, &server, &keys).await, 2);
     let stats = server.must(&["INFO", "commandstats"]).as_text().unwrap();
     assert!(stats.contains("cmdstat_get:calls=1,") && stats.contains("cmdstat_mget:calls=1,"), "{stats}");
+    // The MGET read the key once, not once per caller: two lookups in all.
+    let stats = server.must(&["INFO", "stats"]).as_text().unwrap();
+    assert!(stats.contains("keyspace_hits:2\r\n"), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +105,7 @@ async fn a_batch_of_plain_and_hash_keys_is_one_mget_and_one_hmget_per_hash() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_reads_its_own_write_while_others_read_the_same_key() {
+async fn a_caller_reads_its_own_writes_and_deletes_while_others_read_the_same_key() {
     let server = RedisServer::start();
     let backend = Arc::new(RedisAdvancedBackend::new(config(&server)).unwrap());
     const WRITERS: usize = 4;
@@ -132,6 +135,10 @@ async fn a_caller_reads_its_own_write_while_others_read_the_same_key() {
                     let value = Bytes::from(format!("{key} round {round}").into_bytes());
                     backend.set(&key, value.clone()).await.unwrap();
                     assert_eq!(backend.get(&key).await.unwrap(), Some(value), "{key} read back after its write");
+                    if round % 10 == 0 {
+                        backend.delete(&key).await.unwrap();
+                        assert_eq!(backend.get(&key).await.unwrap(), None, "{key} read back after its delete");
+                    }
                 }
             })
         })
