@@ -58,6 +58,8 @@ pub(crate) trait ReadEach: Sync {
 /// The lanes of one backend: each has at most one coalesced read out at a time.
 pub(crate) struct Gather {
     lanes: Arc<[Mutex<Lane>]>,
+    /// The backend's name, for what it counts.
+    backend: &'static str,
 }
 
 #[derive(Default)]
@@ -81,9 +83,10 @@ enum Answer {
 }
 
 impl Gather {
-    /// A gatherer with `lanes` lanes (one per server; a cluster's nodes are spread over them).
-    pub(crate) fn new(lanes: usize) -> Self {
-        Gather { lanes: (0..lanes.max(1)).map(|_| Mutex::new(Lane::default())).collect() }
+    /// A gatherer with `lanes` lanes (one per server; a cluster's nodes are spread over them)
+    /// for the backend named `backend`.
+    pub(crate) fn new(lanes: usize, backend: &'static str) -> Self {
+        Gather { lanes: (0..lanes.max(1)).map(|_| Mutex::new(Lane::default())).collect(), backend }
     }
 
     /// Reads `key` on lane `lane`: with `one` when the lane is idle, else in the next batch,
@@ -126,7 +129,7 @@ impl Gather {
                     return one.await;
                 }
             }
-            return lead(key, batch, many, turn).await;
+            return lead(key, batch, many, turn, self.backend).await;
         }
     }
 
@@ -138,7 +141,13 @@ impl Gather {
 /// Reads `key` and the keys of `batch` with `many`, each key once, and answers the batch. The
 /// turn passes on as soon as the read returns: the next batch goes out while this one's
 /// callers are answered.
-async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Turn) -> Result<Option<Bytes>> {
+async fn lead(
+    key: &CacheKey,
+    batch: Vec<Waiter>,
+    many: &impl ReadEach,
+    turn: Turn,
+    backend: &'static str,
+) -> Result<Option<Bytes>> {
     // Each key once: the leader's first, then the others' in the order they came.
     let mut keys: Vec<&CacheKey> = Vec::with_capacity(batch.len() + 1);
     keys.push(key);
@@ -163,6 +172,14 @@ async fn lead(key: &CacheKey, batch: Vec<Waiter>, many: &impl ReadEach, turn: Tu
     };
     drop(turn);
     drop((index, keys));
+    #[cfg(feature = "metrics")]
+    {
+        use dogpile::metrics::{BACKEND, COALESCED_BATCHES, COALESCED_READS};
+        metrics::counter!(COALESCED_BATCHES, BACKEND => backend).increment(1);
+        metrics::counter!(COALESCED_READS, BACKEND => backend).increment(places.len() as u64 + 1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = backend;
     for (at, Waiter { answer, .. }) in places.into_iter().zip(batch) {
         // A caller that stopped waiting has no use for its value.
         let _ = answer.send(Answer::Read(fetched[at].clone()));
@@ -263,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lone_read_goes_out_alone_and_frees_the_lane() {
-        let gather = Gather::new(1);
+        let gather = Gather::new(1, "test");
         let many = Echo::default();
         let key = CacheKey::from("a");
         let got = gather.get(&key, 0, async { Ok(Some(Bytes::from_static(b"one"))) }, &many).await;
@@ -274,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_queued_behind_one_out_go_as_one_batch_each_key_once() {
-        let gather = Gather::new(1);
+        let gather = Gather::new(1, "test");
         let many = Echo::default();
         let (release, held) = oneshot::channel::<()>();
         let first = CacheKey::from("first");
@@ -306,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_batch_fails_each_caller_with_its_kind_under_its_key() {
-        let gather = Gather::new(1);
+        let gather = Gather::new(1, "test");
         let (release, held) = oneshot::channel::<()>();
         let failing = Failing;
         let first = CacheKey::from("first");
@@ -335,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_read_passes_the_turn_to_the_next_caller() {
-        let gather = Arc::new(Gather::new(1));
+        let gather = Arc::new(Gather::new(1, "test"));
         let many = Echo::default();
         // A read out that never returns until dropped.
         let first = CacheKey::from("first");
@@ -363,7 +380,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_callers_of_a_dropped_leaders_batch_read_again() {
-        let gather = Gather::new(1);
+        let gather = Gather::new(1, "test");
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let (release, held) = oneshot::channel::<()>();
         let (first, leader_key, other) = (CacheKey::from("first"), CacheKey::from("l"), CacheKey::from("w"));

@@ -107,7 +107,7 @@ impl Store {
         let connection = Connection::new(&config)?;
         let topology = Topology::of(&config);
         Ok(Arc::new(Store {
-            gather: config.socket.coalesce_reads.then(|| Gather::new(topology.lanes())),
+            gather: config.socket.coalesce_reads.then(|| Gather::new(topology.lanes(), backend)),
             backend,
             connection,
             hash_write_loaded: AtomicBool::new(false),

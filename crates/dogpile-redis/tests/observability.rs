@@ -1,6 +1,6 @@
 //! What the Redis backends add to a region's tracing and metrics, on a real redis-server: the
-//! lost lock (a warning and a counter, whatever the lock-lost policy), and backend errors
-//! counted by kind.
+//! lost lock (a warning and a counter, whatever the lock-lost policy), backend errors
+//! counted by kind, and coalesced reads.
 
 mod support;
 
@@ -76,4 +76,22 @@ async fn backend_errors_are_counted_by_kind() {
     let read = read(&snapshotter);
     assert_eq!((read.get(&errors("wrong_type")), read.get(&errors("connection"))), (Some(&1), Some(&1)), "{read:#?}");
     assert_eq!(region.stats().backend_errors, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn coalesced_reads_are_counted() {
+    use dogpile::backend::Backend;
+    let server = RedisServer::start();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+    let backend = RedisAdvancedBackend::new(support::config(&server).coalesce_reads(true)).unwrap();
+    let keys: Vec<dogpile::CacheKey> = (0..10).map(|i| dogpile::CacheKey::from(format!("k{i}"))).collect();
+    // The first read goes out alone; the 9 issued while it is out go as one batch.
+    let got = futures_util::future::join_all(keys.iter().map(|k| backend.get(k))).await;
+    assert!(got.into_iter().all(|r| r.unwrap().is_none()));
+    let label = [(m::BACKEND, "dogpile_backend_redis_advanced")];
+    let read = read(&snapshotter);
+    assert_eq!(read.get(&key(m::COALESCED_BATCHES, &label)), Some(&1), "{read:#?}");
+    assert_eq!(read.get(&key(m::COALESCED_READS, &label)), Some(&9), "{read:#?}");
 }

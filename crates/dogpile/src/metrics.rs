@@ -20,7 +20,9 @@
 //! | [`CREATION_DURATION`] | histogram | seconds per creator call |
 //!
 //! The Redis backends of `dogpile-redis` add [`LOCKS_LOST`] (labelled by backend only: a
-//! backend may serve several regions), whatever their lock-lost policy.
+//! backend may serve several regions), whatever their lock-lost policy, and, with
+//! `coalesce_reads`, [`COALESCED_BATCHES`] and [`COALESCED_READS`] (their ratio is the reads
+//! a batch answers).
 //!
 //! An [`L1Backend`](crate::backend::L1Backend) adds, labelled by [`BACKEND`] only (the name of
 //! the backend behind it), the counters of [`L1Stats`](crate::backend::L1Stats):
@@ -85,6 +87,12 @@ pub const LOCK_TIMEOUTS: &str = "dogpile_lock_timeouts_total";
 /// Counter: distributed locks found gone (expired or taken over) when their holder released
 /// them; recorded by the Redis backends, labelled by [`BACKEND`] only.
 pub const LOCKS_LOST: &str = "dogpile_locks_lost_total";
+/// Counter: coalesced reads sent (each one multi-key read for the single-key reads that waited
+/// while another was out), recorded by the Redis backends, labelled by [`BACKEND`].
+pub const COALESCED_BATCHES: &str = "dogpile_coalesced_batches_total";
+/// Counter: single-key reads answered by a coalesced read (its sender's included), recorded
+/// by the Redis backends, labelled by [`BACKEND`].
+pub const COALESCED_READS: &str = "dogpile_coalesced_reads_total";
 /// Counter: reads answered by an L1, labelled by [`BACKEND`].
 pub const L1_HITS: &str = "dogpile_l1_hits_total";
 /// Counter: reads of keys an L1 takes that went to its backend, labelled by [`BACKEND`].
