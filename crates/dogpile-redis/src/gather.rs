@@ -289,30 +289,33 @@ mod tests {
         assert!(!gather.lock(0).busy);
     }
 
-    #[tokio::test]
-    async fn reads_queued_behind_one_out_go_as_one_batch_each_key_once() {
-        let gather = Gather::new(1, "test");
-        let many = Echo::default();
+    /// Reads `keys` on a lane where a first read is out, then lets that one return: the
+    /// results of `keys`.
+    async fn queued_behind_one(gather: &Gather, many: &impl ReadEach, keys: &[CacheKey]) -> Vec<Result<Option<Bytes>>> {
         let (release, held) = oneshot::channel::<()>();
         let first = CacheKey::from("first");
-        let out = gather.get(
-            &first,
-            0,
-            async {
-                held.await.ok();
-                Ok(None)
-            },
-            &many,
-        );
-        let keys: Vec<CacheKey> = (0..10).map(|n| CacheKey::from(format!("k{}", n % 4))).collect();
+        let held = async {
+            held.await.ok();
+            Ok(None)
+        };
+        let out = gather.get(&first, 0, held, many);
         let queued =
-            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &many)));
+            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, many)));
         let release = async {
             tokio::task::yield_now().await;
             release.send(()).ok();
         };
         let (first_got, got, ()) = tokio::join!(out, queued, release);
         assert_eq!(first_got.unwrap(), None);
+        got
+    }
+
+    #[tokio::test]
+    async fn reads_queued_behind_one_out_go_as_one_batch_each_key_once() {
+        let gather = Gather::new(1, "test");
+        let many = Echo::default();
+        let keys: Vec<CacheKey> = (0..10).map(|n| CacheKey::from(format!("k{}", n % 4))).collect();
+        let got = queued_behind_one(&gather, &many, &keys).await;
         for (key, got) in keys.iter().zip(got) {
             assert_eq!(got.unwrap().as_deref(), Some(key.to_string().as_bytes()));
         }
@@ -324,25 +327,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_fails_each_caller_with_its_kind_under_its_key() {
         let gather = Gather::new(1, "test");
-        let (release, held) = oneshot::channel::<()>();
-        let failing = Failing;
-        let first = CacheKey::from("first");
-        let out = gather.get(
-            &first,
-            0,
-            async {
-                held.await.ok();
-                Ok(None)
-            },
-            &failing,
-        );
         let keys: Vec<CacheKey> = (0..3).map(|n| CacheKey::from(format!("k{n}"))).collect();
-        let queued =
-            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, &failing)));
-        let (_, got, _) = tokio::join!(out, queued, async {
-            tokio::task::yield_now().await;
-            release.send(()).ok();
-        });
+        let got = queued_behind_one(&gather, &Failing, &keys).await;
         for (key, got) in keys.iter().zip(got) {
             let err = got.unwrap_err();
             assert_eq!(err.backend_kind(), Some(BackendErrorKind::Timeout));
