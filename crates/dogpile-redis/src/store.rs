@@ -177,18 +177,23 @@ impl Store {
 
     /// The command that reads `key`, with the key it routes by.
     pub(crate) fn read_cmd(key: &CacheKey) -> Result<(redis::Cmd, &str)> {
+        let routing = Self::routing_key(key)?;
         let mut cmd;
+        if let CacheKey::Hash { field, .. } = key {
+            cmd = redis::cmd("HGET");
+            cmd.arg(routing).arg(field);
+        } else {
+            cmd = redis::cmd("GET");
+            cmd.arg(routing);
+        }
+        Ok((cmd, routing))
+    }
+
+    /// The key a read of `key` routes by: the key itself, or its hash's name.
+    fn routing_key(key: &CacheKey) -> Result<&str> {
         match key {
-            CacheKey::Plain(k) => {
-                cmd = redis::cmd("GET");
-                cmd.arg(k);
-                Ok((cmd, k))
-            }
-            CacheKey::Hash { name, field } => {
-                cmd = redis::cmd("HGET");
-                cmd.arg(name).arg(field);
-                Ok((cmd, name))
-            }
+            CacheKey::Plain(k) => Ok(k),
+            CacheKey::Hash { name, .. } => Ok(name),
             other => Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
         }
     }
@@ -199,12 +204,8 @@ impl Store {
         let Some(gather) = &self.gather else {
             return self.get_one(key).await;
         };
-        let routing = match key {
-            CacheKey::Plain(k) => k,
-            CacheKey::Hash { name, .. } => name,
-            other => return Err(Error::UnsupportedKey { key: other.clone(), backend: "redis" }),
-        };
-        gather.get(key, self.topology.lane(routing), self.get_one(key), self).await
+        let lane = self.topology.lane(Self::routing_key(key)?);
+        gather.get(key, lane, self.get_one(key), self).await
     }
 
     /// One key's value, read alone.
