@@ -11,7 +11,7 @@
 //!   turn on to the next waiting caller; the callers of the batch it was sending ask again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use dogpile::{BackendErrorKind, Bytes, CacheKey, Error, Result};
 use tokio::sync::oneshot;
@@ -133,9 +133,15 @@ impl Gather {
         }
     }
 
-    fn lock(&self, lane: usize) -> std::sync::MutexGuard<'_, Lane> {
-        self.lanes[lane].lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self, lane: usize) -> MutexGuard<'_, Lane> {
+        lock(&self.lanes, lane)
     }
+}
+
+/// Lane `lane` of `lanes`, locked (a panic elsewhere leaves its state usable: every change
+/// to it is whole).
+fn lock(lanes: &[Mutex<Lane>], lane: usize) -> MutexGuard<'_, Lane> {
+    lanes[lane].lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Reads `key` and the keys of `batch` with `many`, each key once, and answers the batch. The
@@ -197,8 +203,8 @@ struct Turn {
 }
 
 impl Turn {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lane> {
-        self.lanes[self.lane].lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Lane> {
+        lock(&self.lanes, self.lane)
     }
 
     /// The callers waiting now that still wait (at most a batch's worth, less the leader).
