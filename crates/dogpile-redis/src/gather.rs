@@ -91,13 +91,16 @@ impl Gather {
 
     /// Reads `key` on lane `lane`: with `one` when the lane is idle, else in the next batch,
     /// which its leader reads from `many`.
-    pub(crate) async fn get(
+    pub(crate) async fn get<F>(
         &self,
         key: &CacheKey,
         lane: usize,
-        one: impl Future<Output = Result<Option<Bytes>>>,
+        one: impl FnOnce() -> F,
         many: &impl ReadEach,
-    ) -> Result<Option<Bytes>> {
+    ) -> Result<Option<Bytes>>
+    where
+        F: Future<Output = Result<Option<Bytes>>>,
+    {
         let lane = lane % self.lanes.len();
         let mut one = Some(one);
         loop {
@@ -126,10 +129,12 @@ impl Gather {
                 // Alone: the single-key read, given once (a caller asking again after its
                 // leader was dropped reads in a batch of its own).
                 if let Some(one) = one.take() {
-                    return one.await;
+                    return one().await;
                 }
             }
-            return lead(key, batch, many, turn, self.backend).await;
+            // Boxed: a batch's read is far larger than a lone one, and only one caller in a
+            // batch leads it; the others' futures stay small.
+            return Box::pin(lead(key, batch, many, turn, self.backend)).await;
         }
     }
 
@@ -289,7 +294,7 @@ mod tests {
         let gather = Gather::new(1, "test");
         let many = Echo::default();
         let key = CacheKey::from("a");
-        let got = gather.get(&key, 0, async { Ok(Some(Bytes::from_static(b"one"))) }, &many).await;
+        let got = gather.get(&key, 0, || async { Ok(Some(Bytes::from_static(b"one"))) }, &many).await;
         assert_eq!(got.unwrap().as_deref(), Some(&b"one"[..]));
         assert_eq!(many.calls.load(Ordering::SeqCst), 0);
         assert!(!gather.lock(0).busy);
@@ -304,9 +309,9 @@ mod tests {
             held.await.ok();
             Ok(None)
         };
-        let out = gather.get(&first, 0, held, many);
+        let out = gather.get(&first, 0, || held, many);
         let queued =
-            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, async { unreachable!() }, many)));
+            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, || async { unreachable!() }, many)));
         let release = async {
             tokio::task::yield_now().await;
             release.send(()).ok();
@@ -348,11 +353,11 @@ mod tests {
         let many = Echo::default();
         // A read out that never returns until dropped.
         let first = CacheKey::from("first");
-        let mut out = Box::pin(gather.get(&first, 0, std::future::pending(), &many));
+        let mut out = Box::pin(gather.get(&first, 0, std::future::pending, &many));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(out.as_mut().poll(&mut cx).is_pending());
         let key = CacheKey::from("k");
-        let mut queued = Box::pin(gather.get(&key, 0, async { Ok(Some(Bytes::from_static(b"alone"))) }, &many));
+        let mut queued = Box::pin(gather.get(&key, 0, || async { Ok(Some(Bytes::from_static(b"alone"))) }, &many));
         assert!(queued.as_mut().poll(&mut cx).is_pending());
         drop(out);
         // Given the turn with nobody behind it, it reads alone.
@@ -379,15 +384,15 @@ mod tests {
         let mut out = Box::pin(gather.get(
             &first,
             0,
-            async {
+            || async {
                 held.await.ok();
                 Ok(None)
             },
             &Hanging,
         ));
         assert!(out.as_mut().poll(&mut cx).is_pending());
-        let mut leader = Box::pin(gather.get(&leader_key, 0, async { unreachable!() }, &Hanging));
-        let mut waiter = Box::pin(gather.get(&other, 0, async { Ok(Some(Bytes::from_static(b"again"))) }, &Hanging));
+        let mut leader = Box::pin(gather.get(&leader_key, 0, || async { unreachable!() }, &Hanging));
+        let mut waiter = Box::pin(gather.get(&other, 0, || async { Ok(Some(Bytes::from_static(b"again"))) }, &Hanging));
         assert!(leader.as_mut().poll(&mut cx).is_pending());
         assert!(waiter.as_mut().poll(&mut cx).is_pending());
         release.send(()).ok();

@@ -205,7 +205,7 @@ impl Store {
             return self.get_one(key).await;
         };
         let lane = self.topology.lane(Self::routing_key(key)?);
-        gather.get(key, lane, self.get_one(key), self).await
+        gather.get(key, lane, || self.get_one(key), self).await
     }
 
     /// One key's value, read alone.

@@ -73,12 +73,10 @@ impl Region {
     /// `call`, its error counted in the region's stats; with `tracing`, in a debug span
     /// `dogpile.region` (fields `operation`, `region`, and `key` or the number of `keys`); with
     /// `metrics`, its duration recorded in the operation histogram.
-    pub(crate) async fn observed<T, F>(&self, op: Operation, key: Option<KeyRef<'_>>, keys: usize, call: F) -> Result<T>
+    pub(crate) fn observed<T, F>(&self, op: Operation, key: Option<KeyRef<'_>>, keys: usize, call: F) -> Observed<'_, F>
     where
         F: Future<Output = Result<T>>,
     {
-        #[cfg(feature = "metrics")]
-        let started = std::time::Instant::now();
         #[cfg(feature = "tracing")]
         let call = {
             use tracing::Instrument;
@@ -99,12 +97,57 @@ impl Region {
         };
         #[cfg(not(feature = "tracing"))]
         let _ = (key, keys);
-        let done = call.await;
+        Observed {
+            call,
+            region: self,
+            op,
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
+            #[cfg(not(feature = "metrics"))]
+            started: (),
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+type Spanned<F> = tracing::instrument::Instrumented<F>;
+#[cfg(all(feature = "metrics", not(feature = "tracing")))]
+type Spanned<F> = F;
+
+/// When the call began, for the operation histogram; nothing without `metrics`.
+#[cfg(feature = "metrics")]
+type Started = std::time::Instant;
+#[cfg(all(feature = "tracing", not(feature = "metrics")))]
+type Started = ();
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pin_project_lite::pin_project! {
+    /// A region call as [`Region::observed`] wraps it: a future that holds the call in place,
+    /// not a second copy of it, so that what the caller awaits (or boxes) is no larger than
+    /// the call itself.
+    pub(crate) struct Observed<'r, F> {
+        #[pin]
+        call: Spanned<F>,
+        region: &'r Region,
+        op: Operation,
+        started: Started,
+    }
+}
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl<T, F: Future<Output = Result<T>>> Future for Observed<'_, F> {
+    type Output = Result<T>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<T>> {
+        let this = self.project();
+        let done = std::task::ready!(this.call.poll(cx));
         if let Err(err) = &done {
-            self.inner.stats.error(err);
+            this.region.inner.stats.error(err);
         }
         #[cfg(feature = "metrics")]
-        self.inner.stats.operation(op, started.elapsed());
-        done
+        this.region.inner.stats.operation(*this.op, this.started.elapsed());
+        #[cfg(not(feature = "metrics"))]
+        let _ = (this.op, this.started);
+        std::task::Poll::Ready(done)
     }
 }
