@@ -48,7 +48,7 @@ impl Region {
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.get_or_create_with(key, &CreateOptions::new(), creator).await
+        self.get_or_create_with(key, &CreateOptions::DEFAULT, creator).await
     }
 
     /// [`Region::get_or_create`] with per-call options: expiration time and a

@@ -132,18 +132,22 @@ fn fixed_tags<S: Into<String>>(tags: impl IntoIterator<Item = S>) -> TagsOf {
 }
 
 impl<T> CreateOptions<T> {
+    /// [`CreateOptions::new`] as a constant: a call without options borrows it from static
+    /// memory, not from a copy its future carries.
+    pub(crate) const DEFAULT: Self = CreateOptions {
+        expiry: Expiry::RegionDefault,
+        should_cache: None,
+        fail_safe: None,
+        creator_timeout: None,
+        soft_timeout: None,
+        early_refresh: true,
+        fail_open: true,
+        tags: None,
+    };
+
     /// The region's defaults, and every created value stored.
     pub fn new() -> Self {
-        CreateOptions {
-            expiry: Expiry::RegionDefault,
-            should_cache: None,
-            fail_safe: None,
-            creator_timeout: None,
-            soft_timeout: None,
-            early_refresh: true,
-            fail_open: true,
-            tags: None,
-        }
+        Self::DEFAULT
     }
 
     /// Fail-safe for this call, whatever the region's (see [`FailSafe`]).

@@ -184,14 +184,15 @@ impl Region {
     {
         let backend_key = self.backend_key(key)?;
         let policy = Policy::of(&self.inner, options);
-        let freshness = self.freshness_of(&policy);
-        freshness.check_soft_invalidation()?;
         let call = Call { key, backend_key: &backend_key, options, policy, creator, spawn: Mutex::new(background) };
+        // Borrowed from the call, not from a policy of its own: the future holds one copy.
+        let freshness = self.freshness_of(&call.policy);
+        freshness.check_soft_invalidation()?;
         // The hit path: one read, no lock machinery. The rest lives in a boxed future, so that
         // a hit neither builds nor moves the state of a creation.
         match self.read_first::<T>(key, &backend_key, &freshness).await? {
             Some(read) if freshness.is_fresh(&read) => {
-                if policy.early_refresh {
+                if call.policy.early_refresh {
                     Box::pin(self.refresh_early(&call, &read)).await;
                 }
                 Ok((read.value, Outcome::Fresh))
@@ -207,11 +208,14 @@ impl Region {
         backend_key: &CacheKey,
         freshness: &Freshness<'_>,
     ) -> Result<Option<Read<T>>> {
-        let bytes = self.read_bytes(key, backend_key).await?;
-        if bytes.is_none() {
-            trace::decision!(self, key, "no value present");
-        }
-        let value = self.decode(key.as_key_ref(), bytes.as_deref())?;
+        // The bytes go once decoded: they are not carried across the wait for tags.
+        let value = {
+            let bytes = self.read_bytes(key, backend_key).await?;
+            if bytes.is_none() {
+                trace::decision!(self, key, "no value present");
+            }
+            self.decode(key.as_key_ref(), bytes.as_deref())?
+        };
         self.learn_tags(std::slice::from_ref(&value)).await?;
         freshness.view(key.as_key_ref(), value)
     }

@@ -252,6 +252,11 @@ impl Region {
     pub(crate) async fn learn_tags<T>(&self, values: &[Option<CachedValue<T>>]) -> Result<()> {
         let tags = &self.inner.tags;
         let unknown = tags.unknown(values.iter().flatten().flat_map(|value| value.metadata.tags.iter()));
-        tags.learn(unknown).await
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        // Boxed: a tag is learnt once, and every read's future would otherwise carry the
+        // state of the fetch.
+        Box::pin(tags.learn(unknown)).await
     }
 }
