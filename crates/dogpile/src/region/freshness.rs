@@ -40,7 +40,7 @@ impl Freshness<'_> {
         let (aged, now) = (self.jittered(key, ct), inner.clock.now_coarse());
         !self.ages.is_older(aged, now)
             && !inner.invalidator.is_invalidated(ct)
-            && inner.tags.verdict(&value.metadata.tags, ct, now) == Verdict::Clean
+            && inner.tags.verdict(&value.metadata.tags, ct, || now) == Verdict::Clean
     }
 
     /// A fresh value's payload on the hit path, by the coarse clock; `None` for anything the
@@ -52,7 +52,7 @@ impl Freshness<'_> {
         if self.ages.expiration.is_some_and(|e| e <= 0.0) || inner.invalidator.is_invalidated(ct) {
             return None;
         }
-        if inner.tags.verdict(&value.metadata.tags, ct, inner.clock.now_coarse()) != Verdict::Clean {
+        if inner.tags.verdict(&value.metadata.tags, ct, || inner.clock.now_coarse()) != Verdict::Clean {
             return None;
         }
         // What `view` gives a value that no invalidation touched.
@@ -73,7 +73,7 @@ impl Freshness<'_> {
         };
         let (region, ct, took) = (self.region, value.metadata.ct, value.metadata.d);
         let invalidator = &region.inner.invalidator;
-        let tagged = region.inner.tags.verdict(&value.metadata.tags, ct, region.inner.clock.now());
+        let tagged = region.inner.tags.verdict(&value.metadata.tags, ct, || region.inner.clock.now());
         if invalidator.is_hard_invalidated(ct) {
             trace::decision!(region, key, "hard invalidation: value ignored");
             return Ok(None);

@@ -63,12 +63,13 @@ impl Tags {
         })
     }
 
-    /// What `tags` say of a value created at `ct`, at `now`.
-    pub(crate) fn verdict(&self, tags: &[String], ct: f64, now: f64) -> Verdict {
+    /// What `tags` say of a value created at `ct`, at the time `now` reads (only for a value
+    /// with tags: an untagged hit reads no clock here).
+    pub(crate) fn verdict(&self, tags: &[String], ct: f64, now: impl FnOnce() -> f64) -> Verdict {
         if tags.is_empty() {
             return Verdict::Clean;
         }
-        if now - ct > self.retention {
+        if now() - ct > self.retention {
             return Verdict::Hard;
         }
         let known = self.known.read().unwrap_or_else(|p| p.into_inner());
