@@ -191,11 +191,26 @@ async fn lead(
     }
     #[cfg(not(feature = "metrics"))]
     let _ = backend;
-    for (at, Waiter { answer, .. }) in places.into_iter().zip(batch) {
-        // A caller that stopped waiting has no use for its value.
-        let _ = answer.send(Answer::Read(fetched[at].clone()));
+    answer(batch, &places, fetched).map_err(|failure| failure.into_error(key))
+}
+
+/// Answers each caller of `batch` with the value at its place in `fetched`, and gives the
+/// leader's (the first). A value goes to its last caller, not a copy of it: a key read by
+/// one caller alone (most keys, in a batch over many keys) is never shared.
+fn answer(batch: Vec<Waiter>, places: &[usize], mut fetched: Vec<Fetched>) -> Fetched {
+    let mut last = vec![usize::MAX; fetched.len()];
+    for (n, &at) in places.iter().enumerate() {
+        last[at] = n;
     }
-    fetched.into_iter().next().unwrap_or(Ok(None)).map_err(|failure| failure.into_error(key))
+    for (n, (&at, Waiter { answer, .. })) in places.iter().zip(batch).enumerate() {
+        let value = match at != 0 && last[at] == n {
+            true => std::mem::replace(&mut fetched[at], Ok(None)),
+            false => fetched[at].clone(),
+        };
+        // A caller that stopped waiting has no use for its value.
+        let _ = answer.send(Answer::Read(value));
+    }
+    fetched.into_iter().next().unwrap_or(Ok(None))
 }
 
 /// The right to read on a lane: while it lives, the lane's other reads wait; dropped, it
