@@ -203,10 +203,8 @@ fn answer(batch: Vec<Waiter>, places: &[usize], mut fetched: Vec<Fetched>) -> Fe
         last[at] = n;
     }
     for (n, (&at, Waiter { answer, .. })) in places.iter().zip(batch).enumerate() {
-        let value = match at != 0 && last[at] == n {
-            true => std::mem::replace(&mut fetched[at], Ok(None)),
-            false => fetched[at].clone(),
-        };
+        let value =
+            if at != 0 && last[at] == n { std::mem::replace(&mut fetched[at], Ok(None)) } else { fetched[at].clone() };
         // A caller that stopped waiting has no use for its value.
         let _ = answer.send(Answer::Read(value));
     }

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::fail_open::{FailOpenState, has_creator, is_outage};
+use super::fail_open::{has_creator, is_outage};
 use super::stats::Count;
 use super::{CreateOptions, Operation, Region, operation, trace};
 use crate::error::{BoxError, Result};
-use crate::key::{AsCacheKey, CacheKey, KeyRef};
+use crate::key::{AsCacheKey, KeyRef};
 use crate::lock::Outcome;
 use crate::mutex::KeyGuard;
 
@@ -201,48 +201,23 @@ impl Region {
                 }
                 Ok((value, outcome))
             };
-            match fail_open {
-                None => recorded(self.read_through(key, options, &slot, background).await),
-                // Boxed: a call without fail-open does not carry the state of its two reads.
-                Some(fail_open) => recorded(
-                    Box::pin(self.read_through_failing_open(fail_open, breaker_open, key, options, &slot, background))
-                        .await,
-                ),
-            }
-        })
-    }
-
-    /// The read-through under fail-open: through the backend unless its breaker is open; on
-    /// an outage while the creator is still unused, through the in-process stand-in store.
-    async fn read_through_failing_open<T, F, Fut, E, B>(
-        &self,
-        fail_open: &FailOpenState,
-        breaker_open: bool,
-        key: &CacheKey,
-        options: &CreateOptions<T>,
-        slot: &Mutex<Option<F>>,
-        background: Option<B>,
-    ) -> Result<(T, Outcome)>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: Into<BoxError>,
-        B: FnOnce(KeyGuard, F),
-    {
-        if !breaker_open {
-            match self.read_through(key, options, slot, background).await {
-                Err(err) if is_outage(&err) && has_creator(slot) => self.backend_away(fail_open, &err),
-                done => {
-                    if done.is_ok() {
-                        self.backend_back(fail_open);
+            let Some(fail_open) = fail_open else {
+                return recorded(self.read_through(key, options, &slot, background).await);
+            };
+            if !breaker_open {
+                match self.read_through(key, options, &slot, background).await {
+                    Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
+                    done => {
+                        if done.is_ok() {
+                            self.backend_back(fail_open);
+                        }
+                        return recorded(done);
                     }
-                    return done;
                 }
             }
-        }
-        self.inner.stats.bump(Count::FailOpen);
-        fail_open.fallback.read_through(key, options, slot, None::<B>).await
+            self.inner.stats.bump(Count::FailOpen);
+            recorded(fail_open.fallback.read_through(key, options, &slot, None::<B>).await)
+        })
     }
 
     /// The hit path: a fresh value that the store has at hand (an in-process store), read

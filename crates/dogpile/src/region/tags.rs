@@ -102,12 +102,9 @@ impl Tags {
         unknown
     }
 
-    /// Fetches `unknown` tags, in one round trip.
+    /// Fetches `unknown` tags (at least one), in one round trip.
     async fn learn(self: &Arc<Self>, unknown: Vec<String>) -> Result<()> {
         let Some(store) = &self.store else { return Ok(()) };
-        if unknown.is_empty() {
-            return Ok(());
-        }
         self.watch();
         // News missed during the fetch leaves what it brings to be fetched again.
         let generation = self.generation.load(Ordering::Acquire);
