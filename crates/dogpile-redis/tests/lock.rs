@@ -13,6 +13,7 @@ use dogpile::{BackendErrorKind, CacheKey, Error, Region};
 use dogpile_redis::{LockLostPolicy, RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::RedisServer;
 use dogpile_testing::server::Reply;
+use support::calls;
 
 fn locked_config(server: &RedisServer) -> RedisConfig {
     support::config(server).distributed_lock(true)
@@ -217,13 +218,6 @@ async fn waiters_in_other_processes_go_on_when_the_release_is_announced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiters_in_other_processes_go_on_when_the_release_is_announced_on_valkey() {
     waiters_go_on_when_the_release_is_announced(RedisServer::start_valkey()).await;
-}
-
-/// How many times the server ran `command` (INFO commandstats).
-fn calls(server: &RedisServer, command: &str) -> u64 {
-    let stats = server.must(&["INFO", "commandstats"]).as_text().unwrap_or_default();
-    let prefix = format!("cmdstat_{command}:calls=");
-    stats.lines().find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok()).unwrap_or(0)
 }
 
 /// Valkey 9 releases locks with `DELIFEQ` and no script; Redis 7.0 with the release script.

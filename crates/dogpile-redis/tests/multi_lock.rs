@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dogpile::{CacheKey, Region};
+use dogpile::{CacheKey, MockClock, Region};
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::server::Reply;
 use dogpile_testing::{CountingProxy, RedisServer};
+use support::calls;
+use tokio::sync::{Semaphore, oneshot};
 
 fn locked(url: String) -> RedisConfig {
     RedisConfig::from_url(url).distributed_lock(true).redis_expiration_time(Duration::from_secs(3600))
@@ -196,4 +198,56 @@ async fn two_callers_with_overlapping_batches_never_wait_for_each_other() {
         assert!(lock_keys(&server).is_empty(), "round {round}: no lock left");
     }
     assert_eq!(runs.load(Ordering::SeqCst), 20 * 30, "each key created once per round");
+}
+
+/// While another task of the process regenerates the first key of a batch, a caller of the
+/// batch serves every expired key stale and tries none of the other keys' locks. Were it to
+/// take them, two tasks running the same batch could split it, one holding the first key and
+/// the other the rest, and neither would create the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() {
+    let server = RedisServer::start();
+    let clock = MockClock::at_system_time();
+    let region = Region::builder()
+        .clock(clock.clone())
+        .expiration_time(Duration::from_secs(10))
+        .backend(RedisAdvancedBackend::new(locked(server.url())).unwrap())
+        .build()
+        .unwrap();
+    let keys = plain_keys(5);
+    region.set_multi(keys.iter().map(|k| (k.clone(), "old".to_owned()))).await.unwrap();
+    clock.advance(Duration::from_secs(11));
+
+    let release = Arc::new(Semaphore::new(0));
+    let (entered, in_creator) = oneshot::channel();
+    let first = tokio::spawn({
+        let (region, key, release) = (region.clone(), keys[0].clone(), Arc::clone(&release));
+        async move {
+            region
+                .get_or_create(key, || async move {
+                    let _ = entered.send(());
+                    let _permit = release.acquire().await;
+                    Ok::<_, std::io::Error>("new".to_owned())
+                })
+                .await
+        }
+    });
+    in_creator.await.unwrap();
+
+    let sets = calls(&server, "set");
+    let created = AtomicUsize::new(0);
+    let got: Vec<String> = region
+        .get_or_create_multi(keys.iter().cloned(), |missing: Vec<CacheKey>| {
+            created.fetch_add(missing.len(), Ordering::SeqCst);
+            async move { Ok::<_, std::io::Error>(missing.iter().map(value_of).collect()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(got, vec!["old"; 5], "every expired key is served stale");
+    assert_eq!(created.load(Ordering::SeqCst), 0, "nothing is created behind the first key");
+    assert_eq!(calls(&server, "set") - sets, 0, "no lock is tried behind the first key");
+
+    release.add_permits(1);
+    assert_eq!(first.await.unwrap().unwrap(), "new");
+    assert!(lock_keys(&server).is_empty(), "no lock is left behind");
 }

@@ -7,6 +7,13 @@ use std::time::Duration;
 use dogpile_redis::{RedisAdvancedBackend, RedisAdvancedHstoreBackend, RedisConfig};
 use dogpile_testing::{Fixture, RedisServer};
 
+/// How many times the server ran `command` (INFO commandstats).
+pub fn calls(server: &RedisServer, command: &str) -> u64 {
+    let stats = server.must(&["INFO", "commandstats"]).as_text().unwrap_or_default();
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats.lines().find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok()).unwrap_or(0)
+}
+
 /// A config for `server` with quick lock polling (tests wait on locks a lot).
 pub fn config(server: &RedisServer) -> RedisConfig {
     RedisConfig::from_url(server.url()).lock_sleep(Duration::from_millis(5))
