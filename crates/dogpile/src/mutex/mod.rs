@@ -96,6 +96,20 @@ impl LocalMutexMap {
         }
     }
 
+    /// Takes the mutexes of `keys` in their order, up to the first one held elsewhere: that key
+    /// and the keys after it get `None`, untried. Tasks that take the same keys in the same
+    /// order thus never split them: the one that takes the first key gets all those no third
+    /// task holds, and the others get none.
+    pub(crate) fn try_lock_prefix<'k>(
+        self: &Arc<Self>,
+        keys: impl ExactSizeIterator<Item = &'k CacheKey>,
+    ) -> Vec<Option<LocalGuard>> {
+        let n = keys.len();
+        let mut guards: Vec<_> = keys.map_while(|key| self.entry(key).try_lock().map(Some)).collect();
+        guards.resize_with(n, || None);
+        guards
+    }
+
     /// Whether some task holds `key`'s mutex. Never acquires it.
     pub(crate) fn is_locked(&self, key: &CacheKey) -> bool {
         self.shard(key).get(key).is_some_and(|slot| slot.sem.available_permits() == 0)

@@ -108,6 +108,45 @@ fn never_two_holders_and_the_table_empties() {
     assert!(runs > 100, "{runs}");
 }
 
+/// Two tasks take the same three keys' mutexes as a batch does, in order up to the first one
+/// held elsewhere, while a third takes the middle key alone: a batch task gets a prefix of the
+/// keys (never a key after one it missed), and never a part of the batch the other batch task
+/// took a part of at the same time.
+#[test]
+fn two_tasks_locking_the_same_batch_never_split_it() {
+    let runs = explore(|| {
+        block_on(async {
+            let map = LocalMutexMap::new();
+            let keys: Vec<CacheKey> = ["a", "b", "c"].into_iter().map(CacheKey::from).collect();
+            let held = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+            let batches: Vec<_> = (0..2)
+                .map(|me| {
+                    let (map, keys, held) = (Arc::clone(&map), keys.clone(), Arc::clone(&held));
+                    spawn(async move {
+                        let guards = map.try_lock_prefix(keys.iter());
+                        let taken = guards.iter().take_while(|g| g.is_some()).count();
+                        assert!(guards[taken..].iter().all(Option::is_none), "a key after one missed");
+                        held[me].store(taken, Ordering::SeqCst);
+                        shuttle::future::yield_now().await;
+                        let other = held[1 - me].load(Ordering::SeqCst);
+                        assert!(taken == 0 || other == 0, "split between two tasks: {taken} and {other}");
+                        held[me].store(0, Ordering::SeqCst);
+                        drop(guards);
+                    })
+                })
+                .collect();
+            let middle = map.entry(&keys[1]).try_lock();
+            shuttle::future::yield_now().await;
+            drop(middle);
+            for batch in batches {
+                batch.await.expect("a batch task finishes");
+            }
+            assert_eq!(map.len(), 0, "the table keeps an entry nobody uses");
+        });
+    });
+    assert!(runs > 100, "{runs}");
+}
+
 /// Holds `guard`, if any, across a switch, counting the holders at once and the holds.
 async fn hold(guard: Option<super::LocalGuard>, holders: &AtomicUsize, took: &AtomicUsize) {
     if let Some(guard) = guard {

@@ -298,9 +298,7 @@ impl BatchMutex for RegionBatch<'_> {
     /// create the whole batch.
     async fn try_acquire_batch(&self, at: &[usize]) -> Result<Vec<Option<KeyGuard>>> {
         let inner = &self.region.inner;
-        let mut locals: Vec<_> =
-            at.iter().map_while(|&i| inner.locks.entry(&self.backend_keys[i]).try_lock().map(Some)).collect();
-        locals.resize_with(at.len(), || None);
+        let locals = inner.locks.try_lock_prefix(at.iter().map(|&i| &self.backend_keys[i]));
         let to_try: Vec<CacheKey> =
             at.iter().zip(&locals).filter(|(_, l)| l.is_some()).map(|(&i, _)| self.backend_keys[i].clone()).collect();
         let taken = match to_try.is_empty() {
