@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::proxy::CountingProxy;
 use crate::resp::Reply;
-use crate::server::{RedisServer, SERVER_BIN_ENV, free_port};
+use crate::server::{RedisServer, SERVER_BIN_ENV};
 
 /// The environment variable that names another `redis-cli` binary.
 pub const CLI_BIN_ENV: &str = "DOGPILE_REDIS_CLI_BIN";
@@ -55,9 +55,7 @@ impl RedisCluster {
         let count = primaries * (1 + replicas);
         let nodes = (0..count)
             .map(|_| {
-                // The bus port is given, not port + 10000, which may not exist for a high port.
-                let bus = free_port()?.to_string();
-                RedisServer::start_with(
+                RedisServer::start_cluster_node(
                     &binary,
                     &[
                         "--cluster-enabled",
@@ -66,8 +64,6 @@ impl RedisCluster {
                         "nodes.conf",
                         "--cluster-node-timeout",
                         "1000",
-                        "--cluster-port",
-                        &bus,
                         "--cluster-replica-validity-factor",
                         "0",
                         "--repl-diskless-sync-delay",

@@ -56,7 +56,7 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with_password(password: &str) -> Result<Self> {
-        RedisServer::launch(&default_binary(), &["--requirepass", password], Some(password), None)
+        RedisServer::launch(&default_binary(), &["--requirepass", password], Some(password), None, false)
     }
 
     /// Starts the default binary with extra arguments, authenticating this handle's own
@@ -66,7 +66,7 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_configured(extra: &[&str], password: Option<&str>) -> Result<Self> {
-        RedisServer::launch(&default_binary(), extra, password, None)
+        RedisServer::launch(&default_binary(), extra, password, None, false)
     }
 
     /// Starts `binary` (a `redis-server` or a `valkey-server`) with extra arguments (for
@@ -76,7 +76,18 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with(binary: &Path, extra: &[&str]) -> Result<Self> {
-        RedisServer::launch(binary, extra, None, None)
+        RedisServer::launch(binary, extra, None, None, false)
+    }
+
+    /// Starts `binary` as a node of a cluster (give `--cluster-enabled yes` in `extra`), on a
+    /// free port and a free cluster bus port (`--cluster-port`: port + 10000 may not exist for
+    /// a high port), both chosen again if either was taken before the server bound it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_cluster_node(binary: &Path, extra: &[&str]) -> Result<Self> {
+        RedisServer::launch(binary, extra, None, None, true)
     }
 
     /// Starts a Sentinel (`redis-server CONF --sentinel`) whose configuration file holds
@@ -87,13 +98,20 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_sentinel(config: &str, password: Option<&str>) -> Result<Self> {
-        RedisServer::launch(&default_binary(), &["--sentinel"], password, Some(config))
+        RedisServer::launch(&default_binary(), &["--sentinel"], password, Some(config), false)
     }
 
-    fn launch(binary: &Path, extra: &[&str], password: Option<&str>, config: Option<&str>) -> Result<Self> {
+    /// Starts `binary` on a free port (and a free cluster bus port if `bus`), trying other
+    /// ports when one was taken between the probe and the server's bind.
+    fn launch(binary: &Path, extra: &[&str], password: Option<&str>, config: Option<&str>, bus: bool) -> Result<Self> {
         let mut last = None;
         for _attempt in 0..5 {
             let port = free_port()?;
+            let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            if bus {
+                extra.extend(["--cluster-port".to_owned(), free_port()?.to_string()]);
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             let n = STARTED.fetch_add(1, Ordering::SeqCst);
             let dir = std::env::temp_dir().join(format!("dogpile-redis-{}-{port}-{n}", std::process::id()));
             std::fs::create_dir_all(&dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
@@ -105,7 +123,7 @@ impl RedisServer {
                 }
                 None => None,
             };
-            let child = match spawn(binary, port, &dir, extra, config_file.as_deref()) {
+            let child = match spawn(binary, port, &dir, &extra, config_file.as_deref()) {
                 Ok(child) => child,
                 Err(err) => {
                     let _ = std::fs::remove_dir_all(&dir);
