@@ -142,7 +142,9 @@ impl RedisServer {
             match server.wait_ready() {
                 Ok(()) => return Ok(server),
                 // A port taken between our probe and the server's bind: try another.
-                Err(Error::Failed { log, .. }) if log.contains("Address already in use") => {
+                Err(Error::Failed { log, reason, .. })
+                    if log.contains("Address already in use") || reason == ANOTHER_ANSWERS =>
+                {
                     last = Some(server.not_ready("the port was taken"));
                 }
                 Err(err) => return Err(err),
@@ -182,12 +184,22 @@ impl RedisServer {
                 return Err(self.not_ready(&format!("exited with {status}: {stderr}")));
             }
             match self.command(&["PING"]) {
-                Ok(Reply::Status(s)) if s == "PONG" => return Ok(()),
+                // A server that took the port first answers while ours fails to bind it.
+                Ok(Reply::Status(s)) if s == "PONG" => match self.answering_pid() {
+                    Some(pid) if pid != self.child.id() => return Err(self.not_ready(ANOTHER_ANSWERS)),
+                    _ => return Ok(()),
+                },
                 // Still loading, or not listening yet: keep waiting.
                 Ok(_) | Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 other => return Err(self.not_ready(&format!("no PONG within 20 s: {other:?}"))),
             }
         }
+    }
+
+    /// The process id of the server answering on the port (`INFO server`), if it says.
+    fn answering_pid(&self) -> Option<u32> {
+        let info = self.command(&["INFO", "server"]).ok()?.as_text()?;
+        info.lines().find_map(|line| line.strip_prefix("process_id:")?.trim().parse().ok())
     }
 
     fn not_ready(&self, reason: &str) -> Error {
@@ -338,6 +350,9 @@ fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[&str], config: Option<&P
     }
 }
 
+/// Why a server did not start when another process's server answers on the port it was given.
+const ANOTHER_ANSWERS: &str = "another server answers on its port";
+
 /// A local port that was free a moment ago.
 ///
 /// # Errors
@@ -363,5 +378,34 @@ impl Drop for RedisServer {
 impl fmt::Debug for RedisServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisServer").field("port", &self.port).field("dir", &self.dir).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that has not bound its port while another server answers on it (the other
+    /// took the port first) is not taken for started.
+    #[test]
+    fn a_port_another_server_answers_on_is_not_taken_for_ours() {
+        let other = RedisServer::start().expect("redis-server starts");
+        let dir = std::env::temp_dir().join(format!("dogpile-redis-{}-not-bound", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory of its own");
+        // Ours never binds: a process that only waits.
+        let child = Command::new("sleep").arg("30").spawn().expect("sleep runs");
+        let mut ours = RedisServer {
+            child,
+            port: other.port(),
+            dir,
+            password: std::sync::Mutex::new(None),
+            binary: default_binary(),
+            extra: Vec::new(),
+            config_file: None,
+        };
+        match ours.wait_ready() {
+            Err(Error::Failed { reason, .. }) => assert_eq!(reason, ANOTHER_ANSWERS),
+            other => panic!("a server on another's port was taken for started: {other:?}"),
+        }
     }
 }
