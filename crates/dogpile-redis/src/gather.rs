@@ -1,7 +1,8 @@
 //! Read coalescing. A single-key read that arrives while another read is out on its lane (the
 //! connection to one server, or to one node of a cluster) waits, and the reads that waited go
 //! out together as one multi-key read when the one out returns. Callers of one key in a batch
-//! share its read.
+//! share its read. A lane may be given more than one read out at once: a read then waits only
+//! while that many are out.
 //!
 //! - A read never joins one already sent: a caller that wrote a key and then reads it gets its
 //!   write or a newer value, never what a read sent before its write found.
@@ -55,17 +56,18 @@ pub(crate) trait ReadEach: Sync {
     fn read_each(&self, keys: &[&CacheKey]) -> impl Future<Output = std::result::Result<Vec<Fetched>, Failure>> + Send;
 }
 
-/// The lanes of one backend: each has at most one coalesced read out at a time.
+/// The lanes of one backend: each has at most `in_flight` coalesced reads out at a time.
 pub(crate) struct Gather {
     lanes: Arc<[Mutex<Lane>]>,
+    in_flight: usize,
     /// The backend's name, for what it counts.
     backend: &'static str,
 }
 
 #[derive(Default)]
 struct Lane {
-    /// A read is out, or a caller was given the turn to send the next batch.
-    busy: bool,
+    /// The turns taken: reads out, and callers given the turn to send the next batch.
+    out: usize,
     waiting: VecDeque<Waiter>,
 }
 
@@ -84,13 +86,14 @@ enum Answer {
 
 impl Gather {
     /// A gatherer with `lanes` lanes (one per server; a cluster's nodes are spread over them)
-    /// for the backend named `backend`.
-    pub(crate) fn new(lanes: usize, backend: &'static str) -> Self {
-        Gather { lanes: (0..lanes.max(1)).map(|_| Mutex::new(Lane::default())).collect(), backend }
+    /// of `in_flight` reads out at once each, for the backend named `backend`.
+    pub(crate) fn new(lanes: usize, in_flight: usize, backend: &'static str) -> Self {
+        let lanes = (0..lanes.max(1)).map(|_| Mutex::new(Lane::default())).collect();
+        Gather { lanes, in_flight: in_flight.max(1), backend }
     }
 
-    /// Reads `key` on lane `lane`: with `one` when the lane is idle, else in the next batch,
-    /// which its leader reads from `many`.
+    /// Reads `key` on lane `lane`: with `one` when the lane has a turn free, else in the next
+    /// batch, which its leader reads from `many`.
     pub(crate) async fn get<F>(
         &self,
         key: &CacheKey,
@@ -106,12 +109,12 @@ impl Gather {
         loop {
             let waiting = {
                 let mut state = self.lock(lane);
-                if state.busy {
+                if state.out >= self.in_flight {
                     let (answer, waiting) = oneshot::channel();
                     state.waiting.push_back(Waiter { key: key.clone(), answer });
                     Some(waiting)
                 } else {
-                    state.busy = true;
+                    state.out += 1;
                     None
                 }
             };
@@ -211,8 +214,8 @@ fn answer(batch: Vec<Waiter>, places: &[usize], mut fetched: Vec<Fetched>) -> Fe
     fetched.into_iter().next().unwrap_or(Ok(None))
 }
 
-/// The right to read on a lane: while it lives, the lane's other reads wait; dropped, it
-/// passes to the first caller still waiting, or leaves the lane idle.
+/// The right to read on a lane: while the lane's turns are all taken, its other reads wait;
+/// dropped, a turn passes to the first caller still waiting, or is given back to the lane.
 struct Turn {
     lanes: Arc<[Mutex<Lane>]>,
     lane: usize,
@@ -253,7 +256,7 @@ impl Drop for Turn {
                         Some(waiter) if waiter.answer.is_closed() => continue,
                         Some(waiter) => break waiter,
                         None => {
-                            lane.busy = false;
+                            lane.out -= 1;
                             return;
                         }
                     }
@@ -304,13 +307,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_lone_read_goes_out_alone_and_frees_the_lane() {
-        let gather = Gather::new(1, "test");
+        let gather = Gather::new(1, 1, "test");
         let many = Echo::default();
         let key = CacheKey::from("a");
         let got = gather.get(&key, 0, || async { Ok(Some(Bytes::from_static(b"one"))) }, &many).await;
         assert_eq!(got.unwrap().as_deref(), Some(&b"one"[..]));
         assert_eq!(many.calls.load(Ordering::SeqCst), 0);
-        assert!(!gather.lock(0).busy);
+        assert_eq!(gather.lock(0).out, 0);
     }
 
     /// Reads `keys` on a lane where a first read is out, then lets that one return: the
@@ -336,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_queued_behind_one_out_go_as_one_batch_each_key_once() {
-        let gather = Gather::new(1, "test");
+        let gather = Gather::new(1, 1, "test");
         let many = Echo::default();
         let keys: Vec<CacheKey> = (0..10).map(|n| CacheKey::from(format!("k{}", n % 4))).collect();
         let got = queued_behind_one(&gather, &many, &keys).await;
@@ -345,12 +348,12 @@ mod tests {
         }
         assert_eq!(many.calls.load(Ordering::SeqCst), 1, "one batch");
         assert_eq!(*many.sizes.lock().unwrap(), vec![4], "each of the 4 keys once");
-        assert!(!gather.lock(0).busy);
+        assert_eq!(gather.lock(0).out, 0);
     }
 
     #[tokio::test]
     async fn a_failed_batch_fails_each_caller_with_its_kind_under_its_key() {
-        let gather = Gather::new(1, "test");
+        let gather = Gather::new(1, 1, "test");
         let keys: Vec<CacheKey> = (0..3).map(|n| CacheKey::from(format!("k{n}"))).collect();
         let got = queued_behind_one(&gather, &Failing, &keys).await;
         for (key, got) in keys.iter().zip(got) {
@@ -362,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_read_passes_the_turn_to_the_next_caller() {
-        let gather = Arc::new(Gather::new(1, "test"));
+        let gather = Arc::new(Gather::new(1, 1, "test"));
         let many = Echo::default();
         // A read out that never returns until dropped.
         let first = CacheKey::from("first");
@@ -376,7 +379,45 @@ mod tests {
         // Given the turn with nobody behind it, it reads alone.
         assert_eq!(queued.await.unwrap().as_deref(), Some(&b"alone"[..]));
         assert_eq!(many.calls.load(Ordering::SeqCst), 0);
-        assert!(!gather.lock(0).busy, "the lane is idle again");
+        assert_eq!(gather.lock(0).out, 0, "the lane is idle again");
+    }
+
+    #[tokio::test]
+    async fn with_two_reads_out_a_third_waits_and_the_reads_behind_it_go_as_one_batch() {
+        let gather = Gather::new(1, 2, "test");
+        let many = Echo::default();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Two reads out, neither returning until let go.
+        let (release_a, held_a) = oneshot::channel::<()>();
+        let (release_b, held_b) = oneshot::channel::<()>();
+        let (a, b) = (CacheKey::from("a"), CacheKey::from("b"));
+        let alone = |held: oneshot::Receiver<()>| {
+            || async {
+                held.await.ok();
+                Ok(None)
+            }
+        };
+        let mut out_a = Box::pin(gather.get(&a, 0, alone(held_a), &many));
+        let mut out_b = Box::pin(gather.get(&b, 0, alone(held_b), &many));
+        assert!(out_a.as_mut().poll(&mut cx).is_pending());
+        assert!(out_b.as_mut().poll(&mut cx).is_pending(), "the second read goes out at once too");
+        assert_eq!(gather.lock(0).out, 2);
+        // The third and fourth wait for one of the two to return.
+        let keys: Vec<CacheKey> = (0..2).map(|n| CacheKey::from(format!("k{n}"))).collect();
+        let queued =
+            futures_util::future::join_all(keys.iter().map(|k| gather.get(k, 0, || async { unreachable!() }, &many)));
+        let mut queued = Box::pin(queued);
+        assert!(queued.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(gather.lock(0).waiting.len(), 2, "both wait while two reads are out");
+        release_a.send(()).ok();
+        assert_eq!(out_a.await.unwrap(), None);
+        for (key, got) in keys.iter().zip(queued.await) {
+            assert_eq!(got.unwrap().as_deref(), Some(key.to_string().as_bytes()));
+        }
+        assert_eq!(*many.sizes.lock().unwrap(), vec![2], "the two waiting went as one batch");
+        release_b.send(()).ok();
+        assert_eq!(out_b.await.unwrap(), None);
+        assert_eq!(gather.lock(0).out, 0, "every turn is given back");
     }
 
     /// Never answers.
@@ -390,7 +431,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_callers_of_a_dropped_leaders_batch_read_again() {
-        let gather = Gather::new(1, "test");
+        let gather = Gather::new(1, 1, "test");
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let (release, held) = oneshot::channel::<()>();
         let (first, leader_key, other) = (CacheKey::from("first"), CacheKey::from("l"), CacheKey::from("w"));
@@ -414,6 +455,6 @@ mod tests {
         assert!(waiter.as_mut().poll(&mut cx).is_pending());
         drop(leader);
         assert_eq!(waiter.await.unwrap().as_deref(), Some(&b"again"[..]), "read alone, anew");
-        assert!(!gather.lock(0).busy);
+        assert_eq!(gather.lock(0).out, 0);
     }
 }

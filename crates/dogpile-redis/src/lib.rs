@@ -53,6 +53,7 @@
 //! | `socket_connect_timeout` | seconds | `5` | connection timeout |
 //! | `blocking_io` | bool | `false` | one server's commands are sent and answered on the thread that polls them, blocking it, over a connection of their own: for a caller that drives a single-threaded runtime itself ([`RedisConfig::blocking_io`]) |
 //! | `coalesce_reads` | bool | `false` | single-key reads issued while a read is out on the connection (on a cluster, to the same node) go together as one `MGET` (and one `HMGET` per hash) when it returns, each key read once; a read never joins one already sent ([`RedisConfig::coalesce_reads`]) |
+//! | `coalesced_reads_in_flight` | int | `1` | how many coalesced reads may be out at once on one connection (1 to 16); a read waits only while that many are out ([`RedisConfig::coalesced_reads_in_flight`]) |
 //! | `socket_keepalive` | bool | `false` | TCP keepalive probes on every connection ([`Keepalive`]) |
 //! | `socket_keepalive_options` | table | none | with `socket_keepalive`: `TCP_KEEPIDLE` and `TCP_KEEPINTVL` (seconds), `TCP_KEEPCNT` (probes); also by their Linux numbers `4`, `5`, `6`, as redis-py's dictionary has them |
 //! | `redis_expiration_time` | seconds (fractions allowed) | none | Redis TTL of every value: `SET .. EX` (`PX` for fractions); none: no TTL |

@@ -107,7 +107,10 @@ impl Store {
         let connection = Connection::new(&config)?;
         let topology = Topology::of(&config);
         Ok(Arc::new(Store {
-            gather: config.socket.coalesce_reads.then(|| Gather::new(topology.lanes(), backend)),
+            gather: config
+                .socket
+                .coalesce_reads
+                .then(|| Gather::new(topology.lanes(), config.socket.coalesced_reads_in_flight, backend)),
             backend,
             connection,
             hash_write_loaded: AtomicBool::new(false),

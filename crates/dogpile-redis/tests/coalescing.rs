@@ -101,6 +101,21 @@ async fn sixty_four_concurrent_reads_of_distinct_keys_are_two_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_reads_in_flight_the_first_two_go_alone_and_the_rest_in_at_most_two_commands() {
+    let link = SlowLink::start().await;
+    let keys = plain_keys(64);
+    let backend = RedisAdvancedBackend::new(link.config(true).coalesced_reads_in_flight(2).unwrap()).unwrap();
+    seed(&backend, &keys).await;
+    // Two reads alone; the 62 issued while they were out wait, and each of the two passes its
+    // turn on as it returns: one MGET, or two if both returned before the first leader ran
+    // (the second then finds the others taken and reads alone).
+    let commands = link.read_at_once(&backend, &keys).await;
+    assert!((3..=4).contains(&commands), "{commands} commands");
+    let stats = link.server.must(&["INFO", "commandstats"]).as_text().unwrap();
+    assert!(stats.contains("cmdstat_mget:calls=1,"), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_of_one_key_share_its_read() {
     let link = SlowLink::start().await;
     let backend = RedisAdvancedBackend::new(link.config(true)).unwrap();

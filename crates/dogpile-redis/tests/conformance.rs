@@ -22,6 +22,10 @@ dogpile_testing::conformance!(advanced_ttl_raw, || advanced(|c| c.redis_expirati
     .with_codec(Codec::new(Format::Msgpack, Envelope::Raw)));
 dogpile_testing::conformance!(advanced_blocking_io, || advanced(|c| c.blocking_io(true).distributed_lock(true)));
 dogpile_testing::conformance!(advanced_coalesced, || advanced(|c| c.coalesce_reads(true)));
+dogpile_testing::conformance!(advanced_coalesced_two_in_flight, || advanced(|c| c
+    .coalesce_reads(true)
+    .coalesced_reads_in_flight(2)
+    .expect("2 reads in flight")));
 dogpile_testing::conformance!(hstore_plain, || hstore(|c| c));
 dogpile_testing::conformance!(hstore_coalesced_lock, || hstore(|c| c.coalesce_reads(true).distributed_lock(true)));
 dogpile_testing::conformance!(hstore_blocking_io, || hstore(|c| c.blocking_io(true)));

@@ -185,6 +185,9 @@ fn connection_arguments(args: &Arguments, config: &mut RedisConfig) -> Result<()
     if let Some(on) = args.get_bool("coalesce_reads")? {
         config.socket.coalesce_reads = on;
     }
+    if let Some(reads) = args.get_u64("coalesced_reads_in_flight")? {
+        config.socket.coalesced_reads_in_flight = reads_in_flight(usize::try_from(reads).unwrap_or(usize::MAX))?;
+    }
     if let Some(from) = connection_arg("ssl") {
         config.server.tls = from.get_bool("ssl")?.unwrap_or(false);
     }

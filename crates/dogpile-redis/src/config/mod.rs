@@ -62,6 +62,8 @@ pub(crate) struct Socket {
     pub(crate) blocking: bool,
     /// `coalesce_reads`: single-key reads issued while one is out go together.
     pub(crate) coalesce_reads: bool,
+    /// `coalesced_reads_in_flight`: how many coalesced reads may be out at once per lane.
+    pub(crate) coalesced_reads_in_flight: usize,
 }
 
 impl Default for Socket {
@@ -72,6 +74,7 @@ impl Default for Socket {
             keepalive: None,
             blocking: false,
             coalesce_reads: false,
+            coalesced_reads_in_flight: 1,
         }
     }
 }
@@ -90,6 +93,21 @@ pub(crate) struct RedisTtl {
 /// The reply and connection timeouts when none is configured: a server that stopped
 /// answering fails a call after this long, never hangs it.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most coalesced reads out at once on one connection
+/// ([`RedisConfig::coalesced_reads_in_flight`]).
+const MOST_COALESCED_READS_IN_FLIGHT: usize = 16;
+
+/// `reads`, if it is a number of coalesced reads out at once that may be configured.
+fn reads_in_flight(reads: usize) -> Result<usize> {
+    match reads {
+        1..=MOST_COALESCED_READS_IN_FLIGHT => Ok(reads),
+        _ => Err(Error::config(
+            "coalesced_reads_in_flight",
+            format!("{reads} is not a number of reads out at once: give 1 to {MOST_COALESCED_READS_IN_FLIGHT}"),
+        )),
+    }
+}
 
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $ty:ty => $group:ident.$field:ident = $value:expr;)*) => {$(
@@ -371,6 +389,37 @@ impl RedisConfig {
         Ok(self)
     }
 
+    /// How many coalesced reads may be out at once on one connection (on a cluster, to one
+    /// node), with [`coalesce_reads`](RedisConfig::coalesce_reads); default 1.
+    ///
+    /// With 1, the reads that arrive while one is out wait for it to return and then go
+    /// together. With more, a read that arrives while fewer are out goes at once, with the
+    /// reads waiting then; the others wait as before. More reads out keep a client that has a
+    /// core of its own busy while the server answers, at the cost of smaller batches: more
+    /// commands, and more system calls on both sides. Where the client and the server share
+    /// the CPUs, 1 does better; see the README for figures.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for 0, or for more than 16.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dogpile_redis::RedisConfig;
+    ///
+    /// let config = RedisConfig::from_url("redis://127.0.0.1:6379/0")
+    ///     .coalesce_reads(true)
+    ///     .coalesced_reads_in_flight(2)?;
+    /// assert!(format!("{config:?}").contains("coalesced_reads_in_flight: 2"));
+    /// assert!(RedisConfig::new().coalesced_reads_in_flight(0).is_err());
+    /// # Ok::<(), dogpile::Error>(())
+    /// ```
+    pub fn coalesced_reads_in_flight(mut self, reads: usize) -> Result<Self> {
+        self.socket.coalesced_reads_in_flight = reads_in_flight(reads)?;
+        Ok(self)
+    }
+
     /// Whether this configuration finds its server through Sentinel.
     pub fn is_sentinel(&self) -> bool {
         self.server.sentinel().is_some()
@@ -468,13 +517,14 @@ impl fmt::Debug for RedisConfig {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Socket { timeout, connect_timeout, keepalive, blocking, coalesce_reads } = self;
+        let Socket { timeout, connect_timeout, keepalive, blocking, coalesce_reads, coalesced_reads_in_flight } = self;
         f.debug_struct("Socket")
             .field("socket_timeout", timeout)
             .field("socket_connect_timeout", connect_timeout)
             .field("socket_keepalive", keepalive)
             .field("blocking_io", blocking)
             .field("coalesce_reads", coalesce_reads)
+            .field("coalesced_reads_in_flight", coalesced_reads_in_flight)
             .finish()
     }
 }
@@ -530,6 +580,22 @@ mod tests {
         assert!(RedisConfig::from_arguments(&Arguments::new().with("lock_prefix", "")).is_err());
         assert!(RedisConfig::from_arguments(&Arguments::new().with("lock_prefix", "a b")).is_err());
         assert!(RedisConfig::from_arguments(&Arguments::new().with("redis_expiration_time", 0)).is_err());
+    }
+
+    #[test]
+    fn coalesced_reads_in_flight_from_1_to_16() {
+        let two = Arguments::new().with("coalesce_reads", true).with("coalesced_reads_in_flight", 2);
+        let config = RedisConfig::from_arguments(&two).unwrap();
+        assert!(config.socket.coalesce_reads);
+        assert_eq!(config.socket.coalesced_reads_in_flight, 2);
+        assert_eq!(RedisConfig::new().socket.coalesced_reads_in_flight, 1);
+        for reads in [0, 17] {
+            let err =
+                RedisConfig::from_arguments(&Arguments::new().with("coalesced_reads_in_flight", reads)).unwrap_err();
+            assert!(err.to_string().contains("`coalesced_reads_in_flight`"), "{err}");
+            assert!(RedisConfig::new().coalesced_reads_in_flight(reads as usize).is_err());
+        }
+        assert!(RedisConfig::from_arguments(&Arguments::new().with("coalesced_reads_in_flight", -1)).is_err());
     }
 
     #[test]
