@@ -53,6 +53,8 @@ fn bench_table_covers_every_workload() {
         "coalesced_get_or_create_hit_64_tasks_1000_keys",
         "coalesced_get_or_create_hit_64_tasks_10_hot_keys",
         "coalesced_get_or_create_hit_256_tasks_1000_keys",
+        "coalesced_2_in_flight_get_or_create_hit_64_tasks_1000_keys",
+        "coalesced_2_in_flight_get_or_create_hit_64_tasks_10_hot_keys",
         "get_10kib_zstd",
         "set_10kib_lz4",
     ] {

@@ -32,9 +32,10 @@ fn rotation(keys: usize) -> (Arc<Vec<String>>, Arc<AtomicUsize>) {
     (Arc::new((0..keys.min(MOST)).map(key).collect()), Arc::new(AtomicUsize::new(0)))
 }
 
-/// `get_or_create` hits on `keys` keys in turn, reads coalesced.
-pub(super) fn dogpile(url: &str, keys: usize) -> Result<Op, String> {
-    let backend = RedisAdvancedBackend::new(RedisConfig::from_url(url).coalesce_reads(true)).map_err(err)?;
+/// `get_or_create` hits on `keys` keys in turn, reads coalesced, `in_flight` out at once.
+pub(super) fn dogpile(url: &str, keys: usize, in_flight: usize) -> Result<Op, String> {
+    let config = RedisConfig::from_url(url).coalesce_reads(true).coalesced_reads_in_flight(in_flight).map_err(err)?;
+    let backend = RedisAdvancedBackend::new(config).map_err(err)?;
     let region = Region::builder().backend(backend).build().map_err(err)?;
     let (keys, next) = rotation(keys);
     Ok(Arc::new(move || {

@@ -41,9 +41,10 @@ enum Kind {
         lock: bool,
     },
     /// `get_or_create` hits on `keys` keys in turn, through a backend that coalesces reads
-    /// (from many tasks: what the coalescer gathers).
+    /// with `in_flight` of them out at once (from many tasks: what the coalescer gathers).
     GetOrCreateHitSpread {
         keys: usize,
+        in_flight: usize,
     },
     /// A 10 KiB document read (`write: false`) or written through a region that compresses
     /// it; the raw twin stores it uncompressed.
@@ -60,7 +61,7 @@ struct Workload {
     keys_per_op: usize,
 }
 
-const WORKLOADS: [Workload; 22] = [
+const WORKLOADS: [Workload; 24] = [
     Workload { name: "get_hit", kind: Kind::GetHit, tasks: 1, keys_per_op: 1 },
     Workload { name: "set", kind: Kind::Set, tasks: 1, keys_per_op: 1 },
     Workload { name: "get_or_create_hit", kind: Kind::GetOrCreateHit, tasks: 1, keys_per_op: 1 },
@@ -104,6 +105,18 @@ const WORKLOADS: [Workload; 22] = [
         tasks: 256,
         keys_per_op: 1,
     },
+    Workload {
+        name: "coalesced_2_in_flight_get_or_create_hit_64_tasks_1000_keys",
+        kind: Kind::GetOrCreateHitSpread { keys: 1000, in_flight: 2 },
+        tasks: 64,
+        keys_per_op: 1,
+    },
+    Workload {
+        name: "coalesced_2_in_flight_get_or_create_hit_64_tasks_10_hot_keys",
+        kind: Kind::GetOrCreateHitSpread { keys: 10, in_flight: 2 },
+        tasks: 64,
+        keys_per_op: 1,
+    },
     Workload { name: "get_10kib_zstd", kind: document(Compression::Zstd, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "get_10kib_lz4", kind: document(Compression::Lz4, false), tasks: 1, keys_per_op: 1 },
     Workload { name: "set_10kib_zstd", kind: document(Compression::Zstd, true), tasks: 1, keys_per_op: 1 },
@@ -111,7 +124,7 @@ const WORKLOADS: [Workload; 22] = [
 ];
 
 const fn spread(keys: usize) -> Kind {
-    Kind::GetOrCreateHitSpread { keys }
+    Kind::GetOrCreateHitSpread { keys, in_flight: 1 }
 }
 
 const fn document(compression: Compression, write: bool) -> Kind {
@@ -317,7 +330,7 @@ async fn build_raw(kind: Kind, url: &str) -> Result<Op, String> {
             })
         }
         Kind::Document { write, .. } => super::compression::raw(url, write).await?,
-        Kind::GetOrCreateHitSpread { keys } => super::spread::raw(url, keys).await?,
+        Kind::GetOrCreateHitSpread { keys, .. } => super::spread::raw(url, keys).await?,
     };
     Ok(op)
 }
@@ -405,7 +418,7 @@ async fn build_dogpile(kind: Kind, url: &str) -> Result<Op, String> {
             })
         }
         Kind::Document { compression, write } => super::compression::dogpile(url, compression, write)?,
-        Kind::GetOrCreateHitSpread { keys } => super::spread::dogpile(url, keys)?,
+        Kind::GetOrCreateHitSpread { keys, in_flight } => super::spread::dogpile(url, keys, in_flight)?,
     };
     Ok(op)
 }
