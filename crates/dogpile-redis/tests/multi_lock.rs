@@ -251,3 +251,60 @@ async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() 
     assert_eq!(first.await.unwrap().unwrap(), "new");
     assert!(lock_keys(&server).is_empty(), "no lock is left behind");
 }
+
+/// While another task of the process regenerates the first key of a batch, the batch's
+/// missing keys are still locked together: one round trip for their locks and re-read, as
+/// without the other task, not one per key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_keys_behind_a_key_another_task_regenerates_are_locked_in_one_round_trip() {
+    let server = RedisServer::start();
+    let proxy = CountingProxy::start(server.addr()).await;
+    let clock = MockClock::at_system_time();
+    let region = Region::builder()
+        .clock(clock.clone())
+        .expiration_time(Duration::from_secs(10))
+        .backend(RedisAdvancedBackend::new(locked(proxy.url())).unwrap())
+        .build()
+        .unwrap();
+    let keys = plain_keys(20);
+    // Warm the connection and the release script outside the counts.
+    let _ = read_through(&region, &[CacheKey::from("warm")]).await;
+    region.set(keys[0].clone(), &"old".to_owned()).await.unwrap();
+    clock.advance(Duration::from_secs(11));
+
+    let release = Arc::new(Semaphore::new(0));
+    let (entered, in_creator) = oneshot::channel();
+    let first = tokio::spawn({
+        let (region, key, release) = (region.clone(), keys[0].clone(), Arc::clone(&release));
+        async move {
+            region
+                .get_or_create(key, || async move {
+                    let _ = entered.send(());
+                    let _permit = release.acquire().await;
+                    Ok::<_, std::io::Error>("new".to_owned())
+                })
+                .await
+        }
+    });
+    in_creator.await.unwrap();
+
+    proxy.reset();
+    server.must(&["CONFIG", "RESETSTAT"]);
+    let created = Mutex::new(Vec::new());
+    let got: Vec<String> = region
+        .get_or_create_multi(keys.iter().cloned(), |missing: Vec<CacheKey>| {
+            created.lock().unwrap().extend(missing.iter().cloned());
+            async move { Ok::<_, std::io::Error>(missing.iter().map(value_of).collect()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(got[0], "old", "the key being regenerated is served stale");
+    assert_eq!(got[1..], keys[1..].iter().map(value_of).collect::<Vec<_>>()[..]);
+    assert_eq!(*created.lock().unwrap(), keys[1..].to_vec(), "the 19 missing keys, in one creator call");
+    eprintln!("{:?}", server.must(&["INFO", "commandstats"]).as_text());
+    assert_eq!(proxy.round_trips(), 3, "read, lock and re-read, write and release");
+
+    release.add_permits(1);
+    assert_eq!(first.await.unwrap().unwrap(), "new");
+    assert!(lock_keys(&server).is_empty(), "no lock is left behind");
+}

@@ -27,8 +27,14 @@ pub(crate) trait BatchMutex: Sync {
     /// the keys are locked one by one.
     fn batches(&self) -> bool;
     /// Tries the mutexes of the keys at `at` without waiting, in one call; `None` where held
-    /// elsewhere.
-    fn try_acquire_batch(&self, at: &[usize]) -> impl Future<Output = Result<Vec<Option<Self::Guard>>>> + Send;
+    /// elsewhere. `missing` tells, for each, whether the key has no value: a mutex that the
+    /// algorithm would not use (after a key held elsewhere, an expired key's, or any after a
+    /// missing key's) may be left untried, `None`.
+    fn try_acquire_batch(
+        &self,
+        at: &[usize],
+        missing: &[bool],
+    ) -> impl Future<Output = Result<Vec<Option<Self::Guard>>>> + Send;
     /// Takes the mutex of the key at `at` if free.
     fn try_acquire(&self, at: usize) -> impl Future<Output = Result<Option<Self::Guard>>> + Send;
     /// Waits for the mutex of the key at `at`.
@@ -153,7 +159,8 @@ impl<M: BatchMutex> BatchLock<'_, M> {
     /// at the first missing key held elsewhere, the locks taken after it are given back and
     /// the keys from it on are left to lock one by one (returned).
     async fn lock_together<'w, T>(&self, state: &mut State<T, M::Guard>, wanted: &'w [usize]) -> Result<&'w [usize]> {
-        let attempts = self.mutex.try_acquire_batch(wanted).await?;
+        let missing: Vec<bool> = wanted.iter().map(|&at| state.values[at].is_none()).collect();
+        let attempts = self.mutex.try_acquire_batch(wanted, &missing).await?;
         let mut rest = &wanted[wanted.len()..];
         let mut give_back = Vec::new();
         for (n, (&at, attempt)) in wanted.iter().zip(attempts).enumerate() {
@@ -338,7 +345,7 @@ mod tests {
         fn batches(&self) -> bool {
             self.batches
         }
-        async fn try_acquire_batch(&self, at: &[usize]) -> Result<Vec<Option<FlagGuard>>> {
+        async fn try_acquire_batch(&self, at: &[usize], _missing: &[bool]) -> Result<Vec<Option<FlagGuard>>> {
             self.batch_calls.fetch_add(1, Ordering::SeqCst);
             let mut taken = Vec::new();
             for &at in at {

@@ -96,18 +96,30 @@ impl LocalMutexMap {
         }
     }
 
-    /// Takes the mutexes of `keys` in their order, up to the first one held elsewhere: that key
-    /// and the keys after it get `None`, untried. Tasks that take the same keys in the same
-    /// order thus never split them: the one that takes the first key gets all those no third
-    /// task holds, and the others get none.
-    pub(crate) fn try_lock_prefix<'k>(
+    /// Takes the mutexes of a multi-key read-through's keys in their order, each given with
+    /// whether it is missing (has no value), as far as the read-through can use them: after a
+    /// key held elsewhere, only the missing keys' mutexes are tried (an expired key after it
+    /// is served stale), and after a missing key held elsewhere, none (the keys from it on are
+    /// locked one by one, waiting). The others get `None`, untried.
+    ///
+    /// Tasks that take the same expired keys in the same order thus never split them: the one
+    /// that takes the first key gets all those no third task holds, and the others get none.
+    pub(crate) fn try_lock_batch<'k>(
         self: &Arc<Self>,
-        keys: impl ExactSizeIterator<Item = &'k CacheKey>,
+        keys: impl Iterator<Item = (&'k CacheKey, bool)>,
     ) -> Vec<Option<LocalGuard>> {
-        let n = keys.len();
-        let mut guards: Vec<_> = keys.map_while(|key| self.entry(key).try_lock().map(Some)).collect();
-        guards.resize_with(n, || None);
-        guards
+        let (mut after_held, mut stop) = (false, false);
+        keys.map(|(key, missing)| {
+            if stop || (after_held && !missing) {
+                return None;
+            }
+            let guard = self.entry(key).try_lock();
+            if guard.is_none() {
+                (after_held, stop) = (true, missing);
+            }
+            guard
+        })
+        .collect()
     }
 
     /// Whether some task holds `key`'s mutex. Never acquires it.

@@ -123,7 +123,7 @@ fn two_tasks_locking_the_same_batch_never_split_it() {
                 .map(|me| {
                     let (map, keys, held) = (Arc::clone(&map), keys.clone(), Arc::clone(&held));
                     spawn(async move {
-                        let guards = map.try_lock_prefix(keys.iter());
+                        let guards = map.try_lock_batch(keys.iter().map(|key| (key, false)));
                         let taken = guards.iter().take_while(|g| g.is_some()).count();
                         assert!(guards[taken..].iter().all(Option::is_none), "a key after one missed");
                         held[me].store(taken, Ordering::SeqCst);

@@ -287,18 +287,17 @@ impl BatchMutex for RegionBatch<'_> {
         self.region.inner.capabilities.distributed_lock
     }
 
-    /// In-process locks first, in key order up to the first one another task of this process
-    /// holds; then the backend's, in one call, for those keys; each key taken is read in the
-    /// same call.
+    /// In-process locks first, as far as the algorithm can use them
+    /// ([`try_lock_batch`](crate::mutex::LocalMutexMap::try_lock_batch)); then the backend's,
+    /// in one call, for the keys taken; each key taken is read in the same call.
     ///
-    /// The locks after a key held elsewhere would be given back (before a missing key, which
-    /// is waited for) or stand down (after an expired key, served stale with the expired keys
-    /// after it), so they are not tried: two tasks running the same batch would otherwise split
-    /// its keys between them, one taking the first key, the other the rest, and neither would
-    /// create the whole batch.
-    async fn try_acquire_batch(&self, at: &[usize]) -> Result<Vec<Option<KeyGuard>>> {
+    /// An expired key's lock after a key held elsewhere would stand down (the key is served
+    /// stale), so it is not tried: two tasks running the same batch would otherwise split its
+    /// expired keys between them, one taking the first key, the other the rest, and neither
+    /// would create the whole batch.
+    async fn try_acquire_batch(&self, at: &[usize], missing: &[bool]) -> Result<Vec<Option<KeyGuard>>> {
         let inner = &self.region.inner;
-        let locals = inner.locks.try_lock_prefix(at.iter().map(|&i| &self.backend_keys[i]));
+        let locals = inner.locks.try_lock_batch(at.iter().map(|&i| &self.backend_keys[i]).zip(missing.iter().copied()));
         let to_try: Vec<CacheKey> =
             at.iter().zip(&locals).filter(|(_, l)| l.is_some()).map(|(&i, _)| self.backend_keys[i].clone()).collect();
         let taken = match to_try.is_empty() {
