@@ -89,13 +89,16 @@ pub(crate) fn is_outage(err: &Error) -> bool {
 pub(crate) struct Breaker {
     settings: FailOpen,
     failures: AtomicU32,
+    /// Every failure noted so far: a call's success is news only if none came while it was
+    /// out ([`Breaker::ticket`]).
+    noted: AtomicU64,
     /// The bits of the `f64` time until which it is open; 0 when closed.
     open_until: AtomicU64,
 }
 
 impl Breaker {
     pub(crate) fn new(settings: FailOpen) -> Self {
-        Breaker { settings, failures: AtomicU32::new(0), open_until: AtomicU64::new(0) }
+        Breaker { settings, failures: AtomicU32::new(0), noted: AtomicU64::new(0), open_until: AtomicU64::new(0) }
     }
 
     pub(crate) fn settings(&self) -> FailOpen {
@@ -111,8 +114,14 @@ impl Breaker {
         until != 0 && now < f64::from_bits(until)
     }
 
+    /// Taken by a call before it tries the backend, and given back with its success.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.noted.load(Ordering::Acquire)
+    }
+
     /// Notes a failure; true when it opened the breaker.
     pub(crate) fn failure(&self, now: f64) -> bool {
+        self.noted.fetch_add(1, Ordering::AcqRel);
         let failures = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         if failures < self.settings.failures {
             return false;
@@ -130,9 +139,12 @@ impl Breaker {
         }
     }
 
-    /// Notes a success; true when the backend was failing until now (the breaker closes).
-    pub(crate) fn success(&self) -> bool {
-        if self.failures.load(Ordering::Relaxed) == 0 {
+    /// Notes the success of a call that took `ticket` before it tried the backend; true when
+    /// the backend was failing until now (the breaker closes). A call that was out while a
+    /// failure was noted (its reply came in before the outage, say) says nothing of the
+    /// backend now: its success is no news.
+    pub(crate) fn success(&self, ticket: u64) -> bool {
+        if self.failures.load(Ordering::Relaxed) == 0 || self.noted.load(Ordering::Acquire) != ticket {
             return false;
         }
         self.failures.store(0, Ordering::Relaxed);
@@ -172,9 +184,10 @@ impl Region {
         }
     }
 
-    /// Notes a backend success under fail-open: after an outage, the stand-in store goes.
-    pub(crate) fn backend_back(&self, fail_open: &FailOpenState) {
-        if fail_open.breaker.success() {
+    /// Notes a backend success under fail-open, of a call that took `ticket` before it tried
+    /// the backend: after an outage, the stand-in store goes.
+    pub(crate) fn backend_back(&self, fail_open: &FailOpenState, ticket: u64) {
+        if fail_open.breaker.success(ticket) {
             fail_open.store.clear();
         }
     }
@@ -188,15 +201,29 @@ mod tests {
     fn opens_after_failures_in_a_row_for_the_cooldown() {
         let breaker = Breaker::new(FailOpen::new().breaker(3, Duration::from_secs(5)));
         assert!(!breaker.failure(0.0) && !breaker.failure(0.0));
-        assert!(breaker.success(), "a success after failures resets the count");
-        assert!(!breaker.success(), "and is no news after that");
+        assert!(breaker.success(breaker.ticket()), "a success after failures resets the count");
+        assert!(!breaker.success(breaker.ticket()), "and is no news after that");
         assert!(!breaker.failure(0.0) && !breaker.failure(0.0));
         assert!(breaker.failure(1.0), "the third failure in a row opens it");
         assert!(breaker.is_open(5.9) && !breaker.is_open(6.0));
         assert!(!breaker.failure(2.0), "already open");
         assert!(breaker.failure(6.5), "a failed probe opens it again");
         assert!(breaker.is_open(11.4));
-        assert!(breaker.success());
+        assert!(breaker.success(breaker.ticket()));
         assert!(!breaker.is_open(7.0));
+    }
+
+    /// A call out while the backend went away, whose reply had come in before, succeeds after
+    /// others failed: that says nothing of the backend now, and the breaker stays as it is.
+    #[test]
+    fn a_success_of_a_call_out_while_a_failure_was_noted_is_no_news() {
+        let breaker = Breaker::new(FailOpen::new().breaker(2, Duration::from_secs(5)));
+        let out_before = breaker.ticket();
+        assert!(!breaker.failure(0.0));
+        assert!(!breaker.success(out_before), "the older call's success");
+        assert!(breaker.failure(0.5), "the count went on: the second failure in a row opens it");
+        assert!(!breaker.success(out_before) && breaker.is_open(1.0));
+        assert!(breaker.success(breaker.ticket()), "a call that started after the failures closes it");
+        assert!(!breaker.is_open(1.0));
     }
 }

@@ -184,9 +184,10 @@ impl Region {
         operation::observed!(self, Operation::GetOrCreate, Some(key), 1, async move {
             let fail_open = self.inner.fail_open.as_ref().filter(|_| options.fail_open);
             let breaker_open = fail_open.is_some_and(|f| f.breaker.is_open(self.inner.clock.now_coarse()));
+            let ticket = fail_open.map_or(0, |f| f.breaker.ticket());
             if !breaker_open && let Some(value) = self.ready_hit::<T>(key, options) {
                 if let Some(fail_open) = fail_open {
-                    self.backend_back(fail_open);
+                    self.backend_back(fail_open, ticket);
                 }
                 self.inner.stats.record(Outcome::Fresh);
                 return Ok((value, Outcome::Fresh));
@@ -209,7 +210,7 @@ impl Region {
                     Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
                     done => {
                         if done.is_ok() {
-                            self.backend_back(fail_open);
+                            self.backend_back(fail_open, ticket);
                         }
                         return recorded(done);
                     }

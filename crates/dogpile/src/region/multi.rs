@@ -176,11 +176,12 @@ impl Region {
             };
 
             if !fail_open.breaker.is_open(self.inner.clock.now()) {
+                let ticket = fail_open.breaker.ticket();
                 match self.multi_read_through(&keys, options, &slot, &spawn).await {
                     Err(err) if is_outage(&err) && has_creator(&slot) => self.backend_away(fail_open, &err),
                     done => {
                         if done.is_ok() {
-                            self.backend_back(fail_open);
+                            self.backend_back(fail_open, ticket);
                         }
                         return done;
                     }
