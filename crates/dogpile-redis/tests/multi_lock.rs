@@ -200,28 +200,28 @@ async fn two_callers_with_overlapping_batches_never_wait_for_each_other() {
     assert_eq!(runs.load(Ordering::SeqCst), 20 * 30, "each key created once per round");
 }
 
-/// While another task of the process regenerates the first key of a batch, a caller of the
-/// batch serves every expired key stale and tries none of the other keys' locks. Were it to
-/// take them, two tasks running the same batch could split it, one holding the first key and
-/// the other the rest, and neither would create the whole batch.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() {
-    let server = RedisServer::start();
+/// A region on `url` under the distributed lock whose values expire after 10 s of its clock.
+fn expiring_region(url: String) -> (Region, MockClock) {
     let clock = MockClock::at_system_time();
     let region = Region::builder()
         .clock(clock.clone())
         .expiration_time(Duration::from_secs(10))
-        .backend(RedisAdvancedBackend::new(locked(server.url())).unwrap())
+        .backend(RedisAdvancedBackend::new(locked(url)).unwrap())
         .build()
         .unwrap();
-    let keys = plain_keys(5);
-    region.set_multi(keys.iter().map(|k| (k.clone(), "old".to_owned()))).await.unwrap();
-    clock.advance(Duration::from_secs(11));
+    (region, clock)
+}
 
+/// Another task regenerating `key`, held in its creator until a permit is added to the
+/// semaphore given back; it makes `"new"`.
+async fn regenerating(
+    region: &Region,
+    key: &CacheKey,
+) -> (tokio::task::JoinHandle<dogpile::Result<String>>, Arc<Semaphore>) {
     let release = Arc::new(Semaphore::new(0));
     let (entered, in_creator) = oneshot::channel();
-    let first = tokio::spawn({
-        let (region, key, release) = (region.clone(), keys[0].clone(), Arc::clone(&release));
+    let task = tokio::spawn({
+        let (region, key, release) = (region.clone(), key.clone(), Arc::clone(&release));
         async move {
             region
                 .get_or_create(key, || async move {
@@ -233,6 +233,22 @@ async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() 
         }
     });
     in_creator.await.unwrap();
+    (task, release)
+}
+
+/// While another task of the process regenerates the first key of a batch, a caller of the
+/// batch serves every expired key stale and tries none of the other keys' locks. Were it to
+/// take them, two tasks running the same batch could split it, one holding the first key and
+/// the other the rest, and neither would create the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() {
+    let server = RedisServer::start();
+    let (region, clock) = expiring_region(server.url());
+    let keys = plain_keys(5);
+    region.set_multi(keys.iter().map(|k| (k.clone(), "old".to_owned()))).await.unwrap();
+    clock.advance(Duration::from_secs(11));
+
+    let (first, release) = regenerating(&region, &keys[0]).await;
 
     let sets = calls(&server, "set");
     let created = AtomicUsize::new(0);
@@ -259,37 +275,16 @@ async fn a_batch_whose_first_key_another_task_regenerates_tries_no_other_lock() 
 async fn missing_keys_behind_a_key_another_task_regenerates_are_locked_in_one_round_trip() {
     let server = RedisServer::start();
     let proxy = CountingProxy::start(server.addr()).await;
-    let clock = MockClock::at_system_time();
-    let region = Region::builder()
-        .clock(clock.clone())
-        .expiration_time(Duration::from_secs(10))
-        .backend(RedisAdvancedBackend::new(locked(proxy.url())).unwrap())
-        .build()
-        .unwrap();
+    let (region, clock) = expiring_region(proxy.url());
     let keys = plain_keys(20);
     // Warm the connection and the release script outside the counts.
     let _ = read_through(&region, &[CacheKey::from("warm")]).await;
     region.set(keys[0].clone(), &"old".to_owned()).await.unwrap();
     clock.advance(Duration::from_secs(11));
 
-    let release = Arc::new(Semaphore::new(0));
-    let (entered, in_creator) = oneshot::channel();
-    let first = tokio::spawn({
-        let (region, key, release) = (region.clone(), keys[0].clone(), Arc::clone(&release));
-        async move {
-            region
-                .get_or_create(key, || async move {
-                    let _ = entered.send(());
-                    let _permit = release.acquire().await;
-                    Ok::<_, std::io::Error>("new".to_owned())
-                })
-                .await
-        }
-    });
-    in_creator.await.unwrap();
+    let (first, release) = regenerating(&region, &keys[0]).await;
 
     proxy.reset();
-    server.must(&["CONFIG", "RESETSTAT"]);
     let created = Mutex::new(Vec::new());
     let got: Vec<String> = region
         .get_or_create_multi(keys.iter().cloned(), |missing: Vec<CacheKey>| {
@@ -301,7 +296,6 @@ async fn missing_keys_behind_a_key_another_task_regenerates_are_locked_in_one_ro
     assert_eq!(got[0], "old", "the key being regenerated is served stale");
     assert_eq!(got[1..], keys[1..].iter().map(value_of).collect::<Vec<_>>()[..]);
     assert_eq!(*created.lock().unwrap(), keys[1..].to_vec(), "the 19 missing keys, in one creator call");
-    eprintln!("{:?}", server.must(&["INFO", "commandstats"]).as_text());
     assert_eq!(proxy.round_trips(), 3, "read, lock and re-read, write and release");
 
     release.add_permits(1);
